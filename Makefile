@@ -1,0 +1,141 @@
+# Makefile: builds libcore.a and the tools, runs the tests, installs.
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+BUILD     := build
+PKGS      := libpci popt libudev json-c
+
+# Packages `make deps` installs when missing (build, test, lab).
+DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
+             pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
+             driverctl jq
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wstrict-prototypes
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -Ilibcore/include -Itests/unit -DPROJECT_VERSION='"$(VERSION)"' \
+             -D_GNU_SOURCE $(PKG_CFLAGS) -MMD -MP
+LDLIBS   := $(PKG_LIBS) -lpthread
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  := $(wildcard libcore/*.c)
+TOOLS    := $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
+UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+BENCHES  := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/bench_*.c))
+MANS     := $(wildcard man/*.1)
+
+LIB      := $(BUILD)/libcore.a
+LIB_ASAN := $(BUILD)/asan/libcore.a
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+ASAN_OBJ := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRC))
+
+BIN_TOOLS  := $(addprefix $(BUILD)/,$(TOOLS))
+BIN_UNITS  := $(addprefix $(BUILD)/unit/,$(UNITS))
+ASAN_UNITS := $(addprefix $(BUILD)/asan/unit/,$(UNITS))
+BIN_FUZZ   := $(addprefix $(BUILD)/fuzz/,$(FUZZERS))
+BIN_BENCH  := $(addprefix $(BUILD)/bench/,$(BENCHES))
+
+.PHONY: all test-build deps check unit unit-asan cli lab fuzz bench demo install uninstall clean format
+all: $(LIB) $(BIN_TOOLS)
+
+# Install whatever is missing (Debian); a no-op when everything is there.
+deps:
+	@missing=$$(for p in $(DEB_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing:" $$missing; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(LIB_ASAN): $(ASAN_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: $(BUILD)/cmd/%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/check.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/unit/%: $(BUILD)/asan/tests/unit/%.o $(BUILD)/asan/tests/unit/check.o $(LIB_ASAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# libFuzzer targets need clang; they link libcore's sources directly, built with the fuzzer.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Ilibcore/include -D_GNU_SOURCE \
+		-DPROJECT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+test-build: all $(BIN_UNITS) $(ASAN_UNITS) $(BIN_FUZZ)
+
+# The whole test suite: unit (plain and ASan+UBSan), fuzz smoke, bats CLI, lab. One summary line.
+# deps first, in a make of its own, so that pkg-config's answers come from the installed packages.
+check: deps
+	@$(MAKE) --no-print-directory test-build
+	@tests/run all
+
+unit: $(BIN_UNITS)
+	@tests/run unit
+unit-asan: $(ASAN_UNITS)
+	@tests/run unit-asan
+cli: all
+	@tests/run cli
+lab: all
+	@tests/run lab
+fuzz: $(BIN_FUZZ)
+	@tests/run fuzz
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BIN_BENCH)
+	@tests/bench/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/lab/demo
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
+	install -m 755 $(BIN_TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/
+	for t in $(TOOLS); do \
+		install -m 644 completions/bash/$$t $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+		install -m 644 completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_$$t; \
+	done
+
+uninstall:
+	for t in $(TOOLS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$t $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_$$t; done
+
+format:
+	clang-format -i libcore/*.c libcore/include/*.h cmd/*.c tests/unit/*.[ch]
+
+clean:
+	rm -rf $(BUILD)
+
+.SECONDARY:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,44 @@
+/* err.c: error messages for library callers. */
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int err_set(struct err *e, int code, const char *fmt, ...)
+{
+	if (code < 0)
+		code = -code;
+	if (e) {
+		va_list ap;
+
+		e->code = code;
+		va_start(ap, fmt);
+		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		va_end(ap);
+	}
+	return -code;
+}
+
+int err_prefix(struct err *e, const char *fmt, ...)
+{
+	char head[256], old[sizeof(e->msg)];
+	va_list ap;
+
+	if (!e)
+		return -EIO;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof(old));
+	/* Truncation of an over-long message is acceptable. */
+	size_t n = strlen(head);
+
+	if (n > sizeof(e->msg) - 3)
+		n = sizeof(e->msg) - 3;
+	memcpy(e->msg, head, n);
+	memcpy(e->msg + n, ": ", 2);
+	memcpy(e->msg + n + 2, old, sizeof(e->msg) - n - 2);
+	e->msg[sizeof(e->msg) - 1] = '\0';
+	return -(e->code ? e->code : EIO);
+}
