@@ -14,7 +14,8 @@ DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wstrict-prototypes
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wstrict-prototypes \
+            -Wno-format-truncation -Wno-unknown-warning-option
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -Ilibcore/include -Itests/unit -DPROJECT_VERSION='"$(VERSION)"' \
              -D_GNU_SOURCE $(PKG_CFLAGS) -MMD -MP

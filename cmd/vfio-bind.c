@@ -1,0 +1,328 @@
+/* vfio-bind: prepare PCI devices (a GPU and its IOMMU group) for passthrough, and put them back. */
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bind.h"
+#include "cli.h"
+
+static int opt_group, opt_restore, opt_all, opt_status, opt_dry_run, opt_force;
+static char *opt_timeout, *opt_user, *opt_root;
+
+static struct poptOption options[] = {
+	{ "group", 'g', POPT_ARG_NONE, &opt_group, 0,
+	  "bind (or restore) every endpoint of the devices' IOMMU groups", NULL },
+	{ "restore", 'r', POPT_ARG_NONE, &opt_restore, 0,
+	  "return devices to their recorded original drivers", NULL },
+	{ "all", 'a', POPT_ARG_NONE, &opt_all, 0, "with --restore or --status: every recorded device",
+	  NULL },
+	{ "status", 's', POPT_ARG_NONE, &opt_status, 0,
+	  "print the current state (all vfio-pci or recorded devices by default)", NULL },
+	{ "dry-run", 'n', POPT_ARG_NONE, &opt_dry_run, 0,
+	  "print the plan (every write, in order) and change nothing", NULL },
+	{ "force", 'f', POPT_ARG_NONE, &opt_force, 0,
+	  "bind even when a pre-flight check refuses (boot VGA, framebuffer, device in use)", NULL },
+	{ "timeout", 't', POPT_ARG_STRING, &opt_timeout, 0,
+	  "seconds to wait for each device to settle (default 10)", "SECONDS" },
+	{ "user", 'u', POPT_ARG_STRING, &opt_user, 0,
+	  "give /dev/vfio/N to this user (and group) for an unprivileged VMM", "USER[:GROUP]" },
+	{ "sysfs-root", '\0', POPT_ARG_STRING, &opt_root, 0,
+	  "read sysfs and /proc below DIR (a snapshot; with --dry-run or --status only)", "DIR" },
+	CLI_COMMON_TABLE,
+	POPT_AUTOHELP POPT_TABLEEND
+};
+
+static void print_device(struct out *o, const struct sysfs *s, const struct pcidev *d,
+			 const char *original)
+{
+	char node[PATH_MAX], rel[32];
+	struct stat st;
+
+	snprintf(rel, sizeof(rel), "/dev/vfio/%d", d->iommu_group);
+	if (d->iommu_group < 0 || sysfs_path(s, node, sizeof(node), "%s", rel) || stat(node, &st))
+		rel[0] = '\0';
+	out_record_begin(o);
+	out_str(o, "bdf", d->bdf);
+	if (cli.json) {
+		out_hex(o, "vendor", d->vendor, 4);
+		out_hex(o, "device", d->device, 4);
+		out_hex(o, "class", d->class, 6);
+	}
+	out_str(o, "driver", d->driver);
+	if (d->iommu_group >= 0)
+		out_i64(o, "iommu_group", d->iommu_group);
+	else
+		out_null(o, "iommu_group");
+	out_str(o, "vfio_node", rel[0] ? rel : NULL);
+	out_str(o, "original_driver",
+		original && *original && strcmp(original, BINDSTATE_NONE) ? original : NULL);
+	out_record_end(o);
+}
+
+static void print_plan(struct out *o, const struct bind_plan *p)
+{
+	out_list_begin(o);
+	for (size_t i = 0; i < p->ns; i++) {
+		const struct bind_step *st = &p->steps[i];
+		const char *v = strcmp(st->value, "\n") ? st->value : "\\n";
+
+		out_record_begin(o);
+		out_str(o, "action", bind_step_name(st->kind));
+		out_str(o, "bdf", p->t[st->target].dev->bdf);
+		out_str(o, "path", st->path[0] ? st->path : NULL);
+		out_str(o, "value", v);
+		out_record_end(o);
+	}
+	out_list_end(o);
+}
+
+/* USER[:GROUP] to ids; the group defaults to the user's primary group. */
+static void parse_owner(const char *spec, struct bind_opts *bo)
+{
+	char user[128], *colon;
+	struct passwd *pw;
+
+	snprintf(user, sizeof(user), "%s", spec);
+	colon = strchr(user, ':');
+	if (colon)
+		*colon++ = '\0';
+	pw = getpwnam(user);
+	if (!pw)
+		cli_die(EXIT_USAGE, "--user", "%s: no such user", user);
+	bo->uid = pw->pw_uid;
+	bo->gid = pw->pw_gid;
+	if (colon && *colon) {
+		struct group *g = getgrnam(colon);
+
+		if (!g)
+			cli_die(EXIT_USAGE, "--user", "%s: no such group", colon);
+		bo->gid = g->gr_gid;
+	}
+	bo->have_owner = true;
+}
+
+/* VFIO_BIND_FAULT=write:N | signal:N — documented in vfio-bind(1) for testing rollback. */
+static void parse_fault(struct bind_opts *bo)
+{
+	const char *f = getenv("VFIO_BIND_FAULT");
+	long n;
+
+	if (!f || !*f)
+		return;
+	if (sscanf(f, "write:%ld", &n) == 1 && n > 0)
+		bo->fault_write = n;
+	else if (sscanf(f, "signal:%ld", &n) == 1 && n > 0)
+		bo->fault_signal = n;
+	else
+		cli_die(EXIT_USAGE, "VFIO_BIND_FAULT", "'%s' is not write:N or signal:N", f);
+}
+
+/* Resolve the positional arguments (or --all) to device indexes. */
+static size_t select_devices(poptContext pc, const struct pcidev_list *l, const struct bindstate *st,
+			     size_t *idx)
+{
+	const char *arg;
+	struct err e = { 0 };
+	size_t n = 0;
+
+	while ((arg = poptGetArg(pc))) {
+		struct pci_sel sel;
+
+		if (pci_sel_parse(arg, &sel, &e) ||
+		    pcidev_resolve(l, &sel, arg, idx, BIND_MAX_TARGETS, &n, &e))
+			cli_die(EXIT_USAGE, NULL, "%s", e.msg);
+	}
+	if (opt_all || (opt_status && n == 0)) {
+		for (size_t i = 0; i < l->n; i++) {
+			bool want = bindstate_get(st, l->dev[i].bdf) ||
+				    (opt_status && !strcmp(l->dev[i].driver, BIND_DRIVER));
+			bool have = false;
+
+			for (size_t k = 0; k < n; k++)
+				have |= idx[k] == i;
+			if (want && !have && n < BIND_MAX_TARGETS)
+				idx[n++] = i;
+		}
+	}
+	return n;
+}
+
+/* Block the signals that would cut a bind in half; they are read from a signalfd instead. */
+static int block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Returns the number of refusals (a dry run still prints its plan, then fails). */
+static int check_preflight(const struct sysfs *s, struct pcidev **targets, size_t n,
+			   bool dry_run)
+{
+	int refused = 0;
+	uint64_t largest = 0;
+	const char *largest_bdf = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct err e = { 0 };
+		char *problems = NULL;
+		int np = bind_preflight(s, targets[i], &problems, &e);
+
+		if (np < 0)
+			cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+		for (char *line = problems, *nl; line && *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			*nl = '\0';
+			if (opt_force)
+				cli_warn(targets[i]->bdf, "%s (forced)", line);
+			else
+				cli_error(targets[i]->bdf, "%s", line);
+		}
+		free(problems);
+		refused += opt_force ? 0 : np;
+		for (int b = 0; b < 6; b++)
+			if (targets[i]->bar_size[b] > largest) {
+				largest = targets[i]->bar_size[b];
+				largest_bdf = targets[i]->bdf;
+			}
+	}
+	if (refused) {
+		cli_error(NULL, "refusing to bind (%d pre-flight problem%s); --force binds anyway",
+			  refused, refused > 1 ? "s" : "");
+		if (!dry_run)
+			exit(EXIT_FAIL);
+	}
+	if (largest) {
+		char user[128] = "", a[32], b[32];
+		const char *source;
+		uint64_t limit;
+
+		if (opt_user)
+			snprintf(user, sizeof(user), "%.*s", (int)strcspn(opt_user, ":"), opt_user);
+		limit = bind_memlock_limit(*user ? user : NULL, &source);
+		if (limit < largest)
+			cli_warn("RLIMIT_MEMLOCK",
+				 "%s for %s (%s) is below the largest BAR of %s (%s); a VMM pins guest "
+				 "memory and maps BARs: raise it (ulimit -l, limits.conf memlock)",
+				 format_size(limit, a, sizeof(a)), *user ? user : "this user", source,
+				 largest_bdf, format_size(largest, b, sizeof(b)));
+	}
+	return refused;
+}
+
+int main(int argc, const char **argv)
+{
+	poptContext pc = cli_parse(argc, argv, options, "[OPTION...] DEVICE...");
+	struct bind_opts bo = { .timeout_ms = 10000, .sigfd = -1 };
+	struct pcidev *targets[BIND_MAX_TARGETS];
+	size_t idx[BIND_MAX_TARGETS], n;
+	struct pcidev_list devs;
+	struct bindstate st;
+	struct bind_plan plan;
+	struct sysfs sys;
+	struct err e = { 0 };
+	struct out *o;
+	int rc;
+
+	if (opt_restore + opt_status > 1)
+		cli_die(EXIT_USAGE, NULL, "--restore and --status exclude each other");
+	if (opt_all && !opt_restore && !opt_status)
+		cli_die(EXIT_USAGE, "--all", "only with --restore or --status");
+	if (opt_root && !opt_dry_run && !opt_status)
+		cli_die(EXIT_USAGE, "--sysfs-root", "only with --dry-run or --status (a snapshot "
+						    "cannot be changed)");
+	if (opt_timeout) {
+		uint64_t t = parse_u64_or_die("--timeout", opt_timeout);
+
+		if (t == 0 || t > 3600)
+			cli_die(EXIT_USAGE, "--timeout", "'%s' is not between 1 and 3600 seconds",
+				opt_timeout);
+		bo.timeout_ms = (int)t * 1000;
+	}
+	if (opt_user)
+		parse_owner(opt_user, &bo);
+	parse_fault(&bo);
+	if (!poptPeekArg(pc) && !opt_all && !opt_status)
+		cli_die(EXIT_USAGE, NULL, "no device given (try '%s --help')", cli.prog);
+
+	sysfs_init(&sys, opt_root);
+	if (pcidev_scan(&sys, &devs, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	/* The lock serializes invocations; a dry run or status only reads what is recorded. */
+	if (!opt_dry_run && !opt_status && geteuid() != 0)
+		cli_die(EXIT_FAIL, NULL, "binding changes sysfs and needs root (run with sudo)");
+	if (bindstate_open(&st, NULL, opt_dry_run || opt_status, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	n = select_devices(pc, &devs, &st, idx);
+	poptFreeContext(pc);
+	o = out_new(stdout, cli.json);
+
+	if (opt_status) {
+		out_list_begin(o);
+		for (size_t i = 0; i < n; i++) {
+			const struct bindstate_entry *r = bindstate_get(&st, devs.dev[idx[i]].bdf);
+
+			print_device(o, &sys, &devs.dev[idx[i]], r ? r->driver : NULL);
+		}
+		out_list_end(o);
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (!opt_restore && !pcidev_have_iommu(&sys))
+		cli_die(EXIT_FAIL, NULL,
+			"no IOMMU groups: the IOMMU is off. Enable VT-d/AMD-Vi in the firmware and "
+			"boot with intel_iommu=on (Intel) or amd_iommu=on (AMD), e.g. with iommu=pt");
+	if (opt_group && bind_expand_groups(&sys, &devs, idx, BIND_MAX_TARGETS, &n, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	if (!opt_restore && bind_check_viable(&sys, &devs, idx, n, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	for (size_t i = 0; i < n; i++)
+		targets[i] = &devs.dev[idx[i]];
+	int refused = opt_restore ? 0 : check_preflight(&sys, targets, n, opt_dry_run);
+
+	if (bind_plan_build(&plan, opt_restore ? BIND_OP_RESTORE : BIND_OP_BIND, &sys, &st, targets,
+			    n, &bo, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	if (opt_dry_run) {
+		print_plan(o, &plan);
+		rc = refused ? EXIT_FAIL : EXIT_OK;
+	} else {
+		bo.sigfd = block_signals();
+		if (bind_plan_run(&plan, &sys, &st, &bo, &e)) {
+			cli_error(NULL, "%s", e.msg);
+			if (!opt_restore)
+				cli_error(NULL, "every device changed was returned to its original "
+						"driver");
+			rc = EXIT_FAIL;
+		} else {
+			out_list_begin(o);
+			for (size_t i = 0; i < plan.nt; i++) {
+				pcidev_refresh(&sys, plan.t[i].dev);
+				print_device(o, &sys, plan.t[i].dev,
+					     opt_restore ? NULL : plan.t[i].original);
+			}
+			out_list_end(o);
+			rc = EXIT_OK;
+		}
+		if (bo.sigfd >= 0)
+			close(bo.sigfd);
+	}
+	bind_plan_free(&plan);
+out:
+	out_free(o);
+	bindstate_close(&st);
+	pcidev_list_free(&devs);
+	return rc;
+}

@@ -1,0 +1,872 @@
+/* bind.c: moving PCI devices to vfio-pci and back the way the kernel intends, with rollback. */
+#include "bind.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <libudev.h>
+
+#include "cli.h"
+
+const char *bind_step_name(enum bind_step_kind k)
+{
+	static const char *const names[] = { "modprobe", "record", "write", "wait", "chown", "forget" };
+
+	return names[k];
+}
+
+/* ---- groups ---------------------------------------------------------------------------- */
+
+int bind_group_members(const struct sysfs *s, int group, struct pci_addr *out, size_t cap,
+		       size_t *n)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	*n = 0;
+	if (group < 0)
+		return 0;
+	if (sysfs_path(s, path, sizeof(path), "/sys/kernel/iommu_groups/%d/devices", group))
+		return -ENAMETOOLONG;
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct pci_addr a;
+		bool dom;
+
+		if (de->d_name[0] == '.' || pci_addr_parse(de->d_name, &a, &dom, NULL) || !dom)
+			continue;
+		if (*n < cap)
+			out[(*n)++] = a;
+	}
+	closedir(d);
+	return 0;
+}
+
+static bool in_set(const size_t *idx, size_t n, size_t i)
+{
+	for (size_t k = 0; k < n; k++)
+		if (idx[k] == i)
+			return true;
+	return false;
+}
+
+int bind_expand_groups(const struct sysfs *s, const struct pcidev_list *l, size_t *idx, size_t cap,
+		       size_t *n, struct err *e)
+{
+	size_t given = *n;
+
+	for (size_t k = 0; k < given; k++) {
+		const struct pcidev *d = &l->dev[idx[k]];
+		struct pci_addr m[BIND_MAX_TARGETS];
+		size_t nm;
+
+		if (d->iommu_group < 0)
+			continue; /* reported by pre-flight */
+		if (bind_group_members(s, d->iommu_group, m, BIND_MAX_TARGETS, &nm))
+			return err_set(e, EIO, "%s: cannot list IOMMU group %d", d->bdf,
+				       d->iommu_group);
+		for (size_t j = 0; j < nm; j++) {
+			const struct pcidev *md = pcidev_find(l, &m[j]);
+			size_t i;
+
+			if (!md || md->is_bridge)
+				continue; /* bridges stay with their driver */
+			i = (size_t)(md - l->dev);
+			if (in_set(idx, *n, i))
+				continue;
+			if (*n >= cap)
+				return err_set(e, E2BIG, "too many devices (at most %zu)", cap);
+			idx[(*n)++] = i;
+		}
+	}
+	return 0;
+}
+
+/* Drivers that leave a group viable for VFIO (besides no driver at all). */
+static bool driver_viable(const char *drv)
+{
+	return !*drv || !strcmp(drv, BIND_DRIVER) || !strcmp(drv, "pci-stub");
+}
+
+int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const size_t *idx,
+		      size_t n, struct err *e)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct pcidev *d = &l->dev[idx[k]];
+		struct pci_addr m[BIND_MAX_TARGETS];
+		char others[400] = "";
+		size_t nm, len = 0;
+
+		if (d->iommu_group < 0 || bind_group_members(s, d->iommu_group, m, BIND_MAX_TARGETS, &nm))
+			continue;
+		for (size_t j = 0; j < nm; j++) {
+			const struct pcidev *md = pcidev_find(l, &m[j]);
+
+			if (!md || md->is_bridge || in_set(idx, n, (size_t)(md - l->dev)) ||
+			    driver_viable(md->driver))
+				continue;
+			len += (size_t)snprintf(others + len, len < sizeof(others) ? sizeof(others) - len : 0,
+						"%s%s (%s)", len ? ", " : "", md->bdf, md->driver);
+			if (len >= sizeof(others))
+				len = sizeof(others) - 1;
+		}
+		if (*others)
+			return err_set(e, EBUSY,
+				       "%s: IOMMU group %d would not be viable: %s %s still bound to "
+				       "%s; bind the whole group with --group",
+				       d->bdf, d->iommu_group, others,
+				       strchr(others, ',') ? "are" : "is", "a host driver");
+	}
+	return 0;
+}
+
+/* ---- pre-flight -------------------------------------------------------------------------- */
+
+struct problems {
+	char *buf;
+	size_t len;
+	int count;
+};
+
+static void problem(struct problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct problems *p, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	size_t n;
+	char *nb;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	nb = realloc(p->buf, p->len + n + 2);
+	if (!nb)
+		return;
+	p->buf = nb;
+	memcpy(p->buf + p->len, line, n);
+	p->len += n;
+	p->buf[p->len++] = '\n';
+	p->buf[p->len] = '\0';
+	p->count++;
+}
+
+static bool is_framebuffer(const char *name)
+{
+	static const char *const fb[] = { "efifb", "simplefb", "simple-framebuffer", "simpledrm",
+					   "vesafb", "vesa-framebuffer", "BOOTFB", "bootfb" };
+
+	for (size_t i = 0; i < sizeof(fb) / sizeof(fb[0]); i++)
+		if (strstr(name, fb[i]))
+			return true;
+	return false;
+}
+
+/* A firmware framebuffer in /proc/iomem that lies over one of the device's memory BARs. */
+static void check_iomem(const struct sysfs *s, const struct pcidev *d, struct problems *p)
+{
+	char path[PATH_MAX], line[256];
+	FILE *f;
+
+	if (sysfs_path(s, path, sizeof(path), "/proc/iomem") || !(f = fopen(path, "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		char name[128];
+
+		if (sscanf(line, " %llx-%llx : %127[^\n]", &lo, &hi, name) != 3 || !is_framebuffer(name))
+			continue;
+		for (int i = 0; i < 6; i++) {
+			uint64_t b = d->bar_base[i], sz = d->bar_size[i];
+
+			if (d->bar_io[i] || !sz || !b)
+				continue;
+			if (lo < b + sz && hi >= b)
+				problem(p, "BAR%d [0x%" PRIx64 "-0x%" PRIx64 "] holds the firmware "
+					   "framebuffer '%s' (the console draws there)",
+					i, b, b + sz - 1, name);
+		}
+	}
+	fclose(f);
+}
+
+struct devnode {
+	dev_t rdev;
+	bool block;
+	char name[64];
+};
+
+/* Device nodes that belong to the PCI device: every "dev" attribute below its sysfs dir. */
+static void collect_nodes(const char *dir, int depth, struct devnode *v, size_t cap, size_t *n)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > 4 || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX], buf[64], subsys[64];
+		unsigned ma, mi;
+		int fd;
+		ssize_t r;
+
+		if (de->d_name[0] == '.' || de->d_type == DT_LNK)
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= (int)sizeof(sub))
+			continue;
+		if (de->d_type == DT_DIR) {
+			collect_nodes(sub, depth + 1, v, cap, n);
+			continue;
+		}
+		if (strcmp(de->d_name, "dev") || depth == 0 || *n >= cap)
+			continue;
+		fd = open(sub, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = '\0';
+		if (sscanf(buf, "%u:%u", &ma, &mi) != 2)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/subsystem", dir);
+		r = readlink(sub, subsys, sizeof(subsys) - 1);
+		subsys[r > 0 ? r : 0] = '\0';
+		v[*n].rdev = makedev(ma, mi);
+		v[*n].block = strstr(subsys, "/block") != NULL;
+		snprintf(v[*n].name, sizeof(v[*n].name), "%s", strrchr(dir, '/') + 1);
+		(*n)++;
+	}
+	closedir(d);
+}
+
+static const struct devnode *match_node(const struct devnode *v, size_t n, const struct stat *st)
+{
+	for (size_t i = 0; i < n; i++)
+		if (st->st_rdev == v[i].rdev && (v[i].block ? S_ISBLK(st->st_mode) : S_ISCHR(st->st_mode)))
+			return &v[i];
+	return NULL;
+}
+
+/* Processes holding the device's nodes open or mapping its BARs, and mounted block devices. */
+static void check_users(const struct sysfs *s, const struct pcidev *d, struct problems *p)
+{
+	char dir[PATH_MAX], proc[PATH_MAX], needle[PCI_ADDR_STRLEN + 16];
+	struct devnode nodes[64];
+	size_t nn = 0;
+	struct dirent *pe;
+	DIR *pd;
+	FILE *f;
+
+	if (sysfs_path(s, dir, sizeof(dir), "/sys/bus/pci/devices/%s/", d->bdf) ||
+	    !realpath(dir, proc))
+		return;
+	collect_nodes(proc, 0, nodes, 64, &nn);
+	snprintf(needle, sizeof(needle), "/%s/resource", d->bdf);
+	if (sysfs_path(s, proc, sizeof(proc), "/proc") || !(pd = opendir(proc)))
+		return;
+	while ((pe = readdir(pd))) {
+		char path[PATH_MAX], line[512], comm[64] = "?";
+		const struct devnode *hit = NULL;
+		bool maps_bar = false;
+		struct dirent *fe;
+		DIR *fd;
+
+		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' || atoi(pe->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/fd", proc, pe->d_name);
+		if (nn && (fd = opendir(path))) {
+			while (!hit && (fe = readdir(fd))) {
+				char fp[PATH_MAX + 300];
+				struct stat st;
+
+				snprintf(fp, sizeof(fp), "%s/%s", path, fe->d_name);
+				if (fe->d_name[0] != '.' && !stat(fp, &st))
+					hit = match_node(nodes, nn, &st);
+			}
+			closedir(fd);
+		}
+		snprintf(path, sizeof(path), "%s/%s/maps", proc, pe->d_name);
+		if ((f = fopen(path, "re"))) {
+			while (!maps_bar && fgets(line, sizeof(line), f))
+				maps_bar = strstr(line, needle) != NULL;
+			fclose(f);
+		}
+		if (!hit && !maps_bar)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/comm", proc, pe->d_name);
+		if ((f = fopen(path, "re"))) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		if (hit)
+			problem(p, "process %s (%s) holds /dev/%s open", pe->d_name, comm, hit->name);
+		else
+			problem(p, "process %s (%s) has a BAR of the device mapped", pe->d_name, comm);
+	}
+	closedir(pd);
+	/* Mounted file systems on its block devices. */
+	if (sysfs_path(s, proc, sizeof(proc), "/proc/self/mountinfo") || !(f = fopen(proc, "re")))
+		return;
+	{
+		char line[1024];
+
+		while (fgets(line, sizeof(line), f)) {
+			unsigned ma, mi;
+			char mnt[512];
+
+			if (sscanf(line, "%*d %*d %u:%u %*s %511s", &ma, &mi, mnt) != 3)
+				continue;
+			for (size_t i = 0; i < nn; i++)
+				if (nodes[i].block && nodes[i].rdev == makedev(ma, mi))
+					problem(p, "/dev/%s is mounted on %s", nodes[i].name, mnt);
+		}
+	}
+	fclose(f);
+}
+
+/* A network interface of the device that is administratively up (it may carry traffic). */
+static void check_netdevs(const struct sysfs *s, const struct pcidev *d, struct problems *p)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+
+	if (sysfs_path(s, path, sizeof(path), "/sys/bus/pci/devices/%s/net", d->bdf) ||
+	    !(dir = opendir(path)))
+		return;
+	while ((de = readdir(dir))) {
+		uint64_t flags;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (!sysfs_read_u64(s, &flags, "/sys/bus/pci/devices/%s/net/%s/flags", d->bdf,
+				    de->d_name) &&
+		    (flags & 1))
+			problem(p, "network interface %s is up", de->d_name);
+	}
+	closedir(dir);
+}
+
+int bind_preflight(const struct sysfs *s, const struct pcidev *d, char **out, struct err *e)
+{
+	struct problems p = { 0 };
+
+	*out = NULL;
+	if (d->is_bridge)
+		return err_set(e, EINVAL, "%s: is a PCI bridge; vfio-pci binds endpoints only", d->bdf);
+	if (d->iommu_group < 0)
+		return err_set(e, ENODEV,
+			       "%s: has no IOMMU group (it sits behind no IOMMU, or the IOMMU "
+			       "does not cover it)",
+			       d->bdf);
+	if (!strcmp(d->driver, BIND_DRIVER))
+		return 0;
+	if ((d->class >> 16) == 0x03 && d->boot_vga == 1)
+		problem(&p, "is the boot VGA device (boot_vga=1): the host console runs on it");
+	check_iomem(s, d, &p);
+	if (*d->driver) {
+		check_users(s, d, &p);
+		check_netdevs(s, d, &p);
+	}
+	*out = p.buf;
+	return p.count;
+}
+
+/* limits.conf: "domain type item value"; the most specific domain wins (user, @group, *). */
+static int limits_scan(const char *path, const char *user, gid_t *groups, int ngroups,
+		       uint64_t *best, int *best_rank)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char dom[64], type[16], item[32], val[32];
+		int rank = 0;
+		uint64_t v;
+
+		if (sscanf(line, "%63s %15s %31s %31s", dom, type, item, val) != 4 || dom[0] == '#' ||
+		    strcmp(item, "memlock") || !strcmp(type, "hard"))
+			continue;
+		if (!strcmp(dom, user))
+			rank = 3;
+		else if (dom[0] == '@') {
+			struct group *g = getgrnam(dom + 1);
+
+			for (int i = 0; g && i < ngroups; i++)
+				if (groups[i] == g->gr_gid)
+					rank = 2;
+		} else if (!strcmp(dom, "*"))
+			rank = 1;
+		if (!rank || rank < *best_rank)
+			continue;
+		if (!strcmp(val, "unlimited") || !strcmp(val, "infinity") || !strcmp(val, "-1"))
+			v = UINT64_MAX;
+		else if (parse_u64(val, &v) || v > UINT64_MAX / 1024)
+			continue;
+		else
+			v *= 1024; /* limits.conf counts KiB */
+		*best = v;
+		*best_rank = rank;
+	}
+	fclose(f);
+	return 0;
+}
+
+uint64_t bind_memlock_limit(const char *user, const char **source)
+{
+	struct rlimit rl;
+	uint64_t best = 0;
+	int rank = 0;
+
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		gid_t groups[64];
+		int ng = 64;
+		DIR *d;
+
+		if (pw && getgrouplist(user, pw->pw_gid, groups, &ng) >= 0) {
+			limits_scan("/etc/security/limits.conf", user, groups, ng, &best, &rank);
+			if ((d = opendir("/etc/security/limits.d"))) {
+				struct dirent *de;
+
+				while ((de = readdir(d))) {
+					char p[PATH_MAX];
+					size_t len = strlen(de->d_name);
+
+					if (len < 6 || strcmp(de->d_name + len - 5, ".conf"))
+						continue;
+					snprintf(p, sizeof(p), "/etc/security/limits.d/%s", de->d_name);
+					limits_scan(p, user, groups, ng, &best, &rank);
+				}
+				closedir(d);
+			}
+			if (rank) {
+				*source = "limits.conf";
+				return best;
+			}
+		}
+	}
+	*source = "this shell";
+	if (getrlimit(RLIMIT_MEMLOCK, &rl))
+		return 0;
+	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* ---- plans ------------------------------------------------------------------------------ */
+
+static int add_step(struct bind_plan *p, enum bind_step_kind kind, size_t target, const char *path,
+		    const char *value, struct err *e)
+{
+	struct bind_step *st;
+
+	if (p->ns == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 32;
+		struct bind_step *v = realloc(p->steps, cap * sizeof(*v));
+
+		if (!v)
+			return err_set(e, ENOMEM, "out of memory");
+		p->steps = v;
+		p->cap = cap;
+	}
+	st = &p->steps[p->ns++];
+	memset(st, 0, sizeof(*st));
+	st->kind = kind;
+	st->target = target;
+	snprintf(st->path, sizeof(st->path), "%s", path ? path : "");
+	snprintf(st->value, sizeof(st->value), "%s", value ? value : "");
+	return 0;
+}
+
+static int add_write(struct bind_plan *p, const struct sysfs *s, size_t t, const char *value,
+		     struct err *e, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int add_write(struct bind_plan *p, const struct sysfs *s, size_t t, const char *value,
+		     struct err *e, const char *fmt, ...)
+{
+	char rel[PATH_MAX], path[PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if (sysfs_path(s, path, sizeof(path), "%s", rel))
+		return err_set(e, ENAMETOOLONG, "%s: path too long", rel);
+	return add_step(p, BIND_STEP_WRITE, t, path, value, e);
+}
+
+static void vfio_node(const struct sysfs *s, int group, char *buf, size_t len)
+{
+	if (sysfs_path(s, buf, len, "/dev/vfio/%d", group))
+		buf[0] = '\0';
+}
+
+/* driver_override currently holds a driver name (the kernel prints "(null)" when empty). */
+static bool override_set(const struct sysfs *s, const char *bdf)
+{
+	char buf[PCIDEV_NAME_MAX];
+
+	return sysfs_read(s, buf, sizeof(buf), "/sys/bus/pci/devices/%s/driver_override", bdf) > 0 &&
+	       strcmp(buf, "(null)") != 0;
+}
+
+/*
+ * The steps that return target t from its current driver to `to` ("-": no driver; "": unknown,
+ * let the kernel choose). Reads the live sysfs state, so rollback uses it too.
+ */
+static int restore_steps(struct bind_plan *p, const struct sysfs *s, size_t t, const char *to,
+			 const char *state_path, struct err *e)
+{
+	struct pcidev *d = p->t[t].dev;
+	char path[PATH_MAX];
+	int rc = 0;
+
+	pcidev_refresh(s, d);
+	if (*d->driver && strcmp(d->driver, to))
+		rc = add_write(p, s, t, d->bdf, e, "/sys/bus/pci/drivers/%s/unbind", d->driver);
+	if (!rc && override_set(s, d->bdf))
+		rc = add_write(p, s, t, "\n", e, "/sys/bus/pci/devices/%s/driver_override", d->bdf);
+	if (rc || (*d->driver && !strcmp(d->driver, to)))
+		goto done;
+	if (!*to) {
+		rc = add_write(p, s, t, d->bdf, e, "/sys/bus/pci/drivers_probe");
+	} else if (strcmp(to, BINDSTATE_NONE)) {
+		if (sysfs_exists(s, "/sys/bus/pci/drivers/%s", to)) {
+			/* Its module is not loaded: load it, then let the kernel match. */
+			rc = add_step(p, BIND_STEP_MODPROBE, t, NULL, to, e);
+			if (!rc)
+				rc = add_write(p, s, t, d->bdf, e, "/sys/bus/pci/drivers_probe");
+		} else {
+			rc = add_write(p, s, t, d->bdf, e, "/sys/bus/pci/drivers/%s/bind", to);
+		}
+		if (!rc)
+			rc = add_step(p, BIND_STEP_WAIT, t, NULL, to, e);
+	}
+done:
+	if (!rc && p->t[t].recorded) {
+		snprintf(path, sizeof(path), "%s", state_path);
+		rc = add_step(p, BIND_STEP_FORGET, t, path, d->bdf, e);
+	}
+	return rc;
+}
+
+int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
+		    const struct bindstate *st, struct pcidev **targets, size_t n,
+		    const struct bind_opts *o, struct err *e)
+{
+	char state_path[300], path[PATH_MAX];
+	int rc = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->op = op;
+	if (n > BIND_MAX_TARGETS)
+		return err_set(e, E2BIG, "too many devices (at most %d)", BIND_MAX_TARGETS);
+	snprintf(state_path, sizeof(state_path), "%s/state", st->dir);
+	for (size_t i = 0; i < n; i++) {
+		const struct bindstate_entry *rec = bindstate_get(st, targets[i]->bdf);
+		struct bind_target *t = &p->t[p->nt++];
+
+		t->dev = targets[i];
+		t->recorded = rec != NULL;
+		snprintf(t->original, sizeof(t->original), "%s",
+			 rec ? rec->driver : (*t->dev->driver ? t->dev->driver : BINDSTATE_NONE));
+		if (op == BIND_OP_BIND)
+			t->noop = !strcmp(t->dev->driver, BIND_DRIVER);
+		else
+			t->noop = !rec && strcmp(t->dev->driver, BIND_DRIVER);
+	}
+	if (op == BIND_OP_RESTORE) {
+		for (size_t i = 0; i < p->nt && !rc; i++)
+			if (!p->t[i].noop)
+				rc = restore_steps(p, s, i, p->t[i].recorded ? p->t[i].original : "",
+						   state_path, e);
+		return rc;
+	}
+	/* Load vfio-pci first, record every original driver, then move the devices one by one. */
+	for (size_t i = 0; i < p->nt && !rc; i++)
+		if (!p->t[i].noop && sysfs_exists(s, "/sys/module/vfio_pci")) {
+			rc = add_step(p, BIND_STEP_MODPROBE, i, NULL, BIND_DRIVER, e);
+			break;
+		}
+	for (size_t i = 0; i < p->nt && !rc; i++)
+		if (!p->t[i].noop && !p->t[i].recorded)
+			rc = add_step(p, BIND_STEP_RECORD, i, state_path, p->t[i].original, e);
+	for (size_t i = 0; i < p->nt && !rc; i++) {
+		struct pcidev *d = p->t[i].dev;
+
+		if (p->t[i].noop)
+			continue;
+		rc = add_write(p, s, i, BIND_DRIVER, e, "/sys/bus/pci/devices/%s/driver_override",
+			       d->bdf);
+		if (!rc && *d->driver)
+			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers/%s/unbind", d->driver);
+		if (!rc)
+			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers_probe");
+		if (!rc)
+			rc = add_step(p, BIND_STEP_WAIT, i, NULL, BIND_DRIVER, e);
+	}
+	for (size_t i = 0; i < p->nt && !rc && o && o->have_owner; i++) {
+		char owner[64];
+
+		vfio_node(s, p->t[i].dev->iommu_group, path, sizeof(path));
+		snprintf(owner, sizeof(owner), "%u:%u", (unsigned)o->uid, (unsigned)o->gid);
+		rc = add_step(p, BIND_STEP_CHOWN, i, path, owner, e);
+	}
+	return rc;
+}
+
+void bind_plan_free(struct bind_plan *p)
+{
+	free(p->steps);
+	p->steps = NULL;
+	p->ns = p->cap = 0;
+}
+
+/* ---- running a plan ------------------------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int signal_pending(int sigfd)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+
+	if (sigfd < 0 || poll(&pfd, 1, 0) <= 0)
+		return 0;
+	if (read(sigfd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
+}
+
+static int run_modprobe(const char *module, struct err *e)
+{
+	static const char *const paths[] = { "/sbin/modprobe", "/usr/sbin/modprobe" };
+	const char *prog = NULL;
+	int status;
+	pid_t pid;
+
+	for (size_t i = 0; i < 2 && !prog; i++)
+		if (!access(paths[i], X_OK))
+			prog = paths[i];
+	if (!prog)
+		return err_set(e, ENOENT, "modprobe %s: modprobe not found (install kmod)", module);
+	pid = fork();
+	if (pid < 0)
+		return err_set(e, errno, "modprobe %s: fork: %s", module, strerror(errno));
+	if (pid == 0) {
+		execl(prog, "modprobe", module, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return err_set(e, errno, "modprobe %s: %s", module, strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return err_set(e, ENOENT, "modprobe %s failed (status %d): is the module available?",
+			       module, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
+
+/* Is the device where the wait step wants it: on `driver`, and for vfio-pci with its node? */
+static bool wait_done(const struct sysfs *s, struct pcidev *d, const char *driver)
+{
+	char node[PATH_MAX];
+	struct stat st;
+
+	pcidev_refresh(s, d);
+	if (strcmp(d->driver, strcmp(driver, BINDSTATE_NONE) ? driver : ""))
+		return false;
+	if (strcmp(driver, BIND_DRIVER))
+		return true;
+	vfio_node(s, d->iommu_group, node, sizeof(node));
+	return *node && !stat(node, &st) && S_ISCHR(st.st_mode);
+}
+
+/* Wait for the kernel, woken by its uevents (libudev), bounded by the timeout and signals. */
+static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver,
+		    const struct bind_opts *o, struct udev_monitor *mon, struct err *e)
+{
+	int64_t deadline = now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
+
+	for (;;) {
+		struct pollfd pfd[2];
+		int64_t left;
+		int sig;
+
+		if (wait_done(s, d, driver))
+			return 0;
+		left = deadline - now_ms();
+		if (left <= 0)
+			return err_set(e, ETIMEDOUT,
+				       "%s: timed out after %d ms waiting for driver %s%s (now: %s)",
+				       d->bdf, o->timeout_ms, driver,
+				       strcmp(driver, BIND_DRIVER) ? "" : " and /dev/vfio/N",
+				       *d->driver ? d->driver : "no driver");
+		pfd[0].fd = mon ? udev_monitor_get_fd(mon) : -1;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = o->sigfd;
+		pfd[1].events = POLLIN;
+		/* Without a monitor, fall back to polling every 10 ms. */
+		if (poll(pfd, 2, mon ? (int)(left < 250 ? left : 250) : 10) > 0) {
+			if (pfd[0].revents & POLLIN) {
+				struct udev_device *ev;
+
+				while ((ev = udev_monitor_receive_device(mon)))
+					udev_device_unref(ev);
+			}
+			if ((pfd[1].revents & POLLIN) && (sig = signal_pending(o->sigfd)))
+				return err_set(e, EINTR, "interrupted by %s", strsignal(sig));
+		}
+	}
+}
+
+static int run_step(struct bind_plan *p, struct bind_step *st, const struct sysfs *s,
+		    struct bindstate *state, const struct bind_opts *o, struct udev_monitor *mon,
+		    long *writes, struct err *e)
+{
+	struct bind_target *t = &p->t[st->target];
+	unsigned uid, gid;
+	int rc, sig;
+
+	if ((sig = signal_pending(o->sigfd)))
+		return err_set(e, EINTR, "interrupted by %s", strsignal(sig));
+	switch (st->kind) {
+	case BIND_STEP_MODPROBE:
+		return run_modprobe(st->value, e);
+	case BIND_STEP_RECORD:
+		return bindstate_record(state, t->dev->bdf, st->value, e);
+	case BIND_STEP_FORGET:
+		return bindstate_forget(state, t->dev->bdf, e);
+	case BIND_STEP_WAIT:
+		return run_wait(s, t->dev, st->value, o, mon, e);
+	case BIND_STEP_CHOWN:
+		if (sscanf(st->value, "%u:%u", &uid, &gid) != 2 || chown(st->path, uid, gid) ||
+		    chmod(st->path, 0660))
+			return err_set(e, errno, "chown %s %s: %s", st->value, st->path,
+				       strerror(errno));
+		return 0;
+	case BIND_STEP_WRITE:
+		++*writes;
+		if (o->fault_signal && *writes == o->fault_signal) {
+			raise(SIGTERM); /* blocked: arrives through the signalfd */
+			if ((sig = signal_pending(o->sigfd)))
+				return err_set(e, EINTR, "interrupted by %s", strsignal(sig));
+		}
+		t->touched = true;
+		rc = o->fault_write && *writes == o->fault_write ? -EIO
+								  : sysfs_write_path(st->path, st->value);
+		if (rc)
+			return err_set(e, rc, "%s: write '%s' to %s: %s%s", t->dev->bdf,
+				       strcmp(st->value, "\n") ? st->value : "\\n", st->path,
+				       strerror(-rc),
+				       o->fault_write && *writes == o->fault_write ? " (injected fault)"
+										   : "");
+		return 0;
+	}
+	return err_set(e, EINVAL, "bad plan step");
+}
+
+static int run_steps(struct bind_plan *p, size_t from, const struct sysfs *s,
+		     struct bindstate *state, const struct bind_opts *o, struct udev_monitor *mon,
+		     long *writes, struct err *e)
+{
+	for (size_t i = from; i < p->ns; i++) {
+		int rc = run_step(p, &p->steps[i], s, state, o, mon, writes, e);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Return every touched device of a failed bind to its original driver. */
+static void rollback(struct bind_plan *p, const struct sysfs *s, struct bindstate *state,
+		     const struct bind_opts *o, struct udev_monitor *mon, struct err *e)
+{
+	struct bind_opts ro = *o;
+	char state_path[300];
+	size_t used = strlen(e->msg);
+
+	ro.sigfd = -1; /* finish the rollback even when signalled again */
+	ro.fault_write = ro.fault_signal = 0;
+	snprintf(state_path, sizeof(state_path), "%s/state", state->dir);
+	for (size_t i = p->nt; i-- > 0;) {
+		struct bind_target *t = &p->t[i];
+		struct bind_plan rp = { .op = BIND_OP_RESTORE };
+		struct err re = { 0 };
+		long writes = 0;
+		int rc;
+
+		if (!t->touched && !bindstate_get(state, t->dev->bdf))
+			continue;
+		if (!t->touched) {
+			/* Recorded in this run but never changed: only drop the record. */
+			if (!t->recorded)
+				bindstate_forget(state, t->dev->bdf, &re);
+			continue;
+		}
+		rp.t[0] = *t;
+		rp.t[0].recorded = bindstate_get(state, t->dev->bdf) != NULL;
+		rp.nt = 1;
+		rc = restore_steps(&rp, s, 0, t->original, state_path, &re);
+		if (!rc)
+			rc = run_steps(&rp, 0, s, state, &ro, mon, &writes, &re);
+		bind_plan_free(&rp);
+		if (rc && used < sizeof(e->msg) - 1)
+			used += (size_t)snprintf(e->msg + used, sizeof(e->msg) - used,
+						 "; rollback of %s failed: %s", t->dev->bdf, re.msg);
+		if (used >= sizeof(e->msg))
+			used = sizeof(e->msg) - 1;
+	}
+}
+
+int bind_plan_run(struct bind_plan *p, const struct sysfs *s, struct bindstate *state,
+		  const struct bind_opts *o, struct err *e)
+{
+	struct udev *udev = udev_new();
+	struct udev_monitor *mon = NULL;
+	long writes = 0;
+	int rc;
+
+	/* Listen before acting, so that no uevent is missed between a write and the wait. */
+	if (udev && (mon = udev_monitor_new_from_netlink(udev, "kernel"))) {
+		udev_monitor_filter_add_match_subsystem_devtype(mon, "pci", NULL);
+		udev_monitor_filter_add_match_subsystem_devtype(mon, "vfio", NULL);
+		if (udev_monitor_enable_receiving(mon) < 0) {
+			udev_monitor_unref(mon);
+			mon = NULL;
+		}
+	}
+	rc = run_steps(p, 0, s, state, o, mon, &writes, e);
+	if (rc && p->op == BIND_OP_BIND)
+		rollback(p, s, state, o, mon, e);
+	if (mon)
+		udev_monitor_unref(mon);
+	if (udev)
+		udev_unref(udev);
+	return rc;
+}

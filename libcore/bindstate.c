@@ -1,0 +1,245 @@
+/* bindstate.c: the state file of original drivers, locked and replaced atomically. */
+#include "bindstate.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[256];
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == '/' || *s > '~')
+			return false;
+	return true;
+}
+
+/* Room for one more entry. */
+static int grow(struct bindstate *st, struct err *e)
+{
+	size_t cap;
+	struct bindstate_entry *v;
+
+	if (st->n < st->cap)
+		return 0;
+	cap = st->cap ? 2 * st->cap : 16;
+	v = realloc(st->v, cap * sizeof(*v));
+	if (!v)
+		return err_set(e, ENOMEM, "out of memory");
+	st->v = v;
+	st->cap = cap;
+	return 0;
+}
+
+int bindstate_parse(struct bindstate *st, const char *text, struct err *e)
+{
+	const char *line = text;
+	int lineno = 0;
+
+	st->n = 0;
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char buf[256], bdf[64], drv[PCIDEV_NAME_MAX + 8], extra[8];
+		struct pci_addr a;
+		bool has_domain;
+		int nf;
+
+		lineno++;
+		if (len >= sizeof(buf))
+			return err_set(e, EINVAL, "state line %d: too long", lineno);
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		line = end ? end + 1 : NULL;
+		if (buf[0] == '#' || buf[strspn(buf, " \t")] == '\0')
+			continue;
+		nf = sscanf(buf, "%63s %71s %7s", bdf, drv, extra);
+		if (nf != 2 || pci_addr_parse(bdf, &a, &has_domain, NULL) || !has_domain ||
+		    strlen(drv) >= PCIDEV_NAME_MAX || !valid_name(drv))
+			return err_set(e, EINVAL, "state line %d: expected 'BDF DRIVER', got '%s'",
+				       lineno, buf);
+		if (grow(st, e))
+			return -ENOMEM;
+		pci_addr_format(&a, st->v[st->n].bdf);
+		snprintf(st->v[st->n].driver, PCIDEV_NAME_MAX, "%s", drv);
+		st->n++;
+	}
+	return 0;
+}
+
+static int load(struct bindstate *st, struct err *e)
+{
+	char path[300], *text;
+	struct stat sb;
+	int fd, rc;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/state", st->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : err_set(e, errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) || sb.st_size > (1 << 20)) {
+		close(fd);
+		return err_set(e, EFBIG, "%s: unreadable or too large", path);
+	}
+	text = malloc((size_t)sb.st_size + 1);
+	if (!text) {
+		close(fd);
+		return err_set(e, ENOMEM, "out of memory");
+	}
+	n = read(fd, text, (size_t)sb.st_size);
+	close(fd);
+	if (n < 0) {
+		free(text);
+		return err_set(e, errno, "%s: %s", path, strerror(errno));
+	}
+	text[n] = '\0';
+	rc = bindstate_parse(st, text, e);
+	free(text);
+	if (rc)
+		err_prefix(e, "%s", path);
+	return rc;
+}
+
+int bindstate_open(struct bindstate *st, const char *dir, bool read_only, struct err *e)
+{
+	char path[300];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->lock_fd = -1;
+	if (!dir)
+		dir = getenv("VFIO_BIND_STATE_DIR");
+	if (!dir || !*dir)
+		dir = BINDSTATE_DIR_DEFAULT;
+	if (strlen(dir) >= sizeof(st->dir) - 16)
+		return err_set(e, ENAMETOOLONG, "%s: state directory path too long", dir);
+	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/lock", st->dir);
+	if (read_only) {
+		st->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (st->lock_fd >= 0)
+			flock(st->lock_fd, LOCK_SH);
+		rc = load(st, e);
+		if (rc)
+			bindstate_close(st);
+		return rc;
+	}
+	rc = mkdir_p(st->dir);
+	if (rc)
+		return err_set(e, rc, "%s: cannot create state directory: %s", st->dir, strerror(-rc));
+	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (st->lock_fd < 0)
+		return err_set(e, errno, "%s: %s", path, strerror(errno));
+	if (flock(st->lock_fd, LOCK_EX) < 0) {
+		rc = err_set(e, errno, "%s: lock: %s", path, strerror(errno));
+		bindstate_close(st);
+		return rc;
+	}
+	rc = load(st, e);
+	if (rc)
+		bindstate_close(st);
+	return rc;
+}
+
+void bindstate_close(struct bindstate *st)
+{
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* releases the flock */
+	st->lock_fd = -1;
+	free(st->v);
+	st->v = NULL;
+	st->n = st->cap = 0;
+}
+
+const struct bindstate_entry *bindstate_get(const struct bindstate *st, const char *bdf)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (!strcmp(st->v[i].bdf, bdf))
+			return &st->v[i];
+	return NULL;
+}
+
+int bindstate_save(struct bindstate *st, struct err *e)
+{
+	char tmp[300], path[300];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/state", st->dir);
+	snprintf(tmp, sizeof(tmp), "%s/.state.%d", st->dir, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		int rc = err_set(e, errno, "%s: %s", tmp, strerror(errno));
+
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	fprintf(f, "# vfio-bind: original driver of each device bound to vfio-pci (- for none)\n");
+	for (size_t i = 0; i < st->n; i++)
+		fprintf(f, "%s %s\n", st->v[i].bdf, st->v[i].driver);
+	if (fflush(f) || fsync(fd)) {
+		int rc = err_set(e, errno, "%s: %s", tmp, strerror(errno));
+
+		fclose(f);
+		unlink(tmp);
+		return rc;
+	}
+	fclose(f);
+	if (rename(tmp, path)) {
+		int rc = err_set(e, errno, "%s: %s", path, strerror(errno));
+
+		unlink(tmp);
+		return rc;
+	}
+	return 0;
+}
+
+int bindstate_record(struct bindstate *st, const char *bdf, const char *driver, struct err *e)
+{
+	if (bindstate_get(st, bdf))
+		return 0;
+	if (grow(st, e))
+		return -ENOMEM;
+	snprintf(st->v[st->n].bdf, sizeof(st->v[st->n].bdf), "%s", bdf);
+	snprintf(st->v[st->n].driver, sizeof(st->v[st->n].driver), "%s",
+		 driver && *driver ? driver : BINDSTATE_NONE);
+	st->n++;
+	return bindstate_save(st, e);
+}
+
+int bindstate_forget(struct bindstate *st, const char *bdf, struct err *e)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		if (strcmp(st->v[i].bdf, bdf))
+			continue;
+		memmove(&st->v[i], &st->v[i + 1], (st->n - i - 1) * sizeof(st->v[0]));
+		st->n--;
+		return bindstate_save(st, e);
+	}
+	return 0;
+}

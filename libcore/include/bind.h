@@ -1,0 +1,102 @@
+/* bind.h: planning and carrying out the move of PCI devices to vfio-pci and back, with rollback. */
+#ifndef CORE_BIND_H
+#define CORE_BIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "bindstate.h"
+#include "err.h"
+#include "pcidev.h"
+#include "sysfs.h"
+
+#define BIND_MAX_TARGETS 64
+#define BIND_DRIVER "vfio-pci"
+
+enum bind_op { BIND_OP_BIND, BIND_OP_RESTORE };
+
+enum bind_step_kind {
+	BIND_STEP_MODPROBE, /* value: module */
+	BIND_STEP_RECORD,   /* path: state file; value: original driver */
+	BIND_STEP_WRITE,    /* path: sysfs file; value: what is written */
+	BIND_STEP_WAIT,	    /* value: the driver to wait for ("" none), plus /dev/vfio/N for vfio-pci */
+	BIND_STEP_CHOWN,    /* path: /dev/vfio/N; value: "uid:gid" */
+	BIND_STEP_FORGET,   /* path: state file */
+};
+
+struct bind_step {
+	enum bind_step_kind kind;
+	size_t target;
+	char path[PATH_MAX];
+	char value[128];
+};
+
+struct bind_target {
+	struct pcidev *dev;
+	char original[PCIDEV_NAME_MAX]; /* the driver to return to ("-" none, "" unknown) */
+	bool recorded;			/* original came from the state file */
+	bool noop;			/* already where the operation would put it */
+	bool touched;			/* a write was made: roll back on failure */
+};
+
+struct bind_plan {
+	enum bind_op op;
+	struct bind_target t[BIND_MAX_TARGETS];
+	size_t nt;
+	struct bind_step *steps;
+	size_t ns, cap;
+};
+
+struct bind_opts {
+	int timeout_ms;
+	bool have_owner;
+	uid_t uid;
+	gid_t gid;
+	int sigfd;	      /* signalfd of the blocked signals that interrupt, -1 for none */
+	long fault_write;     /* testing: fail the Nth write with EIO (0: never) */
+	long fault_signal;    /* testing: raise SIGTERM before the Nth write (0: never) */
+};
+
+/* Names of the step kinds, as printed in plans. */
+const char *bind_step_name(enum bind_step_kind k);
+
+/*
+ * Group handling. bind_expand_groups adds every endpoint (non-bridge) of the targets' IOMMU
+ * groups. bind_check_viable fails (-EBUSY) when a group member outside the targets is bound
+ * to a driver that makes the group not viable; the message names every such member.
+ */
+int bind_expand_groups(const struct sysfs *s, const struct pcidev_list *l, size_t *idx, size_t cap,
+		       size_t *n, struct err *e);
+int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const size_t *idx,
+		      size_t n, struct err *e);
+/* Members of a group (addresses), for error reports and --status. */
+int bind_group_members(const struct sysfs *s, int group, struct pci_addr *out, size_t cap,
+		       size_t *n);
+
+/*
+ * Pre-flight checks that refuse a bind unless forced: boot VGA device, a firmware framebuffer
+ * over one of its BARs, device nodes held open or mounted, a network interface that is up.
+ * Each problem is one line in *problems (malloc'd, '\n'-separated); returns their count.
+ * Hard errors (bridges, no IOMMU group) return -errno.
+ */
+int bind_preflight(const struct sysfs *s, const struct pcidev *d, char **problems, struct err *e);
+
+/* RLIMIT_MEMLOCK that USER gets (limits.conf, else this process's); RLIM_INFINITY as UINT64_MAX. */
+uint64_t bind_memlock_limit(const char *user, const char **source);
+
+/* Build the plan for the targets (state may be a read-only snapshot for --dry-run). */
+int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
+		    const struct bindstate *st, struct pcidev **targets, size_t n,
+		    const struct bind_opts *o, struct err *e);
+void bind_plan_free(struct bind_plan *p);
+
+/*
+ * Carry the plan out. On any failure or interrupting signal, every touched device is
+ * returned to its original driver before returning -errno; rollback problems are appended
+ * to the message.
+ */
+int bind_plan_run(struct bind_plan *p, const struct sysfs *s, struct bindstate *st,
+		  const struct bind_opts *o, struct err *e);
+
+#endif
