@@ -284,6 +284,9 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_FAIL, NULL,
 			"no IOMMU groups: the IOMMU is off. Enable VT-d/AMD-Vi in the firmware and "
 			"boot with intel_iommu=on (Intel) or amd_iommu=on (AMD), e.g. with iommu=pt");
+	for (size_t i = 0; i < n && !opt_restore; i++)
+		if (bind_check_target(&devs.dev[idx[i]], &e))
+			cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	if (opt_group && bind_expand_groups(&sys, &devs, idx, BIND_MAX_TARGETS, &n, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	if (!opt_restore && bind_check_viable(&sys, &devs, idx, n, &e))

@@ -367,11 +367,8 @@ static void check_netdevs(const struct sysfs *s, const struct pcidev *d, struct 
 	closedir(dir);
 }
 
-int bind_preflight(const struct sysfs *s, const struct pcidev *d, char **out, struct err *e)
+int bind_check_target(const struct pcidev *d, struct err *e)
 {
-	struct problems p = { 0 };
-
-	*out = NULL;
 	if (d->is_bridge)
 		return err_set(e, EINVAL, "%s: is a PCI bridge; vfio-pci binds endpoints only", d->bdf);
 	if (d->iommu_group < 0)
@@ -379,6 +376,17 @@ int bind_preflight(const struct sysfs *s, const struct pcidev *d, char **out, st
 			       "%s: has no IOMMU group (it sits behind no IOMMU, or the IOMMU "
 			       "does not cover it)",
 			       d->bdf);
+	return 0;
+}
+
+int bind_preflight(const struct sysfs *s, const struct pcidev *d, char **out, struct err *e)
+{
+	struct problems p = { 0 };
+	int rc = bind_check_target(d, e);
+
+	*out = NULL;
+	if (rc)
+		return rc;
 	if (!strcmp(d->driver, BIND_DRIVER))
 		return 0;
 	if ((d->class >> 16) == 0x03 && d->boot_vga == 1)

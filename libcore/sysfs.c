@@ -135,7 +135,7 @@ int sysfs_exists(const struct sysfs *s, const char *fmt, ...)
 
 int sysfs_write_path(const char *path, const char *val)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC); /* as a shell redirection does */
 	size_t len = strlen(val);
 	ssize_t n;
 

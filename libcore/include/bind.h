@@ -74,6 +74,9 @@ int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const 
 int bind_group_members(const struct sysfs *s, int group, struct pci_addr *out, size_t cap,
 		       size_t *n);
 
+/* What vfio-pci can never take: a bridge, a device outside every IOMMU group. */
+int bind_check_target(const struct pcidev *d, struct err *e);
+
 /*
  * Pre-flight checks that refuse a bind unless forced: boot VGA device, a firmware framebuffer
  * over one of its BARs, device nodes held open or mounted, a network interface that is up.

@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# vfio-bind on the command line: usage, bad input, and planning against sysfs snapshot trees.
+
+load ../helpers
+
+setup() {
+	SNAP=$(snapshot gpu-audio)
+	export VFIO_BIND_STATE_DIR=$BATS_TEST_TMPDIR/state
+}
+
+@test "--help lists the options and exits 0" {
+	run vfio-bind --help
+	assert_success
+	assert_output --partial "Usage: vfio-bind [OPTION...] DEVICE..."
+	assert_output --partial "--restore"
+	assert_output --partial "--dry-run"
+	assert_output --partial "--json"
+}
+
+@test "--version prints the name and version" {
+	run vfio-bind --version
+	assert_success
+	assert_output --regexp '^vfio-bind [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "an unknown option is a usage error (2)" {
+	run vfio-bind --frobnicate
+	assert_failure 2
+	assert_output --partial "vfio-bind: --frobnicate: unknown option"
+}
+
+@test "no device is a usage error (2)" {
+	run vfio-bind
+	assert_failure 2
+	assert_output --partial "vfio-bind: no device given"
+}
+
+@test "malformed address zz:00.0 is rejected with exit 2" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run zz:00.0
+	assert_failure 2
+	assert_output "vfio-bind: zz:00.0: not a PCI address (expected [DOMAIN:]BUS:DEVICE.FUNCTION, e.g. 0000:03:00.0 or 03:00.0)"
+}
+
+@test "out-of-range address 0000:00:99.9 names the bad field" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:99.9
+	assert_failure 2
+	assert_output --partial "0000:00:99.9: device 0x99 is out of range (00-1f)"
+}
+
+@test "a nonexistent device is exit 2" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:0a:00.0
+	assert_failure 2
+	assert_output "vfio-bind: 0000:0a:00.0: no such PCI device"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 1234:5678
+	assert_failure 2
+	assert_output "vfio-bind: 1234:5678: no such PCI device"
+}
+
+@test "an ambiguous short address asks for the domain" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 03:00.0
+	assert_failure 2
+	assert_output --partial "ambiguous: both 0000:03:00.0 and 0001:03:00.0 match"
+}
+
+@test "bad option values are usage errors" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --timeout abc 0000:02:00.0
+	assert_failure 2
+	assert_output --partial "--timeout: 'abc' is not a number"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --timeout 0 0000:02:00.0
+	assert_failure 2
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --user no-such-user-xyz 0000:02:00.0
+	assert_failure 2
+	assert_output --partial "--user: no-such-user-xyz: no such user"
+	run vfio-bind --all
+	assert_failure 2
+	run vfio-bind --restore --status 0000:02:00.0
+	assert_failure 2
+}
+
+@test "--sysfs-root refuses to change a snapshot" {
+	run vfio-bind --sysfs-root "$SNAP" 0000:02:00.0
+	assert_failure 2
+	assert_output --partial "--sysfs-root: only with --dry-run or --status"
+}
+
+@test "non-root cannot bind: clear message, exit 1" {
+	command -v setpriv >/dev/null || skip "setpriv missing"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$REPO/build/vfio-bind" 0000:02:00.0
+	assert_failure 1
+	assert_output --partial "needs root"
+}
+
+@test "dry run: nvme plan writes override, unbind, probe in order" {
+	before=$(tree_digest "$SNAP")
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	assert_success
+	assert_line --index 0 "record 0000:02:00.0 $VFIO_BIND_STATE_DIR/state nvme"
+	assert_line --index 1 "write 0000:02:00.0 $SNAP/sys/bus/pci/devices/0000:02:00.0/driver_override vfio-pci"
+	assert_line --index 2 "write 0000:02:00.0 $SNAP/sys/bus/pci/drivers/nvme/unbind 0000:02:00.0"
+	assert_line --index 3 "write 0000:02:00.0 $SNAP/sys/bus/pci/drivers_probe 0000:02:00.0"
+	assert_line --index 4 "wait 0000:02:00.0 - vfio-pci"
+	[ "${#lines[@]}" -eq 5 ]
+	# changes nothing: not the tree, not the state
+	[ "$(tree_digest "$SNAP")" = "$before" ]
+	[ ! -e "$VFIO_BIND_STATE_DIR" ]
+}
+
+@test "dry run loads vfio-pci first when the module is absent" {
+	rm -rf "$SNAP/sys/module/vfio_pci"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	assert_success
+	assert_line --index 0 "modprobe 0000:02:00.0 - vfio-pci"
+}
+
+@test "GPU without its audio function: group not viable, members named" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --force 0000:01:00.0
+	assert_failure 1
+	assert_output --partial "IOMMU group 1 would not be viable: 0000:01:00.1 (snd_hda_intel)"
+	assert_output --partial "--group"
+}
+
+@test "--group binds the GPU and its audio function, not the root port" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --group --force 01:00.0
+	assert_success
+	assert_output --partial "drivers/nvidia/unbind 0000:01:00.0"
+	assert_output --partial "drivers/snd_hda_intel/unbind 0000:01:00.1"
+	refute_output --partial "0000:00:01.0"
+}
+
+@test "boot VGA and firmware framebuffer refuse without --force" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --group 01:00.0
+	assert_failure 1
+	assert_output --partial "0000:01:00.0: is the boot VGA device (boot_vga=1)"
+	assert_output --partial "holds the firmware framebuffer 'efifb'"
+	assert_output --partial "refusing to bind (2 pre-flight problems); --force binds anyway"
+}
+
+@test "a network interface that is up refuses without --force" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0001:03:00.0
+	assert_failure 1
+	assert_output --partial "network interface enp1s0 is up"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --force 0001:03:00.0
+	assert_success
+}
+
+@test "a second GPU with no driver binds without unbinding anything" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 10de:1c82 10de:0fb9
+	assert_success
+	refute_output --partial "unbind"
+	assert_output --partial "record 0000:03:00.0 $VFIO_BIND_STATE_DIR/state -"
+}
+
+@test "a bridge is refused" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:01.0
+	assert_failure 1
+	assert_output --partial "is a PCI bridge"
+}
+
+@test "a device with no IOMMU group is refused" {
+	SNAP2=$(snapshot no-group)
+	run vfio-bind --sysfs-root "$SNAP2" --dry-run 0000:00:03.0
+	assert_failure 1
+	assert_output --partial "0000:00:03.0: has no IOMMU group"
+}
+
+@test "no IOMMU at all names the kernel parameter" {
+	SNAP2=$(snapshot no-iommu)
+	run vfio-bind --sysfs-root "$SNAP2" --dry-run 0000:00:02.0
+	assert_failure 1
+	assert_output --partial "intel_iommu=on"
+	assert_output --partial "amd_iommu=on"
+}
+
+@test "--json plan is an array of steps" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --json 0000:02:00.0
+	assert_success
+	[ "$(jq -r '.[1].action' <<<"$output")" = write ]
+	[ "$(jq -r '.[1].value' <<<"$output")" = vfio-pci ]
+	[ "$(jq 'length' <<<"$output")" -eq 5 ]
+}
+
+@test "--status prints BDF DRIVER GROUP NODE ORIGINAL" {
+	run vfio-bind --sysfs-root "$SNAP" --status 0000:02:00.0 0000:03:00.1
+	assert_success
+	assert_line --index 0 "0000:02:00.0 nvme 2 - -"
+	assert_line --index 1 "0000:03:00.1 - 4 - -"
+}
+
+@test "--status --json has the documented keys" {
+	run vfio-bind --sysfs-root "$SNAP" --status --json 0000:01:00.0
+	assert_success
+	[ "$(jq -c '.[0] | keys_unsorted' <<<"$output")" = '["bdf","vendor","device","class","driver","iommu_group","vfio_node","original_driver"]' ]
+	[ "$(jq -r '.[0].vendor' <<<"$output")" = 0x10de ]
+	[ "$(jq -r '.[0].class' <<<"$output")" = 0x030000 ]
+	[ "$(jq -r '.[0].iommu_group' <<<"$output")" = 1 ]
+}
+
+@test "--status shows devices on vfio-pci with their node and recorded original" {
+	SNAP2=$(snapshot bound)
+	mkdir -p "$VFIO_BIND_STATE_DIR"
+	echo "0000:00:04.0 nvme" > "$VFIO_BIND_STATE_DIR/state"
+	run vfio-bind --sysfs-root "$SNAP2" --status
+	assert_success
+	assert_output "0000:00:04.0 vfio-pci 4 /dev/vfio/4 nvme"
+}
+
+@test "restore dry run: unbind from vfio-pci, clear override, bind the recorded driver" {
+	SNAP2=$(snapshot bound)
+	mkdir -p "$VFIO_BIND_STATE_DIR"
+	echo "0000:00:04.0 nvme" > "$VFIO_BIND_STATE_DIR/state"
+	run vfio-bind --sysfs-root "$SNAP2" --dry-run --restore --all
+	assert_success
+	assert_line --index 0 "write 0000:00:04.0 $SNAP2/sys/bus/pci/drivers/vfio-pci/unbind 0000:00:04.0"
+	assert_line --index 1 "write 0000:00:04.0 $SNAP2/sys/bus/pci/devices/0000:00:04.0/driver_override \\n"
+	assert_line --index 2 "write 0000:00:04.0 $SNAP2/sys/bus/pci/drivers/nvme/bind 0000:00:04.0"
+	assert_line --index 3 "wait 0000:00:04.0 - nvme"
+	assert_line --index 4 "forget 0000:00:04.0 $VFIO_BIND_STATE_DIR/state 0000:00:04.0"
+}
+
+@test "restore of an unrecorded device lets the kernel choose (drivers_probe)" {
+	SNAP2=$(snapshot bound)
+	run vfio-bind --sysfs-root "$SNAP2" --dry-run --restore 0000:00:04.0
+	assert_success
+	assert_output --partial "drivers_probe 0000:00:04.0"
+	refute_output --partial "forget"
+}
+
+@test "binding a device already on vfio-pci plans nothing" {
+	SNAP2=$(snapshot bound)
+	run vfio-bind --sysfs-root "$SNAP2" --dry-run 0000:00:04.0
+	assert_success
+	assert_output ""
+}
+
+@test "a corrupt state file is reported, not overwritten" {
+	mkdir -p "$VFIO_BIND_STATE_DIR"
+	echo "garbage" > "$VFIO_BIND_STATE_DIR/state"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	assert_failure 1
+	assert_output --partial "state line 1: expected 'BDF DRIVER'"
+	[ "$(cat "$VFIO_BIND_STATE_DIR/state")" = garbage ]
+}
+
+@test "VFIO_BIND_FAULT must be well formed" {
+	VFIO_BIND_FAULT=bogus run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	assert_failure 2
+	assert_output --partial "VFIO_BIND_FAULT: 'bogus' is not write:N or signal:N"
+}

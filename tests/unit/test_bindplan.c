@@ -1,0 +1,193 @@
+/* test_bindplan.c: bind planning against a sysfs snapshot tree (tests/fixtures/gpu-audio.spec). */
+#include "bind.h"
+#include "check.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static char root[64];
+static struct sysfs sys;
+static struct pcidev_list devs;
+
+static int setup(void)
+{
+	char cmd[256];
+	struct err e = { 0 };
+
+	snprintf(root, sizeof(root), "/tmp/bindplan-test.XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "tests/fixtures/mksysfs tests/fixtures/gpu-audio.spec %s", root);
+	if (system(cmd) != 0)
+		return -1;
+	sysfs_init(&sys, root);
+	return pcidev_scan(&sys, &devs, &e);
+}
+
+static size_t index_of(const char *bdf)
+{
+	struct pci_addr a;
+
+	pci_addr_parse(bdf, &a, NULL, NULL);
+	return (size_t)(pcidev_find(&devs, &a) - devs.dev);
+}
+
+TEST(scan_reads_the_snapshot)
+{
+	struct pci_addr a;
+	const struct pcidev *d;
+
+	REQUIRE(devs.n == 9);
+	pci_addr_parse("0000:01:00.0", &a, NULL, NULL);
+	d = pcidev_find(&devs, &a);
+	REQUIRE(d != NULL);
+	CHECK_EQ_U(d->vendor, 0x10de);
+	CHECK_EQ_U(d->device, 0x2330);
+	CHECK_EQ_U(d->class, 0x030000);
+	CHECK_STR(d->driver, "nvidia");
+	CHECK_EQ_I(d->iommu_group, 1);
+	CHECK_EQ_I(d->boot_vga, 1);
+	CHECK_EQ_U(d->bar_base[1], 0x4000000000ull);
+	CHECK_EQ_U(d->bar_size[1], 0x400000000ull);
+	CHECK(d->bar_io[5]);
+	pci_addr_parse("0000:00:01.0", &a, NULL, NULL);
+	CHECK(pcidev_find(&devs, &a)->is_bridge);
+	CHECK(pcidev_have_iommu(&sys));
+}
+
+TEST(resolve_selectors)
+{
+	size_t idx[8], n = 0;
+	struct pci_sel sel;
+	struct err e = { 0 };
+
+	pci_sel_parse("10de:0fb9", &sel, &e);
+	CHECK_EQ_I(pcidev_resolve(&devs, &sel, "10de:0fb9", idx, 8, &n, &e), 0);
+	CHECK_EQ_U(n, 1);
+	pci_sel_parse("01:00.1", &sel, &e);
+	CHECK_EQ_I(pcidev_resolve(&devs, &sel, "01:00.1", idx, 8, &n, &e), 0);
+	CHECK_EQ_U(n, 2);
+	pci_sel_parse("03:00.0", &sel, &e);
+	CHECK_EQ_I(pcidev_resolve(&devs, &sel, "03:00.0", idx, 8, &n, &e), -EINVAL);
+	CHECK(strstr(e.msg, "ambiguous") != NULL);
+	pci_sel_parse("0000:09:00.0", &sel, &e);
+	CHECK_EQ_I(pcidev_resolve(&devs, &sel, "0000:09:00.0", idx, 8, &n, &e), -ENODEV);
+	pci_sel_parse("1234:5678", &sel, &e);
+	CHECK_EQ_I(pcidev_resolve(&devs, &sel, "1234:5678", idx, 8, &n, &e), -ENODEV);
+}
+
+TEST(group_viability_and_expansion)
+{
+	size_t idx[8] = { index_of("0000:01:00.0") }, n = 1;
+	struct err e = { 0 };
+
+	CHECK_EQ_I(bind_check_viable(&sys, &devs, idx, n, &e), -EBUSY);
+	CHECK(strstr(e.msg, "0000:01:00.1 (snd_hda_intel)") != NULL);
+	/* The root port (a bridge) shares the group but is left alone. */
+	CHECK(strstr(e.msg, "pcieport") == NULL);
+	CHECK_EQ_I(bind_expand_groups(&sys, &devs, idx, 8, &n, &e), 0);
+	CHECK_EQ_U(n, 2);
+	CHECK_EQ_U(idx[1], index_of("0000:01:00.1"));
+	CHECK_EQ_I(bind_check_viable(&sys, &devs, idx, n, &e), 0);
+	/* A group whose other member has no driver is viable as it is. */
+	idx[0] = index_of("0000:03:00.0");
+	CHECK_EQ_I(bind_check_viable(&sys, &devs, idx, 1, &e), 0);
+}
+
+TEST(preflight)
+{
+	char *p = NULL;
+	struct err e = { 0 };
+
+	CHECK_EQ_I(bind_preflight(&sys, &devs.dev[index_of("0000:01:00.0")], &p, &e), 2);
+	CHECK(p && strstr(p, "boot VGA") && strstr(p, "efifb"));
+	free(p);
+	CHECK_EQ_I(bind_preflight(&sys, &devs.dev[index_of("0000:03:00.0")], &p, &e), 0);
+	free(p);
+	CHECK_EQ_I(bind_preflight(&sys, &devs.dev[index_of("0001:03:00.0")], &p, &e), 1);
+	CHECK(p && strstr(p, "enp1s0 is up"));
+	free(p);
+	CHECK_EQ_I(bind_preflight(&sys, &devs.dev[index_of("0000:00:01.0")], &p, &e), -EINVAL);
+	CHECK(strstr(e.msg, "bridge") != NULL);
+	CHECK_EQ_I(bind_preflight(&sys, &devs.dev[index_of("0000:00:00.0")], &p, &e), 0);
+}
+
+static bool has_step(const struct bind_plan *p, enum bind_step_kind k, const char *path_end,
+		     const char *value)
+{
+	for (size_t i = 0; i < p->ns; i++) {
+		size_t lp = strlen(p->steps[i].path), le = strlen(path_end);
+
+		if (p->steps[i].kind == k && lp >= le && !strcmp(p->steps[i].path + lp - le, path_end) &&
+		    !strcmp(p->steps[i].value, value))
+			return true;
+	}
+	return false;
+}
+
+TEST(plan_bind_order)
+{
+	struct pcidev *t[2] = { &devs.dev[index_of("0000:01:00.0")],
+				&devs.dev[index_of("0000:01:00.1")] };
+	struct bindstate st = { .lock_fd = -1 };
+	struct bind_opts o = { .timeout_ms = 100, .sigfd = -1 };
+	struct bind_plan p;
+	struct err e = { 0 };
+
+	snprintf(st.dir, sizeof(st.dir), "%s/run", root);
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &sys, &st, t, 2, &o, &e) == 0);
+	/* vfio_pci is loaded in the snapshot: no modprobe; records come before every write. */
+	CHECK_EQ_I(p.steps[0].kind, BIND_STEP_RECORD);
+	CHECK_STR(p.steps[0].value, "nvidia");
+	CHECK_EQ_I(p.steps[1].kind, BIND_STEP_RECORD);
+	CHECK_STR(p.steps[1].value, "snd_hda_intel");
+	CHECK(has_step(&p, BIND_STEP_WRITE, "/0000:01:00.0/driver_override", "vfio-pci"));
+	CHECK(has_step(&p, BIND_STEP_WRITE, "/drivers/nvidia/unbind", "0000:01:00.0"));
+	CHECK(has_step(&p, BIND_STEP_WRITE, "/drivers/snd_hda_intel/unbind", "0000:01:00.1"));
+	CHECK(has_step(&p, BIND_STEP_WRITE, "/sys/bus/pci/drivers_probe", "0000:01:00.1"));
+	CHECK_EQ_I(p.steps[p.ns - 1].kind, BIND_STEP_WAIT);
+	CHECK_EQ_U(p.ns, 10);
+	bind_plan_free(&p);
+}
+
+/* A failure at the second write rolls the first one back: driver_override cleared, no record. */
+TEST(rollback_after_injected_fault)
+{
+	struct pcidev *t[1] = { &devs.dev[index_of("0000:02:00.0")] };
+	struct bind_opts o = { .timeout_ms = 100, .sigfd = -1, .fault_write = 2 };
+	struct bindstate st;
+	struct bind_plan p;
+	struct err e = { 0 };
+	char path[160], buf[64];
+
+	snprintf(path, sizeof(path), "%s/run", root);
+	REQUIRE(bindstate_open(&st, path, false, &e) == 0);
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &sys, &st, t, 1, &o, &e) == 0);
+	CHECK_EQ_I(bind_plan_run(&p, &sys, &st, &o, &e), -EIO);
+	CHECK(strstr(e.msg, "injected fault") != NULL);
+	CHECK(bindstate_get(&st, "0000:02:00.0") == NULL);
+	CHECK(sysfs_read(&sys, buf, sizeof(buf), "/sys/bus/pci/devices/0000:02:00.0/driver_override") == 0);
+	bind_plan_free(&p);
+	bindstate_close(&st);
+}
+
+int main(void)
+{
+	char cmd[128];
+
+	if (setup()) {
+		printf("not ok 1 setup: cannot build the snapshot tree\n");
+		return 1;
+	}
+	RUN(scan_reads_the_snapshot);
+	RUN(resolve_selectors);
+	RUN(group_viability_and_expansion);
+	RUN(preflight);
+	RUN(plan_bind_order);
+	RUN(rollback_after_injected_fault);
+	pcidev_list_free(&devs);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd) != 0)
+		return 1;
+	return CHECK_MAIN_END();
+}
