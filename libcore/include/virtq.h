@@ -1,0 +1,235 @@
+/* virtq.h: virtqueues (VIRTIO 1.2 §2.7 split, §2.8 packed): device-side operations and checks. */
+#ifndef CORE_VIRTQ_H
+#define CORE_VIRTQ_H
+
+#include "err.h"
+#include "guestmem.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The queue logic knows nothing of its transport (MMIO, PCI): the transport fills the
+ * configuration fields of struct virtq from the driver's register writes, calls virtq_init when
+ * the driver sets the queue ready, and turns prepare_kick's answer into an interrupt.
+ */
+
+#define VIRTQ_MAX_SIZE 32768u
+#define VIRTQ_DESC_BYTES 16u
+
+/* Descriptor flags (§2.7.5, §2.8.13). */
+#define VIRTQ_DESC_F_NEXT     0x0001u
+#define VIRTQ_DESC_F_WRITE    0x0002u
+#define VIRTQ_DESC_F_INDIRECT 0x0004u
+#define VIRTQ_DESC_F_AVAIL    0x0080u /* packed only */
+#define VIRTQ_DESC_F_USED     0x8000u /* packed only */
+
+/* Ring flags (§2.7.7, §2.7.10) and packed event suppression flags (§2.8.10). */
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1u
+#define VIRTQ_USED_F_NO_NOTIFY	   1u
+#define VIRTQ_EVENT_F_ENABLE	   0u
+#define VIRTQ_EVENT_F_DISABLE	   1u
+#define VIRTQ_EVENT_F_DESC	   2u
+
+/* Packed rings keep a ring position and a wrap counter in one u16: bit 15 is the counter. */
+#define VIRTQ_PACKED_WRAP     0x8000u
+#define VIRTQ_PACKED_POS_MASK 0x7fffu
+
+/* Split ring layout (§2.7): byte sizes of the three areas and offsets inside them. */
+static inline uint64_t virtq_split_desc_bytes(uint32_t size)
+{
+	return 16ull * size;
+}
+static inline uint64_t virtq_split_avail_bytes(uint32_t size)
+{
+	return 6ull + 2ull * size; /* flags, idx, ring[size], used_event */
+}
+static inline uint64_t virtq_split_used_bytes(uint32_t size)
+{
+	return 6ull + 8ull * size; /* flags, idx, ring[size] {id, len}, avail_event */
+}
+#define VIRTQ_PACKED_EVENT_BYTES 4u /* {le16 off_wrap, le16 flags} */
+
+/*
+ * vring_need_event: true when event lies in [old, new) modulo 2^16, i.e. when the index the
+ * other side asked to hear about was crossed between old and new (§2.7.7.2, §2.7.10).
+ */
+static inline bool virtq_need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
+struct virtq {
+	/* Configuration, written by the transport from the driver's register writes. */
+	uint16_t max_size; /* what the device offers */
+	uint16_t size;	   /* what the driver chose */
+	bool ready;
+	bool packed;	/* VIRTIO_F_RING_PACKED */
+	bool event_idx; /* VIRTIO_F_EVENT_IDX negotiated */
+	bool indirect;	/* VIRTIO_F_INDIRECT_DESC negotiated */
+	gpa_t desc_gpa;
+	gpa_t driver_gpa; /* split: available ring; packed: driver event suppression */
+	gpa_t device_gpa; /* split: used ring; packed: device event suppression */
+
+	/*
+	 * Device state (saved and restored by snapshots). Split: free-running indices.
+	 * Packed: position | wrap counter << 15 (both counters start at 1: 0x8000).
+	 */
+	uint16_t next_avail;
+	uint16_t next_used;
+	uint16_t num_added; /* used entries (packed: descriptors) since the last prepare_kick */
+
+	/* Set by virtq_init: host views of the three areas, checked once against guest memory. */
+	const struct guestmem *mem;
+	uint8_t *desc;
+	uint8_t *driver;
+	uint8_t *device;
+};
+
+/* Reset the device state to what a freshly reset queue has (§2.6.1.1.1). */
+void virtq_reset_state(struct virtq *q);
+
+/*
+ * Check the configuration (ready, size ≤ max_size, split: a power of two ≤ 2^15; packed: ≤ 2^15,
+ * alignments 16/2/4 or 16/4/4) and that the areas lie in guest memory, then cache host pointers.
+ * On failure the queue is not usable (-EINVAL, -EFAULT) and the message says why.
+ */
+int virtq_init(struct virtq *q, const struct guestmem *mem, struct err *e);
+static inline bool virtq_is_initialized(const struct virtq *q)
+{
+	return q->mem != NULL;
+}
+
+/* One descriptor as the device sees it: copied once from guest memory, then validated. */
+struct virtq_desc {
+	gpa_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;	   /* split: next index; packed: buffer id */
+	uint16_t index;	   /* its index in the ring (or in the indirect table) */
+	bool in_indirect;  /* it came from an indirect table */
+	uint8_t *hva;	   /* host pointer to the len bytes (NULL when len is 0) */
+};
+
+/*
+ * A chain popped from the queue and its iterator. No allocation: the walk state lives here,
+ * and the walk is bounded by the queue size (a chain has at most size buffer descriptors,
+ * §2.7.5.3.1, §2.8.17), whatever the guest writes meanwhile.
+ */
+struct virtq_chain {
+	uint16_t head;	/* split: head descriptor index; packed: buffer id */
+	uint16_t ndesc; /* packed: ring descriptors the chain occupies (split: 1) */
+	uint16_t ring_pos;
+	/* walk state */
+	const struct virtq *q;
+	const uint8_t *table;
+	uint32_t table_len; /* entries in table */
+	uint32_t pos;	    /* next entry of table to read */
+	uint32_t ttl;	    /* buffer descriptors the walk may still return */
+	uint16_t ring_left; /* packed: ring descriptors left to read */
+	uint8_t state;
+	bool seen_write;
+	int error; /* why the walk stopped early (negative errno), 0 otherwise */
+};
+
+/* Available chains not yet popped (split: avail.idx - next_avail; packed: a bounded count). */
+uint16_t virtq_len(const struct virtq *q);
+bool virtq_is_empty(const struct virtq *q);
+
+/*
+ * Pop the next available chain: 1 with *c ready to walk, 0 when empty. Errors: -EPROTO when the
+ * driver reports more than size new entries (next_avail is resynced to avail.idx, dropping them),
+ * -EINVAL when the head is unusable (index ≥ size, NEXT with next ≥ size; the entry is consumed).
+ */
+int virtq_pop(struct virtq *q, struct virtq_chain *c);
+/* Give back the chain popped last (it will be popped again). */
+void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c);
+
+/* Next descriptor of the chain: 1 and *d filled, 0 at the end, -errno for a malformed chain. */
+int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d);
+
+/*
+ * Split-only "checked_new": read descriptor index of the ring's table. -EINVAL when index ≥ size,
+ * or when it has NEXT with next ≥ size.
+ */
+int virtq_desc_checked(const struct virtq *q, uint16_t index, struct virtq_desc *d);
+
+/*
+ * Return a chain to the driver with len bytes written. Split: head must be < size (-EINVAL,
+ * nothing changed otherwise); the used element is written at next_used, then next_used and
+ * used.idx advance by one. Packed: c->head is the buffer id and the ring advances by c->ndesc.
+ */
+int virtq_add_used(struct virtq *q, uint16_t head, uint32_t len);
+int virtq_add_used_chain(struct virtq *q, const struct virtq_chain *c, uint32_t len);
+/* Split batching: write elements at ring_index (free-running), then publish n of them. */
+int virtq_write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head, uint32_t len);
+void virtq_advance_used_ring_idx(struct virtq *q, uint16_t n);
+
+/*
+ * Ask the driver for a notification on the next available buffer. Returns true when the device
+ * may sleep (nothing is available), false when new chains arrived meanwhile and must be popped.
+ * Without EVENT_IDX notifications are never suppressed, so it returns true.
+ */
+bool virtq_try_enable_notification(struct virtq *q);
+
+/* After adding used entries: whether to notify the driver (§2.7.7.2 / §2.8.10). Resets num_added. */
+bool virtq_prepare_kick(struct virtq *q);
+
+/* Fields the driver wrote, read through the cached views (for status and tests). */
+uint16_t virtq_avail_idx(const struct virtq *q);
+uint16_t virtq_used_event(const struct virtq *q);
+uint16_t virtq_avail_event(const struct virtq *q);
+
+/*
+ * Behind the calls above: the packed-ring versions (virtq_packed.c) and the walk steps both
+ * formats share. Devices do not call these.
+ */
+enum { VIRTQ_CHAIN_RING, VIRTQ_CHAIN_INDIRECT, VIRTQ_CHAIN_DONE };
+uint16_t virtq_packed_len(const struct virtq *q);
+int virtq_packed_pop(struct virtq *q, struct virtq_chain *c);
+void virtq_packed_undo_pop(struct virtq *q, const struct virtq_chain *c);
+int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d);
+int virtq_packed_add_used(struct virtq *q, uint16_t id, uint16_t ndesc, uint32_t len);
+bool virtq_packed_try_enable_notification(struct virtq *q);
+bool virtq_packed_prepare_kick(struct virtq *q);
+int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d);
+int virtq_chain_buffer(struct virtq_chain *c, struct virtq_desc *d);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Checking a queue against the specification (vq-inspect check). */
+
+enum virtq_severity {
+	VIRTQ_SEV_ERROR,
+	VIRTQ_SEV_WARNING,
+};
+
+struct virtq_finding {
+	enum virtq_severity severity;
+	const char *section; /* VIRTIO 1.2 section, e.g. "2.7.5.2" */
+	char where[48];	     /* "desc[5]", "avail.ring[3]", "indirect[0x1000][2]", "size", ... */
+	char message[200];
+};
+
+typedef void virtq_report_fn(const struct virtq_finding *f, void *arg);
+
+/* Device-side indices for check; has_* false means "unknown" (see vq-inspect(1)). */
+struct virtq_check_opts {
+	bool has_last_avail;
+	bool has_next_used;
+	uint16_t last_avail;
+	uint16_t next_used;
+};
+
+/*
+ * Validate the queue configured in q (virtq_init is not needed: check reads through guest memory
+ * and reports what makes the queue unusable, too). Every finding goes to report. Returns the
+ * number of error findings. Bounded: O(size) ring entries, each chain at most size descriptors.
+ */
+unsigned virtq_check(const struct virtq *q, const struct guestmem *mem,
+		     const struct virtq_check_opts *opts, virtq_report_fn *report, void *arg);
+
+const char *virtq_severity_name(enum virtq_severity s);
+/* "NEXT|WRITE", "-" when none; buf of at least 64 bytes. */
+const char *virtq_desc_flags_str(uint16_t flags, bool packed, char *buf, size_t len);
+
+#endif

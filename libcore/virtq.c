@@ -1,0 +1,425 @@
+/* virtq.c: virtqueue set-up, and the device side of split rings (VIRTIO 1.2 §2.7). */
+#include "virtq.h"
+
+#include <endian.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Guest-shared memory is read once into locals and validated there, so a guest changing it
+ * meanwhile cannot make a checked value unchecked. Indices the two sides publish to each other
+ * (avail.idx, used.idx, packed flags) use acquire loads and release stores.
+ */
+static inline uint16_t ld16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le16toh(v);
+}
+
+static inline uint16_t ld16_acquire(const uint8_t *p)
+{
+	return le16toh(__atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_ACQUIRE));
+}
+
+static inline void st16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void st16_release(uint8_t *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)(void *)p, htole16(v), __ATOMIC_RELEASE);
+}
+
+static inline void st32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Split ring offsets. */
+#define AVAIL_FLAGS 0
+#define AVAIL_IDX   2
+#define AVAIL_RING  4
+#define USED_FLAGS  0
+#define USED_IDX    2
+#define USED_RING   4
+
+void virtq_reset_state(struct virtq *q)
+{
+	q->next_avail = q->packed ? VIRTQ_PACKED_WRAP : 0;
+	q->next_used = q->packed ? VIRTQ_PACKED_WRAP : 0;
+	q->num_added = 0;
+}
+
+/* Host view of one area: in guest memory, and aligned on the host too (for atomic accesses). */
+static int area_view(const struct guestmem *mem, const char *name, gpa_t gpa, uint64_t len,
+		     unsigned align, uint8_t **out, struct err *e)
+{
+	uint8_t *p;
+
+	if (gpa & (align - 1))
+		return err_set(e, EINVAL, "%s at 0x%" PRIx64 " is not %u-byte aligned", name, gpa,
+			       align);
+	if (guestmem_range_wraps(gpa, len))
+		return err_set(e, EFAULT, "%s [0x%" PRIx64 ", +0x%" PRIx64 ") wraps past 2^64",
+			       name, gpa, len);
+	p = guestmem_ptr(mem, gpa, len);
+	if (!p)
+		return err_set(e, EFAULT,
+			       "%s [0x%" PRIx64 ", +0x%" PRIx64 ") is not inside guest memory", name,
+			       gpa, len);
+	if ((uintptr_t)p & (align - 1))
+		return err_set(e, EINVAL, "%s: host mapping at %p is not %u-byte aligned", name,
+			       (void *)p, align);
+	*out = p;
+	return 0;
+}
+
+int virtq_init(struct virtq *q, const struct guestmem *mem, struct err *e)
+{
+	uint8_t *desc, *driver, *device;
+	uint32_t n = q->size;
+	int rc;
+
+	q->mem = NULL;
+	q->desc = q->driver = q->device = NULL;
+	if (!q->ready)
+		return err_set(e, EINVAL, "queue is not ready");
+	if (n == 0 || n > VIRTQ_MAX_SIZE)
+		return err_set(e, EINVAL, "queue size %u is not in [1, %u]", n, VIRTQ_MAX_SIZE);
+	if (n > q->max_size)
+		return err_set(e, EINVAL, "queue size %u is larger than the device's maximum %u", n,
+			       q->max_size);
+	if (!q->packed && (n & (n - 1)))
+		return err_set(e, EINVAL, "queue size %u is not a power of two", n);
+	if (q->packed) {
+		rc = area_view(mem, "descriptor ring", q->desc_gpa, 16ull * n, 16, &desc, e);
+		if (!rc)
+			rc = area_view(mem, "driver event area", q->driver_gpa,
+				       VIRTQ_PACKED_EVENT_BYTES, 4, &driver, e);
+		if (!rc)
+			rc = area_view(mem, "device event area", q->device_gpa,
+				       VIRTQ_PACKED_EVENT_BYTES, 4, &device, e);
+	} else {
+		rc = area_view(mem, "descriptor table", q->desc_gpa, virtq_split_desc_bytes(n), 16,
+			       &desc, e);
+		if (!rc)
+			rc = area_view(mem, "available ring", q->driver_gpa,
+				       virtq_split_avail_bytes(n), 2, &driver, e);
+		if (!rc)
+			rc = area_view(mem, "used ring", q->device_gpa, virtq_split_used_bytes(n), 4,
+				       &device, e);
+	}
+	if (rc)
+		return rc;
+	q->desc = desc;
+	q->driver = driver;
+	q->device = device;
+	q->mem = mem;
+	return 0;
+}
+
+uint16_t virtq_avail_idx(const struct virtq *q)
+{
+	return ld16_acquire(q->driver + AVAIL_IDX);
+}
+
+uint16_t virtq_used_event(const struct virtq *q)
+{
+	return ld16_acquire(q->driver + AVAIL_RING + 2u * q->size);
+}
+
+uint16_t virtq_avail_event(const struct virtq *q)
+{
+	return ld16_acquire(q->device + USED_RING + 8u * q->size);
+}
+
+uint16_t virtq_len(const struct virtq *q)
+{
+	if (q->packed)
+		return virtq_packed_len(q);
+	return (uint16_t)(virtq_avail_idx(q) - q->next_avail);
+}
+
+bool virtq_is_empty(const struct virtq *q)
+{
+	return virtq_len(q) == 0;
+}
+
+/* Copy descriptor index of a table (16-byte entries) into d. */
+static inline void desc_load(const uint8_t *table, uint32_t index, struct virtq_desc *d)
+{
+	uint8_t raw[VIRTQ_DESC_BYTES];
+	uint64_t addr;
+	uint32_t len;
+
+	memcpy(raw, table + (size_t)index * VIRTQ_DESC_BYTES, sizeof(raw));
+	memcpy(&addr, raw, 8);
+	memcpy(&len, raw + 8, 4);
+	d->addr = le64toh(addr);
+	d->len = le32toh(len);
+	d->flags = ld16(raw + 12);
+	d->next = ld16(raw + 14);
+	d->index = (uint16_t)index;
+}
+
+int virtq_desc_checked(const struct virtq *q, uint16_t index, struct virtq_desc *d)
+{
+	if (index >= q->size)
+		return -EINVAL;
+	desc_load(q->desc, index, d);
+	d->in_indirect = false;
+	d->hva = NULL;
+	if ((d->flags & VIRTQ_DESC_F_NEXT) && d->next >= q->size)
+		return -EINVAL;
+	return 0;
+}
+
+int virtq_pop(struct virtq *q, struct virtq_chain *c)
+{
+	struct virtq_desc d;
+	uint16_t avail_idx, len, pos, head;
+	int rc;
+
+	if (q->packed)
+		return virtq_packed_pop(q, c);
+	avail_idx = virtq_avail_idx(q); /* acquire: ring entries are read after it */
+	len = (uint16_t)(avail_idx - q->next_avail);
+	if (len == 0)
+		return 0;
+	if (len > q->size) {
+		/*
+		 * The driver claims more new entries than the ring holds: it is broken or
+		 * malicious. Processing them would make the device use entries twice; drop them.
+		 */
+		q->next_avail = avail_idx;
+		return -EPROTO;
+	}
+	pos = q->next_avail & (q->size - 1);
+	head = ld16(q->driver + AVAIL_RING + 2u * pos);
+	rc = virtq_desc_checked(q, head, &d);
+	if (rc)
+		return rc;
+	q->next_avail++;
+	memset(c, 0, sizeof(*c));
+	c->q = q;
+	c->head = head;
+	c->ndesc = 1;
+	c->ring_pos = pos;
+	c->table = q->desc;
+	c->table_len = q->size;
+	c->pos = head;
+	c->ttl = q->size;
+	c->state = VIRTQ_CHAIN_RING;
+	return 1;
+}
+
+void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c)
+{
+	if (q->packed) {
+		virtq_packed_undo_pop(q, c);
+		return;
+	}
+	q->next_avail--;
+}
+
+static int chain_fail(struct virtq_chain *c, int err)
+{
+	c->state = VIRTQ_CHAIN_DONE;
+	c->error = err;
+	return err;
+}
+
+/* Switch the walk into the indirect table d refers to (§2.7.5.3, §2.8.7). */
+int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d)
+{
+	const uint8_t *table;
+
+	if (c->state == VIRTQ_CHAIN_INDIRECT)
+		return chain_fail(c, -EINVAL); /* nested */
+	if (!c->q->indirect)
+		return chain_fail(c, -EINVAL); /* not negotiated */
+	if (d->len == 0 || d->len % VIRTQ_DESC_BYTES)
+		return chain_fail(c, -EINVAL);
+	table = guestmem_ptr(c->q->mem, d->addr, d->len);
+	if (!table)
+		return chain_fail(c, -EFAULT);
+	c->table = table;
+	c->table_len = d->len / VIRTQ_DESC_BYTES;
+	c->pos = 0;
+	c->state = VIRTQ_CHAIN_INDIRECT;
+	return 0;
+}
+
+/* The checks every buffer descriptor gets, in both formats. */
+int virtq_chain_buffer(struct virtq_chain *c, struct virtq_desc *d)
+{
+	if (c->ttl == 0)
+		return chain_fail(c, -ELOOP);
+	if (d->flags & VIRTQ_DESC_F_WRITE)
+		c->seen_write = true;
+	else if (c->seen_write)
+		return chain_fail(c, -EINVAL); /* readable after writable, §2.7.4.2 */
+	d->hva = NULL;
+	if (d->len) {
+		d->hva = guestmem_ptr(c->q->mem, d->addr, d->len);
+		if (!d->hva)
+			return chain_fail(c, -EFAULT);
+	}
+	c->ttl--;
+	return 1;
+}
+
+int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d)
+{
+	if (c->q->packed)
+		return virtq_packed_chain_next(c, d);
+	/* At most two rounds: one to step into an indirect table, which cannot nest. */
+	for (;;) {
+		int rc;
+
+		if (c->state == VIRTQ_CHAIN_DONE)
+			return c->error;
+		if (c->ttl == 0)
+			return chain_fail(c, -ELOOP);
+		if (c->pos >= c->table_len)
+			return chain_fail(c, -EINVAL);
+		desc_load(c->table, c->pos, d);
+		d->in_indirect = c->state == VIRTQ_CHAIN_INDIRECT;
+		if (d->flags & VIRTQ_DESC_F_INDIRECT) {
+			if (d->flags & VIRTQ_DESC_F_NEXT)
+				return chain_fail(c, -EINVAL);
+			rc = virtq_chain_enter_indirect(c, d);
+			if (rc)
+				return rc;
+			continue;
+		}
+		rc = virtq_chain_buffer(c, d);
+		if (rc < 0)
+			return rc;
+		if (d->flags & VIRTQ_DESC_F_NEXT) {
+			if (d->next >= c->table_len)
+				return chain_fail(c, -EINVAL);
+			c->pos = d->next;
+		} else {
+			c->state = VIRTQ_CHAIN_DONE;
+		}
+		return 1;
+	}
+}
+
+int virtq_write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head, uint32_t len)
+{
+	uint8_t *elem;
+
+	if (q->packed)
+		return -EOPNOTSUPP;
+	if (head >= q->size)
+		return -EINVAL;
+	elem = q->device + USED_RING + 8u * (ring_index & (q->size - 1));
+	st32(elem, head);
+	st32(elem + 4, len);
+	return 0;
+}
+
+void virtq_advance_used_ring_idx(struct virtq *q, uint16_t n)
+{
+	q->next_used += n;
+	q->num_added += n;
+	/* release: the elements (and the buffers' contents) are visible before the index */
+	st16_release(q->device + USED_IDX, q->next_used);
+}
+
+int virtq_add_used(struct virtq *q, uint16_t head, uint32_t len)
+{
+	int rc = virtq_write_used_element(q, q->next_used, head, len);
+
+	if (rc)
+		return rc;
+	virtq_advance_used_ring_idx(q, 1);
+	return 0;
+}
+
+int virtq_add_used_chain(struct virtq *q, const struct virtq_chain *c, uint32_t len)
+{
+	if (q->packed)
+		return virtq_packed_add_used(q, c->head, c->ndesc, len);
+	return virtq_add_used(q, c->head, len);
+}
+
+bool virtq_try_enable_notification(struct virtq *q)
+{
+	if (q->packed)
+		return virtq_packed_try_enable_notification(q);
+	if (!q->event_idx)
+		return true;
+	if (virtq_len(q) != 0)
+		return false;
+	/* Ask for a notification when the driver publishes the entry at next_avail. */
+	st16(q->device + USED_RING + 8u * q->size, q->next_avail);
+	/* The store must be visible before avail.idx is read again, or a kick can be lost. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return virtq_avail_idx(q) == q->next_avail;
+}
+
+bool virtq_prepare_kick(struct virtq *q)
+{
+	uint16_t new_idx, old_idx;
+
+	if (q->packed)
+		return virtq_packed_prepare_kick(q);
+	if (!q->event_idx) {
+		/*
+		 * avail.flags NO_INTERRUPT is only a "SHOULD NOT notify" (§2.7.7.2): always
+		 * notifying is correct and never loses an interrupt.
+		 */
+		q->num_added = 0;
+		return true;
+	}
+	/* The used entries must be visible before used_event is read. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	new_idx = q->next_used;
+	old_idx = (uint16_t)(new_idx - q->num_added);
+	q->num_added = 0;
+	return virtq_need_event(virtq_used_event(q), new_idx, old_idx);
+}
+
+const char *virtq_severity_name(enum virtq_severity s)
+{
+	return s == VIRTQ_SEV_ERROR ? "error" : "warning";
+}
+
+const char *virtq_desc_flags_str(uint16_t flags, bool packed, char *buf, size_t len)
+{
+	static const struct {
+		uint16_t bit;
+		const char *name;
+		bool packed_only;
+	} names[] = {
+		{ VIRTQ_DESC_F_NEXT, "NEXT", false },	  { VIRTQ_DESC_F_WRITE, "WRITE", false },
+		{ VIRTQ_DESC_F_INDIRECT, "INDIRECT", false }, { VIRTQ_DESC_F_AVAIL, "AVAIL", true },
+		{ VIRTQ_DESC_F_USED, "USED", true },
+	};
+	size_t used = 0;
+	uint16_t rest = flags;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(flags & names[i].bit) || (names[i].packed_only && !packed))
+			continue;
+		rest &= (uint16_t)~names[i].bit;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+					 used ? "|" : "", names[i].name);
+	}
+	if (rest)
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s0x%x",
+					 used ? "|" : "", rest);
+	if (!used)
+		snprintf(buf, len, "-");
+	return buf;
+}
