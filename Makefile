@@ -9,7 +9,7 @@ PKGS      := libpci popt libudev json-c
 # Packages `make deps` installs when missing (build, test, lab).
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
-             driverctl jq
+             driverctl jq zsh groff-base man-db
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -302,6 +302,12 @@ int main(int argc, const char **argv)
 		print_plan(o, &plan);
 		rc = refused ? EXIT_FAIL : EXIT_OK;
 	} else {
+		if (cli.verbose) {
+			struct out *vo = out_new(stderr, false);
+
+			print_plan(vo, &plan);
+			out_free(vo);
+		}
 		bo.sigfd = block_signals();
 		if (bind_plan_run(&plan, &sys, &st, &bo, &e)) {
 			cli_error(NULL, "%s", e.msg);
