@@ -1,0 +1,249 @@
+#!/usr/bin/env bats
+# vfio-bind against the real kernel, inside the lab VM (tests/lab/lab run -- bats tests/lab/vfio-bind.bats).
+# Lab devices: nvme 00:04.0 (driver nvme); e1000e 00:05.0 + edu 00:05.1 sharing one IOMMU group;
+# edu 00:06.0 alone. The tests run in order and each leaves the devices as it found them.
+
+load ../helpers
+
+NVME=0000:00:04.0 NIC=0000:00:05.0 EDU1=0000:00:05.1 EDU=0000:00:06.0
+
+setup_file() {
+	export VFIO_BIND_STATE_DIR=/run/vfio-bind
+}
+
+drv() { # current driver of a device, or -
+	local l
+	l=$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null) && echo "${l##*/}" || echo -
+}
+group() { basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"; }
+override() { cat "/sys/bus/pci/devices/$1/driver_override"; }
+wait_for() { # up to 10 s for a command to succeed
+	local i
+	for i in $(seq 100); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+nvme_blk() { ls /sys/bus/pci/devices/$NVME/nvme/nvme*/ 2>/dev/null | grep -q '^nvme[0-9]*n1$'; }
+nic_if() { ls "/sys/bus/pci/devices/$NIC/net/" 2>/dev/null | head -1; }
+state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/null; }
+
+@test "lab starts with original drivers and vfio-pci not loaded" {
+	[ "$(drv $NVME)" = nvme ]
+	[ "$(drv $NIC)" = e1000e ]
+	[ "$(drv $EDU)" = - ]
+	[ ! -e /sys/module/vfio_pci ]
+	wait_for nvme_blk
+}
+
+@test "dry run prints the plan and changes nothing" {
+	before=$(for d in $NVME $NIC $EDU1 $EDU; do echo "$d $(drv $d) $(override $d)"; done)
+	run vfio-bind --dry-run $NVME
+	assert_success
+	assert_line --index 0 "modprobe $NVME - vfio-pci"
+	assert_line --index 1 "record $NVME /run/vfio-bind/state nvme"
+	assert_line --index 3 "write $NVME /sys/bus/pci/drivers/nvme/unbind $NVME"
+	after=$(for d in $NVME $NIC $EDU1 $EDU; do echo "$d $(drv $d) $(override $d)"; done)
+	[ "$before" = "$after" ]
+	[ ! -e /sys/module/vfio_pci ]
+	[ -z "$(state_of $NVME)" ]
+}
+
+@test "edu with no driver: loads vfio-pci, binds, node exists" {
+	run vfio-bind $EDU
+	assert_success
+	g=$(group $EDU)
+	assert_output "$EDU vfio-pci $g /dev/vfio/$g -"
+	[ -c /dev/vfio/$g ]
+	[ -e /sys/module/vfio_pci ]
+	[ "$(state_of $EDU)" = - ]
+	[ "$(override $EDU)" = vfio-pci ]
+}
+
+@test "binding a device already on vfio-pci succeeds and changes nothing" {
+	before=$(cat /run/vfio-bind/state)
+	run vfio-bind $EDU
+	assert_success
+	g=$(group $EDU)
+	assert_output "$EDU vfio-pci $g /dev/vfio/$g -"
+	[ "$(cat /run/vfio-bind/state)" = "$before" ]
+}
+
+@test "restore edu: no driver again, record gone" {
+	g=$(group $EDU)
+	run vfio-bind --restore $EDU
+	assert_success
+	assert_output "$EDU - $g - -"
+	[ "$(drv $EDU)" = - ]
+	[ "$(override $EDU)" = "(null)" ]
+	[ -z "$(state_of $EDU)" ]
+}
+
+@test "nvme: bound to vfio-pci, its block device goes away, --status and --json agree" {
+	wait_for nvme_blk
+	run vfio-bind --json $NVME
+	assert_success
+	g=$(group $NVME)
+	[ "$(jq -r '.[0].driver' <<<"$output")" = vfio-pci ]
+	[ "$(jq -r '.[0].original_driver' <<<"$output")" = nvme ]
+	[ "$(jq -r '.[0].vfio_node' <<<"$output")" = /dev/vfio/$g ]
+	[ "$(jq -r '.[0].vendor' <<<"$output")" = 0x1b36 ]
+	[ "$(jq -r '.[0].class' <<<"$output")" = 0x010802 ]
+	[ "$(drv $NVME)" = vfio-pci ]
+	! nvme_blk
+	run vfio-bind --status
+	assert_success
+	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme"
+}
+
+@test "--restore puts nvme back on nvme and its block device reappears" {
+	run vfio-bind --restore $NVME
+	assert_success
+	assert_output --regexp "^$NVME nvme [0-9]+ - -$"
+	[ "$(drv $NVME)" = nvme ]
+	wait_for nvme_blk
+	[ "$(override $NVME)" = "(null)" ]
+	[ -z "$(state_of $NVME)" ]
+}
+
+@test "restore from a later invocation with --all" {
+	vfio-bind $NVME $EDU >/dev/null
+	[ "$(drv $NVME)" = vfio-pci ]
+	run vfio-bind --restore --all
+	assert_success
+	[ "$(drv $NVME)" = nvme ]
+	[ "$(drv $EDU)" = - ]
+	[ ! -s /run/vfio-bind/state ] || ! grep -q '^0000' /run/vfio-bind/state
+	wait_for nvme_blk
+}
+
+@test "edu sharing a group with e1000e: refused, members named, nothing changed" {
+	run vfio-bind $EDU1
+	assert_failure 1
+	assert_output --partial "IOMMU group $(group $EDU1) would not be viable: $NIC (e1000e)"
+	[ "$(drv $NIC)" = e1000e ]
+	[ "$(drv $EDU1)" = - ]
+	[ -z "$(state_of $EDU1)" ]
+}
+
+@test "--group binds e1000e and its edu together; restore brings the NIC back" {
+	run vfio-bind --group $EDU1
+	assert_success
+	g=$(group $NIC)
+	assert_line "$NIC vfio-pci $g /dev/vfio/$g e1000e"
+	assert_line "$EDU1 vfio-pci $g /dev/vfio/$g -"
+	[ -z "$(nic_if)" ]
+	run vfio-bind --restore --group $NIC
+	assert_success
+	[ "$(drv $NIC)" = e1000e ]
+	[ "$(drv $EDU1)" = - ]
+	wait_for test -n "$(nic_if)"
+}
+
+@test "a failure in the middle of a group bind rolls every device back" {
+	# writes: NIC override, unbind, probe, then EDU1 override (4th) fails
+	VFIO_BIND_FAULT=write:4 run vfio-bind --group $NIC
+	assert_failure 1
+	assert_output --partial "injected fault"
+	assert_output --partial "returned to its original driver"
+	[ "$(drv $NIC)" = e1000e ]
+	[ "$(drv $EDU1)" = - ]
+	[ "$(override $NIC)" = "(null)" ]
+	[ "$(override $EDU1)" = "(null)" ]
+	[ -z "$(state_of $NIC)" ]
+	[ -z "$(state_of $EDU1)" ]
+	wait_for test -n "$(nic_if)"
+}
+
+@test "a signal in the middle of a bind rolls back too" {
+	VFIO_BIND_FAULT=signal:3 run vfio-bind --group $NIC
+	assert_failure 1
+	assert_output --partial "interrupted by"
+	[ "$(drv $NIC)" = e1000e ]
+	[ "$(drv $EDU1)" = - ]
+	[ -z "$(state_of $NIC)" ]
+}
+
+@test "a real SIGTERM during a bind leaves no half-bound device" {
+	# Many attempts at random moments: after each, the devices are either both bound or both not.
+	for i in $(seq 6); do
+		vfio-bind --group $NIC >/dev/null 2>&1 &
+		pid=$!
+		sleep "0.0$((RANDOM % 9))"
+		kill -TERM $pid 2>/dev/null || true
+		wait $pid || true
+		a=$(drv $NIC) b=$(drv $EDU1)
+		if [ "$a" = vfio-pci ]; then
+			[ "$b" = vfio-pci ]
+			[ "$(state_of $NIC)" = e1000e ]
+			vfio-bind --restore --group $NIC >/dev/null
+		else
+			[ "$a" = e1000e ] && [ "$b" = - ]
+			[ -z "$(state_of $NIC)" ]
+		fi
+	done
+	[ "$(drv $NIC)" = e1000e ]
+}
+
+@test "nvme mounted or held open: refused unless --force" {
+	wait_for nvme_blk
+	dev=/dev/$(ls /sys/bus/pci/devices/$NVME/nvme/nvme*/ | grep -m1 '^nvme[0-9]*n1$')
+	mkfs.ext4 -q -F "$dev"
+	mkdir -p /tmp/mnt && mount "$dev" /tmp/mnt
+	run vfio-bind $NVME
+	umount /tmp/mnt
+	assert_failure 1
+	assert_output --partial "${dev#/dev/} is mounted on /tmp/mnt"
+	[ "$(drv $NVME)" = nvme ]
+	sleep 30 < "$dev" &
+	holder=$!
+	run vfio-bind $NVME
+	kill $holder
+	assert_failure 1
+	assert_output --regexp "process $holder \(sleep\) holds $dev open"
+	[ "$(drv $NVME)" = nvme ]
+}
+
+@test "a NIC whose interface is up is refused unless --force" {
+	ifc=$(nic_if)
+	ip link set "$ifc" up
+	run vfio-bind --group $NIC
+	assert_failure 1
+	assert_output --partial "network interface $ifc is up"
+	[ "$(drv $NIC)" = e1000e ]
+	run vfio-bind --group --force $NIC
+	assert_success
+	[ "$(drv $NIC)" = vfio-pci ]
+	vfio-bind --restore --group $NIC
+	[ "$(drv $NIC)" = e1000e ]
+}
+
+@test "--user gives the group node to an unprivileged user" {
+	run vfio-bind --user nobody:nogroup $EDU
+	assert_success
+	g=$(group $EDU)
+	[ "$(stat -c '%U:%G %a' /dev/vfio/$g)" = "nobody:nogroup 660" ]
+	vfio-bind --restore $EDU
+}
+
+@test "two concurrent invocations on the same device keep the state file whole" {
+	for i in 1 2 3 4; do
+		vfio-bind $NVME >/dev/null &
+		vfio-bind $NVME >/dev/null &
+		wait
+		[ "$(drv $NVME)" = vfio-pci ]
+		[ "$(grep -c "^$NVME " /run/vfio-bind/state)" -eq 1 ]
+		[ "$(state_of $NVME)" = nvme ]
+		vfio-bind --restore $NVME >/dev/null &
+		vfio-bind --restore $NVME >/dev/null &
+		wait
+		[ "$(drv $NVME)" = nvme ]
+		[ -z "$(state_of $NVME)" ]
+	done
+	! grep -v -E '^(#|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] [^ ]+$)' /run/vfio-bind/state
+}
+
+@test "vendor:device selects every edu" {
+	run vfio-bind --status 1234:11e8
+	assert_success
+	assert_line --index 0 --regexp "^$EDU1 - [0-9]+ - -$"
+	assert_line --index 1 --regexp "^$EDU - [0-9]+ - -$"
+}
