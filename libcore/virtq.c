@@ -180,6 +180,23 @@ int virtq_desc_checked(const struct virtq *q, uint16_t index, struct virtq_desc 
 	return 0;
 }
 
+static void chain_init(const struct virtq *q, struct virtq_chain *c, uint16_t head, uint16_t pos)
+{
+	c->q = q;
+	c->head = head;
+	c->ndesc = 1;
+	c->ring_pos = pos;
+	c->table = q->desc;
+	c->table_len = q->size;
+	c->pos = head;
+	c->ttl = q->size;
+	c->ring_left = 0;
+	c->state = VIRTQ_CHAIN_RING;
+	c->seen_write = false;
+	c->via_indirect = false;
+	c->error = 0;
+}
+
 int virtq_pop(struct virtq *q, struct virtq_chain *c)
 {
 	struct virtq_desc d;
@@ -206,17 +223,22 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	if (rc)
 		return rc;
 	q->next_avail++;
-	memset(c, 0, sizeof(*c));
-	c->q = q;
-	c->head = head;
-	c->ndesc = 1;
-	c->ring_pos = pos;
-	c->table = q->desc;
-	c->table_len = q->size;
-	c->pos = head;
-	c->ttl = q->size;
-	c->state = VIRTQ_CHAIN_RING;
+	chain_init(q, c, head, pos);
 	return 1;
+}
+
+int virtq_chain_start(const struct virtq *q, uint16_t head, struct virtq_chain *c)
+{
+	struct virtq_desc d;
+	int rc;
+
+	if (q->packed)
+		return virtq_packed_chain_start(q, head, c);
+	rc = virtq_desc_checked(q, head, &d);
+	if (rc)
+		return rc;
+	chain_init(q, c, head, 0);
+	return 0;
 }
 
 void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c)
@@ -253,6 +275,8 @@ int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d
 	c->table_len = d->len / VIRTQ_DESC_BYTES;
 	c->pos = 0;
 	c->state = VIRTQ_CHAIN_INDIRECT;
+	c->via_indirect = true;
+	c->indirect_desc = *d;
 	return 0;
 }
 
@@ -392,34 +416,4 @@ bool virtq_prepare_kick(struct virtq *q)
 const char *virtq_severity_name(enum virtq_severity s)
 {
 	return s == VIRTQ_SEV_ERROR ? "error" : "warning";
-}
-
-const char *virtq_desc_flags_str(uint16_t flags, bool packed, char *buf, size_t len)
-{
-	static const struct {
-		uint16_t bit;
-		const char *name;
-		bool packed_only;
-	} names[] = {
-		{ VIRTQ_DESC_F_NEXT, "NEXT", false },	  { VIRTQ_DESC_F_WRITE, "WRITE", false },
-		{ VIRTQ_DESC_F_INDIRECT, "INDIRECT", false }, { VIRTQ_DESC_F_AVAIL, "AVAIL", true },
-		{ VIRTQ_DESC_F_USED, "USED", true },
-	};
-	size_t used = 0;
-	uint16_t rest = flags;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(flags & names[i].bit) || (names[i].packed_only && !packed))
-			continue;
-		rest &= (uint16_t)~names[i].bit;
-		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
-					 used ? "|" : "", names[i].name);
-	}
-	if (rest)
-		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s0x%x",
-					 used ? "|" : "", rest);
-	if (!used)
-		snprintf(buf, len, "-");
-	return buf;
 }

@@ -177,7 +177,7 @@ static void split_chain(struct checker *k, uint16_t head)
 	struct walk w = { .head = head };
 	struct virtq_desc d;
 	gpa_t table = q->desc_gpa;
-	uint32_t table_len = k->n, idx = head, parent = 0;
+	uint32_t table_len = k->n, idx = head, parent = 0, prev = head;
 	bool in_ind = false;
 	char where[48];
 
@@ -190,8 +190,9 @@ static void split_chain(struct checker *k, uint16_t head)
 			fmt_where(where, sizeof(where), "desc[%u]", idx);
 		if (!in_ind && k->stamp) {
 			if (k->stamp[idx] == k->chain_no) {
-				finding(k, VIRTQ_SEV_ERROR, "2.7.5.2", where,
-					"chain from head %u loops back to desc[%u]", head, idx);
+				finding(k, VIRTQ_SEV_ERROR, "2.7.5.2",
+					fmt_where(where, sizeof(where), "desc[%u]", prev),
+					"next %u loops back into the chain from head %u", idx, head);
 				break;
 			}
 			k->stamp[idx] = k->chain_no;
@@ -228,6 +229,7 @@ static void split_chain(struct checker *k, uint16_t head)
 				in_ind ? "indirect table's entry count" : "queue size", table_len);
 			break;
 		}
+		prev = idx;
 		idx = d.next;
 	}
 	check_total_bytes(k, &w, where);

@@ -126,14 +126,10 @@ uint16_t virtq_packed_len(const struct virtq *q)
 	return chains;
 }
 
-int virtq_packed_pop(struct virtq *q, struct virtq_chain *c)
+static void chain_init(const struct virtq *q, struct virtq_chain *c, uint16_t pos, int n)
 {
-	uint16_t pos = q->next_avail & VIRTQ_PACKED_POS_MASK, last;
-	int n = chain_span(q, q->next_avail);
+	uint16_t last = (uint16_t)((pos + (uint32_t)n - 1) % q->size);
 
-	if (n <= 0)
-		return n;
-	last = (uint16_t)((pos + (uint32_t)n - 1) % q->size);
 	memset(c, 0, sizeof(*c));
 	c->q = q;
 	c->head = ld16(q->desc + (size_t)last * VIRTQ_DESC_BYTES + PD_ID); /* id: last desc */
@@ -145,8 +141,33 @@ int virtq_packed_pop(struct virtq *q, struct virtq_chain *c)
 	c->ring_left = (uint16_t)n;
 	c->ttl = q->size;
 	c->state = VIRTQ_CHAIN_RING;
+}
+
+int virtq_packed_pop(struct virtq *q, struct virtq_chain *c)
+{
+	uint16_t pos = q->next_avail & VIRTQ_PACKED_POS_MASK;
+	int n = chain_span(q, q->next_avail);
+
+	if (n <= 0)
+		return n;
+	chain_init(q, c, pos, n);
 	q->next_avail = pos_advance(q, q->next_avail, (uint32_t)n);
 	return 1;
+}
+
+int virtq_packed_chain_start(const struct virtq *q, uint16_t pos, struct virtq_chain *c)
+{
+	uint16_t flags;
+	int n;
+
+	if (pos >= q->size)
+		return -EINVAL;
+	flags = ring_flags(q, pos);
+	n = chain_span(q, (uint16_t)(pos | ((flags & VIRTQ_DESC_F_AVAIL) ? VIRTQ_PACKED_WRAP : 0)));
+	if (n <= 0)
+		return -EINVAL;
+	chain_init(q, c, pos, n);
+	return 0;
 }
 
 void virtq_packed_undo_pop(struct virtq *q, const struct virtq_chain *c)

@@ -129,6 +129,8 @@ struct virtq_chain {
 	uint16_t ring_left; /* packed: ring descriptors left to read */
 	uint8_t state;
 	bool seen_write;
+	bool via_indirect;	       /* the walk went through an indirect table... */
+	struct virtq_desc indirect_desc; /* ...that this descriptor refers to */
 	int error; /* why the walk stopped early (negative errno), 0 otherwise */
 };
 
@@ -142,6 +144,12 @@ bool virtq_is_empty(const struct virtq *q);
  * -EINVAL when the head is unusable (index ≥ size, NEXT with next ≥ size; the entry is consumed).
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
+/*
+ * Start walking a chain without popping it (for inspection): split, from descriptor head;
+ * packed, from ring position head (its AVAIL bit gives the wrap counter to match). -EINVAL
+ * when head is out of range or the chain cannot be walked.
+ */
+int virtq_chain_start(const struct virtq *q, uint16_t head, struct virtq_chain *c);
 /* Give back the chain popped last (it will be popped again). */
 void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c);
 
@@ -187,6 +195,7 @@ uint16_t virtq_avail_event(const struct virtq *q);
 enum { VIRTQ_CHAIN_RING, VIRTQ_CHAIN_INDIRECT, VIRTQ_CHAIN_DONE };
 uint16_t virtq_packed_len(const struct virtq *q);
 int virtq_packed_pop(struct virtq *q, struct virtq_chain *c);
+int virtq_packed_chain_start(const struct virtq *q, uint16_t pos, struct virtq_chain *c);
 void virtq_packed_undo_pop(struct virtq *q, const struct virtq_chain *c);
 int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d);
 int virtq_packed_add_used(struct virtq *q, uint16_t id, uint16_t ndesc, uint32_t len);
@@ -229,7 +238,5 @@ unsigned virtq_check(const struct virtq *q, const struct guestmem *mem,
 		     const struct virtq_check_opts *opts, virtq_report_fn *report, void *arg);
 
 const char *virtq_severity_name(enum virtq_severity s);
-/* "NEXT|WRITE", "-" when none; buf of at least 64 bytes. */
-const char *virtq_desc_flags_str(uint16_t flags, bool packed, char *buf, size_t len);
 
 #endif
