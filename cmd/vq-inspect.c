@@ -321,8 +321,14 @@ static int print_chain(struct out *o, const struct virtq *q, const struct virtq_
 	out_str(o, "kind", "chain");
 	out_u64(o, "ring", c->ring_pos);
 	out_u64(o, q->packed ? "id" : "head", c->head);
-	out_u64(o, "readable", readable);
-	out_u64(o, "writable", writable);
+	/* a broken chain has no meaningful totals: its descriptors show how far it got */
+	if (rc) {
+		out_null(o, "readable");
+		out_null(o, "writable");
+	} else {
+		out_u64(o, "readable", readable);
+		out_u64(o, "writable", writable);
+	}
 	out_str(o, "error", rc ? walk_error(rc) : NULL);
 	if (cli.json)
 		out_array_begin(o, "descriptors");
