@@ -1,0 +1,91 @@
+/* boot.h: x86_64 kernel loading: ELF (Linux 64-bit or PVH entry) and bzImage, boot tables, regs. */
+#ifndef CORE_BOOT_H
+#define CORE_BOOT_H
+
+#include <linux/kvm.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "vm_mem.h"
+
+/* Guest memory layout (Firecracker's, see REFERENCES.md). */
+#define BOOT_GDT_GPA	    0x500ULL
+#define BOOT_IDT_GPA	    0x520ULL
+#define BOOT_PVH_INFO_GPA   0x6000ULL  /* hvm_start_info, its module list and memory map */
+#define BOOT_ZERO_PAGE_GPA  0x7000ULL  /* Linux boot_params */
+#define BOOT_STACK_GPA	    0x8ff0ULL
+#define BOOT_PML4_GPA	    0x9000ULL
+#define BOOT_PDPT_GPA	    0xa000ULL
+#define BOOT_PD_GPA	    0xb000ULL  /* four page directories: 4 GiB identity-mapped */
+#define BOOT_CMDLINE_GPA    0x20000ULL
+#define BOOT_CMDLINE_MAX    4096u      /* bytes, with the terminating NUL */
+#define BOOT_EBDA_GPA	    0x9fc00ULL /* end of low RAM; the MP table lives here */
+#define BOOT_LOWMEM_END_GPA 0xa0000ULL
+#define BOOT_HIMEM_GPA	    0x100000ULL /* kernels load at 1 MiB */
+/* The smallest guest this layout supports (page tables, tables, a 1 MiB kernel area). */
+#define BOOT_MIN_RAM	    (2ULL << 20)
+
+/* GDT selectors the boot code loads (Linux wants __BOOT_CS=0x10 and __BOOT_DS=0x18). */
+#define BOOT_SEL_CODE32 0x08
+#define BOOT_SEL_CODE64 0x10
+#define BOOT_SEL_DATA	0x18
+#define BOOT_SEL_TSS	0x20
+
+/* PVH (Xen's HVM direct boot) start_info magic, passed in ebx. */
+#define BOOT_PVH_MAGIC 0x336ec578u
+
+enum boot_format {
+	BOOT_FORMAT_UNKNOWN = 0,
+	BOOT_FORMAT_ELF,     /* ELF without the PVH note: Linux 64-bit boot protocol */
+	BOOT_FORMAT_ELF_PVH, /* ELF with XEN_ELFNOTE_PHYS32_ENTRY: 32-bit PVH entry */
+	BOOT_FORMAT_BZIMAGE, /* Linux bzImage, 64-bit entry */
+};
+
+enum boot_mode {
+	BOOT_MODE_LINUX64, /* long mode, paging on, rsi = zero page */
+	BOOT_MODE_PVH32,   /* 32-bit protected mode, paging off, ebx = start_info */
+};
+
+struct boot_image {
+	const uint8_t *kernel;
+	size_t kernel_size;
+	const uint8_t *initrd; /* NULL: none */
+	size_t initrd_size;
+	const char *cmdline; /* NULL: empty */
+};
+
+struct boot_info {
+	enum boot_format format;
+	enum boot_mode mode;
+	gpa_t entry;
+	gpa_t kernel_start, kernel_end; /* [start, end) as loaded */
+	gpa_t initrd_gpa;
+	uint64_t initrd_size;
+	gpa_t params_gpa; /* zero page (LINUX64) or start_info (PVH32) */
+	uint16_t protocol; /* bzImage boot protocol version (0x020f), 0 otherwise */
+};
+
+/* The format of a kernel image, or BOOT_FORMAT_UNKNOWN. */
+enum boot_format boot_detect(const uint8_t *kernel, size_t size);
+const char *boot_format_name(enum boot_format f);
+
+/*
+ * Load kernel, initrd and command line into guest RAM and write the boot parameters (zero page
+ * with e820, or PVH start_info with its memory map), page tables and GDT. Errors: -ENOEXEC
+ * (kernel format not recognised or malformed), -ENOMEM (memory too small), -E2BIG (command line
+ * too long), with a message.
+ */
+int boot_load(const struct vm_ram *ram, const struct boot_image *img, struct boot_info *info,
+	      struct err *e);
+
+/* Register state of the boot vCPU for info's entry mode (a pure function, no KVM needed). */
+void boot_vcpu_regs(const struct boot_info *info, struct kvm_regs *regs, struct kvm_sregs *sregs);
+/* Long mode with the boot page tables at rip (used by tests that run 64-bit code directly). */
+void boot_sregs_long_mode(struct kvm_sregs *sregs);
+
+/* The MP table (Intel MP spec 1.4) for nr_cpus CPUs, an IOAPIC and ISA IRQs 0-15, at the EBDA. */
+int boot_mptable_write(const struct vm_ram *ram, unsigned nr_cpus, struct err *e);
+#define BOOT_MAX_CPUS 64
+
+#endif

@@ -1,0 +1,38 @@
+/* vm_mem.h: guest RAM of a microVM: one host mapping split around the 32-bit MMIO hole. */
+#ifndef CORE_VM_MEM_H
+#define CORE_VM_MEM_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "kvm.h"
+
+/* The top 1 GiB below 4 GiB holds no RAM (LAPIC, IOAPIC, virtio-mmio devices live there). */
+#define VM_MMIO_HOLE_GPA 0xc0000000ULL
+#define VM_4G_GPA	 0x100000000ULL
+
+struct vm_ram_region {
+	gpa_t gpa;
+	uint64_t size_bytes;
+	uint8_t *hva;
+};
+
+struct vm_ram {
+	uint8_t *base; /* the whole mapping */
+	uint64_t size_bytes;
+	unsigned nr_regions;
+	struct vm_ram_region region[2];
+};
+
+/* Map size_bytes of anonymous RAM (lazily backed); regions: below the hole, then above 4 GiB. */
+int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e);
+void vm_ram_free(struct vm_ram *ram);
+/* Host pointer for [gpa, gpa+len) if that range lies inside one region, else NULL. */
+void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len);
+/* End of the RAM below the hole (the highest GPA + 1 reachable by 32-bit code). */
+gpa_t vm_ram_low_end(const struct vm_ram *ram);
+/* Copy into guest RAM with bounds checks; -EFAULT with a message when out of range. */
+int vm_ram_write(const struct vm_ram *ram, gpa_t gpa, const void *src, uint64_t len,
+		 struct err *e);
+
+#endif

@@ -1,0 +1,71 @@
+/* vmconfig.h: what a microVM is made of (kernel, memory, CPUs, devices), from options or JSON. */
+#ifndef CORE_VMCONFIG_H
+#define CORE_VMCONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define VMCONFIG_MAX_DISKS 8
+#define VMCONFIG_MAX_NETS  4
+
+struct vmconfig_disk {
+	char *path;
+	bool read_only;
+	bool root; /* Firecracker's is_root_device: first disk, root=/dev/vda on the command line */
+	char *id;
+};
+
+struct vmconfig_net {
+	char *tap;
+	uint8_t mac[6];
+	bool has_mac;
+	char *id;
+};
+
+enum vmconfig_console { VMCONFIG_CONSOLE_STDIO, VMCONFIG_CONSOLE_NONE, VMCONFIG_CONSOLE_FILE };
+
+struct vmconfig {
+	char *kernel;
+	char *initrd;
+	char *cmdline; /* NULL: the default command line */
+	uint64_t mem_bytes;
+	unsigned cpus;
+	unsigned nr_disks, nr_nets;
+	struct vmconfig_disk disk[VMCONFIG_MAX_DISKS];
+	struct vmconfig_net net[VMCONFIG_MAX_NETS];
+	bool rng;
+	enum vmconfig_console console;
+	char *console_path;
+};
+
+#define VMCONFIG_DEFAULT_MEM  (128ULL << 20)
+#define VMCONFIG_DEFAULT_CMDLINE                                                                   \
+	"console=ttyS0 reboot=k panic=1 pci=off nomodules i8042.noaux i8042.nomux i8042.nopnp "    \
+	"i8042.dumbkbd"
+
+void vmconfig_init(struct vmconfig *c);
+void vmconfig_free(struct vmconfig *c);
+/* Replace *dst with a copy of s; -ENOMEM. */
+int vmconfig_set_string(char **dst, const char *s);
+
+/* "FILE[,ro]" and "TAP[,mac=aa:bb:cc:dd:ee:ff]"; -EINVAL / -ENOSPC with a message. */
+int vmconfig_add_disk(struct vmconfig *c, const char *spec, struct err *e);
+int vmconfig_add_net(struct vmconfig *c, const char *spec, struct err *e);
+int vmconfig_parse_mac(const char *s, uint8_t mac[6]);
+/* "stdio", "none" or a file name. */
+int vmconfig_set_console(struct vmconfig *c, const char *spec, struct err *e);
+
+/*
+ * Firecracker's config file (boot-source, drives, machine-config, network-interfaces, entropy).
+ * Unknown keys are errors (-EINVAL); keys Firecracker knows that this VMM does not implement
+ * (logger, metrics, vsock, rate limiters, ...) are passed to warn, one call each, and skipped.
+ */
+typedef void vmconfig_warn_fn(void *arg, const char *msg);
+int vmconfig_load_json(struct vmconfig *c, const char *path, vmconfig_warn_fn *warn, void *arg,
+		       struct err *e);
+int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *warn, void *arg,
+			struct err *e);
+
+#endif

@@ -1,0 +1,429 @@
+/* kvm.c: the VM and vCPU objects on /dev/kvm: memory slots, irqchip, CPU setup, kicks, dumps. */
+#include "kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Where KVM keeps its real-mode TSS and identity page table on Intel; inside the MMIO hole. */
+#define KVM_TSS_GPA	     0xfffbd000ULL
+#define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
+
+int kvm_vm_open(struct kvm_vm *vm, const char *dev_path, struct err *e)
+{
+	int version;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->vm_fd = -1;
+	vm->kvm_fd = open(dev_path, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return err_set(e, errno, "%s: %s", dev_path, strerror(errno));
+	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		kvm_vm_close(vm);
+		return err_set(e, ENOTSUP, "%s: KVM API version %d, expected %d", dev_path, version,
+			       KVM_API_VERSION);
+	}
+	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+		int rc = err_set(e, errno ? errno : EINVAL, "%s: KVM_GET_VCPU_MMAP_SIZE: %s",
+				 dev_path, strerror(errno ? errno : EINVAL));
+		kvm_vm_close(vm);
+		return rc;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		int rc = err_set(e, errno, "KVM_CREATE_VM: %s", strerror(errno));
+		kvm_vm_close(vm);
+		return rc;
+	}
+	/* Intel needs these below 4 GiB and outside RAM; other back-ends ignore or refuse them. */
+	(void)ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_GPA);
+	{
+		uint64_t idmap = KVM_IDENTITY_MAP_GPA;
+
+		(void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	}
+	return 0;
+}
+
+void kvm_vm_close(struct kvm_vm *vm)
+{
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
+}
+
+int kvm_vm_add_ram(struct kvm_vm *vm, gpa_t gpa, uint64_t size_bytes, void *hva, struct err *e)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = vm->nr_slots,
+		.guest_phys_addr = gpa,
+		.memory_size = size_bytes,
+		.userspace_addr = (uintptr_t)hva,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return err_set(e, errno, "KVM_SET_USER_MEMORY_REGION [0x%llx, +0x%llx): %s",
+			       (unsigned long long)gpa, (unsigned long long)size_bytes,
+			       strerror(errno));
+	vm->nr_slots++;
+	return 0;
+}
+
+int kvm_vm_create_irqchip(struct kvm_vm *vm, struct err *e)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return err_set(e, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return err_set(e, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	vm->irqchip = true;
+	return 0;
+}
+
+int kvm_vm_irq_line(struct kvm_vm *vm, unsigned gsi, int level)
+{
+	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		return -errno;
+	return 0;
+}
+
+int kvm_vm_irqfd(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e)
+{
+	struct kvm_irqfd f = { .fd = (uint32_t)fd, .gsi = gsi };
+
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0)
+		return err_set(e, errno, "KVM_IRQFD (gsi %u): %s", gsi, strerror(errno));
+	return 0;
+}
+
+int kvm_vm_ioeventfd(struct kvm_vm *vm, int fd, gpa_t mmio_addr, unsigned len, bool match,
+		     uint64_t datamatch, struct err *e)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = mmio_addr,
+		.len = len,
+		.fd = fd,
+		.flags = match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+		return err_set(e, errno, "KVM_IOEVENTFD at 0x%llx: %s",
+			       (unsigned long long)mmio_addr, strerror(errno));
+	return 0;
+}
+
+int kvm_vcpu_open(struct kvm_vm *vm, struct kvm_vcpu *vcpu, unsigned index, struct err *e)
+{
+	memset(vcpu, 0, sizeof(*vcpu));
+	vcpu->vm = vm;
+	vcpu->index = index;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (vcpu->fd < 0)
+		return err_set(e, errno, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
+	vcpu->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		int rc = err_set(e, errno, "mmap vCPU %u: %s", index, strerror(errno));
+
+		close(vcpu->fd);
+		vcpu->fd = -1;
+		vcpu->run = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+void kvm_vcpu_close(struct kvm_vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, (size_t)vcpu->vm->vcpu_mmap_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+/* CPUID leaf 1 and 0xb identify the vCPU; leaf 4 describes the cores of one package. */
+static void cpuid_fix(struct kvm_cpuid_entry2 *c, unsigned index, unsigned nr_cpus)
+{
+	switch (c->function) {
+	case 1:
+		c->ebx &= 0x0000ffffu;
+		c->ebx |= (index << 24) | ((nr_cpus & 0xff) << 16);
+		c->ecx |= 1u << 31; /* hypervisor present */
+		if (nr_cpus > 1)
+			c->edx |= 1u << 28; /* HTT: the logical count in ebx is valid */
+		break;
+	case 0xb:
+		/* x2APIC topology: one level of nr_cpus cores, thread level of one. */
+		c->edx = index;
+		if (c->index == 0) {
+			c->eax = 0;
+			c->ebx = 1;
+			c->ecx = (1u << 8) | 0;
+		} else if (c->index == 1) {
+			unsigned shift = 0;
+
+			while ((1u << shift) < nr_cpus)
+				shift++;
+			c->eax = shift;
+			c->ebx = nr_cpus;
+			c->ecx = (2u << 8) | 1;
+		} else {
+			c->eax = c->ebx = 0;
+			c->ecx = c->index & 0xff;
+		}
+		break;
+	case 4:
+		c->eax &= 0x3ff; /* keep cache type/level; set cores per package below */
+		if (c->eax & 0x1f)
+			c->eax |= ((nr_cpus - 1) & 0x3f) << 26;
+		break;
+	default:
+		break;
+	}
+}
+
+int kvm_vcpu_setup_cpuid(struct kvm_vcpu *vcpu, unsigned nr_cpus, struct err *e)
+{
+	unsigned n = 128;
+	struct kvm_cpuid2 *cpuid = NULL;
+
+	for (;;) {
+		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
+		if (!cpuid)
+			return err_set(e, ENOMEM, "CPUID table: %s", strerror(ENOMEM));
+		cpuid->nent = n;
+		if (ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			break;
+		free(cpuid);
+		if (errno != E2BIG || n >= 4096)
+			return err_set(e, errno, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		n *= 2;
+	}
+	for (unsigned i = 0; i < cpuid->nent; i++)
+		cpuid_fix(&cpuid->entries[i], vcpu->index, nr_cpus);
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
+		int rc = err_set(e, errno, "KVM_SET_CPUID2 (vCPU %u): %s", vcpu->index,
+				 strerror(errno));
+		free(cpuid);
+		return rc;
+	}
+	free(cpuid);
+	return 0;
+}
+
+int kvm_vcpu_setup_msrs(struct kvm_vcpu *vcpu, struct err *e)
+{
+	/* The values a CPU has at reset that Linux relies on (fast strings on, syscall MSRs 0). */
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} init[] = {
+		{ 0x174, 0 },	      /* IA32_SYSENTER_CS */
+		{ 0x175, 0 },	      /* IA32_SYSENTER_ESP */
+		{ 0x176, 0 },	      /* IA32_SYSENTER_EIP */
+		{ 0xc0000081, 0 },    /* STAR */
+		{ 0xc0000082, 0 },    /* LSTAR */
+		{ 0xc0000083, 0 },    /* CSTAR */
+		{ 0xc0000084, 0 },    /* SYSCALL_MASK */
+		{ 0xc0000102, 0 },    /* KERNEL_GS_BASE */
+		{ 0x1a0, 1 },	      /* IA32_MISC_ENABLE: fast strings */
+	};
+	const unsigned n = sizeof(init) / sizeof(init[0]);
+	union {
+		struct kvm_msrs hdr;
+		uint8_t raw[sizeof(struct kvm_msrs) + sizeof(init) / sizeof(init[0]) *
+							       sizeof(struct kvm_msr_entry)];
+	} msrs;
+	int set;
+
+	memset(&msrs, 0, sizeof(msrs));
+	msrs.hdr.nmsrs = n;
+	for (unsigned i = 0; i < n; i++) {
+		msrs.hdr.entries[i].index = init[i].index;
+		msrs.hdr.entries[i].data = init[i].data;
+	}
+	set = ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
+	if (set < 0)
+		return err_set(e, errno, "KVM_SET_MSRS (vCPU %u): %s", vcpu->index,
+			       strerror(errno));
+	if ((unsigned)set != n)
+		return err_set(e, EINVAL, "KVM_SET_MSRS (vCPU %u): MSR 0x%x refused", vcpu->index,
+			       init[set].index);
+	return 0;
+}
+
+#define APIC_LVT_LINT0	 0x350
+#define APIC_LVT_LINT1	 0x360
+#define APIC_MODE_NMI	 0x4
+#define APIC_MODE_EXTINT 0x7
+
+static void lapic_set_mode(struct kvm_lapic_state *l, unsigned reg, uint32_t mode)
+{
+	uint32_t v;
+
+	memcpy(&v, &l->regs[reg], 4);
+	v = (v & ~0x700u) | (mode << 8);
+	memcpy(&l->regs[reg], &v, 4);
+}
+
+int kvm_vcpu_setup_lapic(struct kvm_vcpu *vcpu, struct err *e)
+{
+	struct kvm_lapic_state l;
+
+	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &l) < 0)
+		return err_set(e, errno, "KVM_GET_LAPIC (vCPU %u): %s", vcpu->index,
+			       strerror(errno));
+	lapic_set_mode(&l, APIC_LVT_LINT0, APIC_MODE_EXTINT);
+	lapic_set_mode(&l, APIC_LVT_LINT1, APIC_MODE_NMI);
+	if (ioctl(vcpu->fd, KVM_SET_LAPIC, &l) < 0)
+		return err_set(e, errno, "KVM_SET_LAPIC (vCPU %u): %s", vcpu->index,
+			       strerror(errno));
+	return 0;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only here to interrupt KVM_RUN */
+}
+
+int kvm_kick_init(struct err *e)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(KVM_KICK_SIGNAL, &sa, NULL) < 0)
+		return err_set(e, errno, "sigaction: %s", strerror(errno));
+	return 0;
+}
+
+void kvm_vcpu_bind_thread(struct kvm_vcpu *vcpu)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, KVM_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	vcpu->thread = pthread_self();
+	__atomic_store_n(&vcpu->thread_bound, true, __ATOMIC_RELEASE);
+}
+
+void kvm_vcpu_kick(struct kvm_vcpu *vcpu)
+{
+	/*
+	 * immediate_exit covers a thread that is between KVM_RUN calls; the signal covers one
+	 * that is inside KVM_RUN.
+	 */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&vcpu->thread_bound, __ATOMIC_ACQUIRE))
+		pthread_kill(vcpu->thread, KVM_KICK_SIGNAL);
+}
+
+void kvm_vcpu_clear_kick(struct kvm_vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
+int kvm_vcpu_run(struct kvm_vcpu *vcpu)
+{
+	if (ioctl(vcpu->fd, KVM_RUN, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static const char *const exit_names[] = {
+	[KVM_EXIT_UNKNOWN] = "UNKNOWN",
+	[KVM_EXIT_EXCEPTION] = "EXCEPTION",
+	[KVM_EXIT_IO] = "IO",
+	[KVM_EXIT_HYPERCALL] = "HYPERCALL",
+	[KVM_EXIT_DEBUG] = "DEBUG",
+	[KVM_EXIT_HLT] = "HLT",
+	[KVM_EXIT_MMIO] = "MMIO",
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN",
+	[KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+	[KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY",
+	[KVM_EXIT_INTR] = "INTR",
+	[KVM_EXIT_SET_TPR] = "SET_TPR",
+	[KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
+	[KVM_EXIT_NMI] = "NMI",
+	[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+	[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT",
+};
+
+const char *kvm_exit_name(uint32_t reason)
+{
+	if (reason < sizeof(exit_names) / sizeof(exit_names[0]) && exit_names[reason])
+		return exit_names[reason];
+	return "OTHER";
+}
+
+static int dump_seg(char *buf, size_t len, const char *name, const struct kvm_segment *s)
+{
+	return snprintf(buf, len, "%-3s sel=0x%04x base=0x%016llx limit=0x%08x type=%u s=%u dpl=%u "
+			"p=%u db=%u l=%u g=%u\n",
+			name, s->selector, (unsigned long long)s->base, s->limit, s->type, s->s,
+			s->dpl, s->present, s->db, s->l, s->g);
+}
+
+int kvm_vcpu_dump(struct kvm_vcpu *vcpu, char *buf, size_t len)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	size_t off = 0;
+	int n;
+
+#define EMIT(...)                                                                                  \
+	do {                                                                                       \
+		n = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);                   \
+		if (n > 0)                                                                         \
+			off += (size_t)n;                                                          \
+	} while (0)
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	EMIT("vCPU %u registers:\n", vcpu->index);
+	EMIT("rax=0x%016llx rbx=0x%016llx rcx=0x%016llx rdx=0x%016llx\n", r.rax, r.rbx, r.rcx,
+	     r.rdx);
+	EMIT("rsi=0x%016llx rdi=0x%016llx rbp=0x%016llx rsp=0x%016llx\n", r.rsi, r.rdi, r.rbp,
+	     r.rsp);
+	EMIT("r8 =0x%016llx r9 =0x%016llx r10=0x%016llx r11=0x%016llx\n", r.r8, r.r9, r.r10,
+	     r.r11);
+	EMIT("r12=0x%016llx r13=0x%016llx r14=0x%016llx r15=0x%016llx\n", r.r12, r.r13, r.r14,
+	     r.r15);
+	EMIT("rip=0x%016llx rflags=0x%016llx\n", r.rip, r.rflags);
+	const struct {
+		const char *name;
+		const struct kvm_segment *seg;
+	} segs[] = { { "cs", &s.cs }, { "ds", &s.ds }, { "es", &s.es }, { "fs", &s.fs },
+		     { "gs", &s.gs }, { "ss", &s.ss }, { "tr", &s.tr }, { "ldt", &s.ldt } };
+	for (unsigned i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		n = dump_seg(buf + off, off < len ? len - off : 0, segs[i].name, segs[i].seg);
+		if (n > 0)
+			off += (size_t)n;
+	}
+	EMIT("gdt base=0x%016llx limit=0x%04x idt base=0x%016llx limit=0x%04x\n", s.gdt.base,
+	     s.gdt.limit, s.idt.base, s.idt.limit);
+	EMIT("cr0=0x%016llx cr2=0x%016llx cr3=0x%016llx cr4=0x%016llx cr8=0x%llx efer=0x%llx\n",
+	     s.cr0, s.cr2, s.cr3, s.cr4, s.cr8, s.efer);
+#undef EMIT
+	return 0;
+}

@@ -1,0 +1,74 @@
+/* vm_mem.c: guest RAM allocation and checked guest-physical → host translation. */
+#include "vm_mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e)
+{
+	uint64_t low;
+
+	memset(ram, 0, sizeof(*ram));
+	if (size_bytes == 0 || size_bytes & 0xfff)
+		return err_set(e, EINVAL, "memory size %llu: not a non-zero multiple of 4 KiB",
+			       (unsigned long long)size_bytes);
+	ram->base = mmap(NULL, size_bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (ram->base == MAP_FAILED) {
+		ram->base = NULL;
+		return err_set(e, errno, "guest memory (%llu bytes): %s",
+			       (unsigned long long)size_bytes, strerror(errno));
+	}
+	/* Guest memory is worthless in a core dump and may be large. */
+	(void)madvise(ram->base, size_bytes, MADV_DONTDUMP);
+	ram->size_bytes = size_bytes;
+	low = size_bytes < VM_MMIO_HOLE_GPA ? size_bytes : VM_MMIO_HOLE_GPA;
+	ram->region[0] = (struct vm_ram_region){ .gpa = 0, .size_bytes = low, .hva = ram->base };
+	ram->nr_regions = 1;
+	if (size_bytes > low) {
+		ram->region[1] = (struct vm_ram_region){
+			.gpa = VM_4G_GPA,
+			.size_bytes = size_bytes - low,
+			.hva = ram->base + low,
+		};
+		ram->nr_regions = 2;
+	}
+	return 0;
+}
+
+void vm_ram_free(struct vm_ram *ram)
+{
+	if (ram->base)
+		munmap(ram->base, ram->size_bytes);
+	memset(ram, 0, sizeof(*ram));
+}
+
+void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < ram->nr_regions; i++) {
+		const struct vm_ram_region *r = &ram->region[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size_bytes &&
+		    len <= r->size_bytes - (gpa - r->gpa))
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+gpa_t vm_ram_low_end(const struct vm_ram *ram)
+{
+	return ram->nr_regions ? ram->region[0].size_bytes : 0;
+}
+
+int vm_ram_write(const struct vm_ram *ram, gpa_t gpa, const void *src, uint64_t len,
+		 struct err *e)
+{
+	void *dst = vm_ram_hva(ram, gpa, len);
+
+	if (!dst)
+		return err_set(e, EFAULT, "[0x%llx, +0x%llx) is outside guest memory",
+			       (unsigned long long)gpa, (unsigned long long)len);
+	memcpy(dst, src, len);
+	return 0;
+}

@@ -1,0 +1,519 @@
+/* vmconfig.c: microVM configuration: option strings and Firecracker's JSON config file (json-c). */
+#include "vmconfig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vmconfig_init(struct vmconfig *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mem_bytes = VMCONFIG_DEFAULT_MEM;
+	c->cpus = 1;
+}
+
+void vmconfig_free(struct vmconfig *c)
+{
+	free(c->kernel);
+	free(c->initrd);
+	free(c->cmdline);
+	free(c->console_path);
+	for (unsigned i = 0; i < c->nr_disks; i++) {
+		free(c->disk[i].path);
+		free(c->disk[i].id);
+	}
+	for (unsigned i = 0; i < c->nr_nets; i++) {
+		free(c->net[i].tap);
+		free(c->net[i].id);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+int vmconfig_set_string(char **dst, const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		return -ENOMEM;
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+static int set_str(char **dst, const char *s, struct err *e)
+{
+	if (vmconfig_set_string(dst, s))
+		return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+int vmconfig_add_disk(struct vmconfig *c, const char *spec, struct err *e)
+{
+	const char *comma = strrchr(spec, ',');
+	struct vmconfig_disk *d;
+	size_t len = strlen(spec);
+	bool ro = false;
+
+	if (comma) {
+		if (strcmp(comma + 1, "ro") == 0)
+			ro = true;
+		else if (strcmp(comma + 1, "rw") != 0)
+			return err_set(e, EINVAL, "'%s': unknown disk option '%s' (ro or rw)", spec,
+				       comma + 1);
+		len = (size_t)(comma - spec);
+	}
+	if (len == 0)
+		return err_set(e, EINVAL, "'%s': no file name", spec);
+	if (c->nr_disks == VMCONFIG_MAX_DISKS)
+		return err_set(e, ENOSPC, "'%s': at most %d disks", spec, VMCONFIG_MAX_DISKS);
+	d = &c->disk[c->nr_disks];
+	memset(d, 0, sizeof(*d));
+	d->path = strndup(spec, len);
+	if (!d->path)
+		return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
+	d->read_only = ro;
+	c->nr_disks++;
+	return 0;
+}
+
+int vmconfig_parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -EINVAL;
+		mac[i] = (uint8_t)strtoul((char[]){ s[0], s[1], 0 }, NULL, 16);
+		s += 2;
+		if (i < 5 && *s++ != ':')
+			return -EINVAL;
+	}
+	if (*s)
+		return -EINVAL;
+	if (mac[0] & 1)
+		return -EINVAL; /* multicast: not an interface address */
+	return 0;
+}
+
+int vmconfig_add_net(struct vmconfig *c, const char *spec, struct err *e)
+{
+	const char *comma = strchr(spec, ',');
+	struct vmconfig_net *n;
+	size_t len = comma ? (size_t)(comma - spec) : strlen(spec);
+
+	if (len == 0)
+		return err_set(e, EINVAL, "'%s': no tap device name", spec);
+	if (len >= 16)
+		return err_set(e, EINVAL, "'%s': tap device name longer than 15 characters", spec);
+	if (c->nr_nets == VMCONFIG_MAX_NETS)
+		return err_set(e, ENOSPC, "'%s': at most %d network interfaces", spec,
+			       VMCONFIG_MAX_NETS);
+	n = &c->net[c->nr_nets];
+	memset(n, 0, sizeof(*n));
+	if (comma) {
+		if (strncmp(comma + 1, "mac=", 4) != 0)
+			return err_set(e, EINVAL, "'%s': unknown network option '%s' (mac=...)",
+				       spec, comma + 1);
+		if (vmconfig_parse_mac(comma + 5, n->mac))
+			return err_set(e, EINVAL, "'%s': '%s' is not a unicast MAC address", spec,
+				       comma + 5);
+		n->has_mac = true;
+	}
+	n->tap = strndup(spec, len);
+	if (!n->tap)
+		return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
+	c->nr_nets++;
+	return 0;
+}
+
+int vmconfig_set_console(struct vmconfig *c, const char *spec, struct err *e)
+{
+	if (!*spec)
+		return err_set(e, EINVAL, "empty console (stdio, none or a file name)");
+	if (strcmp(spec, "stdio") == 0) {
+		c->console = VMCONFIG_CONSOLE_STDIO;
+	} else if (strcmp(spec, "none") == 0) {
+		c->console = VMCONFIG_CONSOLE_NONE;
+	} else {
+		c->console = VMCONFIG_CONSOLE_FILE;
+		return set_str(&c->console_path, spec, e);
+	}
+	return 0;
+}
+
+/* ---- Firecracker's JSON ---------------------------------------------------------------- */
+
+struct jctx {
+	struct vmconfig *c;
+	vmconfig_warn_fn *warn;
+	void *arg;
+	struct err *e;
+};
+
+static void jwarn(struct jctx *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jwarn(struct jctx *j, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (j->warn)
+		j->warn(j->arg, msg);
+}
+
+static const char *jtype(json_object *o)
+{
+	return json_type_to_name(json_object_get_type(o));
+}
+
+static int want(struct jctx *j, const char *where, json_object *o, json_type t)
+{
+	if (!json_object_is_type(o, t))
+		return err_set(j->e, EINVAL, "%s: expected %s, found %s", where,
+			       json_type_to_name(t), jtype(o));
+	return 0;
+}
+
+static int get_string(struct jctx *j, const char *where, json_object *o, char **dst)
+{
+	int rc = want(j, where, o, json_type_string);
+
+	return rc ? rc : set_str(dst, json_object_get_string(o), j->e);
+}
+
+static int get_bool(struct jctx *j, const char *where, json_object *o, bool *dst)
+{
+	int rc = want(j, where, o, json_type_boolean);
+
+	if (!rc)
+		*dst = json_object_get_boolean(o);
+	return rc;
+}
+
+static int get_uint(struct jctx *j, const char *where, json_object *o, uint64_t max, uint64_t *dst)
+{
+	int64_t v;
+	int rc = want(j, where, o, json_type_int);
+
+	if (rc)
+		return rc;
+	errno = 0;
+	v = json_object_get_int64(o);
+	if (v < 0 || (uint64_t)v > max || errno)
+		return err_set(j->e, ERANGE, "%s: %lld is out of range (0..%llu)", where,
+			       (long long)v, (unsigned long long)max);
+	*dst = (uint64_t)v;
+	return 0;
+}
+
+/* Keys Firecracker accepts that mvm-run does not implement: warned about, then skipped. */
+static bool unsupported(struct jctx *j, const char *where, const char *key, json_object *v,
+			const char *const *keys)
+{
+	for (; *keys; keys++) {
+		if (strcmp(key, *keys) == 0) {
+			if (!json_object_is_type(v, json_type_null))
+				jwarn(j, "%s.%s: not supported, ignored", where, key);
+			return true;
+		}
+	}
+	return false;
+}
+
+static int unknown(struct jctx *j, const char *where, const char *key)
+{
+	return err_set(j->e, EINVAL, "%s: unknown key '%s'", where, key);
+}
+
+static int parse_boot_source(struct jctx *j, json_object *o)
+{
+	static const char *const unsup[] = { NULL };
+	int rc = want(j, "boot-source", o, json_type_object);
+
+	if (rc)
+		return rc;
+	json_object_object_foreach(o, key, v)
+	{
+		if (strcmp(key, "kernel_image_path") == 0)
+			rc = get_string(j, "boot-source.kernel_image_path", v, &j->c->kernel);
+		else if (strcmp(key, "boot_args") == 0)
+			rc = json_object_is_type(v, json_type_null)
+				     ? 0
+				     : get_string(j, "boot-source.boot_args", v, &j->c->cmdline);
+		else if (strcmp(key, "initrd_path") == 0)
+			rc = json_object_is_type(v, json_type_null)
+				     ? 0
+				     : get_string(j, "boot-source.initrd_path", v, &j->c->initrd);
+		else if (!unsupported(j, "boot-source", key, v, unsup))
+			rc = unknown(j, "boot-source", key);
+		if (rc)
+			return rc;
+	}
+	if (!j->c->kernel)
+		return err_set(j->e, EINVAL, "boot-source: kernel_image_path is missing");
+	return 0;
+}
+
+static int parse_drive(struct jctx *j, json_object *o, unsigned idx)
+{
+	static const char *const unsup[] = { "partuuid", "cache_type", "rate_limiter", "io_engine",
+					     "socket", NULL };
+	char where[32];
+	struct vmconfig_disk d = { 0 };
+	bool have_ro = false;
+	int rc;
+
+	snprintf(where, sizeof(where), "drives[%u]", idx);
+	rc = want(j, where, o, json_type_object);
+	if (rc)
+		return rc;
+	json_object_object_foreach(o, key, v)
+	{
+		char w[64];
+
+		snprintf(w, sizeof(w), "%s.%s", where, key);
+		if (strcmp(key, "drive_id") == 0)
+			rc = get_string(j, w, v, &d.id);
+		else if (strcmp(key, "path_on_host") == 0)
+			rc = get_string(j, w, v, &d.path);
+		else if (strcmp(key, "is_root_device") == 0)
+			rc = get_bool(j, w, v, &d.root);
+		else if (strcmp(key, "is_read_only") == 0)
+			rc = json_object_is_type(v, json_type_null)
+				     ? 0
+				     : (have_ro = true, get_bool(j, w, v, &d.read_only));
+		else if (!unsupported(j, where, key, v, unsup))
+			rc = unknown(j, where, key);
+		if (rc)
+			goto fail;
+	}
+	if (!d.path) {
+		rc = err_set(j->e, EINVAL, "%s: path_on_host is missing", where);
+		goto fail;
+	}
+	if (j->c->nr_disks == VMCONFIG_MAX_DISKS) {
+		rc = err_set(j->e, ENOSPC, "%s: at most %d drives", where, VMCONFIG_MAX_DISKS);
+		goto fail;
+	}
+	(void)have_ro;
+	if (d.root) {
+		/* The root device is the first disk (vda), as Firecracker does. */
+		memmove(&j->c->disk[1], &j->c->disk[0], j->c->nr_disks * sizeof(d));
+		j->c->disk[0] = d;
+	} else {
+		j->c->disk[j->c->nr_disks] = d;
+	}
+	j->c->nr_disks++;
+	return 0;
+fail:
+	free(d.id);
+	free(d.path);
+	return rc;
+}
+
+static int parse_machine(struct jctx *j, json_object *o)
+{
+	static const char *const unsup[] = { "track_dirty_pages", "cpu_template", "huge_pages",
+					     NULL };
+	int rc = want(j, "machine-config", o, json_type_object);
+	uint64_t v;
+
+	if (rc)
+		return rc;
+	json_object_object_foreach(o, key, val)
+	{
+		if (strcmp(key, "vcpu_count") == 0) {
+			rc = get_uint(j, "machine-config.vcpu_count", val, 32, &v);
+			if (!rc && v == 0)
+				rc = err_set(j->e, ERANGE, "machine-config.vcpu_count: must be >= 1");
+			if (!rc)
+				j->c->cpus = (unsigned)v;
+		} else if (strcmp(key, "mem_size_mib") == 0) {
+			rc = get_uint(j, "machine-config.mem_size_mib", val, 1ULL << 30, &v);
+			if (!rc && v == 0)
+				rc = err_set(j->e, ERANGE,
+					     "machine-config.mem_size_mib: must be >= 1");
+			if (!rc)
+				j->c->mem_bytes = v << 20;
+		} else if (strcmp(key, "smt") == 0) {
+			bool smt = false;
+
+			rc = get_bool(j, "machine-config.smt", val, &smt);
+			if (!rc && smt)
+				jwarn(j, "machine-config.smt: not supported, ignored");
+		} else if (!unsupported(j, "machine-config", key, val, unsup)) {
+			rc = unknown(j, "machine-config", key);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int parse_net(struct jctx *j, json_object *o, unsigned idx)
+{
+	static const char *const unsup[] = { "rx_rate_limiter", "tx_rate_limiter", NULL };
+	char where[40];
+	struct vmconfig_net n = { 0 };
+	char *mac = NULL;
+	int rc;
+
+	snprintf(where, sizeof(where), "network-interfaces[%u]", idx);
+	rc = want(j, where, o, json_type_object);
+	if (rc)
+		return rc;
+	json_object_object_foreach(o, key, v)
+	{
+		char w[80];
+
+		snprintf(w, sizeof(w), "%s.%s", where, key);
+		if (strcmp(key, "iface_id") == 0)
+			rc = get_string(j, w, v, &n.id);
+		else if (strcmp(key, "host_dev_name") == 0)
+			rc = get_string(j, w, v, &n.tap);
+		else if (strcmp(key, "guest_mac") == 0)
+			rc = json_object_is_type(v, json_type_null) ? 0 : get_string(j, w, v, &mac);
+		else if (!unsupported(j, where, key, v, unsup))
+			rc = unknown(j, where, key);
+		if (rc)
+			goto fail;
+	}
+	if (!n.tap) {
+		rc = err_set(j->e, EINVAL, "%s: host_dev_name is missing", where);
+		goto fail;
+	}
+	if (strlen(n.tap) >= 16) {
+		rc = err_set(j->e, EINVAL, "%s: host_dev_name longer than 15 characters", where);
+		goto fail;
+	}
+	if (mac) {
+		if (vmconfig_parse_mac(mac, n.mac)) {
+			rc = err_set(j->e, EINVAL, "%s.guest_mac: '%s' is not a unicast MAC address",
+				     where, mac);
+			goto fail;
+		}
+		n.has_mac = true;
+	}
+	if (j->c->nr_nets == VMCONFIG_MAX_NETS) {
+		rc = err_set(j->e, ENOSPC, "%s: at most %d interfaces", where, VMCONFIG_MAX_NETS);
+		goto fail;
+	}
+	free(mac);
+	j->c->net[j->c->nr_nets++] = n;
+	return 0;
+fail:
+	free(mac);
+	free(n.id);
+	free(n.tap);
+	return rc;
+}
+
+static int parse_array(struct jctx *j, const char *where, json_object *o,
+		       int (*fn)(struct jctx *, json_object *, unsigned))
+{
+	int rc = want(j, where, o, json_type_array);
+	size_t n;
+
+	if (rc)
+		return rc;
+	n = json_object_array_length(o);
+	for (size_t i = 0; i < n; i++) {
+		rc = fn(j, json_object_array_get_idx(o, i), (unsigned)i);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *warn, void *arg,
+			struct err *e)
+{
+	static const char *const unsup[] = { "logger", "metrics", "vsock", "mmds-config", "balloon",
+					     "cpu-config", NULL };
+	struct jctx j = { c, warn, arg, e };
+	struct json_tokener *tok = json_tokener_new();
+	json_object *root;
+	int rc = 0;
+
+	if (!tok)
+		return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
+	root = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
+		rc = err_set(e, EINVAL, "not valid JSON: %s (near byte %zu)",
+			     json_tokener_error_desc(json_tokener_get_error(tok)),
+			     json_tokener_get_parse_end(tok));
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		rc = err_set(e, EINVAL, "expected a JSON object at the top, found %s", jtype(root));
+		goto out;
+	}
+	json_object_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "boot-source") == 0)
+			rc = parse_boot_source(&j, v);
+		else if (strcmp(key, "drives") == 0)
+			rc = parse_array(&j, "drives", v, parse_drive);
+		else if (strcmp(key, "machine-config") == 0)
+			rc = parse_machine(&j, v);
+		else if (strcmp(key, "network-interfaces") == 0)
+			rc = parse_array(&j, "network-interfaces", v, parse_net);
+		else if (strcmp(key, "entropy") == 0)
+			c->rng = true; /* its rate_limiter, if any, is not implemented */
+		else if (!unsupported(&j, "config", key, v, unsup))
+			rc = unknown(&j, "config", key);
+		if (rc)
+			goto out;
+	}
+	if (!c->kernel)
+		rc = err_set(e, EINVAL, "boot-source is missing");
+out:
+	if (root)
+		json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int vmconfig_load_json(struct vmconfig *c, const char *path, vmconfig_warn_fn *warn, void *arg,
+		       struct err *e)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!f)
+		return err_set(e, errno, "%s: %s", path, strerror(errno));
+	{
+		FILE *m = open_memstream(&text, &len);
+		char buf[4096];
+		size_t n;
+
+		if (!m) {
+			fclose(f);
+			return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
+		}
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && len < (1u << 20))
+			fwrite(buf, 1, n, m);
+		rc = ferror(f) ? -EIO : 0;
+		fclose(m);
+	}
+	fclose(f);
+	if (rc) {
+		free(text);
+		return err_set(e, EIO, "%s: read error", path);
+	}
+	if (len >= (1u << 20)) {
+		free(text);
+		return err_set(e, EFBIG, "%s: larger than 1 MiB", path);
+	}
+	rc = vmconfig_parse_json(c, text, warn, arg, e);
+	free(text);
+	if (rc)
+		err_prefix(e, "%s", path);
+	return rc;
+}

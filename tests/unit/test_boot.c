@@ -1,0 +1,370 @@
+/* test_boot.c: kernel loaders (ELF, PVH, bzImage), boot tables, entry registers, MP table. */
+#include <errno.h>
+
+#include "boot.h"
+#include "check.h"
+#include "mvm_testlib.h"
+
+
+static const uint8_t code[] = { 0xee, 0xeb, 0xfd }; /* out %al,(%dx); jmp back */
+
+static uint32_t rd32(const struct vm_ram *ram, gpa_t gpa)
+{
+	uint32_t v;
+
+	memcpy(&v, vm_ram_hva(ram, gpa, 4), 4);
+	return v;
+}
+
+static uint64_t rd64(const struct vm_ram *ram, gpa_t gpa)
+{
+	uint64_t v;
+
+	memcpy(&v, vm_ram_hva(ram, gpa, 8), 8);
+	return v;
+}
+
+TEST(ram_split_around_hole)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+
+	REQUIRE(vm_ram_alloc(&ram, 4ULL << 30, &e) == 0);
+	CHECK_EQ_U(ram.nr_regions, 2);
+	CHECK_EQ_U(vm_ram_low_end(&ram), 0xc0000000ULL);
+	CHECK_EQ_U(ram.region[1].gpa, 0x100000000ULL);
+	CHECK_EQ_U(ram.region[1].size_bytes, 1ULL << 30);
+	CHECK(vm_ram_hva(&ram, 0xbffff000, 0x1000) != NULL);
+	CHECK(vm_ram_hva(&ram, 0xbffff000, 0x1001) == NULL); /* crosses into the hole */
+	CHECK(vm_ram_hva(&ram, 0xd0000000, 1) == NULL);
+	CHECK(vm_ram_hva(&ram, 0x13fffffffULL, 1) != NULL);
+	CHECK(vm_ram_hva(&ram, 0x140000000ULL, 1) == NULL);
+	CHECK(vm_ram_hva(&ram, UINT64_MAX, 2) == NULL);
+	vm_ram_free(&ram);
+	CHECK(vm_ram_alloc(&ram, 4097, &e) == -EINVAL);
+}
+
+TEST(elf_pvh_loads_and_fills_start_info)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	struct boot_info bi;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs = { 0 };
+	size_t n;
+	uint8_t *k = mvm_test_elf(0, 0x100000, code, sizeof(code), 0x3000, 0x100000, 0x100000, &n);
+	uint8_t initrd[5000];
+	struct boot_image img = { k, n, initrd, sizeof(initrd), "console=ttyS0 x=1" };
+
+	memset(initrd, 0xab, sizeof(initrd));
+	REQUIRE(vm_ram_alloc(&ram, 64 << 20, &e) == 0);
+	CHECK_EQ_I(boot_detect(k, n), BOOT_FORMAT_ELF_PVH);
+	REQUIRE(boot_load(&ram, &img, &bi, &e) == 0);
+	CHECK_EQ_I(bi.mode, BOOT_MODE_PVH32);
+	CHECK_EQ_U(bi.entry, 0x100000);
+	CHECK_EQ_U(bi.kernel_end, 0x103000);
+	CHECK(memcmp(vm_ram_hva(&ram, 0x100000, 3), code, 3) == 0);
+	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, 0x102fff, 1), 0); /* bss zeroed */
+	CHECK_EQ_U(rd32(&ram, BOOT_PVH_INFO_GPA), BOOT_PVH_MAGIC);
+	CHECK_EQ_U(rd32(&ram, BOOT_PVH_INFO_GPA + 4), 1);
+	CHECK_EQ_U(rd32(&ram, BOOT_PVH_INFO_GPA + 12), 1); /* one module: the initrd */
+	CHECK_STR((const char *)vm_ram_hva(&ram, rd64(&ram, BOOT_PVH_INFO_GPA + 24), 1),
+		  "console=ttyS0 x=1");
+	{
+		gpa_t mod = rd64(&ram, BOOT_PVH_INFO_GPA + 16);
+
+		CHECK_EQ_U(rd64(&ram, mod + 8), sizeof(initrd));
+		CHECK_EQ_U(rd64(&ram, mod) & 0xfff, 0);
+		CHECK(rd64(&ram, mod) + sizeof(initrd) <= 64 << 20);
+		CHECK(memcmp(vm_ram_hva(&ram, rd64(&ram, mod), sizeof(initrd)), initrd,
+			     sizeof(initrd)) == 0);
+	}
+	{
+		gpa_t mm = rd64(&ram, BOOT_PVH_INFO_GPA + 40);
+		uint32_t entries = rd32(&ram, BOOT_PVH_INFO_GPA + 48);
+		uint64_t ram_bytes = 0;
+
+		CHECK_EQ_U(entries, 3);
+		for (uint32_t i = 0; i < entries; i++)
+			if (rd32(&ram, mm + 24 * i + 16) == 1)
+				ram_bytes += rd64(&ram, mm + 24 * i + 8);
+		CHECK_EQ_U(ram_bytes, (64 << 20) - 0x100000 + 0x9fc00);
+	}
+	boot_vcpu_regs(&bi, &regs, &sregs);
+	CHECK_EQ_U(regs.rip, 0x100000);
+	CHECK_EQ_U(regs.rbx, BOOT_PVH_INFO_GPA);
+	CHECK_EQ_U(sregs.cr0 & 0x80000001, 1); /* PE, no paging */
+	CHECK_EQ_U(sregs.cs.db, 1);
+	CHECK_EQ_U(sregs.cs.l, 0);
+	CHECK_EQ_U(sregs.efer, 0);
+	free(k);
+	vm_ram_free(&ram);
+}
+
+TEST(elf64_linux_boot_protocol)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	struct boot_info bi;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs = { 0 };
+	size_t n;
+	uint8_t *k = mvm_test_elf(1, 0x1000000, code, sizeof(code), 0x1000, 0x1000000, 0, &n);
+	struct boot_image img = { k, n, NULL, 0, "root=/dev/vda" };
+
+	REQUIRE(vm_ram_alloc(&ram, 128 << 20, &e) == 0);
+	CHECK_EQ_I(boot_detect(k, n), BOOT_FORMAT_ELF);
+	REQUIRE(boot_load(&ram, &img, &bi, &e) == 0);
+	CHECK_EQ_I(bi.mode, BOOT_MODE_LINUX64);
+	CHECK_EQ_U(bi.params_gpa, BOOT_ZERO_PAGE_GPA);
+	/* zero page: HdrS, loader type, cmdline pointer, e820 */
+	CHECK_EQ_U(rd32(&ram, BOOT_ZERO_PAGE_GPA + 0x202), 0x53726448);
+	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x210, 1), 0xff);
+	CHECK_EQ_U(rd32(&ram, BOOT_ZERO_PAGE_GPA + 0x228), BOOT_CMDLINE_GPA);
+	CHECK_STR((const char *)vm_ram_hva(&ram, BOOT_CMDLINE_GPA, 1), "root=/dev/vda");
+	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x1e8, 1), 3);
+	CHECK_EQ_U(rd64(&ram, BOOT_ZERO_PAGE_GPA + 0x2d0 + 20 * 2), 0x100000);
+	CHECK_EQ_U(rd64(&ram, BOOT_ZERO_PAGE_GPA + 0x2d0 + 20 * 2 + 8), (128 << 20) - 0x100000);
+	/* page tables: PML4 → PDPT → 4 PDs of 2 MiB pages, identity */
+	CHECK_EQ_U(rd64(&ram, BOOT_PML4_GPA), BOOT_PDPT_GPA | 3);
+	CHECK_EQ_U(rd64(&ram, BOOT_PDPT_GPA + 8 * 3), (BOOT_PD_GPA + 0x3000) | 3);
+	CHECK_EQ_U(rd64(&ram, BOOT_PD_GPA + 8 * 5), (5ULL << 21) | 0x83);
+	CHECK_EQ_U(rd64(&ram, BOOT_PD_GPA + 8 * 2047), (2047ULL << 21) | 0x83);
+	/* GDT: __BOOT_CS 0x10 is 64-bit code, __BOOT_DS 0x18 data */
+	CHECK_EQ_U(rd64(&ram, BOOT_GDT_GPA + 0x10), 0x00af9b000000ffffULL);
+	CHECK_EQ_U(rd64(&ram, BOOT_GDT_GPA + 0x18), 0x00cf93000000ffffULL);
+	boot_vcpu_regs(&bi, &regs, &sregs);
+	CHECK_EQ_U(regs.rsi, BOOT_ZERO_PAGE_GPA);
+	CHECK_EQ_U(regs.rip, 0x1000000);
+	CHECK_EQ_U(sregs.cs.selector, 0x10);
+	CHECK_EQ_U(sregs.cs.l, 1);
+	CHECK_EQ_U(sregs.efer & 0x500, 0x500);
+	CHECK_EQ_U(sregs.cr3, BOOT_PML4_GPA);
+	CHECK(sregs.cr0 & 0x80000000);
+	free(k);
+	vm_ram_free(&ram);
+}
+
+/* A synthetic bzImage: setup sectors with the header, then a payload. */
+static uint8_t *fake_bzimage(size_t payload, uint16_t version, uint8_t xlf, uint32_t init_size,
+			     size_t *size)
+{
+	size_t setup = 5 * 512;
+	uint8_t *b = calloc(1, setup + payload);
+
+	*size = setup + payload;
+	b[0x1f1] = 4;
+	b[0x1fe] = 0x55;
+	b[0x1ff] = 0xaa;
+	b[0x200] = 0xeb;
+	b[0x201] = 0x6a; /* header runs to 0x26c */
+	memcpy(b + 0x202, "HdrS", 4);
+	memcpy(b + 0x206, &version, 2);
+	b[0x211] = 1; /* LOADED_HIGH */
+	uint32_t initrd_max = 0x7fffffff, cmax = 2048;
+	uint64_t pref = 0x1000000;
+
+	memcpy(b + 0x22c, &initrd_max, 4);
+	memcpy(b + 0x238, &cmax, 4);
+	b[0x236] = xlf;
+	memcpy(b + 0x258, &pref, 8);
+	memcpy(b + 0x260, &init_size, 4);
+	for (size_t i = 0; i < payload; i++)
+		b[setup + i] = (uint8_t)i;
+	return b;
+}
+
+TEST(bzimage_loads_setup_header_and_payload)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	struct boot_info bi;
+	size_t n;
+	uint8_t *k = fake_bzimage(0x4000, 0x020f, 1, 0x800000, &n);
+	uint8_t initrd[100] = { 1, 2, 3 };
+	struct boot_image img = { k, n, initrd, sizeof(initrd), "quiet" };
+
+	REQUIRE(vm_ram_alloc(&ram, 64 << 20, &e) == 0);
+	CHECK_EQ_I(boot_detect(k, n), BOOT_FORMAT_BZIMAGE);
+	REQUIRE(boot_load(&ram, &img, &bi, &e) == 0);
+	CHECK_EQ_U(bi.entry, 0x100200);
+	CHECK_EQ_U(bi.protocol, 0x020f);
+	CHECK(memcmp(vm_ram_hva(&ram, 0x100000, 0x4000), k + 5 * 512, 0x4000) == 0);
+	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x210, 1), 0xff);
+	CHECK_EQ_U(rd32(&ram, BOOT_ZERO_PAGE_GPA + 0x202), 0x53726448);
+	CHECK_EQ_U(rd32(&ram, BOOT_ZERO_PAGE_GPA + 0x260), 0x800000); /* header copied */
+	CHECK_EQ_U(rd32(&ram, BOOT_ZERO_PAGE_GPA + 0x21c), sizeof(initrd));
+	CHECK_EQ_U(rd32(&ram, BOOT_ZERO_PAGE_GPA + 0x218), bi.initrd_gpa);
+	CHECK_EQ_U(bi.initrd_gpa & 0xfff, 0);
+	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, bi.initrd_gpa + 2, 1), 3);
+	vm_ram_free(&ram);
+
+	/* memory too small for pref_address + init_size */
+	REQUIRE(vm_ram_alloc(&ram, 16 << 20, &e) == 0);
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOMEM);
+	CHECK(strstr(e.msg, "memory too small for the kernel") != NULL);
+	vm_ram_free(&ram);
+	free(k);
+
+	REQUIRE(vm_ram_alloc(&ram, 64 << 20, &e) == 0);
+	k = fake_bzimage(0x4000, 0x0205, 1, 0x1000, &n);
+	img.kernel = k;
+	img.kernel_size = n;
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOEXEC);
+	CHECK(strstr(e.msg, "too old") != NULL);
+	free(k);
+	k = fake_bzimage(0x4000, 0x020f, 0, 0x1000, &n);
+	img.kernel = k;
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOEXEC);
+	CHECK(strstr(e.msg, "64-bit") != NULL);
+	free(k);
+	vm_ram_free(&ram);
+}
+
+TEST(loader_rejects_bad_input)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	struct boot_info bi;
+	size_t n;
+	uint8_t junk[4096] = "not a kernel";
+	struct boot_image img = { junk, sizeof(junk), NULL, 0, NULL };
+	uint8_t *k;
+	char longline[BOOT_CMDLINE_MAX + 1];
+
+	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOEXEC);
+	CHECK(strstr(e.msg, "kernel format not recognised") != NULL);
+
+	/* a segment beyond the end of RAM */
+	k = mvm_test_elf(0, 0x100000, code, sizeof(code), 16 << 20, 0x100000, 0x100000, &n);
+	img = (struct boot_image){ k, n, NULL, 0, NULL };
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOMEM);
+	CHECK(strstr(e.msg, "memory too small for the kernel") != NULL);
+	free(k);
+	/* a segment over the boot tables */
+	k = mvm_test_elf(0, 0x8000, code, sizeof(code), 0x100, 0x8000, 0x8000, &n);
+	img = (struct boot_image){ k, n, NULL, 0, NULL };
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOEXEC);
+	free(k);
+	/* entry outside the segments */
+	k = mvm_test_elf(1, 0x100000, code, sizeof(code), 0x100, 0xffffffff81000000ULL, 0, &n);
+	img = (struct boot_image){ k, n, NULL, 0, NULL };
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOEXEC);
+	free(k);
+	/* command line too long */
+	k = mvm_test_elf(0, 0x100000, code, sizeof(code), 0x100, 0x100000, 0x100000, &n);
+	memset(longline, 'a', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = 0;
+	img = (struct boot_image){ k, n, NULL, 0, longline };
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -E2BIG);
+	/* an initrd larger than RAM */
+	img = (struct boot_image){ k, n, junk, 9 << 20, NULL };
+	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOMEM);
+	free(k);
+	vm_ram_free(&ram);
+}
+
+/* Property: any corruption of a valid image is loaded or refused, never read out of bounds. */
+TEST(prop_corrupted_images_never_crash)
+{
+	struct prop_rng r = { prop_seed("prop_corrupted_images_never_crash") };
+	struct vm_ram ram;
+	struct err e = { 0 };
+	struct boot_info bi;
+	size_t n1, n2, n3;
+	uint8_t *imgs[3] = {
+		mvm_test_elf(0, 0x100000, code, sizeof(code), 0x100, 0x100000, 0x100000, &n1),
+		mvm_test_elf(1, 0x200000, code, sizeof(code), 0x100, 0x200000, 0, &n2),
+		fake_bzimage(0x800, 0x020f, 1, 0x1000, &n3),
+	};
+	size_t sizes[3] = { n1, n2, n3 };
+	uint64_t cases = prop_cases(3000);
+
+	REQUIRE(vm_ram_alloc(&ram, 32 << 20, &e) == 0);
+	for (uint64_t c = 0; c < cases; c++) {
+		unsigned which = (unsigned)prop_below(&r, 3);
+		size_t len = sizes[which];
+		uint8_t *b = malloc(len);
+
+		memcpy(b, imgs[which], len);
+		for (unsigned f = 0, nf = 1 + (unsigned)prop_below(&r, 8); f < nf; f++) {
+			size_t at = (size_t)prop_below(&r, which == 2 ? 0x300 : 0x80);
+
+			b[at] = (uint8_t)prop_next(&r);
+		}
+		if (prop_below(&r, 4) == 0)
+			len = (size_t)prop_below(&r, len + 1);
+		{
+			uint8_t *copy = malloc(len ? len : 1); /* exact size: ASan sees overreads */
+
+			memcpy(copy, b, len);
+			struct boot_image img = { copy, len, NULL, 0, "x" };
+			int rc = boot_load(&ram, &img, &bi, &e);
+
+			if (rc == 0)
+				CHECK(bi.entry >= bi.kernel_start && bi.entry < bi.kernel_end);
+			else
+				CHECK(rc == -ENOEXEC || rc == -ENOMEM || rc == -E2BIG);
+			free(copy);
+		}
+		free(b);
+	}
+	for (int i = 0; i < 3; i++)
+		free(imgs[i]);
+	vm_ram_free(&ram);
+}
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+TEST(mptable_checksums_and_cpus)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+
+	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
+	for (unsigned cpus = 1; cpus <= 32; cpus++) {
+		REQUIRE(boot_mptable_write(&ram, cpus, &e) == 0);
+		const uint8_t *fp = vm_ram_hva(&ram, BOOT_EBDA_GPA, 16);
+		const uint8_t *cfg;
+		uint16_t len, entries;
+		unsigned nproc = 0;
+
+		CHECK(memcmp(fp, "_MP_", 4) == 0);
+		CHECK_EQ_U(sum(fp, 16), 0);
+		cfg = vm_ram_hva(&ram, rd32(&ram, BOOT_EBDA_GPA + 4), 44);
+		REQUIRE(cfg != NULL);
+		CHECK(memcmp(cfg, "PCMP", 4) == 0);
+		memcpy(&len, cfg + 4, 2);
+		memcpy(&entries, cfg + 34, 2);
+		CHECK_EQ_U(sum(cfg, len), 0);
+		CHECK(BOOT_EBDA_GPA + 16 + len <= BOOT_LOWMEM_END_GPA);
+		for (const uint8_t *p = cfg + 44; p < cfg + len; p += p[0] == 0 ? 20 : 8)
+			if (p[0] == 0)
+				nproc++;
+		CHECK_EQ_U(nproc, cpus);
+		CHECK_EQ_U(entries, cpus + 2 + 24 + 2);
+	}
+	CHECK_EQ_I(boot_mptable_write(&ram, 0, &e), -EINVAL);
+	CHECK_EQ_I(boot_mptable_write(&ram, 65, &e), -EINVAL);
+	vm_ram_free(&ram);
+}
+
+int main(void)
+{
+	RUN(ram_split_around_hole);
+	RUN(elf_pvh_loads_and_fills_start_info);
+	RUN(elf64_linux_boot_protocol);
+	RUN(bzimage_loads_setup_header_and_payload);
+	RUN(loader_rejects_bad_input);
+	RUN(prop_corrupted_images_never_crash);
+	RUN(mptable_checksums_and_cpus);
+	return CHECK_MAIN_END();
+}
