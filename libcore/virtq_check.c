@@ -1,6 +1,7 @@
 /* virtq_check.c: validation of a queue in guest memory against VIRTIO 1.2 (§2.7, §2.8). */
 #include "virtq.h"
 
+#include <endian.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,14 +24,33 @@ struct checker {
 	uint32_t chain_no;
 };
 
+/*
+ * Where a finding is: a fixed name ("size", "avail.idx"), or entry i of an array ("desc[3]"),
+ * or entry j of the indirect table desc[i] refers to ("desc[3].ind[1]"). Kept as numbers and
+ * formatted only when a finding is reported: the walk itself stays cheap.
+ */
+struct loc {
+	const char *name;  /* a fixed name, or the array's name when i >= 0 */
+	int32_t i, j;	   /* -1: none */
+};
+
+#define LOC_NAME(n)    (&(struct loc){ (n), -1, -1 })
+#define LOC_AT(n, x)   (&(struct loc){ (n), (int32_t)(x), -1 })
+
 static void __attribute__((format(printf, 5, 6)))
-finding(struct checker *k, enum virtq_severity sev, const char *section, const char *where,
+finding(struct checker *k, enum virtq_severity sev, const char *section, const struct loc *where,
 	const char *fmt, ...)
 {
 	struct virtq_finding f = { .severity = sev, .section = section };
 	va_list ap;
 
-	snprintf(f.where, sizeof(f.where), "%s", where);
+	if (where->i < 0)
+		snprintf(f.where, sizeof(f.where), "%s", where->name);
+	else if (where->j < 0)
+		snprintf(f.where, sizeof(f.where), "%s[%d]", where->name, where->i);
+	else
+		snprintf(f.where, sizeof(f.where), "%s[%d].ind[%d]", where->name, where->i,
+			 where->j);
 	va_start(ap, fmt);
 	vsnprintf(f.message, sizeof(f.message), fmt, ap);
 	va_end(ap);
@@ -39,20 +59,8 @@ finding(struct checker *k, enum virtq_severity sev, const char *section, const c
 	k->report(&f, k->arg);
 }
 
-static const char *fmt_where(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static const char *fmt_where(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return buf;
-}
-
 /* An area of the queue: aligned, not wrapping, inside guest memory. Returns true if readable. */
-static bool check_area(struct checker *k, const char *where, const char *name, const char *sec,
+static bool check_area(struct checker *k, const struct loc *where, const char *name, const char *sec,
 		       const char *align_sec, gpa_t gpa, uint64_t len, unsigned align)
 {
 	if (gpa & (align - 1))
@@ -72,22 +80,24 @@ static bool check_area(struct checker *k, const char *where, const char *name, c
 	return true;
 }
 
-static void desc_read(struct checker *k, gpa_t table, uint32_t i, struct virtq_desc *d)
+/* Descriptor i of a table the caller has checked to be in guest memory (host view). */
+static void desc_read(const struct checker *k, const uint8_t *table, uint32_t i,
+		      struct virtq_desc *d)
 {
-	uint64_t addr = 0;
-	uint32_t len = 0;
-	uint16_t flags = 0, next = 0;
-	gpa_t at = table + 16ull * i;
+	const uint8_t *p = table + 16ull * i;
+	uint64_t addr;
+	uint32_t len;
+	uint16_t a, b;
 
-	/* the caller checked the whole table is in memory: these reads cannot fail */
-	guestmem_read_le64(k->mem, at, &addr);
-	guestmem_read_le32(k->mem, at + 8, &len);
-	guestmem_read_le16(k->mem, at + 12, k->q->packed ? &next : &flags);
-	guestmem_read_le16(k->mem, at + 14, k->q->packed ? &flags : &next);
-	d->addr = addr;
-	d->len = len;
-	d->flags = flags;
-	d->next = next;
+	memcpy(&addr, p, 8);
+	memcpy(&len, p + 8, 4);
+	memcpy(&a, p + 12, 2);
+	memcpy(&b, p + 14, 2);
+	d->addr = le64toh(addr);
+	d->len = le32toh(len);
+	/* split: flags, next; packed: id, flags */
+	d->flags = le16toh(k->q->packed ? b : a);
+	d->next = le16toh(k->q->packed ? a : b);
 	d->index = (uint16_t)i;
 }
 
@@ -102,7 +112,7 @@ struct walk {
 
 /* The checks of one buffer descriptor. Returns false when the chain is too long to go on. */
 static bool check_buffer(struct checker *k, struct walk *w, const struct virtq_desc *d,
-			 const char *where, bool indirect)
+			 const struct loc *where, bool indirect)
 {
 	bool packed = k->q->packed;
 
@@ -131,7 +141,8 @@ static bool check_buffer(struct checker *k, struct walk *w, const struct virtq_d
 }
 
 /* The descriptor refers to an indirect table: checks common to both formats. */
-static bool check_indirect_table(struct checker *k, const struct virtq_desc *d, const char *where)
+static bool check_indirect_table(struct checker *k, const struct virtq_desc *d,
+				 const struct loc *where)
 {
 	bool packed = k->q->packed;
 
@@ -162,7 +173,7 @@ static bool check_indirect_table(struct checker *k, const struct virtq_desc *d, 
 	return true;
 }
 
-static void check_total_bytes(struct checker *k, const struct walk *w, const char *where)
+static void check_total_bytes(struct checker *k, const struct walk *w, const struct loc *where)
 {
 	if (w->bytes > (1ull << 32))
 		finding(k, VIRTQ_SEV_ERROR, k->q->packed ? "2.8.17" : "2.7.5.2", where,
@@ -171,27 +182,25 @@ static void check_total_bytes(struct checker *k, const struct walk *w, const cha
 
 /* ---- split rings ---- */
 
-static void split_chain(struct checker *k, uint16_t head)
+static void split_chain(struct checker *k, const uint8_t *ring_table, uint16_t head)
 {
-	const struct virtq *q = k->q;
 	struct walk w = { .head = head };
 	struct virtq_desc d;
-	gpa_t table = q->desc_gpa;
-	uint32_t table_len = k->n, idx = head, parent = 0, prev = head;
+	const uint8_t *table = ring_table;
+	uint32_t table_len = k->n, idx = head, prev = head;
+	struct loc where = { "desc", head, -1 };
 	bool in_ind = false;
-	char where[48];
 
 	k->chain_no++;
 	/* a chain reads at most n ring descriptors and n + 1 table entries: bounded */
 	for (uint32_t steps = 0; steps <= 2 * k->n + 2; steps++) {
 		if (in_ind)
-			fmt_where(where, sizeof(where), "desc[%u].ind[%u]", parent, idx);
+			where.j = (int32_t)idx;
 		else
-			fmt_where(where, sizeof(where), "desc[%u]", idx);
+			where.i = (int32_t)idx;
 		if (!in_ind && k->stamp) {
 			if (k->stamp[idx] == k->chain_no) {
-				finding(k, VIRTQ_SEV_ERROR, "2.7.5.2",
-					fmt_where(where, sizeof(where), "desc[%u]", prev),
+				finding(k, VIRTQ_SEV_ERROR, "2.7.5.2", LOC_AT("desc", prev),
 					"next %u loops back into the chain from head %u", idx, head);
 				break;
 			}
@@ -199,32 +208,31 @@ static void split_chain(struct checker *k, uint16_t head)
 		}
 		desc_read(k, table, idx, &d);
 		if (d.flags & ~(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_INDIRECT))
-			finding(k, VIRTQ_SEV_WARNING, "2.7.5", where,
+			finding(k, VIRTQ_SEV_WARNING, "2.7.5", &where,
 				"flags 0x%04x have reserved bits set", d.flags);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
 			if (in_ind) {
-				finding(k, VIRTQ_SEV_ERROR, "2.7.5.3.1", where,
+				finding(k, VIRTQ_SEV_ERROR, "2.7.5.3.1", &where,
 					"INDIRECT inside an indirect table (nested)");
 				break;
 			}
 			if (d.flags & VIRTQ_DESC_F_NEXT)
-				finding(k, VIRTQ_SEV_ERROR, "2.7.5.3.1", where,
+				finding(k, VIRTQ_SEV_ERROR, "2.7.5.3.1", &where,
 					"INDIRECT together with NEXT");
-			if (!check_indirect_table(k, &d, where))
+			if (!check_indirect_table(k, &d, &where))
 				break;
-			table = d.addr;
+			table = guestmem_ptr(k->mem, d.addr, d.len);
 			table_len = d.len / VIRTQ_DESC_BYTES;
-			parent = idx;
 			idx = 0;
 			in_ind = true;
 			continue;
 		}
-		if (!check_buffer(k, &w, &d, where, in_ind))
+		if (!check_buffer(k, &w, &d, &where, in_ind))
 			break;
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			break;
 		if (d.next >= table_len) {
-			finding(k, VIRTQ_SEV_ERROR, in_ind ? "2.7.5.3" : "2.7.5.2", where,
+			finding(k, VIRTQ_SEV_ERROR, in_ind ? "2.7.5.3" : "2.7.5.2", &where,
 				"next %u is not below the %s %u", d.next,
 				in_ind ? "indirect table's entry count" : "queue size", table_len);
 			break;
@@ -232,7 +240,7 @@ static void split_chain(struct checker *k, uint16_t head)
 		prev = idx;
 		idx = d.next;
 	}
-	check_total_bytes(k, &w, where);
+	check_total_bytes(k, &w, &where);
 }
 
 static void check_split(struct checker *k, const struct virtq_check_opts *o)
@@ -241,51 +249,51 @@ static void check_split(struct checker *k, const struct virtq_check_opts *o)
 	uint32_t n = q->size;
 	uint16_t avail_flags = 0, avail_idx = 0, used_flags = 0, used_idx = 0, last_avail;
 	bool desc_ok, avail_ok, used_ok;
-	char where[48];
+	const uint8_t *ring, *table;
 
 	if (n == 0 || n > VIRTQ_MAX_SIZE)
-		finding(k, VIRTQ_SEV_ERROR, "2.7", "size", "queue size %u is not in [1, 32768]", n);
+		finding(k, VIRTQ_SEV_ERROR, "2.7", LOC_NAME("size"), "queue size %u is not in [1, 32768]", n);
 	else if (n & (n - 1))
-		finding(k, VIRTQ_SEV_ERROR, "2.7", "size", "queue size %u is not a power of two",
+		finding(k, VIRTQ_SEV_ERROR, "2.7", LOC_NAME("size"), "queue size %u is not a power of two",
 			n);
 	if (n == 0)
 		return;
 	k->n = n;
-	desc_ok = check_area(k, "desc", "descriptor table", "2.7", "2.7.1", q->desc_gpa,
+	desc_ok = check_area(k, LOC_NAME("desc"), "descriptor table", "2.7", "2.7.1", q->desc_gpa,
 			     virtq_split_desc_bytes(n), 16);
-	avail_ok = check_area(k, "avail", "available ring", "2.7", "2.7.1", q->driver_gpa,
+	avail_ok = check_area(k, LOC_NAME("avail"), "available ring", "2.7", "2.7.1", q->driver_gpa,
 			      virtq_split_avail_bytes(n), 2);
-	used_ok = check_area(k, "used", "used ring", "2.7", "2.7.1", q->device_gpa,
+	used_ok = check_area(k, LOC_NAME("used"), "used ring", "2.7", "2.7.1", q->device_gpa,
 			     virtq_split_used_bytes(n), 4);
 	if (avail_ok) {
 		guestmem_read_le16(k->mem, q->driver_gpa, &avail_flags);
 		guestmem_read_le16(k->mem, q->driver_gpa + 2, &avail_idx);
 		if (q->event_idx && avail_flags)
-			finding(k, VIRTQ_SEV_ERROR, "2.7.7.1", "avail.flags",
+			finding(k, VIRTQ_SEV_ERROR, "2.7.7.1", LOC_NAME("avail.flags"),
 				"avail.flags 0x%04x must be 0 with VIRTIO_F_EVENT_IDX", avail_flags);
 		else if (avail_flags & ~VIRTQ_AVAIL_F_NO_INTERRUPT)
-			finding(k, VIRTQ_SEV_ERROR, "2.7.7.1", "avail.flags",
+			finding(k, VIRTQ_SEV_ERROR, "2.7.7.1", LOC_NAME("avail.flags"),
 				"avail.flags 0x%04x have reserved bits set", avail_flags);
 	}
 	if (used_ok) {
 		guestmem_read_le16(k->mem, q->device_gpa, &used_flags);
 		guestmem_read_le16(k->mem, q->device_gpa + 2, &used_idx);
 		if (q->event_idx && used_flags)
-			finding(k, VIRTQ_SEV_ERROR, "2.7.10.2", "used.flags",
+			finding(k, VIRTQ_SEV_ERROR, "2.7.10.2", LOC_NAME("used.flags"),
 				"used.flags 0x%04x must be 0 with VIRTIO_F_EVENT_IDX", used_flags);
 		else if (used_flags & ~VIRTQ_USED_F_NO_NOTIFY)
-			finding(k, VIRTQ_SEV_ERROR, "2.7.10.2", "used.flags",
+			finding(k, VIRTQ_SEV_ERROR, "2.7.10.2", LOC_NAME("used.flags"),
 				"used.flags 0x%04x have reserved bits set", used_flags);
 	}
 	/* Unknown last_avail: assume a quiescent device, which has consumed what it returned. */
 	last_avail = o->has_last_avail ? o->last_avail : used_idx;
 	if (used_ok && o->has_last_avail && (uint16_t)(last_avail - used_idx) > n)
-		finding(k, VIRTQ_SEV_ERROR, "2.7.8", "used.idx",
+		finding(k, VIRTQ_SEV_ERROR, "2.7.8", LOC_NAME("used.idx"),
 			"used.idx %u is ahead of what the device could have written "
 			"(last_avail %u, at most %u chains in flight)",
 			used_idx, last_avail, n);
 	if (used_ok && o->has_next_used && used_idx != o->next_used)
-		finding(k, VIRTQ_SEV_WARNING, "2.7.8", "used.idx",
+		finding(k, VIRTQ_SEV_WARNING, "2.7.8", LOC_NAME("used.idx"),
 			"used.idx %u differs from the device's next_used %u", used_idx,
 			o->next_used);
 	if (!avail_ok)
@@ -293,25 +301,27 @@ static void check_split(struct checker *k, const struct virtq_check_opts *o)
 	uint16_t pending = (uint16_t)(avail_idx - last_avail);
 
 	if (pending > n)
-		finding(k, VIRTQ_SEV_ERROR, "2.7.6.1", "avail.idx",
+		finding(k, VIRTQ_SEV_ERROR, "2.7.6.1", LOC_NAME("avail.idx"),
 			"avail.idx %u is %u entries ahead of last_avail %u, more than the queue "
 			"size %u",
 			avail_idx, pending, last_avail, n);
 	if (!desc_ok)
 		return;
 	k->stamp = calloc(n, sizeof(*k->stamp)); /* without it, steps still bound the walk */
+	ring = guestmem_ptr(k->mem, q->driver_gpa + 4, 2ull * n);
+	table = guestmem_ptr(k->mem, q->desc_gpa, virtq_split_desc_bytes(n));
 	for (uint32_t i = 0; i < pending && i < n; i++) {
 		uint32_t pos = (uint16_t)(last_avail + i) % n;
-		uint16_t head = 0;
+		uint16_t head;
 
-		guestmem_read_le16(k->mem, q->driver_gpa + 4 + 2ull * pos, &head);
+		memcpy(&head, ring + 2ull * pos, 2);
+		head = le16toh(head);
 		if (head >= n) {
-			finding(k, VIRTQ_SEV_ERROR, "2.7.6",
-				fmt_where(where, sizeof(where), "avail.ring[%u]", pos),
+			finding(k, VIRTQ_SEV_ERROR, "2.7.6", LOC_AT("avail.ring", pos),
 				"head %u is not below the queue size %u", head, n);
 			continue;
 		}
-		split_chain(k, head);
+		split_chain(k, table, head);
 	}
 	free(k->stamp);
 	k->stamp = NULL;
@@ -324,7 +334,7 @@ static bool packed_avail(uint16_t flags, bool wrap)
 	return !!(flags & VIRTQ_DESC_F_AVAIL) == wrap && !!(flags & VIRTQ_DESC_F_USED) != wrap;
 }
 
-static void check_event(struct checker *k, const char *where, const char *name, gpa_t gpa)
+static void check_event(struct checker *k, const struct loc *where, const char *name, gpa_t gpa)
 {
 	uint16_t off_wrap = 0, flags = 0;
 
@@ -346,49 +356,49 @@ static void check_event(struct checker *k, const char *where, const char *name, 
 }
 
 /* One chain from ring position pos; returns the ring descriptors it spans, 0 to stop. */
-static uint32_t packed_chain(struct checker *k, uint32_t pos, bool wrap)
+static uint32_t packed_chain(struct checker *k, const uint8_t *ring, uint32_t pos, bool wrap)
 {
-	const struct virtq *q = k->q;
 	struct virtq_desc d;
 	struct walk w = { .head = (uint16_t)pos };
+	struct loc where = { "desc", (int32_t)pos, -1 };
 	uint32_t m;
-	char where[48];
 
 	for (m = 1; m <= k->n; m++) {
-		fmt_where(where, sizeof(where), "desc[%u]", pos);
-		desc_read(k, q->desc_gpa, pos, &d);
+		where.i = (int32_t)pos;
+		desc_read(k, ring, pos, &d);
 		if (d.flags & ~(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_INDIRECT |
 				VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED))
-			finding(k, VIRTQ_SEV_WARNING, "2.8.13", where,
+			finding(k, VIRTQ_SEV_WARNING, "2.8.13", &where,
 				"flags 0x%04x have reserved bits set", d.flags);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
 			if (m > 1 || (d.flags & VIRTQ_DESC_F_NEXT))
-				finding(k, VIRTQ_SEV_ERROR, "2.8.19", where,
+				finding(k, VIRTQ_SEV_ERROR, "2.8.19", &where,
 					"INDIRECT in a descriptor list linked by NEXT");
-			if (check_indirect_table(k, &d, where)) {
+			if (check_indirect_table(k, &d, &where)) {
+				const uint8_t *table = guestmem_ptr(k->mem, d.addr, d.len);
 				uint32_t entries = d.len / VIRTQ_DESC_BYTES;
-				char iw[48];
+				struct loc iw = { "desc", (int32_t)pos, 0 };
 
 				for (uint32_t i = 0; i < entries; i++) {
 					struct virtq_desc id;
 
-					fmt_where(iw, sizeof(iw), "desc[%u].ind[%u]", pos, i);
-					desc_read(k, d.addr, i, &id);
+					iw.j = (int32_t)i;
+					desc_read(k, table, i, &id);
 					if (id.flags & VIRTQ_DESC_F_INDIRECT) {
-						finding(k, VIRTQ_SEV_ERROR, "2.8.19", iw,
+						finding(k, VIRTQ_SEV_ERROR, "2.8.19", &iw,
 							"INDIRECT inside an indirect table (nested)");
 						break;
 					}
 					if (id.flags & ~VIRTQ_DESC_F_WRITE)
-						finding(k, VIRTQ_SEV_ERROR, "2.8.19", iw,
+						finding(k, VIRTQ_SEV_ERROR, "2.8.19", &iw,
 							"flags 0x%04x: only WRITE may be set in an "
 							"indirect descriptor",
 							id.flags);
-					if (!check_buffer(k, &w, &id, iw, true))
+					if (!check_buffer(k, &w, &id, &iw, true))
 						break;
 				}
 			}
-		} else if (!check_buffer(k, &w, &d, where, false)) {
+		} else if (!check_buffer(k, &w, &d, &where, false)) {
 			break;
 		}
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
@@ -397,15 +407,15 @@ static uint32_t packed_chain(struct checker *k, uint32_t pos, bool wrap)
 			pos = 0;
 			wrap = !wrap;
 		}
-		desc_read(k, q->desc_gpa, pos, &d);
+		desc_read(k, ring, pos, &d);
 		if (!packed_avail(d.flags, wrap)) {
-			finding(k, VIRTQ_SEV_ERROR, "2.8.6", where,
+			finding(k, VIRTQ_SEV_ERROR, "2.8.6", &where,
 				"NEXT leads to desc[%u], which the driver has not made available", pos);
-			check_total_bytes(k, &w, where);
+			check_total_bytes(k, &w, &where);
 			return 0;
 		}
 	}
-	check_total_bytes(k, &w, where);
+	check_total_bytes(k, &w, &where);
 	return m > k->n ? 0 : m;
 }
 
@@ -415,40 +425,42 @@ static void check_packed(struct checker *k, const struct virtq_check_opts *o)
 	uint32_t n = q->size, seen = 0, pos;
 	uint16_t last_avail = o->has_last_avail ? o->last_avail : VIRTQ_PACKED_WRAP;
 	bool desc_ok, drv_ok, dev_ok, wrap;
+	const uint8_t *ring;
 
 	if (n == 0 || n > VIRTQ_MAX_SIZE) {
-		finding(k, VIRTQ_SEV_ERROR, "2.8", "size", "queue size %u is not in [1, 32768]", n);
+		finding(k, VIRTQ_SEV_ERROR, "2.8", LOC_NAME("size"), "queue size %u is not in [1, 32768]", n);
 		if (n == 0)
 			return;
 	}
 	k->n = n;
-	desc_ok = check_area(k, "desc", "descriptor ring", "2.8", "2.8.10.1", q->desc_gpa,
+	desc_ok = check_area(k, LOC_NAME("desc"), "descriptor ring", "2.8", "2.8.10.1", q->desc_gpa,
 			     16ull * n, 16);
-	drv_ok = check_area(k, "driver", "driver event area", "2.8", "2.8.10.1", q->driver_gpa,
+	drv_ok = check_area(k, LOC_NAME("driver"), "driver event area", "2.8", "2.8.10.1", q->driver_gpa,
 			    VIRTQ_PACKED_EVENT_BYTES, 4);
-	dev_ok = check_area(k, "device", "device event area", "2.8", "2.8.10.1", q->device_gpa,
+	dev_ok = check_area(k, LOC_NAME("device"), "device event area", "2.8", "2.8.10.1", q->device_gpa,
 			    VIRTQ_PACKED_EVENT_BYTES, 4);
 	if (drv_ok)
-		check_event(k, "driver", "driver event", q->driver_gpa);
+		check_event(k, LOC_NAME("driver"), "driver event", q->driver_gpa);
 	if (dev_ok)
-		check_event(k, "device", "device event", q->device_gpa);
+		check_event(k, LOC_NAME("device"), "device event", q->device_gpa);
 	pos = last_avail & VIRTQ_PACKED_POS_MASK;
 	wrap = last_avail & VIRTQ_PACKED_WRAP;
 	if (pos >= n) {
-		finding(k, VIRTQ_SEV_ERROR, "2.8", "last_avail",
+		finding(k, VIRTQ_SEV_ERROR, "2.8", LOC_NAME("last_avail"),
 			"last_avail position %u is not below the queue size %u", pos, n);
 		return;
 	}
 	if (!desc_ok)
 		return;
+	ring = guestmem_ptr(k->mem, q->desc_gpa, 16ull * n);
 	while (seen < n) {
 		struct virtq_desc d;
 		uint32_t m;
 
-		desc_read(k, q->desc_gpa, pos, &d);
+		desc_read(k, ring, pos, &d);
 		if (!packed_avail(d.flags, wrap))
 			break;
-		m = packed_chain(k, pos, wrap);
+		m = packed_chain(k, ring, pos, wrap);
 		if (m == 0)
 			break;
 		seen += m;
