@@ -258,12 +258,15 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_USAGE, NULL, "no device given (try '%s --help')", cli.prog);
 
 	sysfs_init(&sys, opt_root);
-	if (pcidev_scan(&sys, &devs, &e))
-		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
-	/* The lock serializes invocations; a dry run or status only reads what is recorded. */
 	if (!opt_dry_run && !opt_status && geteuid() != 0)
 		cli_die(EXIT_FAIL, NULL, "binding changes sysfs and needs root (run with sudo)");
+	/*
+	 * Take the lock before looking at the devices: a concurrent invocation's changes must be
+	 * seen by the plan, or a stale plan would undo them. A dry run or status only reads.
+	 */
 	if (bindstate_open(&st, NULL, opt_dry_run || opt_status, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	if (pcidev_scan(&sys, &devs, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	n = select_devices(pc, &devs, &st, idx);
 	poptFreeContext(pc);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bats
 # vfio-bind against the real kernel, inside the lab VM (tests/lab/lab run -- bats tests/lab/vfio-bind.bats).
-# Lab devices: nvme 00:04.0 (driver nvme); e1000e 00:05.0 + edu 00:05.1 sharing one IOMMU group;
-# edu 00:06.0 alone. The tests run in order and each leaves the devices as it found them.
+# Lab devices: nvme 00:04.0 (driver nvme); behind the root port 00:05.0, e1000e 01:00.0 + edu
+# 01:00.1 sharing one IOMMU group (like a GPU and its audio function); edu 00:06.0 alone. The tests run in order and each leaves the devices as it found them.
 
 load ../helpers
 
-NVME=0000:00:04.0 NIC=0000:00:05.0 EDU1=0000:00:05.1 EDU=0000:00:06.0
+NVME=0000:00:04.0 NIC=0000:01:00.0 EDU1=0000:01:00.1 EDU=0000:00:06.0 PORT=0000:00:05.0
 
 setup_file() {
 	export VFIO_BIND_STATE_DIR=/run/vfio-bind
@@ -130,6 +130,8 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	g=$(group $NIC)
 	assert_line "$NIC vfio-pci $g /dev/vfio/$g e1000e"
 	assert_line "$EDU1 vfio-pci $g /dev/vfio/$g -"
+	[ "${#lines[@]}" -eq 2 ]
+	[ "$(drv $PORT)" = pcieport ]
 	[ -z "$(nic_if)" ]
 	run vfio-bind --restore --group $NIC
 	assert_success
@@ -186,6 +188,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 @test "nvme mounted or held open: refused unless --force" {
 	wait_for nvme_blk
 	dev=/dev/$(ls /sys/bus/pci/devices/$NVME/nvme/nvme*/ | grep -m1 '^nvme[0-9]*n1$')
+	modprobe ext4
 	mkfs.ext4 -q -F "$dev"
 	mkdir -p /tmp/mnt && mount "$dev" /tmp/mnt
 	run vfio-bind $NVME
@@ -244,6 +247,6 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 @test "vendor:device selects every edu" {
 	run vfio-bind --status 1234:11e8
 	assert_success
-	assert_line --index 0 --regexp "^$EDU1 - [0-9]+ - -$"
-	assert_line --index 1 --regexp "^$EDU - [0-9]+ - -$"
+	assert_line --index 0 --regexp "^$EDU - [0-9]+ - -$"
+	assert_line --index 1 --regexp "^$EDU1 - [0-9]+ - -$"
 }
