@@ -246,3 +246,15 @@ setup() {
 	assert_failure 2
 	assert_output --partial "VFIO_BIND_FAULT: 'bogus' is not write:N or signal:N"
 }
+
+@test "RLIMIT_MEMLOCK below the largest BAR is a warning naming both sizes" {
+	run bash -c "ulimit -l 64; vfio-bind --sysfs-root '$SNAP' --dry-run --group --force 01:00.0"
+	assert_success
+	assert_output --partial "warning: RLIMIT_MEMLOCK: 64K for this user (this shell) is below the largest BAR of 0000:01:00.0 (16G)"
+	# the nvme's 16K BAR fits in any usual limit
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	assert_success
+	refute_output --partial "RLIMIT_MEMLOCK"
+	run bash -c "ulimit -l 8; vfio-bind --sysfs-root '$SNAP' --dry-run 0000:02:00.0"
+	assert_output --partial "RLIMIT_MEMLOCK: 8K for this user (this shell) is below the largest BAR of 0000:02:00.0 (16K)"
+}
