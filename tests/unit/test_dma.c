@@ -1,0 +1,512 @@
+/* test_dma.c: the DMA registry, the IOVA allocator and address arithmetic; unit and property tests
+ * (vfio-property-tests.md sections 1 address safety, 3 DMA mapping, 8 edge cases). */
+#include "check.h"
+#include "dma.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PG 4096ull
+
+static struct dma_map fresh(const struct dma_range *r, size_t n)
+{
+	struct dma_map dm;
+	struct err e = { 0 };
+
+	if (dma_map_init(&dm, r, n, PG | (2ull << 20) | (1ull << 30), &e))
+		printf("# init: %s\n", e.msg);
+	return dm;
+}
+
+TEST(map_basics)
+{
+	struct dma_range r[] = { { 0, 0xfedfffff }, { 0xfef00000, 0x7fffffffffull } };
+	struct dma_map dm = fresh(r, 2);
+	struct err e = { 0 };
+	struct dma_mapping out;
+	char buf[1];
+
+	CHECK_EQ_I(dma_map_add(&dm, 0x1000, 0x2000, NULL, DMA_BACKING_ANON, &e), 0);
+	CHECK_EQ_I(dma_map_add(&dm, 0x3000, 0x1000, NULL, DMA_BACKING_ANON, &e), 0); /* adjacent */
+	CHECK_EQ_I(dma_map_add(&dm, 0x0000, 0x1000, NULL, DMA_BACKING_ANON, &e), 0); /* adjacent */
+	CHECK_EQ_U(dm.total_bytes, 0x4000);
+	CHECK_EQ_I(dma_map_add(&dm, 0x2000, 0x1000, NULL, DMA_BACKING_ANON, &e), -EEXIST);
+	CHECK(strstr(e.msg, "overlaps the mapping at 0x1000-0x2fff") != NULL);
+	CHECK_EQ_I(dma_map_add(&dm, 0x0, 0x10000, NULL, DMA_BACKING_ANON, &e), -EEXIST);
+	CHECK_EQ_I(dma_map_add(&dm, 0x5000, 0, NULL, DMA_BACKING_ANON, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_add(&dm, 0x5800, 0x1000, NULL, DMA_BACKING_ANON, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_add(&dm, 0x5000, 0x800, NULL, DMA_BACKING_ANON, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_add(&dm, 0x5000, 0x1000, buf + 1, DMA_BACKING_ANON, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_add(&dm, 0xfee00000, 0x1000, NULL, DMA_BACKING_ANON, &e), -ERANGE);
+	CHECK(strstr(e.msg, "outside the valid IOVA ranges (0x0-0xfedfffff, 0xfef00000-") != NULL);
+	CHECK_EQ_I(dma_map_add(&dm, 0xfedff000, 0x2000, NULL, DMA_BACKING_ANON, &e), -ERANGE);
+	CHECK_EQ_I(dma_map_add(&dm, 0xfffffffffffff000ull, 0x2000, NULL, DMA_BACKING_ANON, &e),
+		   -EOVERFLOW);
+	CHECK(dma_map_find(&dm, 0x2fff) && dma_map_find(&dm, 0x2fff)->iova == 0x1000);
+	CHECK(dma_map_find(&dm, 0x4000) == NULL);
+	CHECK_EQ_I(dma_map_remove(&dm, 0x1000, 0x1000, &out, &e), -ENOENT);
+	CHECK(strstr(e.msg, "is 0x2000 bytes, not 0x1000") != NULL);
+	CHECK_EQ_I(dma_map_remove(&dm, 0x2000, 0x1000, &out, &e), -ENOENT);
+	CHECK_EQ_I(dma_map_remove(&dm, 0x1000, 0x2000, &out, &e), 0);
+	CHECK_EQ_U(out.iova, 0x1000);
+	CHECK_EQ_U(dm.total_bytes, 0x2000);
+	CHECK_EQ_I(dma_map_check(&dm, &e), 0);
+	dma_map_fini(&dm);
+}
+
+TEST(init_rejects_bad_ranges)
+{
+	struct dma_range overlap[] = { { 0, 0x1fff }, { 0x1000, 0x2fff } };
+	struct dma_range empty[] = { { 0x2000, 0x1000 } };
+	struct dma_map dm;
+	struct err e = { 0 };
+
+	CHECK_EQ_I(dma_map_init(&dm, overlap, 2, 0, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_init(&dm, empty, 1, 0, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_init(&dm, NULL, 0, 0, &e), 0);
+	CHECK_EQ_U(dma_map_min_page(&dm), 4096);
+	CHECK_EQ_U(dm.ranges[0].last, UINT64_MAX);
+}
+
+TEST(alloc_basics)
+{
+	struct dma_range r[] = { { 0x1000, 0xfedfffff }, { 0xfef00000, 0xffffffffffffull } };
+	struct dma_map dm = fresh(r, 2);
+	struct err e = { 0 };
+	iova_t iova;
+
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 0, UINT64_MAX, &iova, &e), 0);
+	CHECK_EQ_U(iova, 0x1000);
+	CHECK_EQ_I(dma_map_alloc(&dm, 2 << 20, 2 << 20, UINT64_MAX, &iova, &e), 0);
+	CHECK_EQ_U(iova, 2 << 20);
+	REQUIRE(dma_map_add(&dm, 2 << 20, 2 << 20, NULL, DMA_BACKING_HUGE_2M, &e) == 0);
+	CHECK_EQ_I(dma_map_alloc(&dm, 2 << 20, 2 << 20, UINT64_MAX, &iova, &e), 0);
+	CHECK_EQ_U(iova, 4 << 20);
+	/* A 28-bit DMA mask (QEMU's edu): nothing above 256 MiB. */
+	CHECK_EQ_I(dma_map_alloc(&dm, 1 << 28, 0, (1 << 28) - 1, &iova, &e), -ENOSPC);
+	CHECK_EQ_I(dma_map_alloc(&dm, 1 << 20, 0, (1 << 28) - 1, &iova, &e), 0);
+	CHECK(iova + (1 << 20) - 1 <= (1 << 28) - 1);
+	/* Skips the hole between the ranges. */
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x200000, 0x100000000ull, UINT64_MAX, &iova, &e), 0);
+	CHECK_EQ_U(iova, 0x100000000ull);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0, 0, UINT64_MAX, &iova, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 3, UINT64_MAX, &iova, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x800, 0, UINT64_MAX, &iova, &e), -EINVAL);
+	dm.max_count = 1;
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 0, UINT64_MAX, &iova, &e), -ENOSPC);
+	CHECK_EQ_I(dma_map_add(&dm, 0x1000, 0x1000, NULL, DMA_BACKING_ANON, &e), -ENOSPC);
+	dma_map_fini(&dm);
+}
+
+/* Section 8: the very top of the address space is usable, one byte past it overflows. */
+TEST(edge_max_address)
+{
+	struct dma_map dm = fresh(NULL, 0);
+	struct err e = { 0 };
+	iova_t top = UINT64_MAX - PG + 1, iova;
+
+	CHECK_EQ_I(dma_map_add(&dm, top, PG, NULL, DMA_BACKING_ANON, &e), 0);
+	CHECK(dma_map_find(&dm, UINT64_MAX) != NULL);
+	CHECK_EQ_I(dma_map_add(&dm, top, 2 * PG, NULL, DMA_BACKING_ANON, &e), -EOVERFLOW);
+	CHECK_EQ_I(dma_map_add(&dm, top - PG, 2 * PG, NULL, DMA_BACKING_ANON, &e), -EEXIST);
+	CHECK_EQ_I(dma_map_add(&dm, 0, UINT64_MAX - PG + 1, NULL, DMA_BACKING_ANON, &e), 0);
+	CHECK_EQ_I(dma_map_alloc(&dm, PG, 0, UINT64_MAX, &iova, &e), -ENOSPC);
+	CHECK_EQ_I(dma_map_check(&dm, &e), 0);
+	CHECK_EQ_I(dma_map_remove(&dm, top, PG, NULL, &e), 0);
+	CHECK_EQ_I(dma_map_alloc(&dm, PG, 0, UINT64_MAX, &iova, &e), 0);
+	CHECK_EQ_U(iova, top);
+	dma_map_fini(&dm);
+}
+
+/* --- reference model for the property tests: a plain unsorted list ------------------------ */
+struct ref {
+	iova_t iova[512];
+	uint64_t size[512];
+	size_t n;
+};
+
+static bool ref_overlaps(const struct ref *r, iova_t a, uint64_t s)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (a <= r->iova[i] + (r->size[i] - 1) && r->iova[i] <= a + (s - 1))
+			return true;
+	return false;
+}
+
+static bool in_ranges(const struct dma_map *dm, iova_t a, uint64_t s)
+{
+	for (size_t i = 0; i < dm->nranges; i++)
+		if (a >= dm->ranges[i].start && a + (s - 1) <= dm->ranges[i].last)
+			return true;
+	return false;
+}
+
+/* Random valid ranges inside a small universe of `pages` pages, or the whole space. */
+static size_t random_ranges(struct prop_rng *r, struct dma_range *out, uint64_t pages)
+{
+	size_t n = 0;
+	uint64_t p = 0;
+
+	if (prop_below(r, 4) == 0)
+		return 0;
+	while (n < 3 && p < pages) {
+		uint64_t start = p + prop_below(r, 8), len = 1 + prop_below(r, pages / 2);
+
+		if (start >= pages)
+			break;
+		if (start + len > pages)
+			len = pages - start;
+		out[n++] = (struct dma_range){ start * PG, (start + len) * PG - 1 };
+		p = start + len + 1;
+	}
+	return n;
+}
+
+static iova_t random_iova(struct prop_rng *r, uint64_t pages)
+{
+	switch (prop_below(r, 16)) {
+	case 0:
+		return UINT64_MAX - PG * prop_below(r, 4) + 1; /* near the top */
+	case 1:
+		return prop_below(r, pages) * PG + prop_below(r, PG); /* misaligned */
+	default:
+		return prop_below(r, pages) * PG;
+	}
+}
+
+static uint64_t random_size(struct prop_rng *r)
+{
+	switch (prop_below(r, 16)) {
+	case 0:
+		return 0;
+	case 1:
+		return PG * (1 + prop_below(r, 4)) + 1 + prop_below(r, PG - 1); /* misaligned */
+	case 2:
+		return UINT64_MAX - prop_below(r, 2) * PG; /* huge */
+	default:
+		return PG * (1 + prop_below(r, 8));
+	}
+}
+
+/*
+ * Section 3: random operation sequences against the reference model. After every step the
+ * registry's invariants hold (no overlaps, exact accounting, ranges, alignment), and it accepts
+ * exactly what the model says is acceptable, with the expected error otherwise.
+ */
+TEST(prop_dma_sequences_match_model)
+{
+	struct prop_rng r = { prop_seed("prop_dma_sequences_match_model") };
+	uint64_t cases = prop_cases(10000);
+
+	for (uint64_t c = 0; c < cases; c++) {
+		struct dma_range rg[4];
+		size_t nr = random_ranges(&r, rg, 96);
+		struct dma_map dm = fresh(rg, nr);
+		struct ref ref = { .n = 0 };
+		struct err e = { 0 };
+		unsigned steps = 1 + (unsigned)prop_below(&r, 40);
+
+		for (unsigned s = 0; s < steps; s++) {
+			unsigned op = (unsigned)prop_below(&r, 10);
+			iova_t a = random_iova(&r, 96);
+			uint64_t sz = random_size(&r), sum = 0;
+			int rc, want;
+
+			if (op < 6) { /* add */
+				iova_t last;
+
+				if (!sz)
+					want = -EINVAL;
+				else if (!dma_iova_last(a, sz, &last))
+					want = -EOVERFLOW;
+				else if (a % PG || sz % PG)
+					want = -EINVAL;
+				else if (!in_ranges(&dm, a, sz))
+					want = -ERANGE;
+				else if (ref_overlaps(&ref, a, sz))
+					want = -EEXIST;
+				else
+					want = 0;
+				rc = dma_map_add(&dm, a, sz, NULL, DMA_BACKING_ANON, &e);
+				if (rc != want) {
+					CHECK_FAIL_AT("case %" PRIu64 " add 0x%" PRIx64 "+0x%" PRIx64
+						      ": %d, model %d (%s)",
+						      c, a, sz, rc, want, e.msg);
+					dma_map_fini(&dm);
+					return;
+				}
+				if (!rc && ref.n < 512) {
+					ref.iova[ref.n] = a;
+					ref.size[ref.n++] = sz;
+				} else if (!rc) {
+					dma_map_remove(&dm, a, sz, NULL, &e);
+				}
+			} else if (op < 8 && ref.n) { /* remove an existing mapping */
+				size_t k = prop_below(&r, ref.n);
+
+				rc = dma_map_remove(&dm, ref.iova[k], ref.size[k], NULL, &e);
+				if (rc) {
+					CHECK_FAIL_AT("case %" PRIu64 " remove existing: %s", c, e.msg);
+					dma_map_fini(&dm);
+					return;
+				}
+				ref.iova[k] = ref.iova[--ref.n];
+				ref.size[k] = ref.size[ref.n];
+			} else if (op < 9) { /* remove what is not exactly mapped: refused, no change */
+				bool exact = false;
+				uint64_t before = dm.total_bytes;
+				size_t nbefore = dm.n;
+
+				for (size_t k = 0; k < ref.n; k++)
+					exact |= ref.iova[k] == a && ref.size[k] == sz;
+				if (exact)
+					continue;
+				rc = dma_map_remove(&dm, a, sz, NULL, &e);
+				if (rc != -ENOENT || dm.total_bytes != before || dm.n != nbefore) {
+					CHECK_FAIL_AT("case %" PRIu64 " remove 0x%" PRIx64 "+0x%" PRIx64
+						      " not mapped: %d",
+						      c, a, sz, rc);
+					dma_map_fini(&dm);
+					return;
+				}
+			} else { /* find: agrees with a linear scan */
+				const struct dma_mapping *m = dma_map_find(&dm, a);
+				size_t k;
+
+				for (k = 0; k < ref.n; k++)
+					if (a >= ref.iova[k] && a - ref.iova[k] < ref.size[k])
+						break;
+				if ((k < ref.n) != (m != NULL) || (m && m->iova != ref.iova[k])) {
+					CHECK_FAIL_AT("case %" PRIu64 " find 0x%" PRIx64, c, a);
+					dma_map_fini(&dm);
+					return;
+				}
+			}
+			for (size_t k = 0; k < ref.n; k++)
+				sum += ref.size[k];
+			if (dma_map_check(&dm, &e) || dm.total_bytes != sum || dm.n != ref.n) {
+				CHECK_FAIL_AT("case %" PRIu64 " step %u: %s (total 0x%" PRIx64
+					      " model 0x%" PRIx64 ")",
+					      c, s, e.msg, dm.total_bytes, sum);
+				dma_map_fini(&dm);
+				return;
+			}
+		}
+		dma_map_fini(&dm);
+	}
+}
+
+/* Section 3: adjacent mappings on either side are allowed; map, unmap, remap gives the same. */
+TEST(prop_dma_adjacent_and_remap)
+{
+	struct prop_rng r = { prop_seed("prop_dma_adjacent_and_remap") };
+	uint64_t cases = prop_cases(10000);
+
+	for (uint64_t c = 0; c < cases; c++) {
+		struct dma_map dm = fresh(NULL, 0);
+		struct err e = { 0 };
+		uint64_t s1 = PG * (1 + prop_below(&r, 64)), s0 = PG * (1 + prop_below(&r, 64));
+		uint64_t s2 = PG * (1 + prop_below(&r, 64));
+		iova_t a = (prop_next(&r) & ~(PG - 1)) % (UINT64_MAX - 256 * PG);
+		bool ok = true;
+
+		if (a < s0)
+			a = s0;
+		ok &= dma_map_add(&dm, a, s1, NULL, DMA_BACKING_ANON, &e) == 0;
+		ok &= dma_map_add(&dm, a + s1, s2, NULL, DMA_BACKING_ANON, &e) == 0;
+		ok &= dma_map_add(&dm, a - s0, s0, NULL, DMA_BACKING_ANON, &e) == 0;
+		ok &= dm.total_bytes == s0 + s1 + s2;
+		ok &= dma_map_add(&dm, a - PG, 2 * PG, NULL, DMA_BACKING_ANON, &e) == -EEXIST;
+		ok &= dma_map_remove(&dm, a, s1, NULL, &e) == 0;
+		ok &= dma_map_find(&dm, a) == NULL && dma_map_find(&dm, a + s1 - 1) == NULL;
+		ok &= dma_map_add(&dm, a, s1, NULL, DMA_BACKING_ANON, &e) == 0;
+		ok &= dm.total_bytes == s0 + s1 + s2 && dm.n == 3;
+		ok &= dma_map_check(&dm, &e) == 0;
+		dma_map_fini(&dm);
+		if (!ok) {
+			CHECK_FAIL_AT("case %" PRIu64 ": a 0x%" PRIx64 " sizes 0x%" PRIx64
+				      " 0x%" PRIx64 " 0x%" PRIx64 " (%s)",
+				      c, a, s0, s1, s2, e.msg);
+			return;
+		}
+	}
+}
+
+/*
+ * Section 3 (allocator): in a small universe, with random ranges, mappings, alignments and a
+ * limit, the allocator's answer is a valid free aligned slot and the lowest one; ENOSPC only
+ * when a brute-force search finds none.
+ */
+TEST(prop_alloc_lowest_valid_slot)
+{
+	struct prop_rng r = { prop_seed("prop_alloc_lowest_valid_slot") };
+	uint64_t cases = prop_cases(10000);
+
+	for (uint64_t c = 0; c < cases; c++) {
+		struct dma_range rg[4];
+		size_t nr = random_ranges(&r, rg, 128);
+		struct dma_map dm = fresh(rg, nr);
+		struct err e = { 0 };
+		uint64_t size = PG * (1 + prop_below(&r, 12)), align = PG << prop_below(&r, 4);
+		iova_t limit = prop_below(&r, 3) ? UINT64_MAX : PG * prop_below(&r, 160) - 1;
+		iova_t got = 0, brute = UINT64_MAX;
+		int rc;
+
+		for (unsigned k = prop_below(&r, 12); k; k--) /* some random mappings */
+			dma_map_add(&dm, prop_below(&r, 128) * PG, PG * (1 + prop_below(&r, 6)), NULL,
+				    DMA_BACKING_ANON, &e);
+		/* Brute force over the universe (plus the whole-space case's start). */
+		for (iova_t a = 0; a <= 160 * PG; a += align) {
+			iova_t last = a + size - 1;
+			bool free_ = true;
+
+			if (last > limit || !in_ranges(&dm, a, size))
+				continue;
+			for (size_t i = 0; i < dm.n && free_; i++)
+				free_ = last < dm.m[i].iova || a > dm.m[i].iova + dm.m[i].size_bytes - 1;
+			if (free_) {
+				brute = a;
+				break;
+			}
+		}
+		rc = dma_map_alloc(&dm, size, align, limit, &got, &e);
+		if (brute != UINT64_MAX ? (rc != 0 || got != brute) : (rc == 0 && got <= 160 * PG)) {
+			CHECK_FAIL_AT("case %" PRIu64 ": size 0x%" PRIx64 " align 0x%" PRIx64
+				      " limit 0x%" PRIx64 ": rc %d got 0x%" PRIx64 " brute 0x%" PRIx64,
+				      c, size, align, limit, rc, got, brute);
+			dma_map_fini(&dm);
+			return;
+		}
+		if (rc == 0 && (dma_map_add(&dm, got, size, NULL, DMA_BACKING_ANON, &e) != 0 ||
+				got % align || got + size - 1 > limit)) {
+			CHECK_FAIL_AT("case %" PRIu64 ": allocated 0x%" PRIx64 " unusable: %s", c, got,
+				      e.msg);
+			dma_map_fini(&dm);
+			return;
+		}
+		dma_map_fini(&dm);
+	}
+}
+
+/* Section 1: address conversions and arithmetic. */
+TEST(prop_address_safety)
+{
+	struct prop_rng r = { prop_seed("prop_address_safety") };
+	uint64_t cases = prop_cases(10000);
+
+	for (uint64_t c = 0; c < cases; c++) {
+		uint64_t x = prop_next(&r) >> prop_below(&r, 64), y = prop_next(&r) >> prop_below(&r, 64);
+		uint64_t align = 1ull << prop_below(&r, 40), up = 0, sum = 0, expect;
+		bool ok = true, ovf = __builtin_add_overflow(x, y, &expect);
+		iova_t out = 12345;
+
+		/* gpa <-> iova identity is a bijection and keeps the order. */
+		ok &= dma_gpa_from_iova(dma_iova_from_gpa(x)) == x;
+		ok &= (dma_iova_from_gpa(x) < dma_iova_from_gpa(y)) == (x < y);
+		/* Checked addition: fails exactly on overflow, leaving the output alone. */
+		ok &= dma_iova_add(x, y, &out) == !ovf;
+		ok &= ovf ? out == 12345 : out == expect;
+		ok &= dma_iova_last(x, y, &sum) == (y != 0 && !__builtin_add_overflow(x, y - 1, &expect));
+		/* Alignment: round up gives the least aligned value >= x, or fails on wrap. */
+		if (dma_align_up(x, align, &up))
+			ok &= dma_is_aligned(up, align) && up >= x && up - x < align;
+		else
+			ok &= x > UINT64_MAX - align + 1;
+		ok &= dma_is_aligned(x, align) == (x % align == 0);
+		if (!ok) {
+			CHECK_FAIL_AT("case %" PRIu64 ": x 0x%" PRIx64 " y 0x%" PRIx64 " align 0x%" PRIx64,
+				      c, x, y, align);
+			return;
+		}
+	}
+}
+
+/* Section 8: zero sizes are refused everywhere. */
+TEST(edge_zero_size)
+{
+	struct dma_map dm = fresh(NULL, 0);
+	struct dma_mem mem;
+	struct err e = { 0 };
+	iova_t iova;
+
+	CHECK_EQ_I(dma_map_add(&dm, 0, 0, NULL, DMA_BACKING_ANON, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0, 0, UINT64_MAX, &iova, &e), -EINVAL);
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_ANON, 0, NULL, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_remove(&dm, 0, 0, NULL, &e), -ENOENT);
+	dma_map_fini(&dm);
+}
+
+TEST(mem_backings)
+{
+	char path[] = "/tmp/test_dma.XXXXXX";
+	struct dma_mem mem;
+	struct err e = { 0 };
+	int fd;
+
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_ANON, 1 << 20, NULL, &e), 0);
+	CHECK(mem.hva != NULL && mem.page_bytes == (uint64_t)sysconf(_SC_PAGESIZE));
+	((char *)mem.hva)[(1 << 20) - 1] = 1;
+	dma_mem_free(&mem);
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_MEMFD, 1 << 20, NULL, &e), 0);
+	CHECK(mem.fd >= 0);
+	dma_mem_free(&mem);
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_ANON, 1000, NULL, &e), -EINVAL);
+	CHECK(strstr(e.msg, "not a multiple of the 4K page size") != NULL);
+	/* A file: created at the size when absent; an existing one must be big enough. */
+	fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_FILE, 1 << 16, path, &e), -EINVAL);
+	CHECK(strstr(e.msg, "smaller than") != NULL);
+	unlink(path);
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_FILE, 1 << 16, path, &e), 0);
+	dma_mem_free(&mem);
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_FILE, 1 << 16, path, &e), 0);
+	dma_mem_free(&mem);
+	unlink(path);
+	CHECK_EQ_I(dma_backing_parse("2M"), DMA_BACKING_HUGE_2M);
+	CHECK_EQ_I(dma_backing_parse("1G"), DMA_BACKING_HUGE_1G);
+	CHECK_EQ_I(dma_backing_parse("/tmp/x"), DMA_BACKING_FILE);
+}
+
+/* Hugepages: either they work, or the error names the knob. */
+TEST(mem_hugepages_clear_error)
+{
+	struct dma_mem mem;
+	struct err e = { 0 };
+	uint64_t nfree, total;
+	int rc;
+
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_HUGE_2M, 4096, NULL, &e), -EINVAL);
+	rc = dma_mem_alloc(&mem, DMA_BACKING_HUGE_1G, 1ull << 30, NULL, &e);
+	if (rc == 0) {
+		dma_mem_free(&mem);
+	} else {
+		CHECK_EQ_I(rc, -ENOMEM);
+		CHECK(strstr(e.msg, "1G huge pages") != NULL);
+	}
+	if (dma_huge_free_pages(2 << 20, &nfree, &total) == 0 && nfree >= 1) {
+		CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_HUGE_2M, 2 << 20, NULL, &e), 0);
+		dma_mem_free(&mem);
+	} else {
+		rc = dma_mem_alloc(&mem, DMA_BACKING_HUGE_2M, 2 << 20, NULL, &e);
+		CHECK_EQ_I(rc, -ENOMEM);
+		CHECK(strstr(e.msg, "hugepages-2048kB") != NULL);
+	}
+}
+
+int main(void)
+{
+	RUN(map_basics);
+	RUN(init_rejects_bad_ranges);
+	RUN(alloc_basics);
+	RUN(edge_max_address);
+	RUN(prop_dma_sequences_match_model);
+	RUN(prop_dma_adjacent_and_remap);
+	RUN(prop_alloc_lowest_valid_slot);
+	RUN(prop_address_safety);
+	RUN(edge_zero_size);
+	RUN(mem_backings);
+	RUN(mem_hugepages_clear_error);
+	return CHECK_MAIN_END();
+}
