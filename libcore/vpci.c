@@ -1,0 +1,308 @@
+/* vpci.c: guest BAR placement and the config-space shadow of a passed-through PCI function. */
+#include "vpci.h"
+
+#include <string.h>
+
+#define PAGE_SIZE 4096u
+
+/* Standard config-space offsets and IDs (PCI Local Bus 3.0, PCIe 5.0). */
+#define CFG_STATUS 0x06
+#define CFG_STATUS_CAP_LIST 0x10
+#define CFG_BAR0 0x10
+#define CFG_ROM 0x30
+#define CFG_CAP_PTR 0x34
+#define CFG_INT_LINE 0x3c
+#define CAP_ID_MSI 0x05
+#define CAP_ID_MSIX 0x11
+#define EXT_CAP_START 0x100
+#define CAP_WALK_MAX 48 /* a malicious or broken list must not loop us */
+
+static bool is_pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+void vpci_alloc_init(struct vpci_alloc *a, uint64_t mmio32_base, uint64_t mmio32_size,
+		     uint64_t mmio64_base, uint64_t mmio64_size, uint64_t io_base, uint64_t io_size)
+{
+	a->mmio32 = (struct vpci_window){ mmio32_base, mmio32_base + mmio32_size, mmio32_base };
+	a->mmio64 = (struct vpci_window){ mmio64_base, mmio64_base + mmio64_size, mmio64_base };
+	a->io = (struct vpci_window){ io_base, io_base + io_size, io_base };
+}
+
+int vpci_alloc_bar(struct vpci_alloc *a, uint64_t size, unsigned flags, uint64_t *gpa,
+		   struct err *e)
+{
+	bool io = flags & VPCI_BAR_IO;
+	struct vpci_window *w;
+	uint64_t span, addr;
+
+	if (!is_pow2(size) || size < (io ? 4u : 16u))
+		return err_set(e, EINVAL, "BAR size 0x%llx is not a power of two >= %u",
+			       (unsigned long long)size, io ? 4u : 16u);
+	if (io && size > 0x10000)
+		return err_set(e, EINVAL, "I/O BAR size 0x%llx exceeds the I/O space",
+			       (unsigned long long)size);
+	if (!io && !(flags & VPCI_BAR_64) && size > (1ull << 31))
+		return err_set(e, EINVAL, "32-bit BAR of 0x%llx bytes cannot be placed below 4 GiB",
+			       (unsigned long long)size);
+	span = io || size >= PAGE_SIZE ? size : PAGE_SIZE;
+	if (io)
+		w = &a->io;
+	else if (flags & VPCI_BAR_64 && a->mmio64.end > a->mmio64.base)
+		w = &a->mmio64;
+	else
+		w = &a->mmio32;
+	/* Align up without wrapping past 2^64. */
+	if (w->next > UINT64_MAX - (span - 1))
+		return err_set(e, ENOSPC, "no room for a BAR of 0x%llx bytes", (unsigned long long)size);
+	addr = (w->next + span - 1) & ~(span - 1);
+	if (addr < w->base || addr > w->end || w->end - addr < span)
+		return err_set(e, ENOSPC, "no room for a BAR of 0x%llx bytes in [0x%llx, 0x%llx)",
+			       (unsigned long long)size, (unsigned long long)w->base,
+			       (unsigned long long)w->end);
+	w->next = addr + span;
+	*gpa = addr;
+	return 0;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void emulate(struct vpci_cfg *c, unsigned off, unsigned len, uint8_t wmask)
+{
+	for (unsigned i = off; i < off + len && i < VPCI_CFG_SIZE; i++) {
+		c->emulated[i] = 1;
+		c->wmask[i] = wmask;
+	}
+}
+
+/* The value register r reads as: the guest's placement, or the size mask while sizing. */
+static uint32_t bar_reg_value(const struct vpci_cfg *c, int r)
+{
+	const struct vpci_bar *lo = &c->bar[r];
+
+	if (lo->size) {
+		uint64_t mask = ~(lo->size - 1);
+
+		return (uint32_t)((c->sizing[r] ? mask : lo->gpa) & (lo->flags & VPCI_BAR_IO ? ~3u : ~15u)) |
+		       lo->low_bits;
+	}
+	if (r > 0 && c->bar[r - 1].size && (c->bar[r - 1].flags & VPCI_BAR_64)) {
+		const struct vpci_bar *b = &c->bar[r - 1];
+
+		return (uint32_t)((c->sizing[r] ? ~(b->size - 1) : b->gpa) >> 32);
+	}
+	return 0; /* not implemented: reads 0, ignores writes */
+}
+
+static void sync_bars(struct vpci_cfg *c)
+{
+	for (int r = 0; r < 6; r++)
+		wr32(&c->shadow[CFG_BAR0 + 4 * r], bar_reg_value(c, r));
+}
+
+static bool in_list8(const uint8_t *l, uint8_t v)
+{
+	for (; l && *l; l++)
+		if (*l == v)
+			return true;
+	return false;
+}
+
+static bool in_list16(const uint16_t *l, uint16_t v)
+{
+	for (; l && *l; l++)
+		if (*l == v)
+			return true;
+	return false;
+}
+
+/* Unlink hidden standard capabilities; emulate MSI/MSI-X control registers. */
+static void walk_caps(struct vpci_cfg *c, const uint8_t *hide)
+{
+	unsigned link = CFG_CAP_PTR; /* the byte that points at the current capability */
+	uint8_t seen[256] = { 0 };
+
+	if (!(c->shadow[CFG_STATUS] & CFG_STATUS_CAP_LIST)) {
+		emulate(c, CFG_CAP_PTR, 1, 0);
+		c->shadow[CFG_CAP_PTR] = 0;
+		return;
+	}
+	for (int n = 0; n < CAP_WALK_MAX; n++) {
+		unsigned cap = c->shadow[link] & 0xfc;
+
+		if (cap < 0x40 || seen[cap]) {
+			if (cap) { /* a loop or a pointer into the header: end the list here */
+				emulate(c, link, 1, 0);
+				c->shadow[link] = 0;
+			}
+			return;
+		}
+		seen[cap] = 1;
+		if (in_list8(hide, c->shadow[cap])) {
+			emulate(c, link, 1, 0);
+			c->shadow[link] = c->shadow[cap + 1];
+			continue; /* same link, now pointing past the hidden one */
+		}
+		if (c->shadow[cap] == CAP_ID_MSIX) {
+			emulate(c, cap + 2, 1, 0);
+			emulate(c, cap + 3, 1, 0xc0); /* MSI-X enable, function mask */
+		} else if (c->shadow[cap] == CAP_ID_MSI) {
+			uint16_t ctl = (uint16_t)(c->shadow[cap + 2] | c->shadow[cap + 3] << 8);
+			unsigned len = 10 + (ctl & 0x80 ? 4 : 0) + (ctl & 0x100 ? 10 : 0);
+
+			emulate(c, cap + 2, 1, 0x71); /* enable, multiple message enable */
+			emulate(c, cap + 3, 1, 0);
+			emulate(c, cap + 4, len - 4, 0xff);
+			emulate(c, cap + 4, 1, 0xfc); /* address is dword aligned */
+		}
+		link = cap + 1;
+	}
+}
+
+/* Hidden extended capabilities become the null capability (ID 0), keeping the chain. */
+static void walk_ext_caps(struct vpci_cfg *c, const uint16_t *hide_ext)
+{
+	unsigned off = EXT_CAP_START;
+
+	for (int n = 0; n < CAP_WALK_MAX && off >= EXT_CAP_START && off <= VPCI_CFG_SIZE - 4; n++) {
+		uint32_t h = rd32(&c->shadow[off]);
+
+		if (!h)
+			return;
+		if (in_list16(hide_ext, (uint16_t)(h & 0xffff))) {
+			wr32(&c->shadow[off], h & 0xfff00000);
+			emulate(c, off, 4, 0);
+		}
+		off = (h >> 20) & 0xffc;
+	}
+}
+
+int vpci_cfg_init(struct vpci_cfg *c, const uint8_t *config, unsigned config_len,
+		  const struct vpci_bar bars[6], const uint8_t *hide, const uint16_t *hide_ext,
+		  struct err *e)
+{
+	if (config_len < 64 || config_len > VPCI_CFG_SIZE)
+		return err_set(e, EINVAL, "config space of %u bytes (expected 64..4096)", config_len);
+	memset(c, 0, sizeof(*c));
+	memcpy(c->shadow, config, config_len);
+	for (int r = 0; r < 6; r++) {
+		const struct vpci_bar *b = &bars[r];
+
+		if (!b->size)
+			continue;
+		if (!is_pow2(b->size) || (b->gpa & (b->size - 1)) ||
+		    ((b->flags & VPCI_BAR_64) && r == 5) || (!(b->flags & VPCI_BAR_64) && b->size > (1ull << 32)))
+			return err_set(e, EINVAL, "BAR%d: size 0x%llx at 0x%llx is not valid", r,
+				       (unsigned long long)b->size, (unsigned long long)b->gpa);
+		c->bar[r] = *b;
+		c->bar[r].low_bits = b->flags & VPCI_BAR_IO ? 0x1
+							     : (b->flags & VPCI_BAR_64 ? 0x4 : 0) |
+								       (b->flags & VPCI_BAR_PREFETCH ? 0x8 : 0);
+		if (b->flags & VPCI_BAR_64) {
+			memset(&c->bar[r + 1], 0, sizeof(c->bar[r + 1]));
+			r++;
+		}
+	}
+	emulate(c, CFG_BAR0, 24, 0xff);
+	emulate(c, CFG_ROM, 4, 0); /* no expansion ROM for the guest */
+	memset(&c->shadow[CFG_ROM], 0, 4);
+	emulate(c, CFG_INT_LINE, 1, 0xff);
+	sync_bars(c);
+	walk_caps(c, hide);
+	if (config_len > EXT_CAP_START)
+		walk_ext_caps(c, hide_ext);
+	return 0;
+}
+
+bool vpci_cfg_is_emulated(const struct vpci_cfg *c, unsigned off, unsigned len)
+{
+	for (unsigned i = off; i < off + len; i++)
+		if (i >= VPCI_CFG_SIZE || !c->emulated[i])
+			return false;
+	return true;
+}
+
+uint32_t vpci_cfg_read(const struct vpci_cfg *c, unsigned off, unsigned len, uint32_t device_value)
+{
+	uint32_t v = device_value;
+
+	for (unsigned i = 0; i < len && off + i < VPCI_CFG_SIZE; i++)
+		if (c->emulated[off + i])
+			v = (v & ~(0xffu << (8 * i))) | (uint32_t)c->shadow[off + i] << (8 * i);
+	if (len < 4)
+		v &= (1u << (8 * len)) - 1;
+	return v;
+}
+
+unsigned vpci_cfg_write(struct vpci_cfg *c, unsigned off, unsigned len, uint32_t val,
+			unsigned *pass_mask)
+{
+	uint64_t before[6];
+	unsigned moved = 0;
+
+	*pass_mask = 0;
+	for (int r = 0; r < 6; r++)
+		before[r] = c->bar[r].gpa;
+	for (unsigned i = 0; i < len; i++) {
+		unsigned o = off + i;
+		uint8_t b = (uint8_t)(val >> (8 * i));
+
+		if (o >= VPCI_CFG_SIZE)
+			break;
+		if (!c->emulated[o]) {
+			*pass_mask |= 1u << i;
+			continue;
+		}
+		c->shadow[o] = (uint8_t)((c->shadow[o] & ~c->wmask[o]) | (b & c->wmask[o]));
+	}
+	/* BAR registers: interpret what the guest wrote, then rebuild them. */
+	for (int r = 0; r < 6; r++) {
+		unsigned ro = CFG_BAR0 + 4 * (unsigned)r;
+		uint32_t w;
+
+		if (off + len <= ro || off >= ro + 4)
+			continue;
+		w = rd32(&c->shadow[ro]);
+		if (c->bar[r].size) {
+			struct vpci_bar *b = &c->bar[r];
+			uint32_t type = b->flags & VPCI_BAR_IO ? 3u : 15u;
+
+			c->sizing[r] = (w | type) == 0xffffffffu;
+			if (!c->sizing[r])
+				b->gpa = ((b->gpa & ~0xffffffffull) | (w & ~type)) & ~(b->size - 1);
+		} else if (r > 0 && c->bar[r - 1].size && (c->bar[r - 1].flags & VPCI_BAR_64)) {
+			struct vpci_bar *b = &c->bar[r - 1];
+
+			c->sizing[r] = w == 0xffffffffu;
+			if (!c->sizing[r])
+				b->gpa = (((uint64_t)w << 32) | (b->gpa & 0xffffffffull)) & ~(b->size - 1);
+		}
+	}
+	sync_bars(c);
+	for (int r = 0; r < 6; r++)
+		if (c->bar[r].size && c->bar[r].gpa != before[r])
+			moved |= 1u << r;
+	return moved;
+}
+
+unsigned vpci_cfg_find_cap(const struct vpci_cfg *c, uint8_t id)
+{
+	unsigned cap = c->shadow[CFG_CAP_PTR] & 0xfc;
+
+	for (int n = 0; n < CAP_WALK_MAX && cap >= 0x40; n++) {
+		if (c->shadow[cap] == id)
+			return cap;
+		cap = c->shadow[cap + 1] & 0xfc;
+	}
+	return 0;
+}
