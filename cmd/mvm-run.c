@@ -19,6 +19,7 @@
 #include "vm.h"
 #include "vmconfig.h"
 #include "vm_seccomp.h"
+#include "vm_sleep.h"
 #include "vmdev.h"
 
 /* Everything one microVM is made of; built step by step in mvm_build(). */
@@ -29,6 +30,7 @@ struct mvm {
 	struct vm vm;
 	struct serial serial;
 	struct i8042 i8042;
+	struct vm_sleep sleep;
 	struct vmdev_set devs;
 	struct boot_info boot;
 	int console_fd;
@@ -73,6 +75,11 @@ static void guest_reset(void *opaque)
 	vm_request_stop(opaque, VM_STOP_RESET, 0, "guest reset (i8042)");
 }
 
+static void guest_poweroff(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_POWEROFF, 0, "guest powered off (ACPI S5)");
+}
+
 /* Exit status for a failed build step: bad input is 2, the host failing is 1. */
 static int build_fail(const char *what, int rc, const struct err *e)
 {
@@ -85,6 +92,7 @@ static int build_fail(const char *what, int rc, const struct err *e)
 	case EINVAL:
 	case ENOTDIR:
 	case EACCES:
+	case EISDIR:
 		return EXIT_USAGE;
 	default:
 		return EXIT_FAIL;
@@ -102,6 +110,7 @@ static int mvm_build(struct mvm *m)
 	struct file_map kernel, initrd = { 0 };
 	struct boot_image img;
 	struct err e = { 0 };
+	gpa_t rsdp = 0;
 	int rc;
 
 	/* 1. Inputs first: a bad kernel is reported before anything is allocated. */
@@ -137,16 +146,40 @@ static int mvm_build(struct mvm *m)
 			     "i8042", &e);
 	if (rc)
 		return build_fail("i8042", rc, &e);
+	m->sleep = (struct vm_sleep){ guest_poweroff, vm };
+	rc = vm_bus_register(&vm->pio, BOOT_ACPI_SLEEP_PORT, VM_SLEEP_PORTS, &vm_sleep_io_ops,
+			     &m->sleep, "acpi-sleep", &e);
+	if (rc)
+		return build_fail("ACPI sleep registers", rc, &e);
 
 	/* 5. virtio-mmio devices, announced on the kernel command line. */
 	snprintf(m->cmdline, sizeof(m->cmdline), "%s",
 		 c->cmdline ? c->cmdline : VMCONFIG_DEFAULT_CMDLINE);
+	if (c->nr_disks && c->disk[0].root) {
+		/* Firecracker's is_root_device: the first disk is the root file system. */
+		size_t used = strlen(m->cmdline);
+
+		snprintf(m->cmdline + used, sizeof(m->cmdline) - used, " root=/dev/vda %s",
+			 c->disk[0].read_only ? "ro" : "rw");
+	}
 	rc = vmdev_create_all(&m->devs, vm, c, m->cmdline, sizeof(m->cmdline), &e);
 	if (rc)
 		return build_fail("devices", rc, &e);
 
-	/* 6. Kernel, initrd, command line, zero page or start_info, page tables, MP table. */
-	img = (struct boot_image){ kernel.data, kernel.size, initrd.data, initrd.size, m->cmdline };
+	/* 6. ACPI tables (how distribution kernels find virtio-mmio devices), kernel, initrd,
+	 * command line, zero page or start_info, page tables, MP table. */
+	{
+		struct boot_acpi_dev adev[VMDEV_MAX];
+
+		for (unsigned i = 0; i < m->devs.n; i++)
+			adev[i] = (struct boot_acpi_dev){ vmdev_mmio_gpa(i), VMDEV_MMIO_SIZE,
+							  vmdev_irq(i) };
+		rc = boot_acpi_write(&vm->ram, c->cpus, adev, m->devs.n, &rsdp, &e);
+		if (rc)
+			return build_fail("ACPI tables", rc, &e);
+	}
+	img = (struct boot_image){ kernel.data, kernel.size, initrd.data, initrd.size, m->cmdline,
+				   rsdp };
 	rc = boot_load(&vm->ram, &img, &m->boot, &e);
 	if (rc)
 		return build_fail("kernel", rc, &e);
@@ -360,6 +393,12 @@ static void open_console_or_die(struct mvm *m)
 	}
 }
 
+static void report_broken(const char *line, void *arg)
+{
+	(void)arg;
+	cli_warn("device", "%s", line);
+}
+
 static int report(struct mvm *m, enum vm_stop_reason why)
 {
 	uint64_t exits = 0;
@@ -367,6 +406,8 @@ static int report(struct mvm *m, enum vm_stop_reason why)
 
 	for (unsigned i = 0; i < m->vm.nr_vcpus; i++)
 		exits += m->vm.exits[i];
+	/* A driver that broke the virtio rules is worth knowing about, whatever else happened. */
+	vmdev_report_broken(&m->devs, report_broken, NULL);
 	switch (why) {
 	case VM_STOP_RESET:
 	case VM_STOP_POWEROFF:

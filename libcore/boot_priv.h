@@ -51,6 +51,7 @@ int boot_bzimage_load(const struct vm_ram *ram, const struct boot_image *img,
 		      struct err *e);
 
 /* Linux zero page (struct boot_params) offsets used here. */
+#define ZP_ACPI_RSDP_ADDR    0x070
 #define ZP_EXT_RAMDISK_IMAGE 0x0c0
 #define ZP_EXT_RAMDISK_SIZE  0x0c4
 #define ZP_EXT_CMD_LINE_PTR  0x0c8

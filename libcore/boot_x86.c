@@ -118,6 +118,7 @@ static void write_zero_page_common(uint8_t *zp, const struct vm_ram *ram,
 {
 	struct memmap m;
 
+	boot_put64(zp + ZP_ACPI_RSDP_ADDR, info->acpi_rsdp);
 	boot_put32(zp + ZP_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_GPA);
 	boot_put32(zp + ZP_EXT_CMD_LINE_PTR, 0);
 	boot_put32(zp + ZP_RAMDISK_IMAGE, (uint32_t)info->initrd_gpa);
@@ -153,6 +154,7 @@ static int write_pvh_info(const struct vm_ram *ram, const struct boot_info *info
 	boot_put32(si + 12, info->initrd_size ? 1 : 0);
 	boot_put64(si + 16, info->initrd_size ? PVH_MODLIST_GPA : 0);
 	boot_put64(si + 24, BOOT_CMDLINE_GPA);
+	boot_put64(si + 32, info->acpi_rsdp);
 	boot_put64(si + 40, PVH_MEMMAP_GPA);
 	boot_put32(si + 48, m.n);
 	if (info->initrd_size) {
@@ -181,6 +183,7 @@ int boot_load(const struct vm_ram *ram, const struct boot_image *img, struct boo
 	int rc;
 
 	memset(info, 0, sizeof(*info));
+	info->acpi_rsdp = img->acpi_rsdp;
 	if (fmt == BOOT_FORMAT_UNKNOWN)
 		return err_set(e, ENOEXEC,
 			       "kernel format not recognised (expected an x86 ELF or a bzImage)");

@@ -53,6 +53,7 @@ struct boot_image {
 	const uint8_t *initrd; /* NULL: none */
 	size_t initrd_size;
 	const char *cmdline; /* NULL: empty */
+	gpa_t acpi_rsdp;     /* 0: no ACPI tables */
 };
 
 struct boot_info {
@@ -64,6 +65,7 @@ struct boot_info {
 	uint64_t initrd_size;
 	gpa_t params_gpa; /* zero page (LINUX64) or start_info (PVH32) */
 	uint16_t protocol; /* bzImage boot protocol version (0x020f), 0 otherwise */
+	gpa_t acpi_rsdp;
 };
 
 /* The format of a kernel image, or BOOT_FORMAT_UNKNOWN. */
@@ -87,5 +89,21 @@ void boot_sregs_long_mode(struct kvm_sregs *sregs);
 /* The MP table (Intel MP spec 1.4) for nr_cpus CPUs, an IOAPIC and ISA IRQs 0-15, at the EBDA. */
 int boot_mptable_write(const struct vm_ram *ram, unsigned nr_cpus, struct err *e);
 #define BOOT_MAX_CPUS 64
+
+/* A virtio-mmio device for the DSDT. */
+struct boot_acpi_dev {
+	gpa_t mmio_gpa;
+	uint64_t mmio_size;
+	uint32_t irq;
+};
+/* The I/O port of the FADT's sleep control register (status at +1): writing SLP_EN powers off. */
+#define BOOT_ACPI_SLEEP_PORT 0x600
+/*
+ * ACPI tables (RSDP at 0xe0000, XSDT, hardware-reduced FADT, MADT with nr_cpus LAPICs and the
+ * IOAPIC, DSDT with \_S5 and one LNRO0005 device per virtio-mmio device). *rsdp_gpa is what
+ * boot_image.acpi_rsdp takes.
+ */
+int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boot_acpi_dev *devs,
+		    unsigned nr_devs, gpa_t *rsdp_gpa, struct err *e);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "guestmem.h"
 #include "vm.h"
 #include "vmconfig.h"
 
@@ -16,10 +17,29 @@
 
 struct virtio_mmio;
 
+/* Where device i lives and which IOAPIC pin it uses. */
+static inline gpa_t vmdev_mmio_gpa(unsigned i)
+{
+	return VMDEV_MMIO_BASE + VMDEV_MMIO_SIZE * i;
+}
+static inline unsigned vmdev_irq(unsigned i)
+{
+	return VMDEV_FIRST_IRQ + i;
+}
+
+struct vmdev;
+
 struct vmdev_set {
 	unsigned n;
-	struct virtio_mmio *dev[VMDEV_MAX];
+	struct vmdev *dev[VMDEV_MAX];
+	struct guestmem mem; /* guest RAM as the queues see it */
 };
+
+/* Device i's transport, for status and tests. */
+struct virtio_mmio *vmdev_transport(struct vmdev_set *s, unsigned i);
+/* One line per device that the driver broke ("virtio-blk at 0x...: why"); 0 when none. */
+unsigned vmdev_report_broken(struct vmdev_set *s, void (*fn)(const char *line, void *arg),
+			     void *arg);
 
 /*
  * Create the disks, network interfaces and rng of cfg as virtio-mmio devices on vm's MMIO bus

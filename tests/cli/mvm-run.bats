@@ -145,6 +145,74 @@ need_kvm() {
 	assert_line --partial "warning: config: config.metrics: not supported"
 }
 
+@test "virtio-blk: a guest driver writes and reads back a sector; the image file has it" {
+	need_kvm
+	truncate -s 1M "$T/d.img"
+	run "$MVM" --kernel "$G/vblk.elf" --disk "$T/d.img" --cmdline "mode=none" </dev/null
+	assert_success
+	assert_line "vblk capacity 2048"
+	assert_line "vblk write/read ok"
+	# sector 3 holds bytes 0x5a, 0x5b, ... as the guest wrote them
+	[ "$(od -An -tx1 -j 1536 -N 4 "$T/d.img" | tr -d ' ')" = 5a5b5c5d ]
+}
+
+@test "virtio-blk read-only: the guest's write is refused" {
+	need_kvm
+	truncate -s 1M "$T/d.img"
+	run "$MVM" --kernel "$G/vblk.elf" --disk "$T/d.img,ro" --cmdline "mode=none" </dev/null
+	assert_success
+	assert_line "vblk write/read FAILED"
+	[ "$(od -An -tx1 -j 1536 -N 4 "$T/d.img" | tr -d ' ')" = 00000000 ]
+}
+
+malicious() { # mode, expected reason
+	need_kvm
+	truncate -s 1M "$T/d.img"
+	run "$MVM" --kernel "$G/vblk.elf" --disk "$T/d.img" --cmdline "mode=$1" </dev/null
+	assert_success
+	assert_line "vblk status needs-reset"
+	assert_line "vblk recovered ok"
+	assert_line --partial "mvm-run: warning: device: virtio-blk at 0xd0000000: needs reset: "
+	assert_output --partial "$2"
+}
+
+@test "malicious queue: descriptor loop → DEVICE_NEEDS_RESET, mvm-run survives" {
+	malicious loop "virtio-blk queue 0: chain at descriptor 0: descriptor loop"
+}
+
+@test "malicious queue: avail.idx running ahead → DEVICE_NEEDS_RESET" {
+	malicious ahead "virtio-blk queue 0: avail.idx ran ahead of the ring"
+}
+
+@test "malicious queue: buffer outside guest memory → DEVICE_NEEDS_RESET" {
+	malicious outside "virtio-blk queue 0: chain at descriptor 0: buffer outside guest memory"
+}
+
+@test "malicious queue: head index beyond the ring → DEVICE_NEEDS_RESET" {
+	malicious badhead "virtio-blk queue 0: bad descriptor index"
+}
+
+@test "malicious queue: a 4 GiB buffer length → DEVICE_NEEDS_RESET" {
+	malicious hugelen "buffer outside guest memory"
+}
+
+@test "--rng and --disk together on the tiny guest: devices on the command line" {
+	need_kvm
+	truncate -s 1M "$T/d.img"
+	run "$MVM" -v --kernel "$G/hello.elf" --disk "$T/d.img" --rng --console none </dev/null
+	assert_success
+	assert_output --partial "virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6"
+}
+
+@test "bad disk or tap: exit 2" {
+	run "$MVM" --kernel "$G/hello.elf" --disk "$T/missing.img"
+	assert_failure 2
+	assert_output --partial "mvm-run: devices: disk: $T/missing.img: No such file or directory"
+	run "$MVM" --kernel "$G/hello.elf" --disk "$T"
+	assert_failure 2
+	assert_output --partial "Is a directory"
+}
+
 # ---- bad input: exit 2 with a clear message ------------------------------------------------
 
 @test "no /dev/kvm: exit 2" {

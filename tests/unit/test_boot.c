@@ -54,7 +54,7 @@ TEST(elf_pvh_loads_and_fills_start_info)
 	size_t n;
 	uint8_t *k = mvm_test_elf(0, 0x100000, code, sizeof(code), 0x3000, 0x100000, 0x100000, &n);
 	uint8_t initrd[5000];
-	struct boot_image img = { k, n, initrd, sizeof(initrd), "console=ttyS0 x=1" };
+	struct boot_image img = { k, n, initrd, sizeof(initrd), "console=ttyS0 x=1", 0 };
 
 	memset(initrd, 0xab, sizeof(initrd));
 	REQUIRE(vm_ram_alloc(&ram, 64 << 20, &e) == 0);
@@ -110,7 +110,7 @@ TEST(elf64_linux_boot_protocol)
 	struct kvm_sregs sregs = { 0 };
 	size_t n;
 	uint8_t *k = mvm_test_elf(1, 0x1000000, code, sizeof(code), 0x1000, 0x1000000, 0, &n);
-	struct boot_image img = { k, n, NULL, 0, "root=/dev/vda" };
+	struct boot_image img = { k, n, NULL, 0, "root=/dev/vda", 0 };
 
 	REQUIRE(vm_ram_alloc(&ram, 128 << 20, &e) == 0);
 	CHECK_EQ_I(boot_detect(k, n), BOOT_FORMAT_ELF);
@@ -182,7 +182,7 @@ TEST(bzimage_loads_setup_header_and_payload)
 	size_t n;
 	uint8_t *k = fake_bzimage(0x4000, 0x020f, 1, 0x800000, &n);
 	uint8_t initrd[100] = { 1, 2, 3 };
-	struct boot_image img = { k, n, initrd, sizeof(initrd), "quiet" };
+	struct boot_image img = { k, n, initrd, sizeof(initrd), "quiet", 0 };
 
 	REQUIRE(vm_ram_alloc(&ram, 64 << 20, &e) == 0);
 	CHECK_EQ_I(boot_detect(k, n), BOOT_FORMAT_BZIMAGE);
@@ -228,7 +228,7 @@ TEST(loader_rejects_bad_input)
 	struct boot_info bi;
 	size_t n;
 	uint8_t junk[4096] = "not a kernel";
-	struct boot_image img = { junk, sizeof(junk), NULL, 0, NULL };
+	struct boot_image img = { junk, sizeof(junk), NULL, 0, NULL, 0 };
 	uint8_t *k;
 	char longline[BOOT_CMDLINE_MAX + 1];
 
@@ -238,28 +238,28 @@ TEST(loader_rejects_bad_input)
 
 	/* a segment beyond the end of RAM */
 	k = mvm_test_elf(0, 0x100000, code, sizeof(code), 16 << 20, 0x100000, 0x100000, &n);
-	img = (struct boot_image){ k, n, NULL, 0, NULL };
+	img = (struct boot_image){ k, n, NULL, 0, NULL, 0 };
 	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOMEM);
 	CHECK(strstr(e.msg, "memory too small for the kernel") != NULL);
 	free(k);
 	/* a segment over the boot tables */
 	k = mvm_test_elf(0, 0x8000, code, sizeof(code), 0x100, 0x8000, 0x8000, &n);
-	img = (struct boot_image){ k, n, NULL, 0, NULL };
+	img = (struct boot_image){ k, n, NULL, 0, NULL, 0 };
 	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOEXEC);
 	free(k);
 	/* entry outside the segments */
 	k = mvm_test_elf(1, 0x100000, code, sizeof(code), 0x100, 0xffffffff81000000ULL, 0, &n);
-	img = (struct boot_image){ k, n, NULL, 0, NULL };
+	img = (struct boot_image){ k, n, NULL, 0, NULL, 0 };
 	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOEXEC);
 	free(k);
 	/* command line too long */
 	k = mvm_test_elf(0, 0x100000, code, sizeof(code), 0x100, 0x100000, 0x100000, &n);
 	memset(longline, 'a', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = 0;
-	img = (struct boot_image){ k, n, NULL, 0, longline };
+	img = (struct boot_image){ k, n, NULL, 0, longline, 0 };
 	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -E2BIG);
 	/* an initrd larger than RAM */
-	img = (struct boot_image){ k, n, junk, 9 << 20, NULL };
+	img = (struct boot_image){ k, n, junk, 9 << 20, NULL, 0 };
 	CHECK_EQ_I(boot_load(&ram, &img, &bi, &e), -ENOMEM);
 	free(k);
 	vm_ram_free(&ram);
@@ -299,7 +299,7 @@ TEST(prop_corrupted_images_never_crash)
 			uint8_t *copy = malloc(len ? len : 1); /* exact size: ASan sees overreads */
 
 			memcpy(copy, b, len);
-			struct boot_image img = { copy, len, NULL, 0, "x" };
+			struct boot_image img = { copy, len, NULL, 0, "x", 0 };
 			int rc = boot_load(&ram, &img, &bi, &e);
 
 			if (rc == 0)
@@ -357,6 +357,53 @@ TEST(mptable_checksums_and_cpus)
 	vm_ram_free(&ram);
 }
 
+TEST(acpi_tables_checksum_and_describe_devices)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	struct boot_acpi_dev devs[3] = { { 0xd0000000, 0x1000, 5 }, { 0xd0001000, 0x1000, 6 },
+					 { 0xd0002000, 0x1000, 7 } };
+	gpa_t rsdp = 0, xsdt, t;
+	const uint8_t *p;
+
+	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 4, devs, 3, &rsdp, &e) == 0);
+	p = vm_ram_hva(&ram, rsdp, 36);
+	CHECK(memcmp(p, "RSD PTR ", 8) == 0);
+	CHECK_EQ_U(sum(p, 20), 0);
+	CHECK_EQ_U(sum(p, 36), 0);
+	xsdt = rd64(&ram, rsdp + 24);
+	p = vm_ram_hva(&ram, xsdt, 36);
+	CHECK(memcmp(p, "XSDT", 4) == 0);
+	CHECK_EQ_U(sum(p, rd32(&ram, xsdt + 4)), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		t = rd64(&ram, xsdt + 36 + 8 * i);
+		p = vm_ram_hva(&ram, t, rd32(&ram, t + 4));
+		REQUIRE(p != NULL);
+		CHECK_EQ_U(sum(p, rd32(&ram, t + 4)), 0);
+		if (memcmp(p, "FACP", 4) == 0) {
+			gpa_t dsdt = rd64(&ram, t + 140);
+			const uint8_t *d = vm_ram_hva(&ram, dsdt, rd32(&ram, dsdt + 4));
+			uint32_t len = rd32(&ram, dsdt + 4);
+			unsigned found = 0;
+
+			CHECK(rd32(&ram, t + 112) & (1u << 20)); /* hardware-reduced */
+			CHECK(memcmp(d, "DSDT", 4) == 0);
+			CHECK_EQ_U(sum(d, len), 0);
+			for (uint32_t k = 0; k + 8 < len; k++)
+				if (memcmp(d + k, "LNRO0005", 8) == 0)
+					found++;
+			CHECK_EQ_U(found, 3);
+			CHECK(memmem(d, len, "COM1", 4) != NULL);
+			CHECK(memmem(d, len, "_S5_", 4) != NULL);
+		} else {
+			CHECK(memcmp(p, "APIC", 4) == 0);
+			CHECK_EQ_U(rd32(&ram, t + 4), 44 + 4 * 8 + 12 + 6); /* 4 LAPICs, IOAPIC, NMI */
+		}
+	}
+	vm_ram_free(&ram);
+}
+
 int main(void)
 {
 	RUN(ram_split_around_hole);
@@ -366,5 +413,6 @@ int main(void)
 	RUN(loader_rejects_bad_input);
 	RUN(prop_corrupted_images_never_crash);
 	RUN(mptable_checksums_and_cpus);
+	RUN(acpi_tables_checksum_and_describe_devices);
 	return CHECK_MAIN_END();
 }

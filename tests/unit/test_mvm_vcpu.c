@@ -33,7 +33,7 @@ static int make_vm(struct vm *vm, unsigned nr, const uint8_t *code, size_t len)
 	struct boot_info bi;
 	size_t n;
 	uint8_t *k = mvm_test_elf(1, 0x200000, code, len, 0x1000, 0x200000, 0, &n);
-	struct boot_image img = { k, n, NULL, 0, "" };
+	struct boot_image img = { k, n, NULL, 0, "", 0 };
 	int rc = vm_open(vm, KVM_DEV, 16 << 20, &e);
 
 	if (!rc)

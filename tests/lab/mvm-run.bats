@@ -1,0 +1,97 @@
+#!/usr/bin/env bats
+# tests/lab/mvm-run.bats: mvm-run inside the lab VM (real nested /dev/kvm) boots Debian's
+# kernel with a busybox initramfs of ours to userspace; init reports what it sees (CPUs, a
+# virtio-blk disk it writes and reads back, a read-only one, virtio-rng, a ping through a tap
+# device to the lab VM) and reboots. Runs inside the lab: tests/lab/lab run -- bats THIS.
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+MVM=${MVM:-$BATS_TEST_DIRNAME/../../build/mvm-run}
+CMDLINE="console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
+
+setup_file() {
+	local kdir
+	kdir=$(ls -d "${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-lab}"/kernel-*/ 2>/dev/null |
+		sort -V | tail -n1)
+	kdir=${kdir%/}
+	export KDIR=$kdir KVER=${kdir##*/kernel-}
+	export VMLINUZ=$KDIR/boot/vmlinuz-$KVER VMLINUX=$KDIR/boot/vmlinux
+	export INITRD=$BATS_FILE_TMPDIR/initrd
+	[ -n "$kdir" ] && [ -r "$VMLINUZ" ] || return 0
+	"$BATS_TEST_DIRNAME/../guests/mkinitramfs" "$KDIR" "$KVER" "$INITRD"
+	# The lab VM's end of the guest's network: a tap with an address the guest pings.
+	if [ -w /dev/kvm ] && modprobe tun 2>/dev/null; then
+		ip tuntap add dev mvmtap0 mode tap 2>/dev/null || true
+		ip addr add 10.77.0.1/24 dev mvmtap0 2>/dev/null || true
+		ip link set mvmtap0 up 2>/dev/null || true
+	fi
+}
+
+teardown_file() {
+	ip link del mvmtap0 2>/dev/null || true
+}
+
+setup() {
+	[ -r "$VMLINUZ" ] || skip "no lab kernel in the cache (tests/lab/lab build)"
+	[ -w /dev/kvm ] || skip "no /dev/kvm (run inside the lab)"
+	T=$BATS_TEST_TMPDIR
+}
+
+# mvm-run with the console's carriage returns removed, so that lines compare exactly.
+mvm() {
+	timeout 600 "$MVM" "$@" </dev/null | tr -d '\r'
+	return "${PIPESTATUS[0]}"
+}
+
+@test "bzImage, 2 CPUs, disks, rng, tap: init sees it all, pings the lab VM, reboots: exit 0" {
+	printf 'MVM-DISK-MARKER!' >"$T/disk.img"
+	truncate -s 8M "$T/disk.img"
+	truncate -s 1M "$T/ro.img"
+	run mvm --kernel "$VMLINUZ" --initrd "$INITRD" --cpus 2 --mem 512M --cmdline "$CMDLINE" \
+		--disk "$T/disk.img" --disk "$T/ro.img,ro" --rng --net mvmtap0
+	echo "$output" | grep -E 'MVM-|mvm-run' || true
+	assert_success
+	assert_line --regexp '^MVM-INIT cpus=2 '
+	assert_line "MVM-DISK vda read=MVM-DISK-MARKER!"
+	assert_line "MVM-DISK vda write=ok"
+	assert_line "MVM-DISK vda readback=GUEST-WROTE-THIS"
+	assert_line "MVM-DISK vda size=16384"
+	assert_line "MVM-DISK vdb ro=1"
+	assert_line "MVM-DISK vdb write=refused"
+	assert_line --regexp '^MVM-RNG current=virtio_rng'
+	assert_line "MVM-RNG bytes=64"
+	assert_line "MVM-NET ping=ok"
+	assert_line "MVM-DONE"
+	# the guest's write reached the image file
+	[ "$(dd if="$T/disk.img" bs=4096 skip=1 count=1 2>/dev/null | head -c 16)" = GUEST-WROTE-THIS ]
+}
+
+@test "--config: a Firecracker config file boots the PVH vmlinux with its drive" {
+	[ -r "$VMLINUX" ] || skip "no uncompressed vmlinux in the lab cache"
+	printf 'MVM-DISK-MARKER!' >"$T/root.img"
+	truncate -s 4M "$T/root.img"
+	cat >"$T/vm.json" <<-JSON
+	{
+	  "boot-source": {
+	    "kernel_image_path": "$VMLINUX",
+	    "initrd_path": "$INITRD",
+	    "boot_args": "$CMDLINE"
+	  },
+	  "drives": [
+	    { "drive_id": "rootfs", "path_on_host": "$T/root.img", "is_root_device": true,
+	      "is_read_only": false }
+	  ],
+	  "machine-config": { "vcpu_count": 2, "mem_size_mib": 256, "smt": false },
+	  "entropy": {}
+	}
+	JSON
+	run mvm --config "$T/vm.json"
+	echo "$output" | grep -E 'MVM-|mvm-run' || true
+	assert_success
+	assert_line --regexp '^MVM-INIT cpus=2 '
+	assert_line "MVM-DISK vda read=MVM-DISK-MARKER!"
+	assert_line "MVM-DISK vda readback=GUEST-WROTE-THIS"
+	assert_line --regexp '^MVM-RNG current=virtio_rng'
+	assert_line "MVM-DONE"
+}
