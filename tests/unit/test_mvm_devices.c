@@ -1,0 +1,280 @@
+/* test_mvm_devices.c: 8250 UART, i8042, ACPI sleep port, I/O bus, and the VM configuration. */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "i8042.h"
+#include "serial.h"
+#include "vm_bus.h"
+#include "vm_sleep.h"
+#include "vmconfig.h"
+
+static int irq_level = -1, irq_changes;
+
+static void irq(void *opaque, unsigned gsi, int level)
+{
+	(void)opaque;
+	(void)gsi;
+	irq_level = level;
+	irq_changes++;
+}
+
+static uint8_t in(struct serial *s, unsigned reg)
+{
+	uint8_t v;
+
+	serial_io_ops.read(s, reg, &v, 1);
+	return v;
+}
+
+static void out(struct serial *s, unsigned reg, uint8_t v)
+{
+	serial_io_ops.write(s, reg, &v, 1);
+}
+
+TEST(serial_output_input_interrupts)
+{
+	struct serial s;
+	int p[2];
+	char buf[8] = { 0 };
+
+	REQUIRE(pipe(p) == 0);
+	serial_init(&s, p[1], 4, irq, NULL);
+	CHECK_EQ_U(in(&s, 5) & 0x60, 0x60); /* THR empty, transmitter empty */
+	out(&s, 0, 'h');
+	out(&s, 0, 'i');
+	CHECK_EQ_I(read(p[0], buf, sizeof(buf)), 2);
+	CHECK_STR(buf, "hi");
+	CHECK_EQ_U(s.tx_bytes, 2);
+	/* the divisor latch hides THR */
+	out(&s, 3, 0x80);
+	out(&s, 0, 0x01);
+	CHECK_EQ_U(in(&s, 0), 0x01);
+	out(&s, 3, 0x03);
+	/* input raises RDI when enabled */
+	CHECK_EQ_U(in(&s, 2) & 0x0f, 0x01);
+	out(&s, 1, 0x01);
+	CHECK_EQ_U(serial_rx_push(&s, (const uint8_t *)"ab", 2), 2);
+	CHECK_EQ_I(irq_level, 1);
+	CHECK_EQ_U(in(&s, 2) & 0x0f, 0x04);
+	CHECK_EQ_U(in(&s, 5) & 1, 1);
+	CHECK_EQ_U(in(&s, 0), 'a');
+	CHECK_EQ_U(in(&s, 0), 'b');
+	CHECK_EQ_I(irq_level, 0);
+	/* THRI: pending while the transmitter is empty and the interrupt enabled */
+	out(&s, 1, 0x02);
+	CHECK_EQ_I(irq_level, 1);
+	CHECK_EQ_U(in(&s, 2) & 0x0f, 0x02);
+	out(&s, 1, 0x00);
+	CHECK_EQ_I(irq_level, 0);
+	close(p[0]);
+	close(p[1]);
+	serial_destroy(&s);
+}
+
+TEST(serial_loopback_passes_the_linux_probe)
+{
+	struct serial s;
+
+	serial_init(&s, -1, 4, NULL, NULL);
+	/* Linux's autoconfig: MCR = LOOP|OUT2|RTS, then expects MSR & 0xf0 == 0x90 */
+	out(&s, 4, 0x1a);
+	CHECK_EQ_U(in(&s, 6) & 0xf0, 0x90);
+	out(&s, 0, 0x55); /* looped back, not transmitted */
+	CHECK_EQ_U(in(&s, 0), 0x55);
+	CHECK_EQ_U(s.tx_bytes, 0);
+	out(&s, 4, 0x0b);
+	CHECK_EQ_U(in(&s, 6) & 0xb0, 0xb0);
+	/* the scratch register holds a byte */
+	out(&s, 7, 0xa5);
+	CHECK_EQ_U(in(&s, 7), 0xa5);
+	serial_destroy(&s);
+}
+
+TEST(serial_rx_overflow_is_bounded)
+{
+	struct serial s;
+	uint8_t big[SERIAL_RX_SIZE + 100];
+
+	memset(big, 'x', sizeof(big));
+	serial_init(&s, -1, 4, NULL, NULL);
+	CHECK_EQ_U(serial_rx_push(&s, big, sizeof(big)), SERIAL_RX_SIZE);
+	serial_destroy(&s);
+}
+
+static int resets;
+
+static void on_reset(void *opaque)
+{
+	(void)opaque;
+	resets++;
+}
+
+TEST(i8042_probe_and_reset)
+{
+	struct i8042 k;
+	uint8_t v;
+
+	i8042_init(&k, on_reset, NULL);
+	v = 0xaa;
+	i8042_io_ops.write(&k, 4, &v, 1);
+	i8042_io_ops.read(&k, 4, &v, 1);
+	CHECK_EQ_U(v & 1, 1); /* output buffer full */
+	i8042_io_ops.read(&k, 0, &v, 1);
+	CHECK_EQ_U(v, 0x55);
+	v = 0x60; /* write the configuration byte */
+	i8042_io_ops.write(&k, 4, &v, 1);
+	v = 0x65;
+	i8042_io_ops.write(&k, 0, &v, 1);
+	v = 0x20;
+	i8042_io_ops.write(&k, 4, &v, 1);
+	i8042_io_ops.read(&k, 0, &v, 1);
+	CHECK_EQ_U(v, 0x65);
+	CHECK_EQ_I(resets, 0);
+	v = 0xfe;
+	i8042_io_ops.write(&k, 4, &v, 1);
+	CHECK_EQ_I(resets, 1);
+	i8042_destroy(&k);
+}
+
+static int poweroffs;
+
+static void on_poweroff(void *opaque)
+{
+	(void)opaque;
+	poweroffs++;
+}
+
+TEST(acpi_sleep_s5_powers_off)
+{
+	struct vm_sleep s = { on_poweroff, NULL };
+	uint8_t v = (3 << 2) | 0x20; /* S3: ignored */
+
+	vm_sleep_io_ops.write(&s, 0, &v, 1);
+	CHECK_EQ_I(poweroffs, 0);
+	v = (5 << 2) | 0x20;
+	vm_sleep_io_ops.write(&s, 0, &v, 1);
+	CHECK_EQ_I(poweroffs, 1);
+}
+
+TEST(bus_dispatch_and_overlaps)
+{
+	struct vm_bus b = { 0 };
+	struct err e = { 0 };
+	struct serial s;
+	uint8_t v = 0;
+
+	serial_init(&s, -1, 4, NULL, NULL);
+	CHECK_EQ_I(vm_bus_register(&b, 0x3f8, 8, &serial_io_ops, &s, "serial", &e), 0);
+	CHECK_EQ_I(vm_bus_register(&b, 0x3ff, 2, &serial_io_ops, &s, "x", &e), -EEXIST);
+	CHECK_EQ_I(vm_bus_register(&b, 0, 0, &serial_io_ops, &s, "x", &e), -EINVAL);
+	CHECK_EQ_I(vm_bus_register(&b, UINT64_MAX, 2, &serial_io_ops, &s, "x", &e), -EINVAL);
+	CHECK(vm_bus_read(&b, 0x3fd, &v, 1));
+	CHECK_EQ_U(v & 0x60, 0x60);
+	CHECK(!vm_bus_read(&b, 0x400, &v, 1));
+	CHECK_EQ_U(v, 0xff);
+	CHECK(!vm_bus_read(&b, 0x3ff, (uint8_t[2]){ 0 }, 2)); /* straddles the end */
+	serial_destroy(&s);
+}
+
+TEST(config_specs)
+{
+	struct vmconfig c;
+	struct err e = { 0 };
+
+	vmconfig_init(&c);
+	CHECK_EQ_I(vmconfig_add_disk(&c, "a.img", &e), 0);
+	CHECK_EQ_I(vmconfig_add_disk(&c, "b,c.img,ro", &e), 0);
+	CHECK_STR(c.disk[1].path, "b,c.img");
+	CHECK(c.disk[1].read_only);
+	CHECK_EQ_I(vmconfig_add_disk(&c, ",ro", &e), -EINVAL);
+	CHECK_EQ_I(vmconfig_add_disk(&c, "x,rx", &e), -EINVAL);
+	CHECK_EQ_I(vmconfig_add_net(&c, "tap0,mac=02:00:00:00:00:01", &e), 0);
+	CHECK(c.net[0].has_mac);
+	CHECK_EQ_U(c.net[0].mac[5], 1);
+	CHECK_EQ_I(vmconfig_add_net(&c, "tap0,mac=01:00:00:00:00:01", &e), -EINVAL); /* multicast */
+	CHECK_EQ_I(vmconfig_add_net(&c, "tap0,mac=02:00:00:00:00", &e), -EINVAL);
+	CHECK_EQ_I(vmconfig_add_net(&c, "tap0,speed=1", &e), -EINVAL);
+	CHECK_EQ_I(vmconfig_set_console(&c, "none", &e), 0);
+	CHECK_EQ_I(c.console, VMCONFIG_CONSOLE_NONE);
+	CHECK_EQ_I(vmconfig_set_console(&c, "/tmp/x", &e), 0);
+	CHECK_STR(c.console_path, "/tmp/x");
+	vmconfig_free(&c);
+}
+
+static unsigned warnings;
+
+static void warn(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+	warnings++;
+}
+
+TEST(config_firecracker_json)
+{
+	struct vmconfig c;
+	struct err e = { 0 };
+	const char *good =
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\",\"boot_args\":\"console=ttyS0\","
+		"\"initrd_path\":null},"
+		"\"drives\":[{\"drive_id\":\"data\",\"path_on_host\":\"/d\",\"is_root_device\":false,"
+		"\"is_read_only\":true},{\"drive_id\":\"rootfs\",\"path_on_host\":\"/r\","
+		"\"is_root_device\":true,\"is_read_only\":false,\"rate_limiter\":{\"bandwidth\":{}}}],"
+		"\"machine-config\":{\"vcpu_count\":2,\"mem_size_mib\":256,\"smt\":false},"
+		"\"network-interfaces\":[{\"iface_id\":\"eth0\",\"guest_mac\":\"AA:FC:00:00:00:01\","
+		"\"host_dev_name\":\"tap0\"}],\"logger\":{\"log_path\":\"/l\"},\"entropy\":{}}";
+
+	vmconfig_init(&c);
+	warnings = 0;
+	REQUIRE(vmconfig_parse_json(&c, good, warn, NULL, &e) == 0);
+	CHECK_STR(c.kernel, "/k");
+	CHECK_STR(c.cmdline, "console=ttyS0");
+	CHECK(c.initrd == NULL);
+	CHECK_EQ_U(c.cpus, 2);
+	CHECK_EQ_U(c.mem_bytes, 256ULL << 20);
+	CHECK_EQ_U(c.nr_disks, 2);
+	CHECK_STR(c.disk[0].path, "/r"); /* the root device comes first */
+	CHECK(c.disk[0].root);
+	CHECK(c.disk[1].read_only);
+	CHECK_EQ_U(c.nr_nets, 1);
+	CHECK_EQ_U(c.net[0].mac[1], 0xfc);
+	CHECK(c.rng);
+	CHECK_EQ_U(warnings, 2); /* logger, rate_limiter */
+	vmconfig_free(&c);
+
+	static const char *const bad[] = {
+		"[]",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"nope\":1}",
+		"{\"boot-source\":{\"kernel_image_path\":1}}",
+		"{\"boot-source\":{}}",
+		"{\"machine-config\":{\"vcpu_count\":1}}",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"machine-config\":{\"vcpu_count\":0}}",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"machine-config\":{\"vcpu_count\":99}}",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"drives\":[{\"drive_id\":\"x\"}]}",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"drives\":{}}",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"network-interfaces\":[{"
+		"\"host_dev_name\":\"t\",\"guest_mac\":\"zz\"}]}",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\",",
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vmconfig_init(&c);
+		if (vmconfig_parse_json(&c, bad[i], warn, NULL, &e) == 0)
+			CHECK_FAIL_AT("accepted: %s", bad[i]);
+		vmconfig_free(&c);
+	}
+}
+
+int main(void)
+{
+	RUN(serial_output_input_interrupts);
+	RUN(serial_loopback_passes_the_linux_probe);
+	RUN(serial_rx_overflow_is_bounded);
+	RUN(i8042_probe_and_reset);
+	RUN(acpi_sleep_s5_powers_off);
+	RUN(bus_dispatch_and_overlaps);
+	RUN(config_specs);
+	RUN(config_firecracker_json);
+	return CHECK_MAIN_END();
+}
