@@ -254,8 +254,8 @@ TEST(config_firecracker_json)
 		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"machine-config\":{\"vcpu_count\":99}}",
 		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"drives\":[{\"drive_id\":\"x\"}]}",
 		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"drives\":{}}",
-		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"network-interfaces\":[{"
-		"\"host_dev_name\":\"t\",\"guest_mac\":\"zz\"}]}",
+		("{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"network-interfaces\":[{"
+		 "\"host_dev_name\":\"t\",\"guest_mac\":\"zz\"}]}"),
 		"{\"boot-source\":{\"kernel_image_path\":\"/k\",",
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
