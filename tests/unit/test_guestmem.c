@@ -1,0 +1,185 @@
+/* test_guestmem.c: guest memory regions: checked translation at the edges and at 2^64, files. */
+#include "check.h"
+#include "guestmem.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+TEST(add_rejects)
+{
+	static uint8_t a[4096], b[4096];
+	struct guestmem gm;
+	struct err e;
+
+	guestmem_init(&gm);
+	CHECK_EQ_I(guestmem_add(&gm, 0x1000, a, 0, &e), -EINVAL);
+	CHECK_EQ_I(guestmem_add(&gm, UINT64_MAX - 10, a, 4096, &e), -EINVAL);
+	CHECK_EQ_I(guestmem_add(&gm, 0x2000, a, 4096, &e), 0);
+	CHECK_EQ_I(guestmem_add(&gm, 0x2fff, b, 1, &e), -EEXIST);
+	CHECK_EQ_I(guestmem_add(&gm, 0x1001, b, 0x1000, &e), -EEXIST);
+	CHECK_EQ_I(guestmem_add(&gm, 0x1000, b, 0x1000, &e), 0); /* adjacent: fine */
+	CHECK_EQ_I(guestmem_add(&gm, UINT64_MAX - 4095, b, 4096, &e), 0); /* ends at 2^64 - 1 */
+	CHECK_EQ_U(gm.nr_regions, 3);
+	CHECK_EQ_U(gm.regions[0].gpa, 0x1000); /* kept sorted */
+	CHECK_EQ_U(gm.regions[2].gpa, UINT64_MAX - 4095);
+	guestmem_close(&gm);
+}
+
+/*
+ * Translation: exhaustive over every (gpa, len) with gpa within 8 bytes of each region edge
+ * (and of 0 and 2^64) and len in [0, 16] or near 2^64: the pointer is returned exactly when the
+ * range lies in one region, and then it is the right one.
+ */
+TEST(translate_edges_exhaustive)
+{
+	static uint8_t lo[64], mid[64], hi[64];
+	const struct {
+		uint64_t gpa;
+		uint8_t *hva;
+	} reg[] = { { 0, lo }, { 0x1000, mid }, { UINT64_MAX - 63, hi } };
+	const uint64_t lens[] = { 0, 1, 2, 3, 7, 8, 15, 16, 63, 64, 65, UINT64_MAX / 2, UINT64_MAX - 1,
+				  UINT64_MAX };
+	struct guestmem gm;
+
+	guestmem_init(&gm);
+	for (unsigned i = 0; i < 3; i++)
+		REQUIRE(guestmem_add(&gm, reg[i].gpa, reg[i].hva, 64, NULL) == 0);
+	REQUIRE(guestmem_add(&gm, 0x1040, hi, 0, NULL) == -EINVAL);
+	for (unsigned i = 0; i < 3; i++) {
+		for (int edge = 0; edge < 2; edge++) {
+			uint64_t base = reg[i].gpa + (edge ? 64 : 0);
+
+			for (int64_t dg = -8; dg <= 8; dg++) {
+				uint64_t gpa = base + (uint64_t)dg;
+
+				for (unsigned l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+					uint64_t len = lens[l];
+					uint8_t *p = guestmem_ptr(&gm, gpa, len), *want = NULL;
+
+					for (unsigned k = 0; k < 3; k++) {
+						uint64_t off = gpa - reg[k].gpa;
+
+						if (gpa >= reg[k].gpa && off < 64 && len <= 64 - off)
+							want = reg[k].hva + off;
+					}
+					if (p != want) {
+						CHECK_FAIL_AT("gpa 0x%" PRIx64 " len 0x%" PRIx64
+							      ": %p, expected %p",
+							      gpa, len, (void *)p, (void *)want);
+						guestmem_close(&gm);
+						return;
+					}
+				}
+			}
+		}
+	}
+	CHECK(guestmem_range_wraps(UINT64_MAX, 2));
+	CHECK(!guestmem_range_wraps(UINT64_MAX, 1));
+	CHECK(!guestmem_range_wraps(UINT64_MAX, 0));
+	guestmem_close(&gm);
+}
+
+/* Random ranges against a model (≥ 100,000 cases). */
+TEST(prop_translate_random)
+{
+	struct prop_rng r = { prop_seed("prop_translate_random") };
+	static uint8_t buf[8][256];
+	uint64_t gpas[8];
+	struct guestmem gm;
+
+	guestmem_init(&gm);
+	for (unsigned i = 0; i < 8; i++) {
+		gpas[i] = i == 7 ? UINT64_MAX - 255 : 0x10000ull * i + (prop_next(&r) & 0xff00);
+		REQUIRE(guestmem_add(&gm, gpas[i], buf[i], 256, NULL) == 0);
+	}
+	for (uint64_t c = 0, n = prop_cases(100000); c < n; c++) {
+		unsigned k = (unsigned)prop_below(&r, 8);
+		uint64_t gpa = prop_below(&r, 4) ? gpas[k] + prop_below(&r, 300) - 20 : prop_next(&r);
+		uint64_t len = prop_below(&r, 4) ? prop_below(&r, 300) : prop_next(&r);
+		uint8_t *want = NULL;
+
+		for (unsigned i = 0; i < 8; i++)
+			if (gpa >= gpas[i] && gpa - gpas[i] < 256 && len <= 256 - (gpa - gpas[i]))
+				want = buf[i] + (gpa - gpas[i]);
+		if (guestmem_ptr(&gm, gpa, len) != want) {
+			CHECK_FAIL_AT("gpa 0x%" PRIx64 " len 0x%" PRIx64, gpa, len);
+			break;
+		}
+	}
+	guestmem_close(&gm);
+}
+
+TEST(files_and_layout)
+{
+	char path[] = "/tmp/test_guestmem.XXXXXX";
+	int fd = mkstemp(path);
+	uint8_t data[0x3000];
+	struct guestmem gm;
+	struct guestmem_layout layout[] = { { 0, 0x1000 }, { 0x100000, 0x2000 } };
+	struct err e;
+	uint16_t v;
+
+	REQUIRE(fd >= 0);
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i / 0x1000 + 1);
+	REQUIRE(write(fd, data, sizeof(data)) == (ssize_t)sizeof(data));
+	close(fd);
+
+	guestmem_init(&gm);
+	CHECK_EQ_I(guestmem_add_file(&gm, path, 0, 0x5000, 0, &e), 0);
+	CHECK_EQ_U(gm.regions[0].size_bytes, 0x3000);
+	CHECK_EQ_I(guestmem_read_le16(&gm, 0x5000 + 0x2ffe, &v), 0);
+	CHECK_EQ_U(v, 0x0303);
+	CHECK_EQ_I(guestmem_read_le16(&gm, 0x5000 + 0x2fff, &v), -EFAULT);
+	CHECK_EQ_I(guestmem_add_file(&gm, path, 0x1000, 0x9000, 0x3000, &e), -EINVAL);
+	CHECK_EQ_I(guestmem_add_file(&gm, "/nonexistent/x", 0, 0, 0, &e), -ENOENT);
+	guestmem_close(&gm);
+
+	/* back to back: the second region starts at file offset 0x1000, not at its gpa */
+	guestmem_init(&gm);
+	CHECK_EQ_I(guestmem_add_file_layout(&gm, path, layout, 2, &e), 0);
+	CHECK_EQ_I(guestmem_read_le16(&gm, 0x100000, &v), 0);
+	CHECK_EQ_U(v, 0x0202);
+	CHECK_EQ_I(guestmem_read_le16(&gm, 0x101ffe, &v), 0);
+	CHECK_EQ_U(v, 0x0303);
+	CHECK_EQ_I(guestmem_read_le16(&gm, 0x1000, &v), -EFAULT);
+	guestmem_close(&gm);
+
+	/* an unaligned file offset still maps (the head of the page is skipped) */
+	guestmem_init(&gm);
+	CHECK_EQ_I(guestmem_add_file(&gm, path, 0x1ffe, 0, 4, &e), 0);
+	CHECK_EQ_I(guestmem_read_le16(&gm, 0, &v), 0);
+	CHECK_EQ_U(v, 0x0202);
+	CHECK_EQ_I(guestmem_read_le16(&gm, 2, &v), 0);
+	CHECK_EQ_U(v, 0x0303);
+	guestmem_close(&gm);
+	unlink(path);
+}
+
+TEST(process_memory)
+{
+	static uint8_t secret[64] = { 0x34, 0x12 };
+	char path[64];
+	struct guestmem gm;
+	struct err e;
+	uint16_t v = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)getpid());
+	if (access(path, R_OK))
+		SKIP("no readable /proc/PID/mem");
+	guestmem_init(&gm);
+	CHECK_EQ_I(guestmem_add_file(&gm, path, (uint64_t)(uintptr_t)secret, 0x7000, 64, &e), 0);
+	CHECK_EQ_I(guestmem_read_le16(&gm, 0x7000, &v), 0);
+	CHECK_EQ_U(v, 0x1234);
+	guestmem_close(&gm);
+}
+
+int main(void)
+{
+	RUN(add_rejects);
+	RUN(translate_edges_exhaustive);
+	RUN(prop_translate_random);
+	RUN(files_and_layout);
+	RUN(process_memory);
+	return CHECK_MAIN_END();
+}
