@@ -101,6 +101,13 @@ need_kvm() {
 	done
 }
 
+@test "console input: the guest reads what comes on stdin" {
+	need_kvm
+	run bash -c "printf 'hello guest\n' | '$MVM' --kernel '$G/echo.elf'"
+	assert_success
+	assert_line "got: hello guest"
+}
+
 @test "--console FILE writes the console to the file" {
 	need_kvm
 	run "$MVM" --kernel "$G/hello.elf" --console "$T/out" </dev/null
