@@ -1,0 +1,610 @@
+/* vfio-dmamap: IOMMU info for a VFIO device, DMA mappings held while a command runs (with a
+ * device round-trip check), and map/unmap throughput against a fault-in + mlock baseline. */
+#include <inttypes.h>
+#include <linux/vfio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dma.h"
+#include "testdrv.h"
+#include "vfio.h"
+
+#define MAX_MAPPINGS 64
+#define SCRATCH_BYTES 4096u /* the second mapping a --verify round trip copies into */
+
+static char **opt_size, **opt_iova;
+static char *opt_backing, *opt_backend, *opt_iterations;
+static int opt_verify, opt_hold;
+
+static struct poptOption options[] = {
+	{ "size", 's', POPT_ARG_ARGV, &opt_size, 0,
+	  "map: bytes to map (repeat for more mappings); bench: bytes per map (default 16M)",
+	  "SIZE" },
+	{ "iova", 'i', POPT_ARG_ARGV, &opt_iova, 0,
+	  "map: IOVA of the matching --size (default: allocated in the valid ranges)", "ADDR" },
+	{ "backing", 'B', POPT_ARG_STRING, &opt_backing, 0,
+	  "memory: anon (default), 2M or 1G huge pages, memfd, or a FILE path", "anon|2M|1G|memfd|FILE" },
+	{ "verify", '\0', POPT_ARG_NONE, &opt_verify, 0,
+	  "map: prove the device reaches the memory (edu: DMA round trip, stray DMA blocked)", NULL },
+	{ "hold", 'H', POPT_ARG_NONE, &opt_hold, 0, "map: keep the mappings until SIGINT/SIGTERM",
+	  NULL },
+	{ "iterations", 'n', POPT_ARG_STRING, &opt_iterations, 0,
+	  "bench: map+unmap rounds (default 10)", "N" },
+	{ "backend", 'b', POPT_ARG_STRING, &opt_backend, 0,
+	  "VFIO back-end: auto (default), container or iommufd", "auto|container|iommufd" },
+	CLI_COMMON_TABLE,
+	POPT_AUTOHELP POPT_TABLEEND
+};
+
+static size_t argv_len(char **v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+static struct vfio_dev *open_dev(const char *text, enum vfio_backend backend)
+{
+	struct vfio_dev *d;
+	struct pci_addr a;
+	struct err e = { 0 };
+
+	if (vfio_resolve_device(text, &a, &e))
+		cli_die(EXIT_USAGE, NULL, "%s", e.msg);
+	if (vfio_dev_open(&d, &a, backend, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	return d;
+}
+
+static void warn_memlock(uint64_t bytes)
+{
+	struct rlimit rl;
+	char a[32], b[32];
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= bytes)
+		return;
+	cli_warn("RLIMIT_MEMLOCK",
+		 "the limit is %s, below the %s to map: mapping may fail with ENOMEM (raise it: "
+		 "ulimit -l, or memlock in limits.conf; root with CAP_IPC_LOCK is exempt)",
+		 format_size(rl.rlim_cur, a, sizeof(a)), format_size(bytes, b, sizeof(b)));
+}
+
+static void print_pgsizes(struct out *o, uint64_t pgsizes)
+{
+	char buf[32];
+
+	out_array_begin(o, "pgsizes");
+	for (int bit = 0; bit < 64; bit++)
+		if (pgsizes & (1ull << bit)) {
+			if (cli.json)
+				out_u64(o, NULL, 1ull << bit);
+			else
+				out_str(o, NULL, format_size(1ull << bit, buf, sizeof(buf)));
+		}
+	out_array_end(o);
+}
+
+static int cmd_info(const char *dev, enum vfio_backend backend)
+{
+	struct vfio_dev *d = open_dev(dev, backend);
+	struct vfio_resv_region rr[32];
+	struct vfio_iommu_info info;
+	struct err e = { 0 };
+	size_t nrr = 0;
+	struct out *o;
+
+	if (vfio_iommu_info(d, &info, &e)) {
+		vfio_dev_close(d);
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	}
+	if (vfio_reserved_regions(vfio_dev_group(d), rr, 32, &nrr, &e))
+		cli_warn(NULL, "%s", e.msg);
+	o = out_new(stdout, cli.json);
+	if (cli.json) {
+		out_record_begin(o);
+		out_str(o, "device", vfio_dev_bdf(d));
+		out_u64(o, "group", (uint64_t)vfio_dev_group(d));
+		out_str(o, "backend", vfio_backend_name(info.backend));
+		print_pgsizes(o, info.pgsizes);
+		out_array_begin(o, "iova_ranges");
+		for (size_t i = 0; i < info.nranges; i++) {
+			out_object_begin(o, NULL);
+			out_hex(o, "start", info.ranges[i].start, 0);
+			out_hex(o, "last", info.ranges[i].last, 0);
+			out_object_end(o);
+		}
+		out_array_end(o);
+		if (info.have_dma_avail)
+			out_u64(o, "dma_avail", info.dma_avail);
+		else
+			out_null(o, "dma_avail");
+		out_array_begin(o, "reserved_regions");
+		for (size_t i = 0; i < nrr; i++) {
+			out_object_begin(o, NULL);
+			out_hex(o, "start", rr[i].start, 0);
+			out_hex(o, "last", rr[i].last, 0);
+			out_str(o, "type", rr[i].type);
+			out_object_end(o);
+		}
+		out_array_end(o);
+		out_record_end(o);
+	} else {
+		/* One "key value..." line each: awk '$1 == "iova-range" { print $2, $3 }'. */
+		out_record_begin(o);
+		out_str(o, NULL, "device");
+		out_str(o, NULL, vfio_dev_bdf(d));
+		out_record_end(o);
+		out_record_begin(o);
+		out_str(o, NULL, "group");
+		out_u64(o, NULL, (uint64_t)vfio_dev_group(d));
+		out_record_end(o);
+		out_record_begin(o);
+		out_str(o, NULL, "backend");
+		out_str(o, NULL, vfio_backend_name(info.backend));
+		out_record_end(o);
+		out_record_begin(o);
+		out_str(o, NULL, "pgsizes");
+		print_pgsizes(o, info.pgsizes);
+		out_record_end(o);
+		for (size_t i = 0; i < info.nranges; i++) {
+			out_record_begin(o);
+			out_str(o, NULL, "iova-range");
+			out_hex(o, NULL, info.ranges[i].start, 0);
+			out_hex(o, NULL, info.ranges[i].last, 0);
+			out_record_end(o);
+		}
+		out_record_begin(o);
+		out_str(o, NULL, "dma-avail");
+		if (info.have_dma_avail)
+			out_u64(o, NULL, info.dma_avail);
+		else
+			out_null(o, NULL);
+		out_record_end(o);
+		for (size_t i = 0; i < nrr; i++) {
+			out_record_begin(o);
+			out_str(o, NULL, "reserved");
+			out_hex(o, NULL, rr[i].start, 0);
+			out_hex(o, NULL, rr[i].last, 0);
+			out_str(o, NULL, rr[i].type);
+			out_record_end(o);
+		}
+	}
+	out_free(o);
+	vfio_dev_close(d);
+	return EXIT_OK;
+}
+
+static enum dma_backing backing_of(const char **path)
+{
+	*path = NULL;
+	if (!opt_backing)
+		return DMA_BACKING_ANON;
+	if (dma_backing_parse(opt_backing) == DMA_BACKING_FILE)
+		*path = opt_backing;
+	return dma_backing_parse(opt_backing);
+}
+
+struct mapped {
+	struct dma_mem mem;
+	iova_t iova;
+	bool ok;
+};
+
+static void fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		p[i] = (uint8_t)(seed >> 56);
+	}
+}
+
+static uint64_t digest(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/*
+ * edu round trip: a pattern written at offsets of each mapping goes RAM -> device -> a second
+ * mapping and is compared byte for byte; then a DMA to an unmapped IOVA must change nothing,
+ * and a last round trip shows the device still works. Returns the number of failures.
+ */
+static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
+{
+	const uint32_t chunk = EDU_DMA_BUF_BYTES;
+	struct err e = { 0 };
+	struct dma_mem scratch;
+	struct testdrv td;
+	iova_t sio, stray;
+	int failures = 0;
+
+	if (testdrv_probe(d, &td, &e))
+		cli_die(EXIT_FAIL, "--verify", "%s", e.msg);
+	if (td.kind != TESTDRV_EDU)
+		cli_die(EXIT_FAIL, "--verify", "%s: %s has no DMA test driver (edu has one)",
+			vfio_dev_bdf(d), td.name);
+	if (dma_mem_alloc(&scratch, DMA_BACKING_ANON, SCRATCH_BYTES, NULL, &e) ||
+	    dma_map_alloc(vfio_dma_registry(d), SCRATCH_BYTES, 0, EDU_DMA_LIMIT, &sio, &e) ||
+	    vfio_dma_map(d, sio, SCRATCH_BYTES, scratch.hva, DMA_BACKING_ANON, &e))
+		cli_die(EXIT_FAIL, "--verify: scratch mapping", "%s", e.msg);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t offs[3] = { 0, m[i].mem.size_bytes / 2, m[i].mem.size_bytes - chunk };
+		uint64_t checked = 0;
+		bool ok = true;
+
+		if (!m[i].ok)
+			continue;
+		for (int k = 0; k < 3 && ok; k++) {
+			uint64_t off = offs[k] & ~(uint64_t)(chunk - 1);
+			uint8_t *src = (uint8_t *)m[i].mem.hva + off;
+			uint32_t len = m[i].mem.size_bytes < chunk ? (uint32_t)m[i].mem.size_bytes
+								   : chunk;
+
+			if (k && m[i].mem.size_bytes <= chunk)
+				break;
+			fill(src, len, m[i].iova + off + (uint64_t)k);
+			memset(scratch.hva, 0, chunk);
+			if (edu_dma(&td, m[i].iova + off, len, false, 10000, &e) ||
+			    edu_dma(&td, sio, len, true, 10000, &e)) {
+				cli_error("--verify", "%s", e.msg);
+				ok = false;
+			} else if (memcmp(src, scratch.hva, len)) {
+				cli_error("--verify", "IOVA 0x%" PRIx64 ": the copy differs",
+					  m[i].iova + off);
+				ok = false;
+			}
+			checked += len;
+		}
+		out_record_begin(o);
+		out_str(o, "check", "verify");
+		out_hex(o, "iova", m[i].iova, 0);
+		out_u64(o, "bytes_checked", checked);
+		out_str(o, "result", ok ? "ok" : "FAILED");
+		out_record_end(o);
+		failures += !ok;
+	}
+	/* A stray DMA: to an IOVA nothing is mapped at. */
+	if (!dma_map_alloc(vfio_dma_registry(d), SCRATCH_BYTES, 0, EDU_DMA_LIMIT, &stray, &e)) {
+		uint64_t before[MAX_MAPPINGS], scratch_before;
+		bool intact = true;
+
+		memset(scratch.hva, 0x5a, chunk);
+		scratch_before = digest(scratch.hva, chunk);
+		for (size_t i = 0; i < n; i++)
+			before[i] = m[i].ok ? digest(m[i].mem.hva, m[i].mem.size_bytes) : 0;
+		if (edu_dma(&td, stray, chunk, true, 10000, &e))
+			cli_error("--verify: stray DMA", "%s", e.msg);
+		for (size_t i = 0; i < n; i++)
+			intact &= !m[i].ok || digest(m[i].mem.hva, m[i].mem.size_bytes) == before[i];
+		intact &= digest(scratch.hva, chunk) == scratch_before;
+		/* And the device still works. */
+		fill((uint8_t *)scratch.hva, 64, 99);
+		if (edu_dma(&td, sio, 64, false, 10000, &e) ||
+		    edu_dma(&td, sio + 64, 64, true, 10000, &e) ||
+		    memcmp(scratch.hva, (uint8_t *)scratch.hva + 64, 64)) {
+			cli_error("--verify", "the device stopped working after the stray DMA");
+			intact = false;
+		}
+		out_record_begin(o);
+		out_str(o, "check", "stray");
+		out_hex(o, "iova", stray, 0);
+		out_u64(o, "bytes_checked", chunk);
+		out_str(o, "result", intact ? "blocked" : "CORRUPTED");
+		out_record_end(o);
+		failures += !intact;
+	}
+	vfio_dma_unmap(d, sio, SCRATCH_BYTES, NULL);
+	dma_mem_free(&scratch);
+	return failures;
+}
+
+static int block_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, old);
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static int run_command(char **argv, const struct mapped *m, size_t n)
+{
+	sigset_t old;
+	int sfd = block_signals(&old), status;
+	char buf[32];
+	pid_t pid;
+
+	(void)sfd;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		cli_die(EXIT_FAIL, "fork", "%s", strerror(errno));
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		for (size_t i = 0; i < n; i++)
+			if (m[i].ok) {
+				snprintf(buf, sizeof(buf), "0x%" PRIx64, m[i].iova);
+				setenv("VFIO_DMAMAP_IOVA", buf, 1);
+				snprintf(buf, sizeof(buf), "%" PRIu64, m[i].mem.size_bytes);
+				setenv("VFIO_DMAMAP_SIZE", buf, 1);
+				break;
+			}
+		execvp(argv[0], argv);
+		fprintf(stderr, "%s: %s: %s\n", cli.prog, argv[0], strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_FAIL;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
+{
+	size_t ns = argv_len(opt_size), ni = argv_len(opt_iova), nok = 0;
+	struct mapped m[MAX_MAPPINGS];
+	uint64_t sizes[MAX_MAPPINGS], total = 0;
+	iova_t iovas[MAX_MAPPINGS];
+	const char *path;
+	enum dma_backing b = backing_of(&path);
+	struct vfio_dev *d;
+	int status = EXIT_OK;
+	struct out *o;
+
+	if (!ns)
+		cli_die(EXIT_USAGE, "map", "--size is needed");
+	if (ns > MAX_MAPPINGS)
+		cli_die(EXIT_USAGE, "--size", "at most %d mappings", MAX_MAPPINGS);
+	if (ni > ns)
+		cli_die(EXIT_USAGE, "--iova", "more --iova than --size");
+	if (b == DMA_BACKING_FILE && ns > 1)
+		cli_die(EXIT_USAGE, "--backing", "a file backs one mapping only");
+	if (opt_hold && command)
+		cli_die(EXIT_USAGE, "--hold", "either --hold or a COMMAND, not both");
+	for (size_t i = 0; i < ns; i++) {
+		sizes[i] = parse_size_or_die("--size", opt_size[i]);
+		if (!sizes[i])
+			cli_die(EXIT_USAGE, "--size", "'%s': the size must not be zero", opt_size[i]);
+		if (i < ni)
+			iovas[i] = parse_u64_or_die("--iova", opt_iova[i]);
+		total += sizes[i];
+	}
+	d = open_dev(dev, backend);
+	warn_memlock(total + (opt_verify ? SCRATCH_BYTES : 0));
+	o = out_new(stdout, cli.json);
+	out_list_begin(o);
+	for (size_t i = 0; i < ns; i++) {
+		struct err e = { 0 };
+		char sz[32];
+
+		m[i].ok = false;
+		if (dma_mem_alloc(&m[i].mem, b, sizes[i], path, &e)) {
+			cli_error("--size", "%s: %s", opt_size[i], e.msg);
+			status = EXIT_FAIL;
+			m[i].mem.hva = NULL;
+			m[i].mem.fd = -1;
+			continue;
+		}
+		if (i < ni)
+			m[i].iova = iovas[i];
+		else if (dma_map_alloc(vfio_dma_registry(d), sizes[i], m[i].mem.page_bytes,
+				       opt_verify ? EDU_DMA_LIMIT : UINT64_MAX, &m[i].iova, &e)) {
+			cli_error("map", "%s", e.msg);
+			status = EXIT_FAIL;
+			continue;
+		}
+		if (vfio_dma_map(d, m[i].iova, sizes[i], m[i].mem.hva, b, &e)) {
+			cli_error("map", "%s", e.msg);
+			status = EXIT_FAIL;
+			continue;
+		}
+		m[i].ok = true;
+		nok++;
+		out_record_begin(o);
+		out_hex(o, "iova", m[i].iova, 0);
+		if (cli.json)
+			out_u64(o, "size_bytes", sizes[i]);
+		else
+			out_str(o, "size", format_size(sizes[i], sz, sizeof(sz)));
+		out_str(o, "backing", path ? path : dma_backing_name(b));
+		out_record_end(o);
+	}
+	if (opt_verify && nok && verify(d, m, ns, o))
+		status = EXIT_FAIL;
+	out_list_end(o);
+	out_free(o);
+	fflush(stdout);
+	if (nok && command) {
+		int rc = run_command(command, m, ns);
+
+		if (status == EXIT_OK)
+			status = rc;
+	} else if (nok && opt_hold) {
+		struct signalfd_siginfo si;
+		sigset_t old;
+		int sfd = block_signals(&old);
+
+		cli_verbose("holding %zu mappings; SIGINT or SIGTERM unmaps them", nok);
+		while (read(sfd, &si, sizeof(si)) < 0 && errno == EINTR)
+			;
+		cli_verbose("signal %u: unmapping", si.ssi_signo);
+	}
+	vfio_dev_close(d); /* unmaps */
+	for (size_t i = 0; i < ns; i++)
+		if (m[i].mem.hva || m[i].mem.fd >= 0)
+			dma_mem_free(&m[i].mem);
+	return status;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void bench_record(struct out *o, const char *op, uint64_t bytes, uint32_t n, int64_t *ns)
+{
+	int64_t sum = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		sum += ns[i];
+	qsort(ns, n, sizeof(*ns), cmp_i64);
+	out_record_begin(o);
+	out_str(o, "op", op);
+	out_u64(o, "bytes", bytes);
+	out_u64(o, "iterations", n);
+	out_double(o, "gib_per_s", sum ? (double)bytes * n / (double)sum * 1e9 / (1 << 30) : 0, 3);
+	out_double(o, "median_us", ns[n / 2] / 1000.0, 1);
+	out_double(o, "max_us", ns[n - 1] / 1000.0, 1);
+	out_record_end(o);
+}
+
+static int cmd_bench(const char *dev, enum vfio_backend backend)
+{
+	uint64_t size = 16 << 20, page;
+	uint32_t iters = 10;
+	const char *path;
+	enum dma_backing b = backing_of(&path);
+	int64_t *t_map, *t_unmap, *t_both, *t_base;
+	struct dma_mem mem;
+	struct err e = { 0 };
+	struct vfio_dev *d;
+	struct out *o;
+	iova_t iova;
+
+	if (argv_len(opt_size) > 1)
+		cli_die(EXIT_USAGE, "--size", "bench takes one size");
+	if (opt_size)
+		size = parse_size_or_die("--size", opt_size[0]);
+	if (opt_iova)
+		cli_die(EXIT_USAGE, "--iova", "bench allocates its IOVA");
+	if (opt_iterations &&
+	    (parse_u32(opt_iterations, &iters) || iters == 0 || iters > 1000000))
+		cli_die(EXIT_USAGE, "--iterations", "'%s' is not a number from 1 to 1000000",
+			opt_iterations);
+	d = open_dev(dev, backend);
+	warn_memlock(size);
+	if (dma_mem_alloc(&mem, b, size, path, &e) ||
+	    dma_map_alloc(vfio_dma_registry(d), size, mem.page_bytes, UINT64_MAX, &iova, &e)) {
+		vfio_dev_close(d);
+		cli_die(EXIT_FAIL, "bench", "%s", e.msg);
+	}
+	page = mem.page_bytes;
+	t_map = calloc(iters, sizeof(int64_t));
+	t_unmap = calloc(iters, sizeof(int64_t));
+	t_both = calloc(iters, sizeof(int64_t));
+	t_base = calloc(iters, sizeof(int64_t));
+	if (!t_map || !t_unmap || !t_both || !t_base)
+		cli_die(EXIT_FAIL, NULL, "out of memory");
+	/* Baseline: drop the pages, then fault them in and lock them (what pinning also does). */
+	for (uint32_t i = 0; i < iters; i++) {
+		int64_t t0;
+
+		madvise(mem.hva, size, MADV_DONTNEED);
+		t0 = now_ns();
+		for (uint64_t off = 0; off < size; off += page)
+			((volatile uint8_t *)mem.hva)[off] = 1;
+		if (mlock(mem.hva, size)) {
+			cli_warn("baseline", "mlock: %s", strerror(errno));
+			break;
+		}
+		t_base[i] = now_ns() - t0;
+		munlock(mem.hva, size);
+	}
+	memset(mem.hva, 1, size); /* map and unmap then measure pinning, not first touch */
+	for (uint32_t i = 0; i < iters; i++) {
+		int64_t t0 = now_ns(), t1, t2;
+
+		if (vfio_dma_map(d, iova, size, mem.hva, b, &e))
+			goto fail;
+		t1 = now_ns();
+		if (vfio_dma_unmap(d, iova, size, &e))
+			goto fail;
+		t2 = now_ns();
+		t_map[i] = t1 - t0;
+		t_unmap[i] = t2 - t1;
+		t_both[i] = t2 - t0;
+	}
+	o = out_new(stdout, cli.json);
+	out_list_begin(o);
+	bench_record(o, "map", size, iters, t_map);
+	bench_record(o, "unmap", size, iters, t_unmap);
+	bench_record(o, "map+unmap", size, iters, t_both);
+	bench_record(o, "fault+mlock", size, iters, t_base);
+	out_list_end(o);
+	out_free(o);
+	vfio_dev_close(d);
+	dma_mem_free(&mem);
+	free(t_map);
+	free(t_unmap);
+	free(t_both);
+	free(t_base);
+	return EXIT_OK;
+fail:
+	cli_error("bench", "%s", e.msg);
+	vfio_dev_close(d);
+	dma_mem_free(&mem);
+	return EXIT_FAIL;
+}
+
+int main(int argc, const char **argv)
+{
+	poptContext pc = cli_parse(argc, argv, options,
+				   "info DEVICE | map DEVICE --size SIZE [--iova ADDR] [--backing B] "
+				   "[--verify] [--hold | -- COMMAND...] | bench DEVICE [--size SIZE] "
+				   "[--backing B] [--iterations N]");
+	const char *cmd = poptGetArg(pc), *dev = poptGetArg(pc);
+	const char **rest = poptGetArgs(pc);
+	enum vfio_backend backend = VFIO_BACKEND_AUTO;
+	int status;
+
+	if (!cmd)
+		cli_die(EXIT_USAGE, NULL, "a command is needed: info, map or bench (see --help)");
+	if (strcmp(cmd, "info") && strcmp(cmd, "map") && strcmp(cmd, "bench"))
+		cli_die(EXIT_USAGE, cmd, "unknown command (info, map or bench)");
+	if (!dev)
+		cli_die(EXIT_USAGE, cmd, "a DEVICE (PCI address) is needed");
+	if (rest && strcmp(cmd, "map"))
+		cli_die(EXIT_USAGE, rest[0], "unexpected argument");
+	if (opt_backend && vfio_backend_parse(opt_backend, &backend))
+		cli_die(EXIT_USAGE, "--backend", "'%s': auto, container or iommufd", opt_backend);
+	if (strcmp(cmd, "map") && (opt_verify || opt_hold || opt_iova))
+		cli_die(EXIT_USAGE, cmd, "--iova, --verify and --hold are for map");
+	if (!strcmp(cmd, "info") && (opt_size || opt_backing || opt_iterations))
+		cli_die(EXIT_USAGE, "info", "info takes no --size, --backing or --iterations");
+	if (!strcmp(cmd, "map") && opt_iterations)
+		cli_die(EXIT_USAGE, "map", "--iterations is for bench");
+	if (!strcmp(cmd, "info"))
+		status = cmd_info(dev, backend);
+	else if (!strcmp(cmd, "map"))
+		status = cmd_map(dev, backend, (char **)rest);
+	else
+		status = cmd_bench(dev, backend);
+	poptFreeContext(pc);
+	return status;
+}
