@@ -13,6 +13,7 @@ static char *opt_size, *opt_desc, *opt_avail, *opt_used, *opt_last_avail, *opt_n
 static char *opt_head, *opt_pid;
 static int opt_packed, opt_event_idx, opt_indirect;
 
+/* clang-format off */
 static struct poptOption options[] = {
 	{ "mem", 'm', POPT_ARG_ARGV, &opt_mem, 0,
 	  "guest memory: FILE at GPA (default 0), its first SIZE bytes with @GPA+SIZE, or a "
@@ -45,6 +46,7 @@ static struct poptOption options[] = {
 	CLI_COMMON_TABLE,
 	POPT_AUTOHELP POPT_TABLEEND
 };
+/* clang-format on */
 
 static uint16_t parse_u16_or_die(const char *what, const char *s)
 {
@@ -69,7 +71,7 @@ static void add_mem(struct guestmem *gm, const char *arg, const char *pid_mem)
 	char *copy = strdup(arg), *at, *item, *save = NULL;
 	unsigned nr = 0;
 	bool sized = true;
-	struct err e = { 0 };
+	struct err e = {0};
 	uint64_t hva = 0;
 	int rc;
 
@@ -175,7 +177,7 @@ static const char *features(const struct virtq *q)
 
 static const char *event_flags_name(uint16_t f)
 {
-	static const char *names[] = { "enable", "disable", "desc", "reserved" };
+	static const char *names[] = {"enable", "disable", "desc", "reserved"};
 
 	return f > 3 ? "reserved" : names[f];
 }
@@ -263,9 +265,9 @@ static void print_flags(struct out *o, uint16_t flags, bool packed)
 		uint16_t bit;
 		const char *name;
 	} names[] = {
-		{ VIRTQ_DESC_F_NEXT, "NEXT" },	 { VIRTQ_DESC_F_WRITE, "WRITE" },
-		{ VIRTQ_DESC_F_INDIRECT, "INDIRECT" }, { VIRTQ_DESC_F_AVAIL, "AVAIL" },
-		{ VIRTQ_DESC_F_USED, "USED" },
+	    {VIRTQ_DESC_F_NEXT, "NEXT"},	 {VIRTQ_DESC_F_WRITE, "WRITE"},
+	    {VIRTQ_DESC_F_INDIRECT, "INDIRECT"}, {VIRTQ_DESC_F_AVAIL, "AVAIL"},
+	    {VIRTQ_DESC_F_USED, "USED"},
 	};
 	uint16_t rest = flags;
 	char hex[8];
@@ -373,8 +375,10 @@ static int cmd_chains(struct out *o, struct virtq *q)
 		if (rc == 0)
 			break;
 		if (rc == -EPROTO) {
-			cli_error("chains", "avail.idx is more than %u entries ahead of last_avail "
-				  "(see vq-inspect check)", q->size);
+			cli_error("chains",
+				  "avail.idx is more than %u entries ahead of last_avail "
+				  "(see vq-inspect check)",
+				  q->size);
 			status = EXIT_FAIL;
 			break;
 		}
@@ -428,8 +432,8 @@ static void report_finding(const struct virtq_finding *f, void *arg)
 
 static int cmd_check(struct out *o, const struct virtq *q, const struct guestmem *gm)
 {
-	struct virtq_check_opts co = { 0 };
-	struct report_ctx r = { .o = o };
+	struct virtq_check_opts co = {0};
+	struct report_ctx r = {.o = o};
 	unsigned errors;
 
 	if (opt_last_avail) {
@@ -454,8 +458,8 @@ int main(int argc, const char **argv)
 				   "--avail GPA --used GPA");
 	const char *cmd = poptGetArg(pc), *extra = poptGetArg(pc);
 	struct guestmem gm;
-	struct virtq q = { 0 };
-	struct err e = { 0 };
+	struct virtq q = {0};
+	struct err e = {0};
 	char pid_mem[64] = "";
 	struct out *o;
 	uint64_t size;
@@ -505,7 +509,8 @@ int main(int argc, const char **argv)
 		status = cmd_check(o, &q, &gm);
 	} else {
 		/* status and chains read the queue as a device would: it must be usable */
-		if (!q.packed && (q.size == 0 || (q.size & (q.size - 1)) || q.size > VIRTQ_MAX_SIZE))
+		if (!q.packed &&
+		    (q.size == 0 || (q.size & (q.size - 1)) || q.size > VIRTQ_MAX_SIZE))
 			cli_die(EXIT_USAGE, "--size",
 				"%u is not a power of two in [1, 32768] (split ring, VIRTIO 1.2 "
 				"§2.7)",

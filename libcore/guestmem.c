@@ -68,7 +68,7 @@ static int region_insert(struct guestmem *gm, const struct guestmem_region *nr, 
 
 int guestmem_add(struct guestmem *gm, gpa_t gpa, void *hva, uint64_t size_bytes, struct err *e)
 {
-	struct guestmem_region r = { .gpa = gpa, .size_bytes = size_bytes, .hva = hva };
+	struct guestmem_region r = {.gpa = gpa, .size_bytes = size_bytes, .hva = hva};
 
 	return region_insert(gm, &r, e);
 }
@@ -95,7 +95,8 @@ static int read_whole(int fd, const char *path, uint64_t offset, uint64_t len, v
 
 			free(buf);
 			return err_set(e, code, "%s: read at offset 0x%" PRIx64 ": %s", path,
-				       offset + done, n < 0 ? strerror(code) : "unexpected end of file");
+				       offset + done,
+				       n < 0 ? strerror(code) : "unexpected end of file");
 		}
 		done += (uint64_t)n;
 	}
@@ -106,7 +107,7 @@ static int read_whole(int fd, const char *path, uint64_t offset, uint64_t len, v
 int guestmem_add_file(struct guestmem *gm, const char *path, uint64_t file_offset, gpa_t gpa,
 		      uint64_t size_bytes, struct err *e)
 {
-	struct guestmem_region r = { .gpa = gpa };
+	struct guestmem_region r = {.gpa = gpa};
 	struct stat st;
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t pg_off;
@@ -146,7 +147,8 @@ int guestmem_add_file(struct guestmem *gm, const char *path, uint64_t file_offse
 	pg_off = file_offset & ~((uint64_t)page - 1);
 	if (size_bytes + (file_offset - pg_off) <= SIZE_MAX) {
 		size_t map_len = (size_t)(size_bytes + (file_offset - pg_off));
-		void *p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)pg_off);
+		void *p =
+		    mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)pg_off);
 
 		if (p != MAP_FAILED) {
 			r.owned = p;
@@ -199,7 +201,8 @@ int guestmem_read(const struct guestmem *gm, gpa_t gpa, void *buf, uint64_t len,
 
 	if (!p)
 		return err_set(e, EFAULT,
-			       "[0x%" PRIx64 ", +0x%" PRIx64 ") is not inside guest memory", gpa, len);
+			       "[0x%" PRIx64 ", +0x%" PRIx64 ") is not inside guest memory", gpa,
+			       len);
 	memcpy(buf, p, len);
 	return 0;
 }
@@ -211,7 +214,8 @@ int guestmem_write(const struct guestmem *gm, gpa_t gpa, const void *buf, uint64
 
 	if (!p)
 		return err_set(e, EFAULT,
-			       "[0x%" PRIx64 ", +0x%" PRIx64 ") is not inside guest memory", gpa, len);
+			       "[0x%" PRIx64 ", +0x%" PRIx64 ") is not inside guest memory", gpa,
+			       len);
 	memcpy(p, buf, len);
 	return 0;
 }

@@ -71,8 +71,8 @@ static int area_view(const struct guestmem *mem, const char *name, gpa_t gpa, ui
 	p = guestmem_ptr(mem, gpa, len);
 	if (!p)
 		return err_set(e, EFAULT,
-			       "%s [0x%" PRIx64 ", +0x%" PRIx64 ") is not inside guest memory", name,
-			       gpa, len);
+			       "%s [0x%" PRIx64 ", +0x%" PRIx64 ") is not inside guest memory",
+			       name, gpa, len);
 	if ((uintptr_t)p & (align - 1))
 		return err_set(e, EINVAL, "%s: host mapping at %p is not %u-byte aligned", name,
 			       (void *)p, align);
@@ -112,8 +112,8 @@ int virtq_init(struct virtq *q, const struct guestmem *mem, struct err *e)
 			rc = area_view(mem, "available ring", q->driver_gpa,
 				       virtq_split_avail_bytes(n), 2, &driver, e);
 		if (!rc)
-			rc = area_view(mem, "used ring", q->device_gpa, virtq_split_used_bytes(n), 4,
-				       &device, e);
+			rc = area_view(mem, "used ring", q->device_gpa, virtq_split_used_bytes(n),
+				       4, &device, e);
 	}
 	if (rc)
 		return rc;

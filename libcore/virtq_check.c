@@ -19,8 +19,8 @@ struct checker {
 	virtq_report_fn *report;
 	void *arg;
 	unsigned errors;
-	uint32_t n;	  /* queue size used for the content checks */
-	uint32_t *stamp;  /* per descriptor: the chain that last visited it (loop detection) */
+	uint32_t n;	 /* queue size used for the content checks */
+	uint32_t *stamp; /* per descriptor: the chain that last visited it (loop detection) */
 	uint32_t chain_no;
 };
 
@@ -30,18 +30,18 @@ struct checker {
  * formatted only when a finding is reported: the walk itself stays cheap.
  */
 struct loc {
-	const char *name;  /* a fixed name, or the array's name when i >= 0 */
-	int32_t i, j;	   /* -1: none */
+	const char *name; /* a fixed name, or the array's name when i >= 0 */
+	int32_t i, j;	  /* -1: none */
 };
 
-#define LOC_NAME(n)    (&(struct loc){ (n), -1, -1 })
-#define LOC_AT(n, x)   (&(struct loc){ (n), (int32_t)(x), -1 })
+#define LOC_NAME(n)  (&(struct loc){(n), -1, -1})
+#define LOC_AT(n, x) (&(struct loc){(n), (int32_t)(x), -1})
 
 static void __attribute__((format(printf, 5, 6)))
 finding(struct checker *k, enum virtq_severity sev, const char *section, const struct loc *where,
 	const char *fmt, ...)
 {
-	struct virtq_finding f = { .severity = sev, .section = section };
+	struct virtq_finding f = {.severity = sev, .section = section};
 	va_list ap;
 
 	if (where->i < 0)
@@ -60,8 +60,9 @@ finding(struct checker *k, enum virtq_severity sev, const char *section, const s
 }
 
 /* An area of the queue: aligned, not wrapping, inside guest memory. Returns true if readable. */
-static bool check_area(struct checker *k, const struct loc *where, const char *name, const char *sec,
-		       const char *align_sec, gpa_t gpa, uint64_t len, unsigned align)
+static bool check_area(struct checker *k, const struct loc *where, const char *name,
+		       const char *sec, const char *align_sec, gpa_t gpa, uint64_t len,
+		       unsigned align)
 {
 	if (gpa & (align - 1))
 		finding(k, VIRTQ_SEV_ERROR, align_sec, where,
@@ -135,7 +136,8 @@ static bool check_buffer(struct checker *k, struct walk *w, const struct virtq_d
 			"buffer [0x%" PRIx64 ", +0x%x) wraps past 2^64", d->addr, d->len);
 	else if (d->len && !guestmem_ptr(k->mem, d->addr, d->len))
 		finding(k, VIRTQ_SEV_ERROR, packed ? "2.8.4" : "2.7.5", where,
-			"buffer [0x%" PRIx64 ", +0x%x) is not inside guest memory", d->addr, d->len);
+			"buffer [0x%" PRIx64 ", +0x%x) is not inside guest memory", d->addr,
+			d->len);
 	w->bytes += d->len;
 	return true;
 }
@@ -184,11 +186,11 @@ static void check_total_bytes(struct checker *k, const struct walk *w, const str
 
 static void split_chain(struct checker *k, const uint8_t *ring_table, uint16_t head)
 {
-	struct walk w = { .head = head };
+	struct walk w = {.head = head};
 	struct virtq_desc d;
 	const uint8_t *table = ring_table;
 	uint32_t table_len = k->n, idx = head, prev = head;
-	struct loc where = { "desc", head, -1 };
+	struct loc where = {"desc", head, -1};
 	bool in_ind = false;
 
 	k->chain_no++;
@@ -201,7 +203,8 @@ static void split_chain(struct checker *k, const uint8_t *ring_table, uint16_t h
 		if (!in_ind && k->stamp) {
 			if (k->stamp[idx] == k->chain_no) {
 				finding(k, VIRTQ_SEV_ERROR, "2.7.5.2", LOC_AT("desc", prev),
-					"next %u loops back into the chain from head %u", idx, head);
+					"next %u loops back into the chain from head %u", idx,
+					head);
 				break;
 			}
 			k->stamp[idx] = k->chain_no;
@@ -252,10 +255,11 @@ static void check_split(struct checker *k, const struct virtq_check_opts *o)
 	const uint8_t *ring, *table;
 
 	if (n == 0 || n > VIRTQ_MAX_SIZE)
-		finding(k, VIRTQ_SEV_ERROR, "2.7", LOC_NAME("size"), "queue size %u is not in [1, 32768]", n);
+		finding(k, VIRTQ_SEV_ERROR, "2.7", LOC_NAME("size"),
+			"queue size %u is not in [1, 32768]", n);
 	else if (n & (n - 1))
-		finding(k, VIRTQ_SEV_ERROR, "2.7", LOC_NAME("size"), "queue size %u is not a power of two",
-			n);
+		finding(k, VIRTQ_SEV_ERROR, "2.7", LOC_NAME("size"),
+			"queue size %u is not a power of two", n);
 	if (n == 0)
 		return;
 	k->n = n;
@@ -270,7 +274,8 @@ static void check_split(struct checker *k, const struct virtq_check_opts *o)
 		guestmem_read_le16(k->mem, q->driver_gpa + 2, &avail_idx);
 		if (q->event_idx && avail_flags)
 			finding(k, VIRTQ_SEV_ERROR, "2.7.7.1", LOC_NAME("avail.flags"),
-				"avail.flags 0x%04x must be 0 with VIRTIO_F_EVENT_IDX", avail_flags);
+				"avail.flags 0x%04x must be 0 with VIRTIO_F_EVENT_IDX",
+				avail_flags);
 		else if (avail_flags & ~VIRTQ_AVAIL_F_NO_INTERRUPT)
 			finding(k, VIRTQ_SEV_ERROR, "2.7.7.1", LOC_NAME("avail.flags"),
 				"avail.flags 0x%04x have reserved bits set", avail_flags);
@@ -344,8 +349,7 @@ static void check_event(struct checker *k, const struct loc *where, const char *
 		finding(k, VIRTQ_SEV_ERROR, "2.8.10", where,
 			"%s flags 0x%04x have reserved bits set", name, flags);
 	else if (flags == 3)
-		finding(k, VIRTQ_SEV_ERROR, "2.8.10", where,
-			"%s flags value 3 is reserved", name);
+		finding(k, VIRTQ_SEV_ERROR, "2.8.10", where, "%s flags value 3 is reserved", name);
 	else if (flags == VIRTQ_EVENT_F_DESC && !k->q->event_idx)
 		finding(k, VIRTQ_SEV_ERROR, "2.8.10", where,
 			"%s flags DESC needs VIRTIO_F_EVENT_IDX (see --event-idx)", name);
@@ -359,8 +363,8 @@ static void check_event(struct checker *k, const struct loc *where, const char *
 static uint32_t packed_chain(struct checker *k, const uint8_t *ring, uint32_t pos, bool wrap)
 {
 	struct virtq_desc d;
-	struct walk w = { .head = (uint16_t)pos };
-	struct loc where = { "desc", (int32_t)pos, -1 };
+	struct walk w = {.head = (uint16_t)pos};
+	struct loc where = {"desc", (int32_t)pos, -1};
 	uint32_t m;
 
 	for (m = 1; m <= k->n; m++) {
@@ -377,7 +381,7 @@ static uint32_t packed_chain(struct checker *k, const uint8_t *ring, uint32_t po
 			if (check_indirect_table(k, &d, &where)) {
 				const uint8_t *table = guestmem_ptr(k->mem, d.addr, d.len);
 				uint32_t entries = d.len / VIRTQ_DESC_BYTES;
-				struct loc iw = { "desc", (int32_t)pos, 0 };
+				struct loc iw = {"desc", (int32_t)pos, 0};
 
 				for (uint32_t i = 0; i < entries; i++) {
 					struct virtq_desc id;
@@ -385,8 +389,9 @@ static uint32_t packed_chain(struct checker *k, const uint8_t *ring, uint32_t po
 					iw.j = (int32_t)i;
 					desc_read(k, table, i, &id);
 					if (id.flags & VIRTQ_DESC_F_INDIRECT) {
-						finding(k, VIRTQ_SEV_ERROR, "2.8.19", &iw,
-							"INDIRECT inside an indirect table (nested)");
+						finding(
+						    k, VIRTQ_SEV_ERROR, "2.8.19", &iw,
+						    "INDIRECT inside an indirect table (nested)");
 						break;
 					}
 					if (id.flags & ~VIRTQ_DESC_F_WRITE)
@@ -410,7 +415,8 @@ static uint32_t packed_chain(struct checker *k, const uint8_t *ring, uint32_t po
 		desc_read(k, ring, pos, &d);
 		if (!packed_avail(d.flags, wrap)) {
 			finding(k, VIRTQ_SEV_ERROR, "2.8.6", &where,
-				"NEXT leads to desc[%u], which the driver has not made available", pos);
+				"NEXT leads to desc[%u], which the driver has not made available",
+				pos);
 			check_total_bytes(k, &w, &where);
 			return 0;
 		}
@@ -428,17 +434,18 @@ static void check_packed(struct checker *k, const struct virtq_check_opts *o)
 	const uint8_t *ring;
 
 	if (n == 0 || n > VIRTQ_MAX_SIZE) {
-		finding(k, VIRTQ_SEV_ERROR, "2.8", LOC_NAME("size"), "queue size %u is not in [1, 32768]", n);
+		finding(k, VIRTQ_SEV_ERROR, "2.8", LOC_NAME("size"),
+			"queue size %u is not in [1, 32768]", n);
 		if (n == 0)
 			return;
 	}
 	k->n = n;
 	desc_ok = check_area(k, LOC_NAME("desc"), "descriptor ring", "2.8", "2.8.10.1", q->desc_gpa,
 			     16ull * n, 16);
-	drv_ok = check_area(k, LOC_NAME("driver"), "driver event area", "2.8", "2.8.10.1", q->driver_gpa,
-			    VIRTQ_PACKED_EVENT_BYTES, 4);
-	dev_ok = check_area(k, LOC_NAME("device"), "device event area", "2.8", "2.8.10.1", q->device_gpa,
-			    VIRTQ_PACKED_EVENT_BYTES, 4);
+	drv_ok = check_area(k, LOC_NAME("driver"), "driver event area", "2.8", "2.8.10.1",
+			    q->driver_gpa, VIRTQ_PACKED_EVENT_BYTES, 4);
+	dev_ok = check_area(k, LOC_NAME("device"), "device event area", "2.8", "2.8.10.1",
+			    q->device_gpa, VIRTQ_PACKED_EVENT_BYTES, 4);
 	if (drv_ok)
 		check_event(k, LOC_NAME("driver"), "driver event", q->driver_gpa);
 	if (dev_ok)
@@ -475,8 +482,8 @@ static void check_packed(struct checker *k, const struct virtq_check_opts *o)
 unsigned virtq_check(const struct virtq *q, const struct guestmem *mem,
 		     const struct virtq_check_opts *opts, virtq_report_fn *report, void *arg)
 {
-	struct checker k = { .q = q, .mem = mem, .report = report, .arg = arg };
-	struct virtq_check_opts none = { 0 };
+	struct checker k = {.q = q, .mem = mem, .report = report, .arg = arg};
+	struct virtq_check_opts none = {0};
 
 	if (!opts)
 		opts = &none;

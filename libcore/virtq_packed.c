@@ -208,7 +208,8 @@ int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d)
 			c->pos = c->pos + 1 == c->table_len ? 0 : c->pos + 1;
 			c->ring_left--;
 			if (d->flags & VIRTQ_DESC_F_INDIRECT) {
-				/* an indirect descriptor must be alone, never in a list (§2.8.19) */
+				/* an indirect descriptor must be alone, never in a list (§2.8.19)
+				 */
 				if (c->ndesc != 1) {
 					c->state = VIRTQ_CHAIN_DONE;
 					c->error = -EINVAL;

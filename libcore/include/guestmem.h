@@ -17,7 +17,7 @@ struct guestmem_region {
 	gpa_t gpa;
 	uint64_t size_bytes; /* > 0, and gpa + size_bytes - 1 does not wrap */
 	uint8_t *hva;
-	void *owned;	     /* mapping or buffer to release on close, NULL when the caller owns it */
+	void *owned; /* mapping or buffer to release on close, NULL when the caller owns it */
 	size_t owned_bytes;
 	bool owned_is_mmap;
 };

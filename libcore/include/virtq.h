@@ -14,7 +14,7 @@
  * the driver sets the queue ready, and turns prepare_kick's answer into an interrupt.
  */
 
-#define VIRTQ_MAX_SIZE 32768u
+#define VIRTQ_MAX_SIZE	 32768u
 #define VIRTQ_DESC_BYTES 16u
 
 /* Descriptor flags (§2.7.5, §2.8.13). */
@@ -105,10 +105,10 @@ struct virtq_desc {
 	gpa_t addr;
 	uint32_t len;
 	uint16_t flags;
-	uint16_t next;	   /* split: next index; packed: buffer id */
-	uint16_t index;	   /* its index in the ring (or in the indirect table) */
-	bool in_indirect;  /* it came from an indirect table */
-	uint8_t *hva;	   /* host pointer to the len bytes (NULL when len is 0) */
+	uint16_t next;	  /* split: next index; packed: buffer id */
+	uint16_t index;	  /* its index in the ring (or in the indirect table) */
+	bool in_indirect; /* it came from an indirect table */
+	uint8_t *hva;	  /* host pointer to the len bytes (NULL when len is 0) */
 };
 
 /*
@@ -129,7 +129,7 @@ struct virtq_chain {
 	uint16_t ring_left; /* packed: ring descriptors left to read */
 	uint8_t state;
 	bool seen_write;
-	bool via_indirect;	       /* the walk went through an indirect table... */
+	bool via_indirect;		 /* the walk went through an indirect table... */
 	struct virtq_desc indirect_desc; /* ...that this descriptor refers to */
 	int error; /* why the walk stopped early (negative errno), 0 otherwise */
 };
@@ -141,7 +141,8 @@ bool virtq_is_empty(const struct virtq *q);
 /*
  * Pop the next available chain: 1 with *c ready to walk, 0 when empty. Errors: -EPROTO when the
  * driver reports more than size new entries (next_avail is resynced to avail.idx, dropping them),
- * -EINVAL when the head is unusable (index ≥ size, NEXT with next ≥ size; the entry is consumed).
+ * -EINVAL when the head is unusable (index ≥ size, NEXT with next ≥ size): nothing is consumed,
+ * the queue stays on that entry and the device should stop it (DEVICE_NEEDS_RESET).
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 /*
@@ -180,7 +181,8 @@ void virtq_advance_used_ring_idx(struct virtq *q, uint16_t n);
  */
 bool virtq_try_enable_notification(struct virtq *q);
 
-/* After adding used entries: whether to notify the driver (§2.7.7.2 / §2.8.10). Resets num_added. */
+/* After adding used entries: whether to notify the driver (§2.7.7.2 / §2.8.10). Resets num_added.
+ */
 bool virtq_prepare_kick(struct virtq *q);
 
 /* Fields the driver wrote, read through the cached views (for status and tests). */

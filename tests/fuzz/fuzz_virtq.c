@@ -13,9 +13,9 @@
  * u16 next_used, u16 head, u16 unused. Offsets are used as they are, so areas can be
  * misaligned, overlap or run past the region: the code must cope with all of it.
  */
-#define HDR	 16
-#define MEM_GPA	 0x1000ull
-#define MEM_MAX	 0x10000u
+#define HDR	16
+#define MEM_GPA 0x1000ull
+#define MEM_MAX 0x10000u
 
 static uint16_t rd(const uint8_t *p)
 {
@@ -31,8 +31,8 @@ static void sink(const struct virtq_finding *f, void *arg)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	struct guestmem gm;
-	struct virtq q = { 0 };
-	struct virtq_check_opts co = { 0 };
+	struct virtq q = {0};
+	struct virtq_check_opts co = {0};
 	struct virtq_chain c;
 	struct virtq_desc d;
 	size_t mem_len, total = 0;

@@ -17,7 +17,7 @@ TEST(add_rejects)
 	CHECK_EQ_I(guestmem_add(&gm, 0x2000, a, 4096, &e), 0);
 	CHECK_EQ_I(guestmem_add(&gm, 0x2fff, b, 1, &e), -EEXIST);
 	CHECK_EQ_I(guestmem_add(&gm, 0x1001, b, 0x1000, &e), -EEXIST);
-	CHECK_EQ_I(guestmem_add(&gm, 0x1000, b, 0x1000, &e), 0); /* adjacent: fine */
+	CHECK_EQ_I(guestmem_add(&gm, 0x1000, b, 0x1000, &e), 0);	  /* adjacent: fine */
 	CHECK_EQ_I(guestmem_add(&gm, UINT64_MAX - 4095, b, 4096, &e), 0); /* ends at 2^64 - 1 */
 	CHECK_EQ_U(gm.nr_regions, 3);
 	CHECK_EQ_U(gm.regions[0].gpa, 0x1000); /* kept sorted */
@@ -36,9 +36,9 @@ TEST(translate_edges_exhaustive)
 	const struct {
 		uint64_t gpa;
 		uint8_t *hva;
-	} reg[] = { { 0, lo }, { 0x1000, mid }, { UINT64_MAX - 63, hi } };
-	const uint64_t lens[] = { 0, 1, 2, 3, 7, 8, 15, 16, 63, 64, 65, UINT64_MAX / 2, UINT64_MAX - 1,
-				  UINT64_MAX };
+	} reg[] = {{0, lo}, {0x1000, mid}, {UINT64_MAX - 63, hi}};
+	const uint64_t lens[] = {
+	    0, 1, 2, 3, 7, 8, 15, 16, 63, 64, 65, UINT64_MAX / 2, UINT64_MAX - 1, UINT64_MAX};
 	struct guestmem gm;
 
 	guestmem_init(&gm);
@@ -59,7 +59,8 @@ TEST(translate_edges_exhaustive)
 					for (unsigned k = 0; k < 3; k++) {
 						uint64_t off = gpa - reg[k].gpa;
 
-						if (gpa >= reg[k].gpa && off < 64 && len <= 64 - off)
+						if (gpa >= reg[k].gpa && off < 64 &&
+						    len <= 64 - off)
 							want = reg[k].hva + off;
 					}
 					if (p != want) {
@@ -82,7 +83,7 @@ TEST(translate_edges_exhaustive)
 /* Random ranges against a model (≥ 100,000 cases). */
 TEST(prop_translate_random)
 {
-	struct prop_rng r = { prop_seed("prop_translate_random") };
+	struct prop_rng r = {prop_seed("prop_translate_random")};
 	static uint8_t buf[8][256];
 	uint64_t gpas[8];
 	struct guestmem gm;
@@ -94,7 +95,8 @@ TEST(prop_translate_random)
 	}
 	for (uint64_t c = 0, n = prop_cases(100000); c < n; c++) {
 		unsigned k = (unsigned)prop_below(&r, 8);
-		uint64_t gpa = prop_below(&r, 4) ? gpas[k] + prop_below(&r, 300) - 20 : prop_next(&r);
+		uint64_t gpa =
+		    prop_below(&r, 4) ? gpas[k] + prop_below(&r, 300) - 20 : prop_next(&r);
 		uint64_t len = prop_below(&r, 4) ? prop_below(&r, 300) : prop_next(&r);
 		uint8_t *want = NULL;
 
@@ -115,7 +117,7 @@ TEST(files_and_layout)
 	int fd = mkstemp(path);
 	uint8_t data[0x3000];
 	struct guestmem gm;
-	struct guestmem_layout layout[] = { { 0, 0x1000 }, { 0x100000, 0x2000 } };
+	struct guestmem_layout layout[] = {{0, 0x1000}, {0x100000, 0x2000}};
 	struct err e;
 	uint16_t v;
 
@@ -158,7 +160,7 @@ TEST(files_and_layout)
 
 TEST(process_memory)
 {
-	static uint8_t secret[64] = { 0x34, 0x12 };
+	static uint8_t secret[64] = {0x34, 0x12};
 	char path[64];
 	struct guestmem gm;
 	struct err e;

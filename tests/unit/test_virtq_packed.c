@@ -1,4 +1,5 @@
-/* test_virtq_packed.c: packed virtqueues: wrap counters, chains, used descriptors, notifications. */
+/* test_virtq_packed.c: packed virtqueues: wrap counters, chains, used descriptors, notifications.
+ */
 #include "virtq_fixture.h"
 
 /* A driver model for packed rings: it owns next position and wrap counter, and buffer ids. */
@@ -19,8 +20,8 @@ static void drv_add(struct fixture *f, struct driver *dv, unsigned n, uint16_t i
 					    (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
 					    (write_last && i + 1 == n ? VIRTQ_DESC_F_WRITE : 0));
 
-		fx_desc(f->desc, dv->pos, FX_BUF_GPA + 0x100u * i, 16 * (i + 1), i + 1 == n ? id : 0,
-			i ? flags : 0);
+		fx_desc(f->desc, dv->pos, FX_BUF_GPA + 0x100u * i, 16 * (i + 1),
+			i + 1 == n ? id : 0, i ? flags : 0);
 		if (!i)
 			head_flags = flags;
 		if (++dv->pos == f->q.size) {
@@ -53,7 +54,7 @@ static int drv_get_used(struct fixture *f, struct driver *dv, unsigned ndesc, ui
 TEST(packed_pop_walk_add_used)
 {
 	struct fixture f;
-	struct driver dv = { .wrap = true, .used_wrap = true };
+	struct driver dv = {.wrap = true, .used_wrap = true};
 	struct virtq_chain c;
 	struct virtq_desc d;
 	uint32_t len;
@@ -136,9 +137,9 @@ TEST(packed_malformed)
  */
 TEST(prop_packed_driver_device_laps)
 {
-	struct prop_rng r = { prop_seed("prop_packed_driver_device_laps") };
+	struct prop_rng r = {prop_seed("prop_packed_driver_device_laps")};
 	struct fixture f;
-	struct driver dv = { .wrap = true, .used_wrap = true };
+	struct driver dv = {.wrap = true, .used_wrap = true};
 	/* chains in flight, in order: (id, ndesc), a FIFO over the ring */
 	uint16_t fifo_id[64], fifo_n[64], pend_id[64], pend_n[64];
 	unsigned head = 0, count = 0, free_desc = 7, phead = 0, pcount = 0;
@@ -165,7 +166,8 @@ TEST(prop_packed_driver_device_laps)
 			int rc = virtq_pop(&f.q, &c);
 
 			if (rc != (count ? 1 : 0)) {
-				CHECK_FAIL_AT("op %" PRIu64 ": pop %d with %u chains", i, rc, count);
+				CHECK_FAIL_AT("op %" PRIu64 ": pop %d with %u chains", i, rc,
+					      count);
 				break;
 			}
 			if (!rc)
@@ -175,8 +177,9 @@ TEST(prop_packed_driver_device_laps)
 			while (virtq_chain_next(&c, &d) > 0)
 				got++;
 			if (c.head != fifo_id[head] || c.ndesc != fifo_n[head] || got != c.ndesc) {
-				CHECK_FAIL_AT("op %" PRIu64 ": chain id %u ndesc %u, expected %u/%u", i,
-					      c.head, c.ndesc, fifo_id[head], fifo_n[head]);
+				CHECK_FAIL_AT("op %" PRIu64
+					      ": chain id %u ndesc %u, expected %u/%u",
+					      i, c.head, c.ndesc, fifo_id[head], fifo_n[head]);
 				break;
 			}
 			if (prop_below(&r, 8) == 0) {
@@ -193,8 +196,8 @@ TEST(prop_packed_driver_device_laps)
 			int id = drv_get_used(&f, &dv, pend_n[phead], &len);
 
 			if (id != pend_id[phead] || len != pend_id[phead] * 3u) {
-				CHECK_FAIL_AT("op %" PRIu64 ": used id %d len %u, expected %u", i, id,
-					      len, pend_id[phead]);
+				CHECK_FAIL_AT("op %" PRIu64 ": used id %d len %u, expected %u", i,
+					      id, len, pend_id[phead]);
 				break;
 			}
 			free_desc += pend_n[phead];
@@ -223,14 +226,16 @@ TEST(prop_packed_prepare_kick_exhaustive)
 
 				for (unsigned k = 1; k <= n; k++)
 					in = in || (now + 16 - k) % 16 == ev;
-				f.q.next_used = (uint16_t)((now % 8) | (now >= 8 ? VIRTQ_PACKED_WRAP : 0));
+				f.q.next_used =
+				    (uint16_t)((now % 8) | (now >= 8 ? VIRTQ_PACKED_WRAP : 0));
 				f.q.num_added = (uint16_t)n;
-				put16(f.driver, (uint16_t)((ev % 8) | (ev >= 8 ? VIRTQ_PACKED_WRAP : 0)));
+				put16(f.driver,
+				      (uint16_t)((ev % 8) | (ev >= 8 ? VIRTQ_PACKED_WRAP : 0)));
 				put16(f.driver + 2, VIRTQ_EVENT_F_DESC);
 				kick = virtq_prepare_kick(&f.q);
 				if (kick != in) {
-					CHECK_FAIL_AT("now %u event %u added %u: kick %d", now, ev, n,
-						      kick);
+					CHECK_FAIL_AT("now %u event %u added %u: kick %d", now, ev,
+						      n, kick);
 					fx_free(&f);
 					return;
 				}
@@ -248,7 +253,7 @@ TEST(prop_packed_prepare_kick_exhaustive)
 TEST(packed_try_enable_notification)
 {
 	struct fixture f;
-	struct driver dv = { .wrap = true, .used_wrap = true };
+	struct driver dv = {.wrap = true, .used_wrap = true};
 
 	REQUIRE(fx_init(&f, 4, true, true, false) == 0);
 	CHECK(virtq_try_enable_notification(&f.q));
@@ -265,7 +270,7 @@ TEST(packed_try_enable_notification)
  */
 TEST(prop_packed_accessors_in_bounds)
 {
-	struct prop_rng r = { prop_seed("prop_packed_accessors_in_bounds") };
+	struct prop_rng r = {prop_seed("prop_packed_accessors_in_bounds")};
 
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		uint16_t size = (uint16_t)(1 + prop_below(&r, 300));
@@ -275,14 +280,14 @@ TEST(prop_packed_accessors_in_bounds)
 
 		REQUIRE(fx_init(&f, size, true, prop_below(&r, 2), prop_below(&r, 2)) == 0);
 		for (uint32_t k = 0; k < size; k++)
-			fx_desc(f.desc, k,
-				prop_below(&r, 4) ? FX_BUF_GPA + prop_below(&r, FX_BUF_BYTES)
-						  : prop_next(&r),
-				(uint32_t)(prop_below(&r, 4) ? 16 * prop_below(&r, 8) : prop_next(&r)),
-				(uint16_t)prop_next(&r),
-				(uint16_t)(prop_below(&r, 2) ? prop_next(&r)
-							     : VIRTQ_DESC_F_AVAIL |
-								       prop_below(&r, 8)));
+			fx_desc(
+			    f.desc, k,
+			    prop_below(&r, 4) ? FX_BUF_GPA + prop_below(&r, FX_BUF_BYTES)
+					      : prop_next(&r),
+			    (uint32_t)(prop_below(&r, 4) ? 16 * prop_below(&r, 8) : prop_next(&r)),
+			    (uint16_t)prop_next(&r),
+			    (uint16_t)(prop_below(&r, 2) ? prop_next(&r)
+							 : VIRTQ_DESC_F_AVAIL | prop_below(&r, 8)));
 		fx_random(&r, f.driver, 4);
 		fx_random(&r, f.buf, 4096);
 		f.q.next_avail = (uint16_t)((prop_below(&r, size) |
@@ -296,7 +301,8 @@ TEST(prop_packed_accessors_in_bounds)
 				break;
 			while (virtq_chain_next(&c, &d) > 0)
 				if (++steps > size) {
-					CHECK_FAIL_AT("case %" PRIu64 ": walk longer than %u", i, size);
+					CHECK_FAIL_AT("case %" PRIu64 ": walk longer than %u", i,
+						      size);
 					fx_free(&f);
 					return;
 				}

@@ -1,4 +1,5 @@
-/* virtq_fixture.h: a queue whose areas are separate, exactly-sized heap blocks (for the virtq tests). */
+/* virtq_fixture.h: a queue whose areas are separate, exactly-sized heap blocks (for the virtq
+ * tests). */
 #ifndef TESTS_VIRTQ_FIXTURE_H
 #define TESTS_VIRTQ_FIXTURE_H
 
@@ -95,8 +96,8 @@ static inline uint32_t get32(const uint8_t *p)
 }
 
 /* Write a descriptor (split layout: addr len flags next; packed: addr len id flags). */
-static inline void fx_desc(uint8_t *table, uint32_t i, uint64_t addr, uint32_t len,
-			   uint16_t a, uint16_t b)
+static inline void fx_desc(uint8_t *table, uint32_t i, uint64_t addr, uint32_t len, uint16_t a,
+			   uint16_t b)
 {
 	uint8_t *p = table + 16ull * i;
 
