@@ -21,6 +21,7 @@
 #include "vm_seccomp.h"
 #include "vm_sleep.h"
 #include "vmdev.h"
+#include "vfio_pt.h"
 
 /* Everything one microVM is made of; built step by step in mvm_build(). */
 struct mvm {
@@ -32,6 +33,10 @@ struct mvm {
 	struct i8042 i8042;
 	struct vm_sleep sleep;
 	struct vmdev_set devs;
+	struct pci_addr vfio[VFIO_PT_MAX]; /* --vfio devices, passed through on a PCI bus */
+	unsigned nr_vfio;
+	enum vfio_backend vfio_backend;
+	struct vfio_pt_set pt;
 	struct boot_info boot;
 	int console_fd;
 	char cmdline[BOOT_CMDLINE_MAX];
@@ -166,6 +171,29 @@ static int mvm_build(struct mvm *m)
 	if (rc)
 		return build_fail("devices", rc, &e);
 
+	/* 5b. PCI passthrough: a host bridge on bus 0 and each VFIO device with its BARs, DMA
+	 * (all guest RAM at IOVA = GPA) and MSI-X. The guest finds the bus by probing 0xcf8. */
+	if (m->nr_vfio) {
+		char *off;
+
+		rc = vfio_pt_setup(&m->pt, vm, &e);
+		if (rc)
+			return build_fail("--vfio", rc, &e);
+		for (unsigned i = 0; i < m->nr_vfio; i++) {
+			char line[256];
+
+			rc = vfio_pt_add(&m->pt, &m->vfio[i], m->vfio_backend, NULL, &e);
+			if (rc)
+				return build_fail("--vfio", rc, &e);
+			vfio_pt_describe(&m->pt, i, line, sizeof(line));
+			cli_verbose("passthrough %s", line);
+		}
+		while ((off = strstr(m->cmdline, "pci=off")))
+			memmove(off, off + 7, strlen(off + 7) + 1);
+		if (strlen(m->cmdline) + 12 < sizeof(m->cmdline))
+			strcat(m->cmdline, " pci=noacpi");
+	}
+
 	/* 6. ACPI tables (how distribution kernels find virtio-mmio devices), kernel, initrd,
 	 * command line, zero page or start_info, page tables, MP table. */
 	{
@@ -297,7 +325,7 @@ static void parse_options(int argc, const char **argv, struct mvm *m)
 {
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
 	char *console = NULL, *config = NULL, *kvm_dev = NULL;
-	char **disks = NULL, **nets = NULL;
+	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL;
 	int rng = 0, no_seccomp = 0;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
@@ -313,6 +341,10 @@ static void parse_options(int argc, const char **argv, struct mvm *m)
 		{ "net", 0, POPT_ARG_ARGV, &nets, 0, "virtio-net on a tap device (repeatable)",
 		  "TAP[,mac=MAC]" },
 		{ "rng", 0, POPT_ARG_NONE, &rng, 0, "virtio-rng entropy device", NULL },
+		{ "vfio", 0, POPT_ARG_ARGV, &vfios, 0,
+		  "pass a PCI device through (bound to vfio-pci, see vfio-bind; repeatable)", "BDF" },
+		{ "vfio-backend", 0, POPT_ARG_STRING, &vfio_backend, 0,
+		  "VFIO back-end (default auto: iommufd where available)", "container|iommufd|auto" },
 		{ "console", 0, POPT_ARG_STRING, &console, 0,
 		  "serial console: stdio (default; Ctrl-A x quits), none, or an output file",
 		  "stdio|none|FILE" },
@@ -364,6 +396,15 @@ static void parse_options(int argc, const char **argv, struct mvm *m)
 			cli_die(EXIT_USAGE, "--net", "%s", e.msg);
 	if (rng)
 		m->cfg.rng = true;
+	for (char **v = vfios; v && *v; v++) {
+		if (m->nr_vfio == VFIO_PT_MAX)
+			cli_die(EXIT_USAGE, "--vfio", "at most %d devices", VFIO_PT_MAX);
+		if (vfio_resolve_device(*v, &m->vfio[m->nr_vfio++], &e))
+			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
+	}
+	if (vfio_backend && vfio_backend_parse(vfio_backend, &m->vfio_backend))
+		cli_die(EXIT_USAGE, "--vfio-backend", "'%s' is not container, iommufd or auto",
+			vfio_backend);
 	if (console && vmconfig_set_console(&m->cfg, console, &e))
 		cli_die(EXIT_USAGE, "--console", "%s", e.msg);
 	if (!m->cfg.kernel)
@@ -468,6 +509,10 @@ int main(int argc, const char **argv)
 	console_restore(&m);
 	status = report(&m, why);
 	fflush(stdout);
+	/* Passthrough devices are handed back clean: interrupts off, DMA unmapped, reset, still
+	 * on vfio-pci. */
+	if (m.pt.n)
+		vfio_pt_teardown(&m.pt);
 	/* Device threads may still be blocked in reads: leave without tearing them down. */
 	_exit(status);
 }

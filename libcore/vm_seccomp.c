@@ -5,6 +5,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/kvm.h>
+#include <linux/vfio.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,13 +30,16 @@ static const unsigned allowed[] = {
 	SYS_getpid,	     SYS_gettid,       SYS_exit,	  SYS_exit_group,
 	SYS_clone,	     SYS_clone3,       SYS_set_robust_list, SYS_rseq,
 	SYS_sched_yield,     SYS_sched_getaffinity, SYS_getrandom, SYS_restart_syscall,
-	SYS_fallocate,	     SYS_sendmsg,      SYS_recvmsg,
+	SYS_fallocate,	     SYS_sendmsg,      SYS_recvmsg,	  SYS_eventfd2,
 };
 
 /* ioctls: running vCPUs, dumping registers, interrupts, and restoring the terminal. */
 static const unsigned long allowed_ioctls[] = {
 	KVM_RUN,      KVM_GET_REGS, KVM_GET_SREGS, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS,
 	TCGETS,	      TCSETS,	    TCSETSW,	   TCSETSF,	 TIOCGWINSZ,
+	/* PCI passthrough: BARs moved by the guest, MSI-X vectors it unmasks, teardown. */
+	KVM_SET_USER_MEMORY_REGION, KVM_SET_GSI_ROUTING, KVM_IRQFD, VFIO_DEVICE_SET_IRQS,
+	VFIO_DEVICE_RESET, VFIO_IOMMU_UNMAP_DMA, VFIO_GROUP_UNSET_CONTAINER,
 };
 
 #define ARCH_NR	   AUDIT_ARCH_X86_64

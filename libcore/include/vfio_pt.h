@@ -1,0 +1,59 @@
+/* vfio_pt.h: PCI passthrough of VFIO devices into a microVM: host bridge, BARs, config, MSI-X. */
+#ifndef CORE_VFIO_PT_H
+#define CORE_VFIO_PT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "msix.h"
+#include "pci_host.h"
+#include "pciaddr.h"
+#include "vfio.h"
+#include "vm.h"
+#include "vpci.h"
+
+#define VFIO_PT_MAX 8
+#define VFIO_PT_MAX_ROUTES 1024 /* GSI routes: 24 irqchip pins, then one per MSI/MSI-X vector */
+
+/* The guest windows BARs are placed in (inside the MMIO hole, and above RAM). */
+#define VFIO_PT_MMIO32_BASE 0xe0000000ULL
+#define VFIO_PT_MMIO32_SIZE 0x1ec00000ULL /* up to the IOAPIC at 0xfec00000 */
+#define VFIO_PT_IO_BASE 0xc000
+#define VFIO_PT_IO_SIZE 0x4000
+
+struct vfio_pt;
+
+struct vfio_pt_set {
+	struct vm *vm;
+	struct pci_host host;
+	struct vpci_alloc alloc;
+	uint64_t mmio64_base, mmio64_size;
+	int kvm_vfio_fd; /* KVM's VFIO pseudo device: tells KVM which groups the VM uses */
+	pthread_mutex_t lock; /* BAR, MSI-X and routing state, touched from vCPU threads */
+	struct kvm_irq_routing *routes;
+	unsigned next_gsi;
+	unsigned n;
+	struct vfio_pt *dev[VFIO_PT_MAX];
+};
+
+/*
+ * Prepare passthrough for vm (after vm_open, before vCPUs run): the host bridge on 0xcf8, the
+ * BAR windows on the MMIO and port buses, KVM's VFIO device and the interrupt routing table.
+ */
+int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e);
+/*
+ * Pass the device at a through: open it (bound to vfio-pci, see vfio-bind), reset it, map all
+ * guest RAM at IOVA = GPA, size its BARs and place them in guest windows, build its config
+ * shadow and map the mmappable parts of its BARs as KVM memory slots (around the MSI-X table
+ * and PBA, which are emulated). *slot_out: its slot on bus 0.
+ */
+int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
+		unsigned *slot_out, struct err *e);
+/* Disable interrupts, unmap DMA, reset and close every device; the devices stay on vfio-pci. */
+void vfio_pt_teardown(struct vfio_pt_set *s);
+
+/* A line per device, for -v and tests: "BDF slot N BARi@GPA/SIZE ... msix N". */
+int vfio_pt_describe(struct vfio_pt_set *s, unsigned i, char *buf, size_t len);
+
+#endif

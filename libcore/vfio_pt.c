@@ -1,0 +1,734 @@
+/* vfio_pt.c: a VFIO device passed through to the guest: config shadow, BARs as memory slots or
+ * trapped accesses, MSI-X table emulation turned into KVM MSI routes with irqfds. */
+#include "vfio_pt.h"
+
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vfio_priv.h"
+
+#define PAGE 4096ull
+#define MSIX_ENTRY 16
+
+struct pt_bar {
+	uint64_t size;
+	unsigned flags;	 /* VPCI_BAR_* */
+	void *map;	 /* host mapping of the whole BAR, NULL when not mmappable */
+	int slot[3];	 /* KVM memory slots (-1: none) around the MSI-X pages */
+	uint64_t slot_off[3], slot_len[3];
+};
+
+struct pt_vec {
+	uint32_t entry[4]; /* the guest's table entry: address low/high, data, vector control */
+	int eventfd;	   /* the device signals it; -1 until first needed */
+	unsigned gsi;	   /* 0 until a route is allocated */
+	bool irqfd;	   /* assigned to KVM */
+	bool armed;	   /* handed to VFIO */
+};
+
+struct vfio_pt {
+	struct vfio_pt_set *set;
+	struct vfio_dev *dev;
+	unsigned slot;
+	struct vpci_cfg cfg;
+	unsigned cfg_size;
+	struct pt_bar bar[6];
+	/* MSI-X */
+	unsigned msix_cap;
+	uint32_t msix_n;
+	int table_bar, pba_bar;
+	uint64_t table_off, pba_off;
+	bool msix_armed;
+	struct msix_state *msix;
+	struct pt_vec *vec;
+};
+
+/* ---- interrupt routing -------------------------------------------------------------------- */
+
+/* KVM's default routes (PIC and IOAPIC for GSI 0-15, IOAPIC for 16-23), which a routing update
+ * would otherwise erase. */
+static void routes_init(struct kvm_irq_routing *r)
+{
+	r->nr = 0;
+	for (unsigned gsi = 0; gsi < 24; gsi++) {
+		struct kvm_irq_routing_entry *x;
+
+		if (gsi < 16) {
+			x = &r->entries[r->nr++];
+			memset(x, 0, sizeof(*x));
+			x->gsi = gsi;
+			x->type = KVM_IRQ_ROUTING_IRQCHIP;
+			x->u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			x->u.irqchip.pin = gsi % 8;
+		}
+		x = &r->entries[r->nr++];
+		memset(x, 0, sizeof(*x));
+		x->gsi = gsi;
+		x->type = KVM_IRQ_ROUTING_IRQCHIP;
+		x->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		x->u.irqchip.pin = gsi;
+	}
+}
+
+static int route_set_msi(struct vfio_pt_set *s, unsigned gsi, uint64_t addr, uint32_t data,
+			 struct err *e)
+{
+	struct kvm_irq_routing *r = s->routes;
+	struct kvm_irq_routing_entry *x = NULL;
+
+	for (unsigned i = 0; i < r->nr; i++)
+		if (r->entries[i].gsi == gsi && r->entries[i].type == KVM_IRQ_ROUTING_MSI)
+			x = &r->entries[i];
+	if (!x) {
+		if (r->nr >= VFIO_PT_MAX_ROUTES)
+			return err_set(e, ENOSPC, "out of interrupt routes");
+		x = &r->entries[r->nr++];
+		memset(x, 0, sizeof(*x));
+		x->gsi = gsi;
+		x->type = KVM_IRQ_ROUTING_MSI;
+	}
+	x->u.msi.address_lo = (uint32_t)addr;
+	x->u.msi.address_hi = (uint32_t)(addr >> 32);
+	x->u.msi.data = data;
+	if (ioctl(s->vm->kvm.vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
+		return err_set(e, errno, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
+	return 0;
+}
+
+static int irqfd(struct vfio_pt_set *s, int fd, unsigned gsi, bool assign, struct err *e)
+{
+	struct kvm_irqfd req = { .fd = (uint32_t)fd, .gsi = gsi,
+				 .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+
+	if (ioctl(s->vm->kvm.vm_fd, KVM_IRQFD, &req) < 0)
+		return err_set(e, errno, "KVM_IRQFD%s gsi %u: %s", assign ? "" : " deassign", gsi,
+			       strerror(errno));
+	return 0;
+}
+
+/* ---- MSI-X -------------------------------------------------------------------------------- */
+
+static uint64_t vec_addr(const struct pt_vec *v)
+{
+	return (uint64_t)v->entry[1] << 32 | v->entry[0];
+}
+
+/*
+ * Bring vector i in line with what the guest asked: delivering when MSI-X is enabled, the
+ * function and the vector are unmasked (then: eventfd, MSI route, irqfd, VFIO trigger); while
+ * masked the irqfd is detached, so interrupts wait in the eventfd and arrive at unmask.
+ */
+static int msix_sync(struct vfio_pt *p, uint32_t i, struct err *e)
+{
+	struct vfio_pt_set *s = p->set;
+	struct pt_vec *v = &p->vec[i];
+	struct msix_vec *mv = &p->msix->vec[i];
+	bool want = p->msix->enabled && !p->msix->function_mask && !(v->entry[3] & 1);
+	int rc, fd;
+
+	msix_vec_mask(p->msix, i, v->entry[3] & 1, NULL);
+	if (mv->state == MSIX_VEC_ENABLED &&
+	    (!want || mv->addr != vec_addr(v) || mv->data != v->entry[2])) {
+		if (v->irqfd && (rc = irqfd(s, v->eventfd, v->gsi, false, e)))
+			return rc;
+		v->irqfd = false;
+		msix_vec_disable(p->msix, i, &fd, NULL); /* the fd stays ours, in v->eventfd */
+	}
+	if (!want || mv->state == MSIX_VEC_ENABLED)
+		return 0;
+	if (v->eventfd < 0) {
+		v->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (v->eventfd < 0)
+			return err_set(e, errno, "eventfd: %s", strerror(errno));
+	}
+	if (!v->gsi) {
+		if (s->next_gsi >= 24 + VFIO_PT_MAX_ROUTES - 40)
+			return err_set(e, ENOSPC, "out of GSIs for MSI-X");
+		v->gsi = s->next_gsi++;
+	}
+	rc = msix_vec_configure(p->msix, i, v->eventfd, vec_addr(v), v->entry[2], e);
+	if (!rc)
+		rc = route_set_msi(s, v->gsi, vec_addr(v), v->entry[2], e);
+	if (!rc && !v->armed) {
+		rc = vfio_irq_enable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, i, 1, &v->eventfd, e);
+		v->armed = !rc;
+	}
+	if (!rc)
+		rc = irqfd(s, v->eventfd, v->gsi, true, e);
+	if (!rc) {
+		v->irqfd = true;
+		rc = msix_vec_enable(p->msix, i, e);
+	}
+	return rc;
+}
+
+/* The guest wrote MSI-X control: enable and function mask. */
+static void msix_control(struct vfio_pt *p, uint16_t ctl)
+{
+	bool enable = ctl & 0x8000, fmask = ctl & 0x4000;
+	struct err e = { 0 };
+
+	if (enable && !p->msix_armed) {
+		/* Enable MSI-X on the device with every vector, none signalling yet (6.1 kernels
+		 * cannot grow the vector count later). */
+		int *fds = malloc(p->msix_n * sizeof(int));
+
+		if (fds) {
+			for (uint32_t i = 0; i < p->msix_n; i++)
+				fds[i] = -1;
+			p->msix_armed = !vfio_irq_enable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, p->msix_n,
+							 fds, &e);
+			free(fds);
+		}
+	}
+	msix_set_enable(p->msix, enable);
+	msix_set_function_mask(p->msix, fmask);
+	for (uint32_t i = 0; i < p->msix_n; i++)
+		msix_sync(p, i, &e);
+	if (!enable && p->msix_armed) {
+		vfio_irq_disable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, &e);
+		p->msix_armed = false;
+		for (uint32_t i = 0; i < p->msix_n; i++)
+			p->vec[i].armed = false;
+	}
+}
+
+static void table_access(struct vfio_pt *p, uint64_t off, uint8_t *data, unsigned len, bool write)
+{
+	uint32_t i = (uint32_t)(off / MSIX_ENTRY), w = (uint32_t)(off % MSIX_ENTRY) / 4;
+	struct err e = { 0 };
+
+	if (i >= p->msix_n || (len != 4 && len != 8) || (off & (len - 1))) {
+		if (!write)
+			memset(data, 0xff, len);
+		return;
+	}
+	for (unsigned k = 0; k < len / 4; k++, w++) {
+		uint32_t val;
+
+		if (!write) {
+			val = p->vec[i].entry[w];
+			memcpy(data + 4 * k, &val, 4);
+			continue;
+		}
+		memcpy(&val, data + 4 * k, 4);
+		p->vec[i].entry[w] = w == 3 ? (val & 1) : val;
+	}
+	if (write)
+		msix_sync(p, i, &e);
+}
+
+/* ---- BARs --------------------------------------------------------------------------------- */
+
+static int slot_set(struct vfio_pt_set *s, int slot, uint64_t gpa, uint64_t len, void *hva,
+		    struct err *e)
+{
+	struct kvm_userspace_memory_region r = { .slot = (uint32_t)slot,
+						   .guest_phys_addr = gpa,
+						   .memory_size = len,
+						   .userspace_addr = (uintptr_t)hva };
+
+	if (ioctl(s->vm->kvm.vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return err_set(e, errno, "KVM_SET_USER_MEMORY_REGION slot %d at 0x%" PRIx64 ": %s",
+			       slot, gpa, strerror(errno));
+	return 0;
+}
+
+/* Page range [lo, hi) of the BAR that belongs to the MSI-X table or PBA, for BAR b. */
+static void msix_pages(const struct vfio_pt *p, int b, uint64_t *lo, uint64_t *hi, int which)
+{
+	uint64_t off = which ? p->pba_off : p->table_off;
+	uint64_t len = which ? (p->msix_n + 63) / 64 * 8 : (uint64_t)p->msix_n * MSIX_ENTRY;
+
+	*lo = *hi = 0;
+	if (!p->msix_cap || (which ? p->pba_bar : p->table_bar) != b)
+		return;
+	*lo = off & ~(PAGE - 1);
+	*hi = (off + len + PAGE - 1) & ~(PAGE - 1);
+}
+
+/* Split a mapped BAR into up to three slots that skip the MSI-X table and PBA pages. */
+static void plan_slots(struct vfio_pt *p, int b)
+{
+	struct pt_bar *bar = &p->bar[b];
+	uint64_t cut_lo[2], cut_hi[2], pos = 0;
+	int n = 0;
+
+	for (int k = 0; k < 3; k++)
+		bar->slot[k] = -1, bar->slot_len[k] = 0;
+	if (!bar->map || bar->size < PAGE)
+		return;
+	msix_pages(p, b, &cut_lo[0], &cut_hi[0], 0);
+	msix_pages(p, b, &cut_lo[1], &cut_hi[1], 1);
+	if (cut_lo[1] < cut_lo[0]) { /* order the two holes */
+		uint64_t t;
+
+		t = cut_lo[0], cut_lo[0] = cut_lo[1], cut_lo[1] = t;
+		t = cut_hi[0], cut_hi[0] = cut_hi[1], cut_hi[1] = t;
+	}
+	for (int h = 0; h <= 2; h++) {
+		uint64_t end = h < 2 ? cut_lo[h] : bar->size;
+
+		if (h < 2 && cut_hi[h] == cut_lo[h])
+			continue;
+		if (end > pos && n < 3) {
+			bar->slot_off[n] = pos;
+			bar->slot_len[n] = end - pos;
+			n++;
+		}
+		if (h < 2 && cut_hi[h] > pos)
+			pos = cut_hi[h];
+	}
+}
+
+static int bar_map(struct vfio_pt *p, int b, bool map, struct err *e)
+{
+	struct pt_bar *bar = &p->bar[b];
+	int rc = 0;
+
+	for (int k = 0; k < 3 && !rc; k++) {
+		if (!bar->slot_len[k])
+			continue;
+		if (bar->slot[k] < 0)
+			bar->slot[k] = (int)p->set->vm->kvm.nr_slots++;
+		rc = slot_set(p->set, bar->slot[k], p->cfg.bar[b].gpa + bar->slot_off[k],
+			      map ? bar->slot_len[k] : 0, (uint8_t *)bar->map + bar->slot_off[k], e);
+	}
+	return rc;
+}
+
+/* Which device and BAR an address of the windows falls in (lock held). */
+static struct vfio_pt *find_bar(struct vfio_pt_set *s, uint64_t addr, bool io, int *b,
+				uint64_t *off)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		struct vfio_pt *p = s->dev[i];
+
+		for (int k = 0; k < 6; k++) {
+			const struct vpci_bar *vb = &p->cfg.bar[k];
+
+			if (!vb->size || !(vb->flags & VPCI_BAR_IO) != !io)
+				continue;
+			if (addr >= vb->gpa && addr - vb->gpa < vb->size) {
+				*b = k;
+				*off = addr - vb->gpa;
+				return p;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void bar_access(struct vfio_pt_set *s, uint64_t addr, uint8_t *data, unsigned len,
+		       bool write, bool io)
+{
+	struct err e = { 0 };
+	struct vfio_pt *p;
+	uint64_t off;
+	int b;
+
+	pthread_mutex_lock(&s->lock);
+	p = find_bar(s, addr, io, &b, &off);
+	if (!p) {
+		if (!write)
+			memset(data, 0xff, len);
+	} else if (p->msix_cap && b == p->table_bar && off >= p->table_off &&
+		   off - p->table_off < (uint64_t)p->msix_n * MSIX_ENTRY) {
+		table_access(p, off - p->table_off, data, len, write);
+	} else if (write) {
+		vfio_region_write(p->dev, (uint32_t)b, off, data, len, &e);
+	} else if (vfio_region_read(p->dev, (uint32_t)b, off, data, len, &e)) {
+		memset(data, 0xff, len);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The windows are registered at their bases; turn offsets back into addresses. */
+static void win32_read(void *dev, uint64_t off, uint8_t *d, unsigned len)
+{
+	bar_access(dev, VFIO_PT_MMIO32_BASE + off, d, len, false, false);
+}
+static void win32_write(void *dev, uint64_t off, const uint8_t *d, unsigned len)
+{
+	bar_access(dev, VFIO_PT_MMIO32_BASE + off, (uint8_t *)d, len, true, false);
+}
+static void win64_read(void *dev, uint64_t off, uint8_t *d, unsigned len)
+{
+	struct vfio_pt_set *s = dev;
+
+	bar_access(s, s->mmio64_base + off, d, len, false, false);
+}
+static void win64_write(void *dev, uint64_t off, const uint8_t *d, unsigned len)
+{
+	struct vfio_pt_set *s = dev;
+
+	bar_access(s, s->mmio64_base + off, (uint8_t *)d, len, true, false);
+}
+static void io_read(void *dev, uint64_t off, uint8_t *d, unsigned len)
+{
+	bar_access(dev, VFIO_PT_IO_BASE + off, d, len, false, true);
+}
+static void io_write(void *dev, uint64_t off, const uint8_t *d, unsigned len)
+{
+	bar_access(dev, VFIO_PT_IO_BASE + off, (uint8_t *)d, len, true, true);
+}
+
+static const struct vm_io_ops win32_ops = { win32_read, win32_write };
+static const struct vm_io_ops win64_ops = { win64_read, win64_write };
+static const struct vm_io_ops io_ops = { io_read, io_write };
+
+/* ---- configuration space ------------------------------------------------------------------ */
+
+static uint32_t cfg_read(void *dev, unsigned off, unsigned len)
+{
+	struct vfio_pt *p = dev;
+	uint32_t v = 0;
+	struct err e = { 0 };
+
+	if (off + len > p->cfg_size)
+		return 0; /* beyond what the device has (e.g. extended space without ECAM) */
+	if (!vpci_cfg_is_emulated(&p->cfg, off, len) &&
+	    vfio_region_read(p->dev, VFIO_PCI_CONFIG_REGION_INDEX, off, &v, len, &e))
+		v = 0xffffffff;
+	return vpci_cfg_read(&p->cfg, off, len, v);
+}
+
+static void cfg_write(void *dev, unsigned off, unsigned len, uint32_t val)
+{
+	struct vfio_pt *p = dev;
+	struct vfio_pt_set *s = p->set;
+	struct err e = { 0 };
+	unsigned pass, moved, msix_ctl = p->msix_cap + 2;
+	uint64_t old[6];
+
+	if (off + len > p->cfg_size)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (int b = 0; b < 6; b++)
+		old[b] = p->cfg.bar[b].gpa;
+	moved = vpci_cfg_write(&p->cfg, off, len, val, &pass);
+	/* Pass the device's own bytes through, one at a time where the access was split. */
+	for (unsigned i = 0; i < len; i++) {
+		if (!(pass & (1u << i)))
+			continue;
+		if (pass == (1u << len) - 1) {
+			vfio_region_write(p->dev, VFIO_PCI_CONFIG_REGION_INDEX, off, &val, len, &e);
+			break;
+		}
+		uint8_t byte = (uint8_t)(val >> (8 * i));
+
+		vfio_region_write(p->dev, VFIO_PCI_CONFIG_REGION_INDEX, off + i, &byte, 1, &e);
+	}
+	/* Move the memory slots of BARs the guest relocated. */
+	for (int b = 0; b < 6; b++) {
+		uint64_t now;
+
+		if (!(moved & (1u << b)))
+			continue;
+		now = p->cfg.bar[b].gpa;
+		p->cfg.bar[b].gpa = old[b];
+		bar_map(p, b, false, &e);
+		p->cfg.bar[b].gpa = now;
+		bar_map(p, b, true, &e);
+	}
+	if (p->msix_cap && off <= msix_ctl + 1 && off + len > msix_ctl)
+		msix_control(p, (uint16_t)vpci_cfg_read(&p->cfg, msix_ctl, 2, 0));
+	pthread_mutex_unlock(&s->lock);
+}
+
+static const struct pci_fn_ops pt_cfg_ops = { cfg_read, cfg_write };
+
+/* ---- setup and teardown ------------------------------------------------------------------- */
+
+int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+	uint64_t ram_end = VM_4G_GPA;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->vm = vm;
+	s->kvm_vfio_fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	for (unsigned i = 0; i < vm->ram.nr_regions; i++) {
+		uint64_t end = vm->ram.region[i].gpa + vm->ram.region[i].size_bytes;
+
+		if (end > ram_end)
+			ram_end = end;
+	}
+	/* 64-bit BARs above RAM, from a 64 GiB boundary so that large BARs align naturally. */
+	s->mmio64_base = (ram_end + (64ull << 30) - 1) & ~((64ull << 30) - 1);
+	s->mmio64_size = 1ull << 38;
+	vpci_alloc_init(&s->alloc, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE, s->mmio64_base,
+			s->mmio64_size, VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE);
+	s->routes = calloc(1, sizeof(*s->routes) +
+				      VFIO_PT_MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
+	if (!s->routes)
+		return err_set(e, ENOMEM, "out of memory");
+	routes_init(s->routes);
+	s->next_gsi = 24;
+	rc = pci_host_init(&s->host, &vm->pio, e);
+	if (!rc)
+		rc = vm_bus_register(&vm->mmio, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE, &win32_ops, s,
+				     "pci-mmio32", e);
+	if (!rc)
+		rc = vm_bus_register(&vm->mmio, s->mmio64_base, s->mmio64_size, &win64_ops, s,
+				     "pci-mmio64", e);
+	if (!rc)
+		rc = vm_bus_register(&vm->pio, VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE, &io_ops, s, "pci-io",
+				     e);
+	if (rc)
+		return rc;
+	if (ioctl(vm->kvm.vm_fd, KVM_CREATE_DEVICE, &cd) < 0)
+		return err_set(e, errno, "KVM_CREATE_DEVICE(VFIO): %s", strerror(errno));
+	s->kvm_vfio_fd = (int)cd.fd;
+	return 0;
+}
+
+/* Tell KVM that the VM uses this device's group (or cdev), for coherent DMA and IRQ bypass. */
+static int kvm_vfio_add(struct vfio_pt_set *s, struct vfio_dev *d, struct err *e)
+{
+	int32_t fd = d->group_fd >= 0 ? d->group_fd : d->device_fd;
+	struct kvm_device_attr attr = { .group = KVM_DEV_VFIO_GROUP,
+					.attr = KVM_DEV_VFIO_GROUP_ADD,
+					.addr = (uintptr_t)&fd };
+
+	if (ioctl(s->kvm_vfio_fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return err_set(e, errno, "%s: KVM_DEV_VFIO_GROUP_ADD: %s", d->bdf, strerror(errno));
+	return 0;
+}
+
+static int read_config(struct vfio_pt *p, uint8_t *cfg, struct err *e)
+{
+	struct vfio_region r;
+	int rc = vfio_region_info(p->dev, VFIO_PCI_CONFIG_REGION_INDEX, &r, e);
+
+	if (rc)
+		return rc;
+	p->cfg_size = r.size_bytes >= VPCI_CFG_SIZE ? VPCI_CFG_SIZE : 256;
+	for (unsigned off = 0; off < p->cfg_size; off += 4) {
+		rc = vfio_region_read(p->dev, VFIO_PCI_CONFIG_REGION_INDEX, off, cfg + off, 4, e);
+		if (rc && off >= 256) { /* no extended space readable: present 256 bytes */
+			p->cfg_size = 256;
+			return 0;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void find_msix(struct vfio_pt *p, const uint8_t *cfg)
+{
+	unsigned cap = cfg[0x34] & 0xfc;
+
+	for (int n = 0; n < 48 && cap >= 0x40 && cap < 0xff; n++) {
+		if (cfg[cap] == 0x11) {
+			uint32_t t, b;
+
+			memcpy(&t, &cfg[cap + 4], 4);
+			memcpy(&b, &cfg[cap + 8], 4);
+			p->msix_cap = cap;
+			p->msix_n = (uint32_t)((cfg[cap + 2] | cfg[cap + 3] << 8) & 0x7ff) + 1;
+			p->table_bar = (int)(t & 7);
+			p->table_off = t & ~7u;
+			p->pba_bar = (int)(b & 7);
+			p->pba_off = b & ~7u;
+			return;
+		}
+		cap = cfg[cap + 1] & 0xfc;
+	}
+}
+
+/* Size BARs from VFIO's region info and their type bits from config; place them, largest first. */
+static int place_bars(struct vfio_pt *p, const uint8_t *cfg, struct vpci_bar *vb, struct err *e)
+{
+	int order[6], n = 0, rc;
+
+	memset(vb, 0, 6 * sizeof(*vb));
+	for (int b = 0; b < 6; b++) {
+		struct vfio_region r;
+		uint32_t reg;
+
+		memcpy(&reg, &cfg[0x10 + 4 * b], 4);
+		if (vfio_region_info(p->dev, (uint32_t)b, &r, NULL) || !r.size_bytes)
+			continue;
+		p->bar[b].size = r.size_bytes;
+		p->bar[b].flags = reg & 1 ? VPCI_BAR_IO
+					  : ((reg & 6) == 4 ? VPCI_BAR_64 : 0) | (reg & 8 ? VPCI_BAR_PREFETCH : 0);
+		if (r.flags & VFIO_REGION_INFO_FLAG_MMAP && !(reg & 1)) {
+			void *m = mmap(NULL, r.size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+				       vfio_dev_fd(p->dev), (off_t)r.offset);
+
+			p->bar[b].map = m == MAP_FAILED ? NULL : m;
+		}
+		order[n++] = b;
+		if (p->bar[b].flags & VPCI_BAR_64)
+			b++;
+	}
+	for (int i = 1; i < n; i++) /* insertion sort by size, largest first */
+		for (int j = i; j > 0 && p->bar[order[j]].size > p->bar[order[j - 1]].size; j--) {
+			int t = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		int b = order[i];
+
+		vb[b].size = p->bar[b].size;
+		vb[b].flags = p->bar[b].flags;
+		rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, vb[b].flags, &vb[b].gpa, e);
+		if (rc)
+			return err_prefix(e, "%s: BAR%d", vfio_dev_bdf(p->dev), b);
+	}
+	return 0;
+}
+
+static void pt_free(struct vfio_pt *p)
+{
+	struct err e = { 0 };
+
+	if (!p)
+		return;
+	if (p->msix_armed)
+		vfio_irq_disable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, &e);
+	for (uint32_t i = 0; p->vec && i < p->msix_n; i++) {
+		if (p->vec[i].irqfd)
+			irqfd(p->set, p->vec[i].eventfd, p->vec[i].gsi, false, &e);
+		if (p->vec[i].eventfd >= 0)
+			close(p->vec[i].eventfd);
+	}
+	for (int b = 0; b < 6; b++) {
+		if (p->bar[b].map) {
+			bar_map(p, b, false, &e);
+			munmap(p->bar[b].map, p->bar[b].size);
+		}
+	}
+	if (p->dev)
+		vfio_dev_reset(p->dev, &e);
+	vfio_dev_close(p->dev); /* unmaps guest RAM from the IOMMU */
+	free(p->vec);
+	free(p->msix);
+	free(p);
+}
+
+int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
+		unsigned *slot_out, struct err *e)
+{
+	static const uint8_t hide[] = { 0x05 /* MSI: the guest uses MSI-X */, 0 };
+	static const uint16_t hide_ext[] = { 0x0010 /* SR-IOV */, 0x0015 /* resizable BAR */, 0 };
+	uint8_t *cfg = calloc(1, VPCI_CFG_SIZE);
+	struct vpci_bar vb[6];
+	struct vfio_pt *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p || !cfg) {
+		free(p);
+		free(cfg);
+		return err_set(e, ENOMEM, "out of memory");
+	}
+	if (s->n >= VFIO_PT_MAX) {
+		rc = err_set(e, ENOSPC, "at most %d passthrough devices", VFIO_PT_MAX);
+		goto fail;
+	}
+	p->set = s;
+	rc = vfio_dev_open(&p->dev, a, backend, e);
+	if (rc) {
+		p->dev = NULL;
+		goto fail;
+	}
+	rc = kvm_vfio_add(s, p->dev, e);
+	if (!rc)
+		rc = vfio_dev_reset(p->dev, e);
+	/* All guest RAM at IOVA = GPA: the guest's driver programs GPAs into the device. */
+	for (unsigned i = 0; !rc && i < s->vm->ram.nr_regions; i++) {
+		const struct vm_ram_region *r = &s->vm->ram.region[i];
+
+		rc = vfio_dma_map(p->dev, r->gpa, r->size_bytes, r->hva, DMA_BACKING_ANON, e);
+	}
+	if (!rc)
+		rc = read_config(p, cfg, e);
+	if (rc)
+		goto fail;
+	find_msix(p, cfg);
+	rc = place_bars(p, cfg, vb, e);
+	if (!rc)
+		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, p->msix_cap ? hide : NULL, hide_ext, e);
+	if (rc)
+		goto fail;
+	if (p->msix_cap) {
+		p->msix = malloc(sizeof(*p->msix));
+		p->vec = calloc(p->msix_n, sizeof(*p->vec));
+		if (!p->msix || !p->vec) {
+			rc = err_set(e, ENOMEM, "out of memory");
+			goto fail;
+		}
+		rc = msix_state_init(p->msix, p->msix_n, e);
+		if (rc)
+			goto fail;
+		for (uint32_t i = 0; i < p->msix_n; i++) {
+			p->vec[i].eventfd = -1;
+			p->vec[i].entry[3] = 1; /* masked at reset, as the spec says */
+		}
+	}
+	for (int b = 0; b < 6 && !rc; b++) {
+		plan_slots(p, b);
+		if (p->bar[b].map)
+			rc = bar_map(p, b, true, e);
+	}
+	if (!rc)
+		rc = pci_host_add(&s->host, 0, &pt_cfg_ops, p, &p->slot, e);
+	if (rc)
+		goto fail;
+	s->dev[s->n++] = p;
+	if (slot_out)
+		*slot_out = p->slot;
+	free(cfg);
+	return 0;
+fail:
+	free(cfg);
+	pt_free(p);
+	return rc;
+}
+
+void vfio_pt_teardown(struct vfio_pt_set *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		pt_free(s->dev[i]);
+	s->n = 0;
+	if (s->kvm_vfio_fd >= 0)
+		close(s->kvm_vfio_fd);
+	s->kvm_vfio_fd = -1;
+	free(s->routes);
+	s->routes = NULL;
+	pci_host_destroy(&s->host);
+	pthread_mutex_destroy(&s->lock);
+}
+
+int vfio_pt_describe(struct vfio_pt_set *s, unsigned i, char *buf, size_t len)
+{
+	struct vfio_pt *p;
+	size_t used;
+
+	if (i >= s->n)
+		return -ENOENT;
+	p = s->dev[i];
+	used = (size_t)snprintf(buf, len, "%s slot %u", vfio_dev_bdf(p->dev), p->slot);
+	for (int b = 0; b < 6 && used < len; b++)
+		if (p->cfg.bar[b].size)
+			used += (size_t)snprintf(buf + used, len - used, " BAR%d@0x%" PRIx64 "/0x%" PRIx64 "%s",
+						 b, p->cfg.bar[b].gpa, p->cfg.bar[b].size,
+						 p->bar[b].map ? "" : "(trapped)");
+	if (used < len && p->msix_cap)
+		snprintf(buf + used, len - used, " msix %u", p->msix_n);
+	return 0;
+}
