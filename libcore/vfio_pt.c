@@ -613,7 +613,7 @@ static void pt_free(struct vfio_pt *p)
 			munmap(p->bar[b].map, p->bar[b].size);
 		}
 	}
-	if (p->dev)
+	if (p->dev && (p->dev->info.flags & VFIO_DEVICE_FLAGS_RESET))
 		vfio_dev_reset(p->dev, &e);
 	vfio_dev_close(p->dev); /* unmaps guest RAM from the IOMMU */
 	free(p->vec);
@@ -647,7 +647,8 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 		goto fail;
 	}
 	rc = kvm_vfio_add(s, p->dev, e);
-	if (!rc)
+	/* Start from a clean device where it can be reset (some, like QEMU's edu, cannot). */
+	if (!rc && (p->dev->info.flags & VFIO_DEVICE_FLAGS_RESET))
 		rc = vfio_dev_reset(p->dev, e);
 	/* All guest RAM at IOVA = GPA: the guest's driver programs GPAs into the device. */
 	for (unsigned i = 0; !rc && i < s->vm->ram.nr_regions; i++) {

@@ -1,0 +1,112 @@
+#!/usr/bin/env bats
+# tests/lab/passthrough.bats: the toolkit's whole flow, inside the lab VM: vfio-bind a device,
+# mvm-run --vfio boots Debian's kernel with it on a PCI bus, the guest's own driver binds and
+# uses it (nvme: a pattern written and read back; e1000e: a DHCP lease), its interrupts arrive;
+# after mvm-run exits, vfio-bind --restore hands the device back to the lab's driver.
+
+load ../helpers
+
+NVME=0000:00:04.0 NIC=0000:01:00.0 EDU=0000:00:06.0
+CMDLINE="console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
+
+setup_file() {
+	local kdir
+	kdir=$(ls -d "${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-lab}"/kernel-*/ | sort -V | tail -n1)
+	kdir=${kdir%/}
+	export KVER=${kdir##*/kernel-}
+	export VMLINUZ=$kdir/boot/vmlinuz-$KVER INITRD=$BATS_FILE_TMPDIR/pt.img
+	"$REPO/tests/guests/mkinitramfs-pt" "$kdir" "$KVER" "$INITRD"
+	export VFIO_BIND_STATE_DIR=/run/vfio-bind
+}
+
+drv() { local l; l=$(readlink "/sys/bus/pci/devices/$1/driver") && echo "${l##*/}" || echo -; }
+nvme_dev() { ls "/sys/bus/pci/devices/$NVME/nvme/"nvme*/ 2>/dev/null | grep -m1 '^nvme[0-9]*n1$'; }
+wait_for() { local i; for i in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1; }
+
+# Boot the test guest with the given extra options; output without carriage returns.
+boot() {
+	timeout 600 mvm-run --kernel "$VMLINUZ" --initrd "$INITRD" --mem 256M --cmdline "$CMDLINE" \
+		--console stdio "$@" </dev/null | tr -d '\r'
+	return "${PIPESTATUS[0]}"
+}
+
+# total of a "PT-... irqs-before=A irqs-after=B" line: B > A
+irqs_rose() {
+	local line
+	line=$(grep "^$1 irqs-before=" <<<"$output") || return 1
+	local a=${line#*irqs-before=} b=${line#*irqs-after=}
+	a=${a%% *}
+	echo "interrupts: $a -> $b"
+	[ "$b" -gt "$a" ]
+}
+
+@test "nvme: bound with vfio-bind, passed through, the guest's nvme driver writes and reads it" {
+	wait_for nvme_dev
+	printf 'LAB-WROTE-THIS!!' | dd of="/dev/$(nvme_dev)" bs=16 conv=fsync 2>/dev/null
+	run vfio-bind $NVME
+	assert_success
+	run boot --vfio $NVME --cpus 2
+	echo "$output" | grep -E '^PT-|mvm-run' || true
+	assert_success
+	assert_line "PT-PCI 0000:00:01.0 0x1b36:0x0010 class=0x010802"
+	assert_line --regexp "^PT-DRIVER 0000:00:01.0 nvme msix=[1-9]"
+	assert_line "PT-NVME read=LAB-WROTE-THIS!!"
+	assert_line "PT-NVME write=ok"
+	assert_line "PT-NVME readback=PATTERN-FROM-L2-GUEST"
+	irqs_rose PT-NVME
+	assert_line PT-DONE
+	# mvm-run left it on vfio-pci, for vfio-bind --restore
+	[ "$(drv $NVME)" = vfio-pci ]
+}
+
+@test "nvme: --restore returns it to the lab's driver, and the guest's pattern is on the disk" {
+	run vfio-bind --restore $NVME
+	assert_success
+	[ "$(drv $NVME)" = nvme ]
+	wait_for nvme_dev
+	[ "$(dd if="/dev/$(nvme_dev)" bs=4096 skip=2 count=1 iflag=direct 2>/dev/null | head -c 21)" = PATTERN-FROM-L2-GUEST ]
+}
+
+@test "e1000e: passed through with its group, the guest's e1000e driver gets a DHCP lease" {
+	run vfio-bind --group $NIC
+	assert_success
+	run boot --vfio $NIC --cpus 2
+	echo "$output" | grep -E '^PT-|mvm-run' || true
+	assert_success
+	assert_line "PT-PCI 0000:00:01.0 0x8086:0x10d3 class=0x020000"
+	assert_line --regexp "^PT-DRIVER 0000:00:01.0 e1000e msix=[1-9]"
+	assert_line --regexp "^PT-NET dhcp=ok lease of 10\.0\.2\.[0-9]+"
+	irqs_rose PT-NET
+	run vfio-bind --restore --group $NIC
+	assert_success
+	[ "$(drv $NIC)" = e1000e ]
+}
+
+@test "a device not on vfio-pci is refused with a hint, exit 1, nothing changed" {
+	[ "$(drv $NVME)" = nvme ]
+	run boot --vfio $NVME
+	assert_failure 1
+	assert_output --partial "vfio-bind"
+	[ "$(drv $NVME)" = nvme ]
+}
+
+@test "bad --vfio addresses are usage errors (2)" {
+	run boot --vfio zz:00.0
+	assert_failure 2
+	assert_output --partial "mvm-run: --vfio: zz:00.0"
+	run boot --vfio 0000:00:1e.0
+	assert_failure 2
+	assert_output --partial "no such"
+}
+
+@test "two devices at once: nvme and the edu, each on its own slot" {
+	vfio-bind $NVME $EDU >/dev/null
+	run boot --vfio $NVME --vfio $EDU -v
+	echo "$output" | grep -E '^PT-|mvm-run' || true
+	assert_success
+	assert_line "PT-PCI 0000:00:01.0 0x1b36:0x0010 class=0x010802"
+	assert_line "PT-PCI 0000:00:02.0 0x1234:0x11e8 class=0x00ff00"
+	assert_line "PT-NVME readback=PATTERN-FROM-L2-GUEST"
+	vfio-bind --restore $NVME $EDU >/dev/null
+	[ "$(drv $NVME)" = nvme ]
+}
