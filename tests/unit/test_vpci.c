@@ -2,6 +2,7 @@
  * (vfio-property-tests.md sections 2, 4, 6 and 7). Each property runs over PROPTEST_CASES
  * (default 10,000) random cases from a printed, replayable PROPTEST_SEED. */
 #include "check.h"
+#include "msix.h"
 #include "vpci.h"
 
 #define GIB (1ull << 30)
@@ -370,6 +371,82 @@ TEST(bars_never_overlap_ram)
 	}
 }
 
+/* prop_bar_config_offset_valid, prop_bar_index_roundtrip (section 2), exhaustively: the six BAR
+ * registers are the only config offsets that move a BAR, each register maps to one BAR. */
+TEST(bar_registers_exhaustive)
+{
+	static const uint8_t cfg0[256] = { 0x86, 0x80, 0xd3, 0x10 };
+	struct vpci_bar bars[6] = { { 0 } };
+	static struct vpci_cfg c;
+
+	for (int i = 0; i < 6; i++)
+		bars[i] = (struct vpci_bar){ .size = 0x1000, .gpa = 0xe0000000ull + 0x1000ull * (unsigned)i };
+	REQUIRE(vpci_cfg_init(&c, cfg0, 256, bars, NULL, NULL, NULL) == 0);
+	for (unsigned off = 0; off < 256; off += 4) {
+		unsigned pass, moved = vpci_cfg_write(&c, off, 4, 0xe0100000u + off * 0x1000u, &pass);
+		bool is_bar = off >= 0x10 && off < 0x28;
+
+		if (is_bar ? moved != 1u << ((off - 0x10) / 4) : moved != 0)
+			CHECK_FAIL_AT("write at 0x%x moved BARs 0x%x", off, moved);
+		if (is_bar && c.bar[(off - 0x10) / 4].gpa != 0xe0100000u + off * 0x1000u)
+			CHECK_FAIL_AT("BAR%u did not follow its register", (off - 0x10) / 4);
+	}
+}
+
+/* prop_integration_multiple_vectors, prop_msix_can_deliver: many vectors live at once, and an
+ * operation on one never changes whether another delivers. */
+TEST(msix_vectors_independent)
+{
+	struct prop_rng r = { prop_seed("msix_vectors_independent") };
+	uint64_t cases = prop_cases(10000);
+	static struct msix_state s;
+
+	for (uint64_t n = 0; n < cases; n++) {
+		uint32_t size = 1 + (uint32_t)prop_below(&r, 64);
+		bool before[64];
+
+		REQUIRE(msix_state_init(&s, size, NULL) == 0);
+		msix_set_enable(&s, true);
+		for (int step = 0; step < 64; step++) {
+			uint32_t v = (uint32_t)prop_below(&r, size);
+			int fd;
+
+			for (uint32_t i = 0; i < size; i++)
+				before[i] = msix_can_deliver(&s, i);
+			switch (prop_below(&r, 4)) {
+			case 0:
+				msix_vec_configure(&s, v, 3 + (int)v, 0xfee00000u, v, NULL);
+				break;
+			case 1:
+				msix_vec_enable(&s, v, NULL);
+				break;
+			case 2:
+				msix_vec_mask(&s, v, prop_below(&r, 2), NULL);
+				break;
+			default:
+				msix_vec_disable(&s, v, &fd, NULL);
+				break;
+			}
+			for (uint32_t i = 0; i < size; i++) {
+				bool want = s.vec[i].state == MSIX_VEC_ENABLED && !s.vec[i].masked;
+
+				if (i != v && msix_can_deliver(&s, i) != before[i]) {
+					CHECK_FAIL_AT("case %" PRIu64 ": vector %u changed vector %u", n, v, i);
+					return;
+				}
+				if (msix_can_deliver(&s, i) != want) {
+					CHECK_FAIL_AT("case %" PRIu64 ": vector %u delivers wrongly", n, i);
+					return;
+				}
+			}
+		}
+		if (msix_state_check(&s, NULL)) {
+			CHECK_FAIL_AT("case %" PRIu64 ": counts broken", n);
+			return;
+		}
+	}
+}
+
 int main(void)
 {
 	RUN(bar_alloc_aligned_disjoint_monotonic);
@@ -378,5 +455,7 @@ int main(void)
 	RUN(config_caps_hidden_and_stable);
 	RUN(config_ext_caps_hidden);
 	RUN(bars_never_overlap_ram);
+	RUN(bar_registers_exhaustive);
+	RUN(msix_vectors_independent);
 	return CHECK_MAIN_END();
 }
