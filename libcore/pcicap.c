@@ -1,10 +1,8 @@
 /* pcicap.c: MSI/MSI-X capability parsing through libpci (sysfs or `lspci -xxx` dumps). */
 #include "pcicap.h"
+#include "pciacc_priv.h"
 
 #include <pci/pci.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,25 +11,6 @@ struct pcicap_ctx {
 	struct pci_access *pacc;
 	bool dump;
 };
-
-/* libpci's error callback must not return: jump back out of the library instead. */
-static jmp_buf cap_jmp;
-static char cap_errmsg[256];
-
-static void __attribute__((noreturn)) cap_error_cb(char *msg, ...)
-{
-	va_list ap;
-
-	va_start(ap, msg);
-	vsnprintf(cap_errmsg, sizeof(cap_errmsg), msg, ap);
-	va_end(ap);
-	longjmp(cap_jmp, 1);
-}
-
-static void cap_quiet_cb(char *msg, ...)
-{
-	(void)msg;
-}
 
 void pcicap_decode_msi_control(uint16_t control, struct pcicap_msi *msi)
 {
@@ -88,18 +67,15 @@ int pcicap_open(struct pcicap_ctx **out, const char *dump_file, struct err *e)
 	*out = NULL;
 	if (!c)
 		return err_set(e, ENOMEM, "out of memory");
-	c->pacc = pci_alloc();
+	c->pacc = pciacc_alloc();
 	if (!c->pacc) {
 		free(c);
 		return err_set(e, ENOMEM, "libpci: out of memory");
 	}
-	c->pacc->error = cap_error_cb;
-	c->pacc->warning = cap_quiet_cb;
-	c->pacc->debug = cap_quiet_cb;
-	if (setjmp(cap_jmp)) {
+	if (setjmp(pciacc_jmp)) {
 		pci_cleanup(c->pacc);
 		free(c);
-		return err_set(e, EIO, "libpci: %s", cap_errmsg);
+		return err_set(e, EIO, "libpci: %s", pciacc_errmsg);
 	}
 	if (dump_file) {
 		if (access(dump_file, R_OK)) {
@@ -171,8 +147,8 @@ int pcicap_read(struct pcicap_ctx *c, const struct pci_addr *a, struct pcicap_in
 	memset(out, 0, sizeof(*out));
 	out->addr = *a;
 	pci_addr_format(a, bdf);
-	if (setjmp(cap_jmp))
-		return err_set(e, EIO, "%s: libpci: %s", bdf, cap_errmsg);
+	if (setjmp(pciacc_jmp))
+		return err_set(e, EIO, "%s: libpci: %s", bdf, pciacc_errmsg);
 	for (d = c->pacc->devices; d; d = d->next)
 		if ((uint32_t)d->domain == a->domain && d->bus == a->bus && d->dev == a->dev &&
 		    d->func == a->fn)

@@ -1,32 +1,11 @@
 /* pcidev.c: PCI device enumeration through libpci, with the sysfs attributes binding needs. */
 #include "pcidev.h"
+#include "pciacc_priv.h"
 
 #include <dirent.h>
 #include <pci/pci.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* libpci's error callback must not return: jump back out of the library instead. */
-static jmp_buf pci_jmp;
-static char pci_errmsg[256];
-
-static void __attribute__((noreturn)) pci_error_cb(char *msg, ...)
-{
-	va_list ap;
-
-	va_start(ap, msg);
-	vsnprintf(pci_errmsg, sizeof(pci_errmsg), msg, ap);
-	va_end(ap);
-	longjmp(pci_jmp, 1);
-}
-
-static void pci_quiet_cb(char *msg, ...)
-{
-	(void)msg;
-}
 
 static int addr_order(const void *a, const void *b)
 {
@@ -64,16 +43,13 @@ int pcidev_scan(const struct sysfs *s, struct pcidev_list *out, struct err *e)
 		return err_set(e, ENAMETOOLONG, "sysfs root: path too long");
 	if (sysfs_exists(s, "/sys/bus/pci/devices"))
 		return err_set(e, ENOENT, "%s/devices: no PCI devices in sysfs", path);
-	pacc = pci_alloc();
+	pacc = pciacc_alloc();
 	if (!pacc)
 		return err_set(e, ENOMEM, "libpci: out of memory");
-	pacc->error = pci_error_cb;
-	pacc->warning = pci_quiet_cb;
-	pacc->debug = pci_quiet_cb;
-	if (setjmp(pci_jmp)) {
+	if (setjmp(pciacc_jmp)) {
 		free(v);
 		pci_cleanup(pacc);
-		return err_set(e, EIO, "libpci: %s", pci_errmsg);
+		return err_set(e, EIO, "libpci: %s", pciacc_errmsg);
 	}
 	pacc->method = PCI_ACCESS_SYS_BUS_PCI;
 	pci_set_param(pacc, "sysfs.path", path);
