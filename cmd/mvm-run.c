@@ -33,9 +33,9 @@ struct mvm {
 	struct i8042 i8042;
 	struct vm_sleep sleep;
 	struct vmdev_set devs;
-	struct pci_addr vfio[VFIO_PT_MAX]; /* --vfio devices, passed through on a PCI bus */
-	unsigned nr_vfio;
+	struct pci_addr vfio[VFIO_PT_MAX]; /* the config's devices, resolved */
 	enum vfio_backend vfio_backend;
+	double pt_setup_ms;		   /* passthrough set-up time, for -v */
 	struct vfio_pt_set pt;
 	struct boot_info boot;
 	int console_fd;
@@ -128,7 +128,7 @@ static int mvm_build(struct mvm *m)
 		map_file_or_die("initrd", c->initrd, &initrd);
 
 	/* 2. KVM, guest RAM and the in-kernel PIC/IOAPIC/PIT (before any vCPU exists). */
-	rc = vm_open(vm, m->kvm_dev, c->mem_bytes, &e);
+	rc = vm_open_backed(vm, m->kvm_dev, c->mem_bytes, c->mem_backing, &e);
 	if (rc)
 		return build_fail(rc == -ENOENT ? "no KVM" : "KVM", rc == -ENOENT ? -ENOENT : rc, &e);
 	rc = kvm_vm_create_irqchip(&vm->kvm, &e);
@@ -173,13 +173,15 @@ static int mvm_build(struct mvm *m)
 
 	/* 5b. PCI passthrough: a host bridge on bus 0 and each VFIO device with its BARs, DMA
 	 * (all guest RAM at IOVA = GPA) and MSI-X. The guest finds the bus by probing 0xcf8. */
-	if (m->nr_vfio) {
+	if (c->nr_vfio) {
+		struct timespec t0, t1;
 		char *off;
 
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = vfio_pt_setup(&m->pt, vm, &e);
 		if (rc)
 			return build_fail("--vfio", rc, &e);
-		for (unsigned i = 0; i < m->nr_vfio; i++) {
+		for (unsigned i = 0; i < c->nr_vfio; i++) {
 			char line[256];
 
 			rc = vfio_pt_add(&m->pt, &m->vfio[i], m->vfio_backend, NULL, &e);
@@ -188,6 +190,9 @@ static int mvm_build(struct mvm *m)
 			vfio_pt_describe(&m->pt, i, line, sizeof(line));
 			cli_verbose("passthrough %s", line);
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		m->pt_setup_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 		while ((off = strstr(m->cmdline, "pci=off")))
 			memmove(off, off + 7, strlen(off + 7) + 1);
 		if (strlen(m->cmdline) + 12 < sizeof(m->cmdline))
@@ -325,7 +330,7 @@ static void parse_options(int argc, const char **argv, struct mvm *m)
 {
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
 	char *console = NULL, *config = NULL, *kvm_dev = NULL;
-	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL;
+	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
 	int rng = 0, no_seccomp = 0;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
@@ -334,6 +339,9 @@ static void parse_options(int argc, const char **argv, struct mvm *m)
 		{ "cmdline", 'c', POPT_ARG_STRING, &cmdline, 0,
 		  "kernel command line (default: console=ttyS0 reboot=k panic=1 ...)", "STR" },
 		{ "mem", 'm', POPT_ARG_STRING, &mem, 0, "guest memory (default 128M)", "SIZE" },
+		{ "huge-pages", 0, POPT_ARG_STRING, &huge, 0,
+		  "back guest memory with huge pages (faster to pin for passthrough)",
+		  "none|2M|1G" },
 		{ "cpus", 'n', POPT_ARG_STRING, &cpus, 0, "number of vCPUs (default 1, at most 32)",
 		  "N" },
 		{ "disk", 'd', POPT_ARG_ARGV, &disks, 0, "virtio-blk disk, raw image (repeatable)",
@@ -396,12 +404,14 @@ static void parse_options(int argc, const char **argv, struct mvm *m)
 			cli_die(EXIT_USAGE, "--net", "%s", e.msg);
 	if (rng)
 		m->cfg.rng = true;
-	for (char **v = vfios; v && *v; v++) {
-		if (m->nr_vfio == VFIO_PT_MAX)
-			cli_die(EXIT_USAGE, "--vfio", "at most %d devices", VFIO_PT_MAX);
-		if (vfio_resolve_device(*v, &m->vfio[m->nr_vfio++], &e))
+	for (char **v = vfios; v && *v; v++)
+		if (vmconfig_add_vfio(&m->cfg, *v, &e))
 			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
-	}
+	for (unsigned i = 0; i < m->cfg.nr_vfio; i++)
+		if (vfio_resolve_device(m->cfg.vfio[i], &m->vfio[i], &e))
+			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
+	if (huge && vmconfig_parse_huge_pages(huge, &m->cfg.mem_backing))
+		cli_die(EXIT_USAGE, "--huge-pages", "'%s' is not none, 2M or 1G", huge);
 	if (vfio_backend && vfio_backend_parse(vfio_backend, &m->vfio_backend))
 		cli_die(EXIT_USAGE, "--vfio-backend", "'%s' is not container, iommufd or auto",
 			vfio_backend);
@@ -505,6 +515,10 @@ int main(int argc, const char **argv)
 		console_restore(&m);
 		cli_die(EXIT_FAIL, "seccomp", "%s", e.msg);
 	}
+	if (m.cfg.nr_vfio)
+		cli_verbose("passthrough of %u device%s set up in %.1f ms (%s-backed guest memory)",
+			    m.cfg.nr_vfio, m.cfg.nr_vfio > 1 ? "s" : "", m.pt_setup_ms,
+			    dma_backing_name(m.cfg.mem_backing));
 	why = vm_run(&m.vm, &e);
 	console_restore(&m);
 	status = report(&m, why);

@@ -8,6 +8,12 @@
 
 int vm_open(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes, struct err *e)
 {
+	return vm_open_backed(vm, kvm_dev, mem_bytes, DMA_BACKING_ANON, e);
+}
+
+int vm_open_backed(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes,
+		   enum dma_backing backing, struct err *e)
+{
 	int rc;
 
 	memset(vm, 0, sizeof(*vm));
@@ -17,7 +23,7 @@ int vm_open(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes, struct err *
 	rc = kvm_vm_open(&vm->kvm, kvm_dev, e);
 	if (rc)
 		return rc;
-	rc = vm_ram_alloc(&vm->ram, mem_bytes, e);
+	rc = vm_ram_alloc_backed(&vm->ram, mem_bytes, backing, e);
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < vm->ram.nr_regions; i++) {

@@ -7,19 +7,38 @@
 
 int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e)
 {
+	return vm_ram_alloc_backed(ram, size_bytes, DMA_BACKING_ANON, e);
+}
+
+int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backing backing,
+			struct err *e)
+{
 	uint64_t low;
 
 	memset(ram, 0, sizeof(*ram));
+	ram->huge.fd = -1;
 	if (size_bytes == 0 || size_bytes & 0xfff)
 		return err_set(e, EINVAL, "memory size %llu: not a non-zero multiple of 4 KiB",
 			       (unsigned long long)size_bytes);
-	ram->base = mmap(NULL, size_bytes, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (ram->base == MAP_FAILED) {
-		ram->base = NULL;
-		return err_set(e, errno, "guest memory (%llu bytes): %s",
-			       (unsigned long long)size_bytes, strerror(errno));
+	if (backing == DMA_BACKING_HUGE_2M || backing == DMA_BACKING_HUGE_1G) {
+		int rc = dma_mem_alloc(&ram->huge, backing, size_bytes, NULL, e);
+
+		if (rc)
+			return err_prefix(e, "guest memory");
+		ram->base = ram->huge.hva;
+	} else if (backing != DMA_BACKING_ANON) {
+		return err_set(e, EINVAL, "guest memory: backing %s is not supported",
+			       dma_backing_name(backing));
+	} else {
+		ram->base = mmap(NULL, size_bytes, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (ram->base == MAP_FAILED) {
+			ram->base = NULL;
+			return err_set(e, errno, "guest memory (%llu bytes): %s",
+				       (unsigned long long)size_bytes, strerror(errno));
+		}
 	}
+	ram->backing = backing;
 	/* Guest memory is worthless in a core dump and may be large. */
 	(void)madvise(ram->base, size_bytes, MADV_DONTDUMP);
 	ram->size_bytes = size_bytes;
@@ -39,7 +58,9 @@ int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e)
 
 void vm_ram_free(struct vm_ram *ram)
 {
-	if (ram->base)
+	if (ram->backing != DMA_BACKING_ANON)
+		dma_mem_free(&ram->huge);
+	else if (ram->base)
 		munmap(ram->base, ram->size_bytes);
 	memset(ram, 0, sizeof(*ram));
 }

@@ -30,6 +30,8 @@ void vmconfig_free(struct vmconfig *c)
 		free(c->net[i].tap);
 		free(c->net[i].id);
 	}
+	for (unsigned i = 0; i < c->nr_vfio; i++)
+		free(c->vfio[i]);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -125,6 +127,29 @@ int vmconfig_add_net(struct vmconfig *c, const char *spec, struct err *e)
 	if (!n->tap)
 		return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
 	c->nr_nets++;
+	return 0;
+}
+
+int vmconfig_parse_huge_pages(const char *s, enum dma_backing *out)
+{
+	if (!strcmp(s, "None") || !strcmp(s, "none"))
+		*out = DMA_BACKING_ANON;
+	else if (!strcmp(s, "2M"))
+		*out = DMA_BACKING_HUGE_2M;
+	else if (!strcmp(s, "1G"))
+		*out = DMA_BACKING_HUGE_1G;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int vmconfig_add_vfio(struct vmconfig *c, const char *bdf, struct err *e)
+{
+	if (c->nr_vfio == VMCONFIG_MAX_VFIO)
+		return err_set(e, ENOSPC, "at most %d passthrough devices", VMCONFIG_MAX_VFIO);
+	if (set_str(&c->vfio[c->nr_vfio], bdf, e))
+		return -ENOMEM;
+	c->nr_vfio++;
 	return 0;
 }
 
@@ -317,8 +342,7 @@ fail:
 
 static int parse_machine(struct jctx *j, json_object *o)
 {
-	static const char *const unsup[] = { "track_dirty_pages", "cpu_template", "huge_pages",
-					     NULL };
+	static const char *const unsup[] = { "track_dirty_pages", "cpu_template", NULL };
 	int rc = want(j, "machine-config", o, json_type_object);
 	uint64_t v;
 
@@ -339,6 +363,14 @@ static int parse_machine(struct jctx *j, json_object *o)
 					     "machine-config.mem_size_mib: must be >= 1");
 			if (!rc)
 				j->c->mem_bytes = v << 20;
+		} else if (strcmp(key, "huge_pages") == 0) {
+			char *hp = NULL;
+
+			rc = get_string(j, "machine-config.huge_pages", val, &hp);
+			if (!rc && vmconfig_parse_huge_pages(hp, &j->c->mem_backing))
+				rc = err_set(j->e, EINVAL,
+					     "machine-config.huge_pages: '%s' is not None, 2M or 1G", hp);
+			free(hp);
 		} else if (strcmp(key, "smt") == 0) {
 			bool smt = false;
 
@@ -412,6 +444,39 @@ fail:
 	return rc;
 }
 
+/* "vfio": [{"id": "gpu0", "bdf": "0000:01:00.0"}, ...]: PCI passthrough (not Firecracker's). */
+static int parse_vfio(struct jctx *j, json_object *o, unsigned idx)
+{
+	char where[40], *bdf = NULL, *id = NULL;
+	int rc;
+
+	snprintf(where, sizeof(where), "vfio[%u]", idx);
+	rc = want(j, where, o, json_type_object);
+	if (rc)
+		return rc;
+	json_object_object_foreach(o, key, v)
+	{
+		char w[80];
+
+		snprintf(w, sizeof(w), "%s.%s", where, key);
+		if (strcmp(key, "bdf") == 0)
+			rc = get_string(j, w, v, &bdf);
+		else if (strcmp(key, "id") == 0)
+			rc = get_string(j, w, v, &id);
+		else
+			rc = unknown(j, where, key);
+		if (rc)
+			break;
+	}
+	if (!rc && !bdf)
+		rc = err_set(j->e, EINVAL, "%s: bdf is missing", where);
+	if (!rc)
+		rc = vmconfig_add_vfio(j->c, bdf, j->e);
+	free(bdf);
+	free(id);
+	return rc;
+}
+
 static int parse_array(struct jctx *j, const char *where, json_object *o,
 		       int (*fn)(struct jctx *, json_object *, unsigned))
 {
@@ -462,6 +527,8 @@ int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *
 			rc = parse_machine(&j, v);
 		else if (strcmp(key, "network-interfaces") == 0)
 			rc = parse_array(&j, "network-interfaces", v, parse_net);
+		else if (strcmp(key, "vfio") == 0)
+			rc = parse_array(&j, "vfio", v, parse_vfio);
 		else if (strcmp(key, "entropy") == 0)
 			c->rng = true; /* its rate_limiter, if any, is not implemented */
 		else if (!unsupported(&j, "config", key, v, unsup))

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "dma.h"
 #include "err.h"
 #include "kvm.h"
 
@@ -20,12 +21,21 @@ struct vm_ram_region {
 struct vm_ram {
 	uint8_t *base; /* the whole mapping */
 	uint64_t size_bytes;
+	enum dma_backing backing; /* anonymous 4K pages, or 2M/1G huge pages */
+	struct dma_mem huge;	  /* the huge-page mapping, when backing is one */
 	unsigned nr_regions;
 	struct vm_ram_region region[2];
 };
 
 /* Map size_bytes of anonymous RAM (lazily backed); regions: below the hole, then above 4 GiB. */
 int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e);
+/*
+ * The same with a chosen backing: DMA_BACKING_ANON, _HUGE_2M or _HUGE_1G (size a multiple of
+ * the page; a clear error says how many huge pages are missing). Huge pages make pinning guest
+ * RAM for passthrough DMA much cheaper.
+ */
+int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backing backing,
+			struct err *e);
 void vm_ram_free(struct vm_ram *ram);
 /* Host pointer for [gpa, gpa+len) if that range lies inside one region, else NULL. */
 void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len);

@@ -5,10 +5,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dma.h"
 #include "err.h"
 
 #define VMCONFIG_MAX_DISKS 8
 #define VMCONFIG_MAX_NETS  4
+#define VMCONFIG_MAX_VFIO  8
 
 struct vmconfig_disk {
 	char *path;
@@ -31,11 +33,14 @@ struct vmconfig {
 	char *initrd;
 	char *cmdline; /* NULL: the default command line */
 	uint64_t mem_bytes;
+	enum dma_backing mem_backing; /* machine-config.huge_pages / --huge-pages */
 	unsigned cpus;
 	unsigned nr_disks, nr_nets;
 	struct vmconfig_disk disk[VMCONFIG_MAX_DISKS];
 	struct vmconfig_net net[VMCONFIG_MAX_NETS];
 	bool rng;
+	unsigned nr_vfio;
+	char *vfio[VMCONFIG_MAX_VFIO]; /* PCI addresses to pass through, as written */
 	enum vmconfig_console console;
 	char *console_path;
 };
@@ -47,6 +52,10 @@ struct vmconfig {
 
 void vmconfig_init(struct vmconfig *c);
 void vmconfig_free(struct vmconfig *c);
+/* "None"/"none", "2M" or "1G" (Firecracker's huge_pages) to a backing; -EINVAL otherwise. */
+int vmconfig_parse_huge_pages(const char *s, enum dma_backing *out);
+/* Add a device to pass through (its address as given; resolved when the VM is built). */
+int vmconfig_add_vfio(struct vmconfig *c, const char *bdf, struct err *e);
 /* Replace *dst with a copy of s; -ENOMEM. */
 int vmconfig_set_string(char **dst, const char *s);
 

@@ -351,3 +351,33 @@ malicious() { # mode, expected reason
 	assert_output --partial "--kernel"
 	assert_output --partial "--config"
 }
+
+@test "--vfio and --huge-pages: bad values are usage errors (2)" {
+	run "$MVM" --kernel "$G/hello.elf" --vfio zz:00.0
+	assert_failure 2
+	assert_output --partial "mvm-run: --vfio: zz:00.0: not a PCI address"
+	run "$MVM" --kernel "$G/hello.elf" --vfio 0000:7f:1f.7
+	assert_failure 2
+	assert_output --partial "no such PCI device"
+	run "$MVM" --kernel "$G/hello.elf" --vfio 8086:10d3
+	assert_failure 2
+	assert_output --partial "not an ID"
+	run "$MVM" --kernel "$G/hello.elf" --huge-pages 4M
+	assert_failure 2
+	assert_output --partial "--huge-pages: '4M' is not none, 2M or 1G"
+	run "$MVM" --kernel "$G/hello.elf" --vfio-backend magic
+	assert_failure 2
+	echo '{"boot-source":{"kernel_image_path":"/k"},"vfio":[{"id":"x"}]}' >"$T/c.json"
+	run "$MVM" --config "$T/c.json"
+	assert_failure 2
+	assert_output --partial "vfio[0]: bdf is missing"
+}
+
+@test "--huge-pages 2M without enough huge pages says how many are needed" {
+	free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
+	want=$(( (free + 8) * 2 ))
+	run "$MVM" --kernel "$G/hello.elf" --mem "${want}M" --huge-pages 2M --console none
+	assert_failure 2
+	assert_output --partial "guest memory"
+	assert_output --partial "huge pages"
+}

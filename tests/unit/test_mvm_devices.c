@@ -266,6 +266,45 @@ TEST(config_firecracker_json)
 	}
 }
 
+/* Our additions to Firecracker's file: "vfio" devices and machine-config.huge_pages. */
+TEST(config_vfio_and_huge_pages)
+{
+	static const char good[] = "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+				   " \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 512,"
+				   " \"huge_pages\": \"2M\"},"
+				   " \"vfio\": [{\"id\": \"disk\", \"bdf\": \"0000:00:04.0\"},"
+				   " {\"bdf\": \"01:00.0\"}]}";
+	static const char *const bad[] = {
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"vfio\": [{\"id\": \"x\"}]}",
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"vfio\": [{\"bdf\": 4}]}",
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"vfio\": {\"bdf\": \"x\"}}",
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"vfio\": [{\"bdf\": \"x\", \"rom\": 1}]}",
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+		" \"machine-config\": {\"huge_pages\": \"4M\"}}",
+	};
+	struct vmconfig c;
+	struct err e = { 0 };
+
+	vmconfig_init(&c);
+	REQUIRE(vmconfig_parse_json(&c, good, warn, NULL, &e) == 0);
+	CHECK_EQ_U(c.nr_vfio, 2);
+	CHECK_STR(c.vfio[0], "0000:00:04.0");
+	CHECK_STR(c.vfio[1], "01:00.0");
+	CHECK_EQ_I(c.mem_backing, DMA_BACKING_HUGE_2M);
+	vmconfig_free(&c);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vmconfig_init(&c);
+		if (vmconfig_parse_json(&c, bad[i], warn, NULL, &e) == 0)
+			CHECK_FAIL_AT("accepted: %s", bad[i]);
+		vmconfig_free(&c);
+	}
+	vmconfig_init(&c);
+	for (int i = 0; i < VMCONFIG_MAX_VFIO; i++)
+		CHECK_EQ_I(vmconfig_add_vfio(&c, "0000:00:04.0", &e), 0);
+	CHECK_EQ_I(vmconfig_add_vfio(&c, "0000:00:04.0", &e), -ENOSPC);
+	vmconfig_free(&c);
+}
+
 int main(void)
 {
 	RUN(serial_output_input_interrupts);
@@ -276,5 +315,6 @@ int main(void)
 	RUN(bus_dispatch_and_overlaps);
 	RUN(config_specs);
 	RUN(config_firecracker_json);
+	RUN(config_vfio_and_huge_pages);
 	return CHECK_MAIN_END();
 }
