@@ -9,10 +9,10 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "dma.h"
 #include "testdrv.h"
 #include "vfio.h"
@@ -452,35 +452,21 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 	return status;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void bench_record(struct out *o, const char *op, uint64_t bytes, uint32_t n, int64_t *ns)
 {
 	int64_t sum = 0;
+	struct stats_i64 st;
 
 	for (uint32_t i = 0; i < n; i++)
 		sum += ns[i];
-	qsort(ns, n, sizeof(*ns), cmp_i64);
+	st = stats_summary_i64(ns, n);
 	out_record_begin(o);
 	out_str(o, "op", op);
 	out_u64(o, "bytes", bytes);
 	out_u64(o, "iterations", n);
 	out_double(o, "gib_per_s", sum ? (double)bytes * n / (double)sum * 1e9 / (1 << 30) : 0, 3);
-	out_double(o, "median_us", ns[n / 2] / 1000.0, 1);
-	out_double(o, "max_us", ns[n - 1] / 1000.0, 1);
+	out_double(o, "median_us", st.median / 1000.0, 1);
+	out_double(o, "max_us", st.max / 1000.0, 1);
 	out_record_end(o);
 }
 
@@ -526,26 +512,26 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 		int64_t t0;
 
 		madvise(mem.hva, size, MADV_DONTNEED);
-		t0 = now_ns();
+		t0 = clock_now_ns();
 		for (uint64_t off = 0; off < size; off += page)
 			((volatile uint8_t *)mem.hva)[off] = 1;
 		if (mlock(mem.hva, size)) {
 			cli_warn("baseline", "mlock: %s", strerror(errno));
 			break;
 		}
-		t_base[i] = now_ns() - t0;
+		t_base[i] = clock_now_ns() - t0;
 		munlock(mem.hva, size);
 	}
 	memset(mem.hva, 1, size); /* map and unmap then measure pinning, not first touch */
 	for (uint32_t i = 0; i < iters; i++) {
-		int64_t t0 = now_ns(), t1, t2;
+		int64_t t0 = clock_now_ns(), t1, t2;
 
 		if (vfio_dma_map(d, iova, size, mem.hva, b, &e))
 			goto fail;
-		t1 = now_ns();
+		t1 = clock_now_ns();
 		if (vfio_dma_unmap(d, iova, size, &e))
 			goto fail;
-		t2 = now_ns();
+		t2 = clock_now_ns();
 		t_map[i] = t1 - t0;
 		t_unmap[i] = t2 - t1;
 		t_both[i] = t2 - t0;

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "msix.h"
 #include "pcicap.h"
 #include "testdrv.h"
@@ -223,21 +223,6 @@ static uint32_t parse_vectors(const char *s, uint32_t max, bool *sel)
 	return n;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static struct msix_state model;
 
 static int cmd_test(const char *dev, enum vfio_backend backend)
@@ -321,7 +306,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 			; /* start from zero */
 		for (uint32_t k = 0; k < count; k++) {
 			struct pollfd p = { .fd = fds[v], .events = POLLIN };
-			int64_t t0 = now_ns();
+			int64_t t0 = clock_now_ns();
 			int rc = msix_can_deliver(&model, v)
 					 ? (device ? testdrv_irq_fire(&td, v, &e)
 						   : vfio_irq_trigger(vd, index, v, &e))
@@ -331,21 +316,22 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 				goto fail;
 			if (poll(&p, 1, (int)timeout_ms) == 1 &&
 			    read(fds[v], &cnt, sizeof(cnt)) == sizeof(cnt)) {
-				lat[delivered++] = now_ns() - t0;
+				lat[delivered++] = clock_now_ns() - t0;
 				extra += (uint32_t)(cnt - 1);
 			}
 			if (device && testdrv_irq_ack(&td, v, &e))
 				goto fail;
 		}
 		lost_total += count - delivered;
-		qsort(lat, delivered, sizeof(*lat), cmp_i64);
 		out_record_begin(o);
 		out_u64(o, "vector", v);
 		out_u64(o, "fired", count);
 		out_u64(o, "delivered", delivered);
 		if (delivered) {
-			out_double(o, "median_us", lat[delivered / 2] / 1000.0, 1);
-			out_double(o, "max_us", lat[delivered - 1] / 1000.0, 1);
+			struct stats_i64 st = stats_summary_i64(lat, delivered);
+
+			out_double(o, "median_us", st.median / 1000.0, 1);
+			out_double(o, "max_us", st.max / 1000.0, 1);
 		} else {
 			out_null(o, "median_us");
 			out_null(o, "max_us");

@@ -16,11 +16,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <libudev.h>
 
 #include "cli.h"
+#include "clock.h"
 
 const char *bind_step_name(enum bind_step_kind k)
 {
@@ -652,14 +652,6 @@ void bind_plan_free(struct bind_plan *p)
 
 /* ---- running a plan ------------------------------------------------------------------------ */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int signal_pending(int sigfd)
 {
 	struct signalfd_siginfo si;
@@ -718,7 +710,7 @@ static bool wait_done(const struct sysfs *s, struct pcidev *d, const char *drive
 static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver,
 		    const struct bind_opts *o, struct udev_monitor *mon, struct err *e)
 {
-	int64_t deadline = now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
+	int64_t deadline = clock_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
 
 	for (;;) {
 		struct pollfd pfd[2];
@@ -727,7 +719,7 @@ static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver,
 
 		if (wait_done(s, d, driver))
 			return 0;
-		left = deadline - now_ms();
+		left = deadline - clock_now_ms();
 		if (left <= 0)
 			return err_set(e, ETIMEDOUT,
 				       "%s: timed out after %d ms waiting for driver %s%s (now: %s)",

@@ -1,6 +1,7 @@
 /* testdrv.c: edu and e1000e test drivers (register facts: QEMU docs/specs/edu.txt and the 82574
  * datasheet's ICR/ICS/IMS/IVAR; QEMU 7.2 models both). */
 #include "testdrv.h"
+#include "clock.h"
 
 #include <inttypes.h>
 #include <linux/vfio.h>
@@ -128,18 +129,10 @@ void testdrv_irq_teardown(struct testdrv *t)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int edu_dma(struct testdrv *t, iova_t iova, uint32_t len, bool to_ram, int timeout_ms,
 	    struct err *e)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = clock_now_ms() + timeout_ms;
 	uint32_t cmd;
 	int rc;
 
@@ -166,6 +159,6 @@ int edu_dma(struct testdrv *t, iova_t iova, uint32_t len, bool to_ram, int timeo
 		if (!(cmd & EDU_DMA_RUN))
 			return 0;
 		nanosleep(&ms, NULL);
-	} while (now_ms() < deadline);
+	} while (clock_now_ms() < deadline);
 	return err_set(e, ETIMEDOUT, "edu DMA did not complete within %d ms", timeout_ms);
 }

@@ -10,19 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #define RUNS	 7
 #define GUEST_MB 128
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Total RSS and the RSS of the guest RAM mapping (the largest one of at least GUEST_MB), KiB. */
 static void rss_of(pid_t pid, long *total, long *guest)
@@ -69,7 +62,7 @@ static int run_once(char *const argv[], struct result *r)
 
 	if (pipe(p) < 0)
 		return -1;
-	t0 = now();
+	t0 = clock_now_s();
 	pid = fork();
 	if (pid < 0)
 		return -1;
@@ -91,7 +84,7 @@ static int run_once(char *const argv[], struct result *r)
 		if (n <= 0)
 			break;
 		if (r->first_byte_ms < 0)
-			r->first_byte_ms = (now() - t0) * 1e3;
+			r->first_byte_ms = (clock_now_s() - t0) * 1e3;
 		got += (size_t)n;
 		buf[got] = 0;
 		if (strstr(buf, "spinning\n"))

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "boot.h"
+#include "clock.h"
 #include "vm.h"
 
 #define EXITS 200000u
@@ -19,14 +19,6 @@
 
 /* 64-bit guest: mov $0x510,%dx; 1: out %al,(%dx); jmp 1b */
 static const uint8_t code[] = { 0x66, 0xba, 0x10, 0x05, 0xee, 0xeb, 0xfd };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A 64-bit ELF image of the guest code, loaded the way mvm-run loads a vmlinux. */
 static int make_vm(struct vm *vm, struct err *e)
@@ -97,7 +89,7 @@ int main(void)
 		fprintf(stderr, "bench_mvm_exit: %s\n", e.msg);
 		return 1;
 	}
-	t0 = now();
+	t0 = clock_now_s();
 	for (unsigned i = 0; i < EXITS; i++) {
 		if (ioctl(vm.vcpu[0].fd, KVM_RUN, 0) < 0 || vm.vcpu[0].run->exit_reason != KVM_EXIT_IO ||
 		    vm.vcpu[0].run->io.port != PORT) {
@@ -105,7 +97,7 @@ int main(void)
 			return 1;
 		}
 	}
-	floor_ns = (now() - t0) * 1e9 / EXITS;
+	floor_ns = (clock_now_s() - t0) * 1e9 / EXITS;
 	vm_close(&vm);
 
 	/* mvm-run's path: vCPU thread, exit loop, port bus lookup, device handler. */
@@ -114,9 +106,9 @@ int main(void)
 		fprintf(stderr, "bench_mvm_exit: %s\n", e.msg);
 		return 1;
 	}
-	t0 = now();
+	t0 = clock_now_s();
 	vm_run(&vm, &e);
-	mvm_ns = (now() - t0) * 1e9 / cnt.n;
+	mvm_ns = (clock_now_s() - t0) * 1e9 / cnt.n;
 	vm_close(&vm);
 	printf("port-I/O exit, bare KVM_RUN loop (floor): %8.0f ns/exit\n", floor_ns);
 	printf("port-I/O exit, mvm-run vCPU loop:         %8.0f ns/exit  (%.2fx the floor, %u exits)\n",

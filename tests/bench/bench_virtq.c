@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "guestmem.h"
 #include "virtq.h"
 
@@ -22,14 +22,6 @@
 #define BUF_GPA	      0x1000000ull
 #define MEM_GPA	      0x100000ull
 #define MEM_BYTES     (32ull << 20)
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint8_t *mem;
 static struct guestmem gm;
@@ -78,7 +70,7 @@ static void build_ring(uint32_t size, uint32_t per)
 /* Device side through libcore: rounds of "driver publishes `batch`, device serves them". */
 static double run_virtq(struct virtq *q, uint32_t batch, uint64_t *chains)
 {
-	double t0 = now(), t;
+	double t0 = clock_now_s(), t;
 	uint64_t n = 0, bytes = 0;
 	uint16_t avail = 0;
 
@@ -103,7 +95,7 @@ static double run_virtq(struct virtq *q, uint32_t batch, uint64_t *chains)
 			}
 			virtq_prepare_kick(q);
 		}
-		t = now() - t0;
+		t = clock_now_s() - t0;
 	} while (t < BENCH_SECONDS);
 	sink += bytes;
 	*chains = n;
@@ -114,7 +106,7 @@ static double run_virtq(struct virtq *q, uint32_t batch, uint64_t *chains)
 static double run_plain(uint32_t size, uint32_t batch, uint64_t *chains)
 {
 	uint8_t *ring = hva(AVAIL_GPA), *table = hva(DESC_GPA), *used = hva(USED_GPA);
-	double t0 = now(), t;
+	double t0 = clock_now_s(), t;
 	uint64_t n = 0, bytes = 0;
 	uint16_t avail = 0, next_avail = 0, next_used = 0;
 
@@ -150,7 +142,7 @@ static double run_plain(uint32_t size, uint32_t batch, uint64_t *chains)
 				n++;
 			}
 		}
-		t = now() - t0;
+		t = clock_now_s() - t0;
 	} while (t < BENCH_SECONDS);
 	sink += bytes;
 	*chains = n;
@@ -166,14 +158,14 @@ static void count_finding(const struct virtq_finding *f, void *arg)
 static double run_check(struct virtq *q, uint64_t *rings)
 {
 	struct virtq_check_opts o = {.has_last_avail = true, .last_avail = 0};
-	double t0 = now(), t;
+	double t0 = clock_now_s(), t;
 	uint64_t n = 0;
 	unsigned findings = 0;
 
 	do {
 		virtq_check(q, &gm, &o, count_finding, &findings);
 		n++;
-		t = now() - t0;
+		t = clock_now_s() - t0;
 	} while (t < BENCH_SECONDS);
 	if (findings)
 		fprintf(stderr, "bench_virtq: check found %u problems in the bench ring\n",
@@ -186,7 +178,7 @@ static double run_check(struct virtq *q, uint64_t *rings)
 static double run_check_plain(uint32_t size, uint64_t *rings)
 {
 	const uint8_t *ring = hva(AVAIL_GPA), *table = hva(DESC_GPA);
-	double t0 = now(), t;
+	double t0 = clock_now_s(), t;
 	uint64_t n = 0, bytes = 0;
 
 	do {
@@ -207,7 +199,7 @@ static double run_check_plain(uint32_t size, uint64_t *rings)
 			}
 		}
 		n++;
-		t = now() - t0;
+		t = clock_now_s() - t0;
 	} while (t < BENCH_SECONDS);
 	sink += bytes;
 	*rings = n;
