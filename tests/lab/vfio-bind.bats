@@ -198,6 +198,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	[ "$(drv $NVME)" = nvme ]
 	sleep 30 < "$dev" &
 	holder=$!
+	wait_for grep -qx sleep /proc/$holder/comm # the shell has exec'd sleep
 	run vfio-bind $NVME
 	kill $holder
 	assert_failure 1
