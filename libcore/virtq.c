@@ -1,45 +1,10 @@
 /* virtq.c: virtqueue set-up, and the device side of split rings (VIRTIO 1.2 §2.7). */
 #include "virtq.h"
+#include "virtq_priv.h"
 
-#include <endian.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-/*
- * Guest-shared memory is read once into locals and validated there, so a guest changing it
- * meanwhile cannot make a checked value unchecked. Indices the two sides publish to each other
- * (avail.idx, used.idx, packed flags) use acquire loads and release stores.
- */
-static inline uint16_t ld16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le16toh(v);
-}
-
-static inline uint16_t ld16_acquire(const uint8_t *p)
-{
-	return le16toh(__atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_ACQUIRE));
-}
-
-static inline void st16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void st16_release(uint8_t *p, uint16_t v)
-{
-	__atomic_store_n((uint16_t *)(void *)p, htole16(v), __ATOMIC_RELEASE);
-}
-
-static inline void st32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
 
 /* Split ring offsets. */
 #define AVAIL_FLAGS 0
@@ -151,28 +116,11 @@ bool virtq_is_empty(const struct virtq *q)
 	return virtq_len(q) == 0;
 }
 
-/* Copy descriptor index of a table (16-byte entries) into d. */
-static inline void desc_load(const uint8_t *table, uint32_t index, struct virtq_desc *d)
-{
-	uint8_t raw[VIRTQ_DESC_BYTES];
-	uint64_t addr;
-	uint32_t len;
-
-	memcpy(raw, table + (size_t)index * VIRTQ_DESC_BYTES, sizeof(raw));
-	memcpy(&addr, raw, 8);
-	memcpy(&len, raw + 8, 4);
-	d->addr = le64toh(addr);
-	d->len = le32toh(len);
-	d->flags = ld16(raw + 12);
-	d->next = ld16(raw + 14);
-	d->index = (uint16_t)index;
-}
-
 int virtq_desc_checked(const struct virtq *q, uint16_t index, struct virtq_desc *d)
 {
 	if (index >= q->size)
 		return -EINVAL;
-	desc_load(q->desc, index, d);
+	virtq_desc_load(q->desc, index, false, d);
 	d->in_indirect = false;
 	d->hva = NULL;
 	if ((d->flags & VIRTQ_DESC_F_NEXT) && d->next >= q->size)
@@ -313,7 +261,7 @@ int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d)
 			return chain_fail(c, -ELOOP);
 		if (c->pos >= c->table_len)
 			return chain_fail(c, -EINVAL);
-		desc_load(c->table, c->pos, d);
+		virtq_desc_load(c->table, c->pos, false, d);
 		d->in_indirect = c->state == VIRTQ_CHAIN_INDIRECT;
 		if (d->flags & VIRTQ_DESC_F_INDIRECT) {
 			if (d->flags & VIRTQ_DESC_F_NEXT)

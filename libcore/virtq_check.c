@@ -1,7 +1,7 @@
 /* virtq_check.c: validation of a queue in guest memory against VIRTIO 1.2 (§2.7, §2.8). */
 #include "virtq.h"
+#include "virtq_priv.h"
 
-#include <endian.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,21 +85,7 @@ static bool check_area(struct checker *k, const struct loc *where, const char *n
 static void desc_read(const struct checker *k, const uint8_t *table, uint32_t i,
 		      struct virtq_desc *d)
 {
-	const uint8_t *p = table + 16ull * i;
-	uint64_t addr;
-	uint32_t len;
-	uint16_t a, b;
-
-	memcpy(&addr, p, 8);
-	memcpy(&len, p + 8, 4);
-	memcpy(&a, p + 12, 2);
-	memcpy(&b, p + 14, 2);
-	d->addr = le64toh(addr);
-	d->len = le32toh(len);
-	/* split: flags, next; packed: id, flags */
-	d->flags = le16toh(k->q->packed ? b : a);
-	d->next = le16toh(k->q->packed ? a : b);
-	d->index = (uint16_t)i;
+	virtq_desc_decode(table + 16ull * i, k->q->packed, i, d);
 }
 
 /* State of one chain walk, shared by the split and packed checks. */
@@ -317,10 +303,8 @@ static void check_split(struct checker *k, const struct virtq_check_opts *o)
 	table = guestmem_ptr(k->mem, q->desc_gpa, virtq_split_desc_bytes(n));
 	for (uint32_t i = 0; i < pending && i < n; i++) {
 		uint32_t pos = (uint16_t)(last_avail + i) % n;
-		uint16_t head;
+		uint16_t head = ld16(ring + 2ull * pos);
 
-		memcpy(&head, ring + 2ull * pos, 2);
-		head = le16toh(head);
 		if (head >= n) {
 			finding(k, VIRTQ_SEV_ERROR, "2.7.6", LOC_AT("avail.ring", pos),
 				"head %u is not below the queue size %u", head, n);

@@ -1,46 +1,12 @@
 /* virtq_packed.c: the device side of packed rings (VIRTIO 1.2 §2.8). */
 #include "virtq.h"
+#include "virtq_priv.h"
 
-#include <endian.h>
 #include <string.h>
 
-/* Packed descriptor: le64 addr, le32 len, le16 id, le16 flags. */
-#define PD_LEN	 8
-#define PD_ID	 12
-#define PD_FLAGS 14
 /* Event suppression structure: le16 off_wrap, le16 flags. */
 #define EV_OFF_WRAP 0
 #define EV_FLAGS    2
-
-static inline uint16_t ld16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le16toh(v);
-}
-
-static inline uint16_t ld16_acquire(const uint8_t *p)
-{
-	return le16toh(__atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_ACQUIRE));
-}
-
-static inline void st16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void st16_release(uint8_t *p, uint16_t v)
-{
-	__atomic_store_n((uint16_t *)(void *)p, htole16(v), __ATOMIC_RELEASE);
-}
-
-static inline void st32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
 
 /* Available to the device: AVAIL matches the driver's wrap counter and USED does not (§2.8.1). */
 static inline bool desc_is_avail(uint16_t flags, bool wrap)
@@ -175,22 +141,6 @@ void virtq_packed_undo_pop(struct virtq *q, const struct virtq_chain *c)
 	q->next_avail = pos_retreat(q, q->next_avail, c->ndesc);
 }
 
-static void desc_load(const uint8_t *table, uint32_t index, struct virtq_desc *d)
-{
-	uint8_t raw[VIRTQ_DESC_BYTES];
-	uint64_t addr;
-	uint32_t len;
-
-	memcpy(raw, table + (size_t)index * VIRTQ_DESC_BYTES, sizeof(raw));
-	memcpy(&addr, raw, 8);
-	memcpy(&len, raw + PD_LEN, 4);
-	d->addr = le64toh(addr);
-	d->len = le32toh(len);
-	d->next = ld16(raw + PD_ID);
-	d->flags = ld16(raw + PD_FLAGS);
-	d->index = (uint16_t)index;
-}
-
 int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d)
 {
 	for (;;) {
@@ -203,7 +153,7 @@ int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d)
 				c->state = VIRTQ_CHAIN_DONE;
 				return 0;
 			}
-			desc_load(c->table, c->pos, d);
+			virtq_desc_load(c->table, c->pos, true, d);
 			d->in_indirect = false;
 			c->pos = c->pos + 1 == c->table_len ? 0 : c->pos + 1;
 			c->ring_left--;
@@ -225,7 +175,7 @@ int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d)
 				c->state = VIRTQ_CHAIN_DONE;
 				return 0;
 			}
-			desc_load(c->table, c->pos, d);
+			virtq_desc_load(c->table, c->pos, true, d);
 			d->in_indirect = true;
 			c->pos++;
 			if (d->flags & VIRTQ_DESC_F_INDIRECT) {
@@ -248,7 +198,7 @@ int virtq_packed_add_used(struct virtq *q, uint16_t id, uint16_t ndesc, uint32_t
 	if (pos >= q->size || ndesc == 0 || ndesc > q->size)
 		return -EINVAL;
 	d = q->desc + (size_t)pos * VIRTQ_DESC_BYTES;
-	st32(d + PD_LEN, len);
+	st32(d + DESC_LEN, len);
 	st16(d + PD_ID, id);
 	flags = wrap ? (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0;
 	if (len)
