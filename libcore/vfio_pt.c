@@ -49,6 +49,11 @@ struct vfio_pt {
 	bool msix_armed;
 	struct msix_state *msix;
 	struct pt_vec *vec;
+	/* MSI (for devices without MSI-X, or guests that prefer it) */
+	unsigned msi_cap;
+	bool msi_64, msi_maskable, msi_armed;
+	uint32_t msi_n; /* vectors armed on the device */
+	struct pt_vec msi_vec[32];
 };
 
 /* ---- interrupt routing -------------------------------------------------------------------- */
@@ -116,6 +121,9 @@ static int irqfd(struct vfio_pt_set *s, int fd, unsigned gsi, bool assign, struc
 
 /* ---- MSI-X -------------------------------------------------------------------------------- */
 
+static int vec_route(struct vfio_pt_set *s, struct pt_vec *v, uint64_t addr, uint32_t data,
+		     bool deliver, struct err *e);
+
 static uint64_t vec_addr(const struct pt_vec *v)
 {
 	return (uint64_t)v->entry[1] << 32 | v->entry[0];
@@ -149,24 +157,15 @@ static int msix_sync(struct vfio_pt *p, uint32_t i, struct err *e)
 		if (v->eventfd < 0)
 			return err_set(e, errno, "eventfd: %s", strerror(errno));
 	}
-	if (!v->gsi) {
-		if (s->next_gsi >= 24 + VFIO_PT_MAX_ROUTES - 40)
-			return err_set(e, ENOSPC, "out of GSIs for MSI-X");
-		v->gsi = s->next_gsi++;
-	}
 	rc = msix_vec_configure(p->msix, i, v->eventfd, vec_addr(v), v->entry[2], e);
-	if (!rc)
-		rc = route_set_msi(s, v->gsi, vec_addr(v), v->entry[2], e);
 	if (!rc && !v->armed) {
 		rc = vfio_irq_enable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, i, 1, &v->eventfd, e);
 		v->armed = !rc;
 	}
 	if (!rc)
-		rc = irqfd(s, v->eventfd, v->gsi, true, e);
-	if (!rc) {
-		v->irqfd = true;
+		rc = vec_route(s, v, vec_addr(v), v->entry[2], true, e);
+	if (!rc)
 		rc = msix_vec_enable(p->msix, i, e);
-	}
 	return rc;
 }
 
@@ -224,6 +223,88 @@ static void table_access(struct vfio_pt *p, uint64_t off, uint8_t *data, unsigne
 	}
 	if (write)
 		msix_sync(p, i, &e);
+}
+
+/* ---- MSI ---------------------------------------------------------------------------------- */
+
+static int vec_route(struct vfio_pt_set *s, struct pt_vec *v, uint64_t addr, uint32_t data,
+		     bool deliver, struct err *e)
+{
+	int rc = 0;
+
+	if (!v->gsi) {
+		if (s->next_gsi >= 24 + VFIO_PT_MAX_ROUTES - 40)
+			return err_set(e, ENOSPC, "out of GSIs for MSI");
+		v->gsi = s->next_gsi++;
+	}
+	if (deliver)
+		rc = route_set_msi(s, v->gsi, addr, data, e);
+	if (!rc && deliver != v->irqfd) {
+		rc = irqfd(s, v->eventfd, v->gsi, deliver, e);
+		if (!rc)
+			v->irqfd = deliver;
+	}
+	return rc;
+}
+
+static void msi_disarm(struct vfio_pt *p)
+{
+	struct err e = { 0 };
+
+	for (uint32_t i = 0; i < p->msi_n; i++) {
+		struct pt_vec *v = &p->msi_vec[i];
+
+		if (v->irqfd)
+			irqfd(p->set, v->eventfd, v->gsi, false, &e);
+		v->irqfd = false;
+	}
+	if (p->msi_armed)
+		vfio_irq_disable(p->dev, VFIO_PCI_MSI_IRQ_INDEX, &e);
+	p->msi_armed = false;
+	p->msi_n = 0;
+}
+
+/*
+ * The guest wrote the MSI capability: arm the device with one eventfd per enabled vector (the
+ * Multiple Message Enable count), route vector i to data | i, and follow per-vector masks.
+ */
+static void msi_sync(struct vfio_pt *p)
+{
+	const struct vpci_cfg *c = &p->cfg;
+	unsigned cap = p->msi_cap, data_off = cap + (p->msi_64 ? 12 : 8);
+	uint16_t ctl = (uint16_t)vpci_cfg_read(c, cap + 2, 2, 0);
+	uint64_t addr = vpci_cfg_read(c, cap + 4, 4, 0);
+	uint32_t data = vpci_cfg_read(c, data_off, 2, 0), mask = 0, n;
+	struct err e = { 0 };
+
+	if (p->msi_64)
+		addr |= (uint64_t)vpci_cfg_read(c, cap + 8, 4, 0) << 32;
+	if (p->msi_maskable)
+		mask = vpci_cfg_read(c, data_off + 4, 4, 0);
+	n = 1u << ((ctl >> 4) & 7);
+	if (n > 32)
+		n = 32;
+	if (!(ctl & 1) || (p->msi_armed && n != p->msi_n)) {
+		msi_disarm(p);
+		if (!(ctl & 1))
+			return;
+	}
+	if (!p->msi_armed) {
+		int fds[32];
+
+		for (uint32_t i = 0; i < n; i++) {
+			if (p->msi_vec[i].eventfd < 0)
+				p->msi_vec[i].eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			fds[i] = p->msi_vec[i].eventfd;
+		}
+		if (vfio_irq_enable(p->dev, VFIO_PCI_MSI_IRQ_INDEX, 0, n, fds, &e))
+			return;
+		p->msi_armed = true;
+		p->msi_n = n;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		vec_route(p->set, &p->msi_vec[i], addr, (data & ~(n - 1)) | i, !(mask & (1u << i)),
+			  &e);
 }
 
 /* ---- BARs --------------------------------------------------------------------------------- */
@@ -441,6 +522,8 @@ static void cfg_write(void *dev, unsigned off, unsigned len, uint32_t val)
 	}
 	if (p->msix_cap && off <= msix_ctl + 1 && off + len > msix_ctl)
 		msix_control(p, (uint16_t)vpci_cfg_read(&p->cfg, msix_ctl, 2, 0));
+	if (p->msi_cap && off + len > p->msi_cap + 2 && off < p->msi_cap + 24)
+		msi_sync(p);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -526,12 +609,20 @@ static int read_config(struct vfio_pt *p, uint8_t *cfg, struct err *e)
 	return 0;
 }
 
-static void find_msix(struct vfio_pt *p, const uint8_t *cfg)
+/* Where the MSI and MSI-X capabilities are, and what they offer. */
+static void find_msi_caps(struct vfio_pt *p, const uint8_t *cfg)
 {
 	unsigned cap = cfg[0x34] & 0xfc;
 
 	for (int n = 0; n < 48 && cap >= 0x40 && cap < 0xff; n++) {
-		if (cfg[cap] == 0x11) {
+		if (cfg[cap] == 0x05 && !p->msi_cap) {
+			uint16_t ctl = (uint16_t)(cfg[cap + 2] | cfg[cap + 3] << 8);
+
+			p->msi_cap = cap;
+			p->msi_64 = ctl & 0x80;
+			p->msi_maskable = ctl & 0x100;
+		}
+		if (cfg[cap] == 0x11 && !p->msix_cap) {
 			uint32_t t, b;
 
 			memcpy(&t, &cfg[cap + 4], 4);
@@ -542,7 +633,6 @@ static void find_msix(struct vfio_pt *p, const uint8_t *cfg)
 			p->table_off = t & ~7u;
 			p->pba_bar = (int)(b & 7);
 			p->pba_off = b & ~7u;
-			return;
 		}
 		cap = cfg[cap + 1] & 0xfc;
 	}
@@ -601,6 +691,11 @@ static void pt_free(struct vfio_pt *p)
 		return;
 	if (p->msix_armed)
 		vfio_irq_disable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, &e);
+	if (p->dev)
+		msi_disarm(p);
+	for (int i = 0; i < 32; i++)
+		if (p->msi_vec[i].eventfd >= 0)
+			close(p->msi_vec[i].eventfd);
 	for (uint32_t i = 0; p->vec && i < p->msix_n; i++) {
 		if (p->vec[i].irqfd)
 			irqfd(p->set, p->vec[i].eventfd, p->vec[i].gsi, false, &e);
@@ -624,7 +719,6 @@ static void pt_free(struct vfio_pt *p)
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
 		unsigned *slot_out, struct err *e)
 {
-	static const uint8_t hide[] = { 0x05 /* MSI: the guest uses MSI-X */, 0 };
 	static const uint16_t hide_ext[] = { 0x0010 /* SR-IOV */, 0x0015 /* resizable BAR */, 0 };
 	uint8_t *cfg = calloc(1, VPCI_CFG_SIZE);
 	struct vpci_bar vb[6];
@@ -641,6 +735,8 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 		goto fail;
 	}
 	p->set = s;
+	for (int i = 0; i < 32; i++)
+		p->msi_vec[i].eventfd = -1;
 	rc = vfio_dev_open(&p->dev, a, backend, e);
 	if (rc) {
 		p->dev = NULL;
@@ -660,10 +756,10 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 		rc = read_config(p, cfg, e);
 	if (rc)
 		goto fail;
-	find_msix(p, cfg);
+	find_msi_caps(p, cfg);
 	rc = place_bars(p, cfg, vb, e);
 	if (!rc)
-		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, p->msix_cap ? hide : NULL, hide_ext, e);
+		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, NULL, hide_ext, e);
 	if (rc)
 		goto fail;
 	if (p->msix_cap) {
@@ -673,13 +769,13 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 			rc = err_set(e, ENOMEM, "out of memory");
 			goto fail;
 		}
-		rc = msix_state_init(p->msix, p->msix_n, e);
-		if (rc)
-			goto fail;
 		for (uint32_t i = 0; i < p->msix_n; i++) {
 			p->vec[i].eventfd = -1;
 			p->vec[i].entry[3] = 1; /* masked at reset, as the spec says */
 		}
+		rc = msix_state_init(p->msix, p->msix_n, e);
+		if (rc)
+			goto fail;
 	}
 	for (int b = 0; b < 6 && !rc; b++) {
 		plan_slots(p, b);

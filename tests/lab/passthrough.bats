@@ -50,6 +50,9 @@ irqs_rose() {
 	assert_success
 	assert_line "PT-PCI 0000:00:01.0 0x1b36:0x0010 class=0x010802"
 	assert_line --regexp "^PT-DRIVER 0000:00:01.0 nvme msix=[1-9]"
+	# lspci inside the guest shows the device with its driver
+	assert_line --regexp "^PT-LSPCI 00:01.0 Non-Volatile memory controller \[0108\]: .*\[1b36:0010\]"
+	assert_line --regexp "^PT-LSPCI 	Kernel driver in use: nvme"
 	assert_line "PT-NVME read=LAB-WROTE-THIS!!"
 	assert_line "PT-NVME write=ok"
 	assert_line "PT-NVME readback=PATTERN-FROM-L2-GUEST"
@@ -75,6 +78,9 @@ irqs_rose() {
 	assert_success
 	assert_line "PT-PCI 0000:00:01.0 0x8086:0x10d3 class=0x020000"
 	assert_line --regexp "^PT-DRIVER 0000:00:01.0 e1000e msix=[1-9]"
+	assert_line "PT-IRQMODE 0000:00:01.0 msix"
+	assert_line --regexp "^PT-LSPCI 00:01.0 Ethernet controller \[0200\]: .*\[8086:10d3\]"
+	assert_line --regexp "^PT-LSPCI 	Kernel driver in use: e1000e"
 	assert_line --regexp "^PT-NET dhcp=ok lease of 10\.0\.2\.[0-9]+"
 	irqs_rose PT-NET
 	run vfio-bind --restore --group $NIC
@@ -108,5 +114,24 @@ irqs_rose() {
 	assert_line "PT-PCI 0000:00:02.0 0x1234:0x11e8 class=0x00ff00"
 	assert_line "PT-NVME readback=PATTERN-FROM-L2-GUEST"
 	vfio-bind --restore $NVME $EDU >/dev/null
+	[ "$(drv $NVME)" = nvme ]
+}
+
+@test "--config: a vfio entry and 2M huge pages boot the same flow; -v tells the set-up time" {
+	vfio-bind $NVME >/dev/null
+	cat >"$BATS_TEST_TMPDIR/vm.json" <<-JSON
+	{
+	  "boot-source": { "kernel_image_path": "$VMLINUZ", "initrd_path": "$INITRD",
+	                   "boot_args": "$CMDLINE" },
+	  "machine-config": { "vcpu_count": 1, "mem_size_mib": 128, "huge_pages": "2M" },
+	  "vfio": [ { "id": "disk", "bdf": "$NVME" } ]
+	}
+	JSON
+	run timeout 600 mvm-run -v --config "$BATS_TEST_TMPDIR/vm.json" </dev/null
+	echo "$output" | grep -E '^PT-|mvm-run' || true
+	assert_success
+	assert_output --regexp "passthrough of 1 device set up in [0-9.]+ ms \(2M-backed guest memory\)"
+	assert_output --partial "PT-NVME readback=PATTERN-FROM-L2-GUEST"
+	vfio-bind --restore $NVME >/dev/null
 	[ "$(drv $NVME)" = nvme ]
 }
