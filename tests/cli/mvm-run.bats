@@ -2,8 +2,7 @@
 # tests/cli/mvm-run.bats: mvm-run on the host's /dev/kvm with tiny PVH guests, and bad input.
 # The guests are built from tests/guests/ into this file's temporary folder.
 
-bats_load_library bats-support
-bats_load_library bats-assert
+load ../helpers
 
 MVM=${MVM:-$BATS_TEST_DIRNAME/../../build/mvm-run}
 G=

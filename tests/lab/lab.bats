@@ -3,8 +3,8 @@
 #   tests/lab/lab run -- bats --tap tests/lab/lab.bats
 # Device addresses: see the layout at the top of tests/lab/lab (exported as LAB_BDF_*).
 
-# bats-support and bats-assert, without their loaders' per-test forks (see bats-libs.bash)
-load bats-libs
+# bats-support and bats-assert, without their loaders' per-test forks (see tests/helpers.bash)
+load ../helpers
 
 NVME=0000:00:04.0
 ROOT_PORT=0000:00:05.0

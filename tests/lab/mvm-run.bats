@@ -4,8 +4,7 @@
 # virtio-blk disk it writes and reads back, a read-only one, virtio-rng, a ping through a tap
 # device to the lab VM) and reboots. Runs inside the lab: tests/lab/lab run -- bats THIS.
 
-bats_load_library bats-support
-bats_load_library bats-assert
+load ../helpers
 
 MVM=${MVM:-$BATS_TEST_DIRNAME/../../build/mvm-run}
 CMDLINE="console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
