@@ -12,7 +12,7 @@ D=/sys/bus/pci/devices/$NVME
 modprobe vfio-pci
 
 now() { date +%s%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { printf "%d\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 drv() { basename "$(readlink $D/driver)"; }
 settle() { for _ in $(seq 200); do [ "$(drv)" = "$1" ] && return 0; sleep 0.01; done; echo "bench: $NVME not on $1" >&2; exit 1; }
 
