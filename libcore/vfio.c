@@ -161,8 +161,8 @@ uint32_t vfio_num_irqs(const struct vfio_dev *d)
 	return d->info.num_irqs;
 }
 
-int vfio_dev_open(struct vfio_dev **out, const struct pci_addr *a, enum vfio_backend backend,
-		  struct err *e)
+static int open_dev(struct vfio_dev **out, const struct pci_addr *a, enum vfio_backend backend,
+		    struct vfio_dev *peer, struct err *e)
 {
 	struct vfio_iommu_info info;
 	struct vfio_dev *d = calloc(1, sizeof(*d));
@@ -174,6 +174,7 @@ int vfio_dev_open(struct vfio_dev **out, const struct pci_addr *a, enum vfio_bac
 	d->addr = *a;
 	pci_addr_format(a, d->bdf);
 	d->device_fd = d->container_fd = d->group_fd = d->iommufd = -1;
+	d->peer = peer;
 	rc = check_device(d, e);
 	if (rc) {
 		free(d);
@@ -207,6 +208,22 @@ fail:
 	d->ops->detach(d);
 	free(d);
 	return rc;
+}
+
+int vfio_dev_open(struct vfio_dev **out, const struct pci_addr *a, enum vfio_backend backend,
+		  struct err *e)
+{
+	return open_dev(out, a, backend, NULL, e);
+}
+
+int vfio_dev_open_shared(struct vfio_dev **out, const struct pci_addr *a, struct vfio_dev *peer,
+			 struct err *e)
+{
+	*out = NULL;
+	if (peer->ops != &vfio_container_ops)
+		return err_set(e, ENOTSUP, "%s: sharing an address space needs the container back-end",
+			       vfio_dev_bdf(peer));
+	return open_dev(out, a, VFIO_BACKEND_CONTAINER, peer, e);
 }
 
 void vfio_dev_close(struct vfio_dev *d)

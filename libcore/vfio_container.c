@@ -47,13 +47,15 @@ static void blockers(int group, char *buf, size_t len)
 
 static void container_detach(struct vfio_dev *d)
 {
+	bool own_group = !d->peer || d->peer->group_fd != d->group_fd;
+
 	if (d->device_fd >= 0)
 		close(d->device_fd);
-	if (d->group_fd >= 0) {
+	if (d->group_fd >= 0 && own_group) {
 		ioctl(d->group_fd, VFIO_GROUP_UNSET_CONTAINER);
 		close(d->group_fd);
 	}
-	if (d->container_fd >= 0)
+	if (d->container_fd >= 0 && !d->peer)
 		close(d->container_fd);
 	d->device_fd = d->group_fd = d->container_fd = -1;
 }
@@ -64,7 +66,16 @@ static int container_attach(struct vfio_dev *d, struct err *e)
 	char node[32], why[512];
 	int rc;
 
-	d->container_fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (d->peer) {
+		/* Share the peer's container: its IOMMU mappings (guest RAM) serve this device too. */
+		d->container_fd = d->peer->container_fd;
+		if (d->peer->group == d->group) {
+			d->group_fd = d->peer->group_fd;
+			goto get_device;
+		}
+	} else {
+		d->container_fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	}
 	if (d->container_fd < 0)
 		return err_set(e, errno, "/dev/vfio/vfio: %s%s", strerror(errno),
 			       errno == ENOENT ? " (the vfio modules are not loaded: vfio-bind loads them)"
@@ -108,10 +119,11 @@ static int container_attach(struct vfio_dev *d, struct err *e)
 		rc = err_set(e, errno, "%s: VFIO_GROUP_SET_CONTAINER: %s", node, strerror(errno));
 		goto fail;
 	}
-	if (ioctl(d->container_fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
+	if (!d->peer && ioctl(d->container_fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
 		rc = err_set(e, errno, "VFIO_SET_IOMMU(type1v2): %s", strerror(errno));
 		goto fail;
 	}
+get_device:
 	d->device_fd = ioctl(d->group_fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
 	if (d->device_fd < 0) {
 		rc = err_set(e, errno, "%s: VFIO_GROUP_GET_DEVICE_FD: %s", d->bdf, strerror(errno));

@@ -15,7 +15,8 @@ struct vfio_dev {
 	char cdev[32];	 /* "vfio3" under /dev/vfio/devices, "" when there is none */
 	const struct vfio_iommu_ops *ops;
 	int device_fd;
-	/* container back-end */
+	/* container back-end; with a peer, its container (and group, when the same) is borrowed */
+	struct vfio_dev *peer;
 	int container_fd, group_fd;
 	/* iommufd back-end */
 	int iommufd;

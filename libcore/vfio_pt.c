@@ -584,7 +584,8 @@ static int kvm_vfio_add(struct vfio_pt_set *s, struct vfio_dev *d, struct err *e
 					.attr = KVM_DEV_VFIO_GROUP_ADD,
 					.addr = (uintptr_t)&fd };
 
-	if (ioctl(s->kvm_vfio_fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+	/* EEXIST: another function of the same group is already known to KVM. */
+	if (ioctl(s->kvm_vfio_fd, KVM_SET_DEVICE_ATTR, &attr) < 0 && errno != EEXIST)
 		return err_set(e, errno, "%s: KVM_DEV_VFIO_GROUP_ADD: %s", d->bdf, strerror(errno));
 	return 0;
 }
@@ -723,6 +724,7 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	uint8_t *cfg = calloc(1, VPCI_CFG_SIZE);
 	struct vpci_bar vb[6];
 	struct vfio_pt *p = calloc(1, sizeof(*p));
+	struct vfio_dev *peer;
 	int rc;
 
 	if (!p || !cfg) {
@@ -737,17 +739,22 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	p->set = s;
 	for (int i = 0; i < 32; i++)
 		p->msi_vec[i].eventfd = -1;
-	rc = vfio_dev_open(&p->dev, a, backend, e);
-	if (rc) {
-		p->dev = NULL;
-		goto fail;
+	/* Devices after the first join its IOMMU address space: guest RAM is pinned once. */
+	peer = s->n ? s->dev[0]->dev : NULL;
+	if (!peer || vfio_dev_open_shared(&p->dev, a, peer, NULL)) {
+		peer = NULL;
+		rc = vfio_dev_open(&p->dev, a, backend, e);
+		if (rc) {
+			p->dev = NULL;
+			goto fail;
+		}
 	}
 	rc = kvm_vfio_add(s, p->dev, e);
 	/* Start from a clean device where it can be reset (some, like QEMU's edu, cannot). */
 	if (!rc && (p->dev->info.flags & VFIO_DEVICE_FLAGS_RESET))
 		rc = vfio_dev_reset(p->dev, e);
 	/* All guest RAM at IOVA = GPA: the guest's driver programs GPAs into the device. */
-	for (unsigned i = 0; !rc && i < s->vm->ram.nr_regions; i++) {
+	for (unsigned i = 0; !rc && !peer && i < s->vm->ram.nr_regions; i++) {
 		const struct vm_ram_region *r = &s->vm->ram.region[i];
 
 		rc = vfio_dma_map(p->dev, r->gpa, r->size_bytes, r->hva, s->vm->ram.backing, e);
@@ -799,7 +806,8 @@ fail:
 
 void vfio_pt_teardown(struct vfio_pt_set *s)
 {
-	for (unsigned i = 0; i < s->n; i++)
+	/* Last first: devices sharing the first one's address space go before it. */
+	for (unsigned i = s->n; i-- > 0;)
 		pt_free(s->dev[i]);
 	s->n = 0;
 	if (s->kvm_vfio_fd >= 0)

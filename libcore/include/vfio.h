@@ -50,6 +50,14 @@ int vfio_resolve_device(const char *text, struct pci_addr *a, struct err *e);
  */
 int vfio_dev_open(struct vfio_dev **out, const struct pci_addr *a, enum vfio_backend backend,
 		  struct err *e);
+/*
+ * Open a device into peer's IOMMU address space (container back-end): mappings made through
+ * peer serve it too, so memory is pinned once for several devices, and two functions of one
+ * IOMMU group (a GPU and its audio function) can be opened at all. Close it before peer.
+ * -ENOTSUP when peer uses iommufd.
+ */
+int vfio_dev_open_shared(struct vfio_dev **out, const struct pci_addr *a, struct vfio_dev *peer,
+			 struct err *e);
 /* Unmaps everything still mapped, disables IRQs, closes every descriptor. NULL is fine. */
 void vfio_dev_close(struct vfio_dev *d);
 

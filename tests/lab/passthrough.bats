@@ -88,6 +88,19 @@ irqs_rose() {
 	[ "$(drv $NIC)" = e1000e ]
 }
 
+@test "both functions of one IOMMU group (e1000e and its edu, like a GPU and its audio) together" {
+	vfio-bind --group $NIC >/dev/null
+	run boot --vfio $NIC --vfio 0000:01:00.1 -v
+	echo "$output" | grep -E '^PT-|mvm-run' || true
+	assert_success
+	assert_line "PT-PCI 0000:00:01.0 0x8086:0x10d3 class=0x020000"
+	assert_line "PT-PCI 0000:00:02.0 0x1234:0x11e8 class=0x00ff00"
+	assert_line --regexp "^PT-NET dhcp=ok lease of 10\.0\.2\.[0-9]+"
+	assert_line --regexp "^PT-EDU 0000:00:02.0 msi-delivered=[1-9]"
+	vfio-bind --restore --group $NIC >/dev/null
+	[ "$(drv $NIC)" = e1000e ]
+}
+
 @test "a device not on vfio-pci is refused with a hint, exit 1, nothing changed" {
 	[ "$(drv $NVME)" = nvme ]
 	run boot --vfio $NVME
