@@ -58,6 +58,28 @@ static void blk_config_read(void *dev, uint32_t off, uint8_t *data, unsigned len
 		memcpy(data, cfg + off, off + len <= 8 ? len : 8 - off);
 }
 
+/* Read or write all of iov at off, resuming after short transfers; 0 or -1. */
+static int rw_all(int fd, struct iovec *iov, unsigned niov, uint64_t off, bool write)
+{
+	for (unsigned i = 0; i < niov;) {
+		ssize_t n = write ? pwritev(fd, iov + i, (int)(niov - i), (off_t)off)
+				  : preadv(fd, iov + i, (int)(niov - i), (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (uint64_t)n;
+		while (i < niov && (size_t)n >= iov[i].iov_len)
+			n -= (ssize_t)iov[i++].iov_len;
+		if (i < niov) {
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
+			iov[i].iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
 /* One request: header in the readable part, status in the last writable byte. */
 static uint8_t blk_request(struct virtio_blk *b, struct virtio_sg *sg, uint32_t *written)
 {
@@ -65,8 +87,7 @@ static uint8_t blk_request(struct virtio_blk *b, struct virtio_sg *sg, uint32_t 
 		uint32_t type, reserved;
 		uint64_t sector;
 	} hdr;
-	uint64_t data_len, off;
-	ssize_t n;
+	uint64_t data_len;
 
 	*written = 0;
 	if (virtio_sg_copy_from(sg->rd, sg->nrd, 0, &hdr, sizeof(hdr)) != sizeof(hdr))
@@ -89,21 +110,8 @@ static uint8_t blk_request(struct virtio_blk *b, struct virtio_sg *sg, uint32_t 
 			iov[niov++] = (struct iovec){ sg->wr[i].iov_base, k };
 			left -= k;
 		}
-		off = hdr.sector * SECTOR;
-		for (unsigned i = 0; i < niov;) {
-			n = preadv(b->fd, iov + i, (int)(niov - i), (off_t)off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return VIRTIO_BLK_S_IOERR;
-			off += (uint64_t)n;
-			while (i < niov && (size_t)n >= iov[i].iov_len)
-				n -= (ssize_t)iov[i++].iov_len;
-			if (i < niov) {
-				iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
-				iov[i].iov_len -= (size_t)n;
-			}
-		}
+		if (rw_all(b->fd, iov, niov, hdr.sector * SECTOR, false))
+			return VIRTIO_BLK_S_IOERR;
 		b->reads++;
 		*written = (uint32_t)data_len;
 		return VIRTIO_BLK_S_OK;
@@ -128,21 +136,8 @@ static uint8_t blk_request(struct virtio_blk *b, struct virtio_sg *sg, uint32_t 
 						      sg->rd[i].iov_len - skip };
 			skip = 0;
 		}
-		off = hdr.sector * SECTOR;
-		for (unsigned i = 0; i < niov;) {
-			n = pwritev(b->fd, iov + i, (int)(niov - i), (off_t)off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return VIRTIO_BLK_S_IOERR;
-			off += (uint64_t)n;
-			while (i < niov && (size_t)n >= iov[i].iov_len)
-				n -= (ssize_t)iov[i++].iov_len;
-			if (i < niov) {
-				iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
-				iov[i].iov_len -= (size_t)n;
-			}
-		}
+		if (rw_all(b->fd, iov, niov, hdr.sector * SECTOR, true))
+			return VIRTIO_BLK_S_IOERR;
 		b->writes++;
 		return VIRTIO_BLK_S_OK;
 	}
