@@ -94,7 +94,7 @@ test-build: all $(BIN_UNITS) $(ASAN_UNITS) $(BIN_FUZZ)
 # The whole test suite: unit (plain and ASan+UBSan), fuzz smoke, bats CLI, lab. One summary line.
 # deps first, in a make of its own, so that pkg-config's answers come from the installed packages.
 check: deps
-	@$(MAKE) --no-print-directory test-build
+	@$(MAKE) --no-print-directory -j$$(nproc) test-build
 	@tests/run all
 
 unit: $(BIN_UNITS)
@@ -109,11 +109,11 @@ fuzz: $(BIN_FUZZ)
 	@tests/run fuzz
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BIN_BENCH)
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(BIN_BENCH)
 	@tests/bench/run
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@tests/lab/demo
 
 install: all
