@@ -119,6 +119,16 @@ static int irqfd(struct vfio_pt_set *s, int fd, unsigned gsi, bool assign, struc
 	return 0;
 }
 
+/* Stop delivering a vector: its interrupts wait in the eventfd until it is routed again. */
+static int vec_detach(struct vfio_pt_set *s, struct pt_vec *v, struct err *e)
+{
+	int rc = v->irqfd ? irqfd(s, v->eventfd, v->gsi, false, e) : 0;
+
+	if (!rc)
+		v->irqfd = false;
+	return rc;
+}
+
 /* ---- MSI-X -------------------------------------------------------------------------------- */
 
 static int vec_route(struct vfio_pt_set *s, struct pt_vec *v, uint64_t addr, uint32_t data,
@@ -145,9 +155,8 @@ static int msix_sync(struct vfio_pt *p, uint32_t i, struct err *e)
 	msix_vec_mask(p->msix, i, v->entry[3] & 1, NULL);
 	if (mv->state == MSIX_VEC_ENABLED &&
 	    (!want || mv->addr != vec_addr(v) || mv->data != v->entry[2])) {
-		if (v->irqfd && (rc = irqfd(s, v->eventfd, v->gsi, false, e)))
+		if ((rc = vec_detach(s, v, e)))
 			return rc;
-		v->irqfd = false;
 		msix_vec_disable(p->msix, i, &fd, NULL); /* the fd stays ours, in v->eventfd */
 	}
 	if (!want || mv->state == MSIX_VEC_ENABLED)
@@ -237,12 +246,13 @@ static int vec_route(struct vfio_pt_set *s, struct pt_vec *v, uint64_t addr, uin
 			return err_set(e, ENOSPC, "out of GSIs for MSI");
 		v->gsi = s->next_gsi++;
 	}
-	if (deliver)
-		rc = route_set_msi(s, v->gsi, addr, data, e);
-	if (!rc && deliver != v->irqfd) {
-		rc = irqfd(s, v->eventfd, v->gsi, deliver, e);
+	if (!deliver)
+		return vec_detach(s, v, e);
+	rc = route_set_msi(s, v->gsi, addr, data, e);
+	if (!rc && !v->irqfd) {
+		rc = irqfd(s, v->eventfd, v->gsi, true, e);
 		if (!rc)
-			v->irqfd = deliver;
+			v->irqfd = true;
 	}
 	return rc;
 }
@@ -251,13 +261,8 @@ static void msi_disarm(struct vfio_pt *p)
 {
 	struct err e = { 0 };
 
-	for (uint32_t i = 0; i < p->msi_n; i++) {
-		struct pt_vec *v = &p->msi_vec[i];
-
-		if (v->irqfd)
-			irqfd(p->set, v->eventfd, v->gsi, false, &e);
-		v->irqfd = false;
-	}
+	for (uint32_t i = 0; i < p->msi_n; i++)
+		vec_detach(p->set, &p->msi_vec[i], &e);
 	if (p->msi_armed)
 		vfio_irq_disable(p->dev, VFIO_PCI_MSI_IRQ_INDEX, &e);
 	p->msi_armed = false;
@@ -370,7 +375,8 @@ static void plan_slots(struct vfio_pt *p, int b)
 	}
 }
 
-static int bar_map(struct vfio_pt *p, int b, bool map, struct err *e)
+/* Map (or, with map false, remove) the memory slots of BAR b placed at gpa. */
+static int bar_map(struct vfio_pt *p, int b, uint64_t gpa, bool map, struct err *e)
 {
 	struct pt_bar *bar = &p->bar[b];
 	int rc = 0;
@@ -380,7 +386,7 @@ static int bar_map(struct vfio_pt *p, int b, bool map, struct err *e)
 			continue;
 		if (bar->slot[k] < 0)
 			bar->slot[k] = (int)p->set->vm->kvm.nr_slots++;
-		rc = slot_set(p->set, bar->slot[k], p->cfg.bar[b].gpa + bar->slot_off[k],
+		rc = slot_set(p->set, bar->slot[k], gpa + bar->slot_off[k],
 			      map ? bar->slot_len[k] : 0, (uint8_t *)bar->map + bar->slot_off[k], e);
 	}
 	return rc;
@@ -510,15 +516,10 @@ static void cfg_write(void *dev, unsigned off, unsigned len, uint32_t val)
 	}
 	/* Move the memory slots of BARs the guest relocated. */
 	for (int b = 0; b < 6; b++) {
-		uint64_t now;
-
 		if (!(moved & (1u << b)))
 			continue;
-		now = p->cfg.bar[b].gpa;
-		p->cfg.bar[b].gpa = old[b];
-		bar_map(p, b, false, &e);
-		p->cfg.bar[b].gpa = now;
-		bar_map(p, b, true, &e);
+		bar_map(p, b, old[b], false, &e);
+		bar_map(p, b, p->cfg.bar[b].gpa, true, &e);
 	}
 	if (p->msix_cap && off <= msix_ctl + 1 && off + len > msix_ctl)
 		msix_control(p, (uint16_t)vpci_cfg_read(&p->cfg, msix_ctl, 2, 0));
@@ -698,14 +699,13 @@ static void pt_free(struct vfio_pt *p)
 		if (p->msi_vec[i].eventfd >= 0)
 			close(p->msi_vec[i].eventfd);
 	for (uint32_t i = 0; p->vec && i < p->msix_n; i++) {
-		if (p->vec[i].irqfd)
-			irqfd(p->set, p->vec[i].eventfd, p->vec[i].gsi, false, &e);
+		vec_detach(p->set, &p->vec[i], &e);
 		if (p->vec[i].eventfd >= 0)
 			close(p->vec[i].eventfd);
 	}
 	for (int b = 0; b < 6; b++) {
 		if (p->bar[b].map) {
-			bar_map(p, b, false, &e);
+			bar_map(p, b, p->cfg.bar[b].gpa, false, &e);
 			munmap(p->bar[b].map, p->bar[b].size);
 		}
 	}
@@ -787,7 +787,7 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	for (int b = 0; b < 6 && !rc; b++) {
 		plan_slots(p, b);
 		if (p->bar[b].map)
-			rc = bar_map(p, b, true, e);
+			rc = bar_map(p, b, p->cfg.bar[b].gpa, true, e);
 	}
 	if (!rc)
 		rc = pci_host_add(&s->host, 0, &pt_cfg_ops, p, &p->slot, e);
