@@ -98,7 +98,9 @@ desc ring 3 0x0000000000004000 32 INDIRECT -
 desc indirect 0 0x0000000000008800 16 NEXT 1
 desc indirect 1 0x0000000000008900 256 WRITE -"
 	# fields are stable for awk: total writable bytes of all chains
-	run bash -c "vq-inspect chains $args | awk '\$1 == \"chain\" { w += \$5 } END { print w }'"
+	run bash -c "set -o pipefail
+		vq-inspect chains $args | awk '\$1 == \"chain\" { w += \$5 } END { print w }'"
+	assert_success
 	assert_output "768"
 }
 
@@ -133,14 +135,19 @@ desc ring 2 0x0000000000008400 64 - -"
 
 @test "--json: status, chains and check are valid JSON with the documented keys" {
 	gen valid-split
-	run bash -c "vq-inspect status --json $args | jq -e '.format == \"split\" and .pending == 3 and .used_event == null'"
+	# pipefail: vq-inspect's own exit status counts, not only jq's
+	run bash -c "set -o pipefail; vq-inspect status --json $args |
+		jq -e '.format == \"split\" and .pending == 3 and .used_event == null'"
 	assert_success
-	run bash -c "vq-inspect chains --json $args | jq -e 'length == 3 and .[2].descriptors[0].flags == [\"INDIRECT\"] and .[0].writable == 512'"
+	run bash -c "set -o pipefail; vq-inspect chains --json $args |
+		jq -e 'length == 3 and .[2].descriptors[0].flags == [\"INDIRECT\"] and .[0].writable == 512'"
 	assert_success
-	run bash -c "vq-inspect check --json $args | jq -e '. == []'"
+	run bash -c "set -o pipefail; vq-inspect check --json $args | jq -e '. == []'"
 	assert_success
 	gen next-range
-	run bash -c "vq-inspect check --json $args | jq -ce '.[0]'"
+	run vq-inspect check --json $args
+	assert_failure 1
+	run jq -ce '.[0]' <<<"$output"
 	assert_output '{"severity":"error","section":"2.7.5.2","index":"desc[0]","message":"next 12 is not below the queue size 8"}'
 }
 
