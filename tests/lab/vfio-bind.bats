@@ -24,6 +24,7 @@ wait_for() { # up to 10 s for a command to succeed
 }
 nvme_blk() { ls /sys/bus/pci/devices/$NVME/nvme/nvme*/ 2>/dev/null | grep -q '^nvme[0-9]*n1$'; }
 nic_if() { ls "/sys/bus/pci/devices/$NIC/net/" 2>/dev/null | head -1; }
+nic_up() { [ -n "$(nic_if)" ]; } # for wait_for, which runs it anew each try
 state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/null; }
 
 @test "lab starts with original drivers and vfio-pci not loaded" {
@@ -88,7 +89,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	[ "$(jq -r '.[0].vendor' <<<"$output")" = 0x1b36 ]
 	[ "$(jq -r '.[0].class' <<<"$output")" = 0x010802 ]
 	[ "$(drv $NVME)" = vfio-pci ]
-	! nvme_blk
+	run ! nvme_blk
 	run vfio-bind --status
 	assert_success
 	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme"
@@ -111,7 +112,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	assert_success
 	[ "$(drv $NVME)" = nvme ]
 	[ "$(drv $EDU)" = - ]
-	[ ! -s /run/vfio-bind/state ] || ! grep -q '^0000' /run/vfio-bind/state
+	run ! grep -s '^0000' /run/vfio-bind/state # no device recorded (a missing file records none)
 	wait_for nvme_blk
 }
 
@@ -137,7 +138,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	assert_success
 	[ "$(drv $NIC)" = e1000e ]
 	[ "$(drv $EDU1)" = - ]
-	wait_for test -n "$(nic_if)"
+	wait_for nic_up
 }
 
 @test "a failure in the middle of a group bind rolls every device back" {
@@ -152,7 +153,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	[ "$(override $EDU1)" = "(null)" ]
 	[ -z "$(state_of $NIC)" ]
 	[ -z "$(state_of $EDU1)" ]
-	wait_for test -n "$(nic_if)"
+	wait_for nic_up
 }
 
 @test "a signal in the middle of a bind rolls back too" {
@@ -174,11 +175,12 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 		wait $pid || true
 		a=$(drv $NIC) b=$(drv $EDU1)
 		if [ "$a" = vfio-pci ]; then
-			[ "$b" = vfio-pci ]
+			[ "$b" = vfio-pci ] || fail "attempt $i: half-bound: $NIC on $a, $EDU1 on $b"
 			[ "$(state_of $NIC)" = e1000e ]
 			vfio-bind --restore --group $NIC >/dev/null
 		else
-			[ "$a" = e1000e ] && [ "$b" = - ]
+			[ "$a" = e1000e ] && [ "$b" = - ] ||
+				fail "attempt $i: half-bound: $NIC on $a, $EDU1 on $b"
 			[ -z "$(state_of $NIC)" ]
 		fi
 	done
@@ -190,7 +192,8 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	dev=/dev/$(ls /sys/bus/pci/devices/$NVME/nvme/nvme*/ | grep -m1 '^nvme[0-9]*n1$')
 	modprobe ext4
 	mkfs.ext4 -q -F "$dev"
-	mkdir -p /tmp/mnt && mount "$dev" /tmp/mnt
+	mkdir -p /tmp/mnt
+	mount "$dev" /tmp/mnt
 	run vfio-bind $NVME
 	umount /tmp/mnt
 	assert_failure 1
@@ -242,7 +245,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 		[ "$(drv $NVME)" = nvme ]
 		[ -z "$(state_of $NVME)" ]
 	done
-	! grep -v -E '^(#|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] [^ ]+$)' /run/vfio-bind/state
+	run ! grep -v -E '^(#|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] [^ ]+$)' /run/vfio-bind/state
 }
 
 @test "vendor:device selects every edu" {
