@@ -12,6 +12,9 @@ else
 	load /usr/lib/bats/bats-assert/load
 fi
 
+# `run !` and `run -N` (bats 1.5) check a command's status where `! cmd` cannot.
+bats_require_minimum_version 1.5.0
+
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$REPO/build:$PATH"
 
@@ -23,7 +26,15 @@ snapshot() {
 	echo "$dir"
 }
 
-# A whole tree's content (paths, link targets, file contents) to compare before and after.
+# A whole tree's content (paths, link targets, file contents) to compare before and after. Fails
+# when the tree cannot be read: the digest of nothing would compare equal to itself.
 tree_digest() {
-	(cd "$1" && find . -printf '%p %l\n' | sort && find . -type f -print0 | sort -z | xargs -0 cat) | md5sum
+	(
+		set -o pipefail
+		cd "$1" || exit 1
+		{
+			find . -printf '%p %l\n' | sort || exit 1
+			find . -type f -print0 | sort -z | xargs -0 -r cat
+		} | md5sum
+	)
 }
