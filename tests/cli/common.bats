@@ -73,3 +73,23 @@ tools() {
 		[ -f "$dest/usr/share/zsh/vendor-completions/_$t" ]
 	done
 }
+
+@test "bats suites have no assertion that bash ignores (tests/lint-bats)" {
+	run "$REPO/tests/lint-bats"
+	assert_success
+	assert_output ""
+}
+
+@test "lint-bats flags each form that cannot fail, and not the forms that can" {
+	f=$REPO/tests/fixtures/lint-bats/sample.bats.txt
+	run "$REPO/tests/lint-bats" "$f"
+	assert_failure 1
+	assert_line --index 0 --partial "$f:5: \"! CMD\" never fails the test"
+	assert_line --index 1 --partial "$f:6: \"A && B\" before the end of its body"
+	assert_line --index 2 --partial "$f:7: \"\$(...)\" in the arguments of a retry helper"
+	assert_line --index 3 --partial "$f:8: \"! CMD\""
+	[ "${#lines[@]}" -eq 4 ]
+	run "$REPO/tests/lint-bats" "$BATS_TEST_TMPDIR/missing.bats"
+	assert_failure 2
+	assert_output "lint-bats: $BATS_TEST_TMPDIR/missing.bats: cannot read it"
+}
