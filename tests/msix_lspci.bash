@@ -3,7 +3,13 @@
 
 # lspci_msix LSPCI_ARGS...: e.g. lspci_msix -s 0000:01:00.0, or lspci_msix -F dump -s 01:00.0
 lspci_msix() {
-	lspci -vv "$@" 2>/dev/null | awk '
+	lspci -vv "$@" 2>/dev/null | lspci_msix_text
+}
+
+# lspci_msix_text <LSPCI_VV_OUTPUT: the same from lspci -vv text already captured (on another
+# machine, say).
+lspci_msix_text() {
+	awk '
 	function yn(s) { return s ~ /\+$/ ? "yes" : "no" }
 	/Capabilities: \[[0-9a-f]+\] MSI: / {
 		off = $2; gsub(/[\[\]]/, "", off)

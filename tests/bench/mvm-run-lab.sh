@@ -7,8 +7,7 @@ cd "$(dirname "$0")/../.."
 if [ -z "${MVM_BENCH_INSIDE:-}" ]; then
 	MVM_BENCH_INSIDE=1 exec tests/lab/lab run -- "$0"
 fi
-kdir=$(ls -d "${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-lab}"/kernel-*/ 2>/dev/null | sort -V | tail -n1)
-kdir=${kdir%/}
+kdir=$LAB_KERNEL_DIR # the lab's own kernel (tests/lab/lab)
 kver=${kdir##*/kernel-}
 vmlinuz=$kdir/boot/vmlinuz-$kver
 [ -r "$vmlinuz" ] && [ -w /dev/kvm ] || { echo "mvm-run-lab: skipped (no lab kernel or /dev/kvm)"; exit 0; }

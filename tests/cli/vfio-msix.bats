@@ -7,6 +7,7 @@ load ../msix_lspci
 
 LAB=$REPO/tests/fixtures/pci/qemu-lab.lspci
 VAR=$REPO/tests/fixtures/pci/variants.lspci
+H200=$REPO/tests/fixtures/pci/h200-firecracker.lspci
 
 # A device of this machine bound to a driver other than vfio-pci (never modified by the tests).
 host_dev_on_driver() {
@@ -37,8 +38,18 @@ msix 0xa0 no no 5 3 0x00000000 3 0x00002000"
 	assert_output "msi 0x40 no 1 1 no yes 0x0000000000000000 0x0000"
 }
 
+@test "info on a real H200 (dump): what the machine's own lspci -vvv said" {
+	run vfio-msix info -F "$H200" 00:06.0
+	assert_success
+	# lspci -vvv on that machine: MSI Enable- Count=1/16 Maskable+ 64bit+, address and data 0;
+	# MSI-X Enable+ Count=9 Masked-, vector table BAR=0 offset=00b90000, PBA BAR=0 offset=00ba0000
+	[ "$output" = "$(lspci_msix_text <"$H200-vvv")" ]
+	assert_output "msi 0x48 no 1 16 yes yes 0x0000000000000000 0x0000
+msix 0xb0 yes no 9 0 0x00b90000 0 0x00ba0000"
+}
+
 @test "info agrees with lspci -vv field by field on every dumped device" {
-	for f in "$LAB" "$VAR"; do
+	for f in "$LAB" "$VAR" "$H200"; do
 		for d in $(grep -oE '^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]' "$f"); do
 			run vfio-msix info -F "$f" "$d"
 			assert_success

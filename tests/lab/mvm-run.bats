@@ -11,9 +11,7 @@ CMDLINE="console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.n
 
 setup_file() {
 	local kdir
-	kdir=$(ls -d "${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-lab}"/kernel-*/ 2>/dev/null |
-		sort -V | tail -n1)
-	kdir=${kdir%/}
+	kdir=$LAB_KERNEL_DIR # the lab's own kernel (tests/lab/lab)
 	export KDIR=$kdir KVER=${kdir##*/kernel-}
 	export VMLINUZ=$KDIR/boot/vmlinuz-$KVER VMLINUX=$KDIR/boot/vmlinux
 	export INITRD=$BATS_FILE_TMPDIR/initrd

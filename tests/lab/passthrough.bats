@@ -11,8 +11,7 @@ CMDLINE="console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i80
 
 setup_file() {
 	local kdir
-	kdir=$(ls -d "${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-lab}"/kernel-*/ | sort -V | tail -n1)
-	kdir=${kdir%/}
+	kdir=$LAB_KERNEL_DIR # the lab's own kernel (tests/lab/lab)
 	export KVER=${kdir##*/kernel-}
 	export VMLINUZ=$kdir/boot/vmlinuz-$KVER INITRD=$BATS_FILE_TMPDIR/pt.img
 	"$REPO/tests/guests/mkinitramfs-pt" "$kdir" "$KVER" "$INITRD"
