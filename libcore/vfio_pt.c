@@ -763,7 +763,8 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	for (unsigned i = 0; !rc && !peer && i < s->vm->ram.nr_regions; i++) {
 		const struct vm_ram_region *r = &s->vm->ram.region[i];
 
-		rc = vfio_dma_map(p->dev, r->gpa, r->size_bytes, r->hva, s->vm->ram.backing, e);
+		rc = vfio_dma_map(p->dev, dma_iova_from_gpa(r->gpa), r->size_bytes, r->hva,
+				  s->vm->ram.backing, e);
 	}
 	if (!rc)
 		rc = read_config(p, cfg, e);
