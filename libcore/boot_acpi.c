@@ -216,10 +216,10 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 	size_t len;
 
 	if (!base)
-		return err_set(e, ENOMEM, "memory too small for the ACPI tables");
+		return err_input(e, ENOMEM, "memory too small for the ACPI tables");
 	if (nr_cpus == 0 || nr_cpus > BOOT_MAX_CPUS)
-		return err_set(e, EINVAL, "%u CPUs: between 1 and %u are supported", nr_cpus,
-			       BOOT_MAX_CPUS);
+		return err_input(e, EINVAL, "%u CPUs: between 1 and %u are supported", nr_cpus,
+				 BOOT_MAX_CPUS);
 	memset(base, 0, ACPI_MAX);
 
 	/* DSDT: \_S5 (so that poweroff uses the sleep register) and the virtio-mmio devices. */
@@ -246,7 +246,7 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 		put_pkg(&body, &sb);
 	}
 	if (body.overflow || 36 + body.n > ACPI_MAX - (dsdt - ACPI_BASE_GPA))
-		return err_set(e, E2BIG, "ACPI DSDT too large for %u devices", nr_devs);
+		return err_input(e, E2BIG, "ACPI DSDT too large for %u devices", nr_devs);
 	t = base + (dsdt - ACPI_BASE_GPA);
 	len = 36 + body.n;
 	table_header(t, "DSDT", (uint32_t)len, 2);

@@ -21,8 +21,8 @@ int kvm_vm_open(struct kvm_vm *vm, const char *dev_path, struct err *e)
 	memset(vm, 0, sizeof(*vm));
 	vm->vm_fd = -1;
 	vm->kvm_fd = open(dev_path, O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
-		return err_set(e, errno, "%s: %s", dev_path, strerror(errno));
+	if (vm->kvm_fd < 0) /* the device the caller named: no KVM there is bad input */
+		return err_input(e, errno, "%s: %s", dev_path, strerror(errno));
 	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
 		kvm_vm_close(vm);
