@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "boot_priv.h"
+#include "layout.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 

@@ -2,10 +2,11 @@
 #include <errno.h>
 
 #include "boot_priv.h"
+#include "layout.h"
 
-#define MP_LAPIC_GPA  0xfee00000u
-#define MP_IOAPIC_GPA 0xfec00000u
-#define MP_IOAPIC_PINS 24
+#define MP_LAPIC_GPA   ((uint32_t)LAPIC_GPA)
+#define MP_IOAPIC_GPA  ((uint32_t)IOAPIC_GPA)
+#define MP_IOAPIC_PINS IOAPIC_PINS
 #define MP_TABLE_MAX  (BOOT_LOWMEM_END_GPA - BOOT_EBDA_GPA)
 
 static uint8_t checksum(const uint8_t *p, size_t n)

@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include "boot_priv.h"
+#include "layout.h"
 
 enum boot_format boot_detect(const uint8_t *kernel, size_t size)
 {
@@ -78,6 +79,8 @@ static int write_gdt(const struct vm_ram *ram, struct err *e)
 		0x00cf93000000ffffULL, /* 0x18: data, flat */
 	};
 	uint8_t *p = vm_ram_hva(ram, BOOT_GDT_GPA, sizeof(gdt) + 8);
+
+	_Static_assert(sizeof(gdt) == 8 * BOOT_GDT_ENTRIES, "the GDT's size is in layout.h");
 
 	if (!p)
 		return err_input(e, ENOMEM, "memory too small for the GDT");

@@ -1,5 +1,6 @@
 /* kvm.c: the VM and vCPU objects on /dev/kvm: memory slots, irqchip, CPU setup, kicks, dumps. */
 #include "kvm.h"
+#include "layout.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Where KVM keeps its real-mode TSS and identity page table on Intel; inside the MMIO hole. */
-#define KVM_TSS_GPA	     0xfffbd000ULL
-#define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
+/* KVM_TSS_GPA, KVM_IDENTITY_MAP_GPA: Intel's real-mode pages, inside the MMIO hole (layout.h). */
 
 int kvm_vm_open(struct kvm_vm *vm, const char *dev_path, struct err *e)
 {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "layout.h"
 #include "vm_seccomp.h"
 
 struct image {

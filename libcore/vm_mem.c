@@ -1,5 +1,6 @@
 /* vm_mem.c: guest RAM allocation and checked guest-physical → host translation. */
 #include "vm_mem.h"
+#include "layout.h"
 
 #include <errno.h>
 #include <string.h>

@@ -11,6 +11,7 @@
 
 #include "virtio_devs.h"
 #include "virtio_mmio.h"
+#include "layout.h"
 
 struct vmdev {
 	struct virtio_mmio mmio;
