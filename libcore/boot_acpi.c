@@ -3,14 +3,15 @@
 #include <stdio.h>
 
 #include "boot_priv.h"
+#include "layout.h"
 
 /*
  * Why ACPI at all: distribution kernels (Debian's among them) are built without
  * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES, so the only way they find virtio-mmio devices is the DSDT
  * (_HID "LNRO0005"). The tables live in the BIOS area below 1 MiB, outside e820 RAM.
  */
-#define ACPI_BASE_GPA 0xe0000ULL
-#define ACPI_MAX      0x10000u
+#define ACPI_BASE_GPA BOOT_ACPI_GPA
+#define ACPI_MAX      BOOT_ACPI_MAX
 
 /* A growable byte buffer for AML and tables (fixed capacity: the tables are small). */
 struct abuf {
@@ -216,10 +217,10 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 	size_t len;
 
 	if (!base)
-		return err_set(e, ENOMEM, "memory too small for the ACPI tables");
+		return err_input(e, ENOMEM, "memory too small for the ACPI tables");
 	if (nr_cpus == 0 || nr_cpus > BOOT_MAX_CPUS)
-		return err_set(e, EINVAL, "%u CPUs: between 1 and %u are supported", nr_cpus,
-			       BOOT_MAX_CPUS);
+		return err_input(e, EINVAL, "%u CPUs: between 1 and %u are supported", nr_cpus,
+				 BOOT_MAX_CPUS);
 	memset(base, 0, ACPI_MAX);
 
 	/* DSDT: \_S5 (so that poweroff uses the sleep register) and the virtio-mmio devices. */
@@ -246,7 +247,7 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 		put_pkg(&body, &sb);
 	}
 	if (body.overflow || 36 + body.n > ACPI_MAX - (dsdt - ACPI_BASE_GPA))
-		return err_set(e, E2BIG, "ACPI DSDT too large for %u devices", nr_devs);
+		return err_input(e, E2BIG, "ACPI DSDT too large for %u devices", nr_devs);
 	t = base + (dsdt - ACPI_BASE_GPA);
 	len = 36 + body.n;
 	table_header(t, "DSDT", (uint32_t)len, 2);
@@ -256,7 +257,7 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 	/* MADT: the LAPICs, the IOAPIC, NMI on LINT1. */
 	t = base + (madt - ACPI_BASE_GPA);
 	len = 44;
-	boot_put32(t + 36, 0xfee00000);
+	boot_put32(t + 36, (uint32_t)LAPIC_GPA);
 	boot_put32(t + 40, 1); /* PCAT_COMPAT: there are 8259s too */
 	for (unsigned i = 0; i < nr_cpus; i++, len += 8) {
 		t[len] = 0;
@@ -268,7 +269,7 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 	t[len] = 1;
 	t[len + 1] = 12;
 	t[len + 2] = (uint8_t)nr_cpus; /* IOAPIC id after the CPUs', as in the MP table */
-	boot_put32(t + len + 4, 0xfec00000);
+	boot_put32(t + len + 4, (uint32_t)IOAPIC_GPA);
 	boot_put32(t + len + 8, 0);
 	len += 12;
 	t[len] = 4;

@@ -22,19 +22,20 @@ int boot_bzimage_load(const struct vm_ram *ram, const struct boot_image *img,
 	uint8_t *dst;
 
 	if (boot_bzimage_probe(k, img->kernel_size))
-		return err_set(e, ENOEXEC, "kernel: not a bzImage");
+		return err_input(e, ENOEXEC, "kernel: not a bzImage");
 	version = boot_get16(k + ZP_VERSION);
 	if (version < BZ_MIN_PROTOCOL)
-		return err_set(e, ENOEXEC, "kernel: bzImage boot protocol %u.%02u is too old (need 2.06)",
-			       version >> 8, version & 0xff);
+		return err_input(e, ENOEXEC,
+				 "kernel: bzImage boot protocol %u.%02u is too old (need 2.06)",
+				 version >> 8, version & 0xff);
 	if (version < 0x020c || !(k[ZP_XLOADFLAGS] & BZ_XLF_KERNEL_64))
-		return err_set(e, ENOEXEC, "kernel: bzImage has no 64-bit entry point");
+		return err_input(e, ENOEXEC, "kernel: bzImage has no 64-bit entry point");
 	if (!(k[ZP_LOADFLAGS] & BZ_LOADED_HIGH))
-		return err_set(e, ENOEXEC, "kernel: bzImage is not a high-loaded (bz) kernel");
+		return err_input(e, ENOEXEC, "kernel: bzImage is not a high-loaded (bz) kernel");
 	setup_sects = k[ZP_SETUP_SECTS] ? k[ZP_SETUP_SECTS] : 4;
 	setup_bytes = ((size_t)setup_sects + 1) * 512;
 	if (setup_bytes + 0x200 >= img->kernel_size)
-		return err_set(e, ENOEXEC, "kernel: bzImage is truncated (no 64-bit entry)");
+		return err_input(e, ENOEXEC, "kernel: bzImage is truncated (no 64-bit entry)");
 	payload = img->kernel_size - setup_bytes;
 	init_size = boot_get32(k + ZP_INIT_SIZE);
 	pref = boot_get64(k + ZP_PREF_ADDRESS);
@@ -43,20 +44,20 @@ int boot_bzimage_load(const struct vm_ram *ram, const struct boot_image *img,
 	if (pref + init_size > need)
 		need = pref + init_size;
 	if (need > vm_ram_low_end(ram))
-		return err_set(e, ENOMEM,
-			       "memory too small for the kernel: it needs %llu MiB below 3 GiB, "
-			       "the guest has %llu MiB",
-			       (unsigned long long)((need + (1 << 20) - 1) >> 20),
-			       (unsigned long long)(vm_ram_low_end(ram) >> 20));
+		return err_input(e, ENOMEM,
+				 "memory too small for the kernel: it needs %llu MiB below 3 GiB, "
+				 "the guest has %llu MiB",
+				 (unsigned long long)((need + (1 << 20) - 1) >> 20),
+				 (unsigned long long)(vm_ram_low_end(ram) >> 20));
 	dst = vm_ram_hva(ram, BOOT_HIMEM_GPA, payload);
 	if (!dst)
-		return err_set(e, ENOMEM, "memory too small for the kernel");
+		return err_input(e, ENOMEM, "memory too small for the kernel");
 	memcpy(dst, k + setup_bytes, payload);
 
 	/* The setup header runs from 0x1f1 to 0x202 + the jump's displacement byte. */
 	hdr_end = ZP_HEADER + k[ZP_JUMP + 1];
 	if (hdr_end > img->kernel_size || hdr_end > ZP_SIZE)
-		return err_set(e, ENOEXEC, "kernel: bzImage setup header is truncated");
+		return err_input(e, ENOEXEC, "kernel: bzImage setup header is truncated");
 	memcpy(zp + ZP_SETUP_SECTS, k + ZP_SETUP_SECTS, hdr_end - ZP_SETUP_SECTS);
 	boot_put16(zp + ZP_VID_MODE, 0xffff); /* "normal" */
 	zp[ZP_TYPE_OF_LOADER] = 0xff;	      /* undefined boot loader */
@@ -65,8 +66,9 @@ int boot_bzimage_load(const struct vm_ram *ram, const struct boot_image *img,
 		uint32_t cmax = boot_get32(k + ZP_CMDLINE_SIZE);
 
 		if (img->cmdline && strlen(img->cmdline) > cmax)
-			return err_set(e, E2BIG, "command line: %zu bytes, the kernel takes at most %u",
-				       strlen(img->cmdline), cmax);
+			return err_input(e, E2BIG,
+					 "command line: %zu bytes, the kernel takes at most %u",
+					 strlen(img->cmdline), cmax);
 	}
 	info->format = BOOT_FORMAT_BZIMAGE;
 	info->mode = BOOT_MODE_LINUX64;

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "boot_priv.h"
+#include "layout.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
@@ -142,10 +143,10 @@ int boot_elf_load(const struct vm_ram *ram, const struct boot_image *img, struct
 	int rc = elf_parse(img->kernel, img->kernel_size, &f);
 
 	if (rc)
-		return err_set(e, ENOEXEC, "kernel: malformed ELF header");
+		return err_input(e, ENOEXEC, "kernel: malformed ELF header");
 	rc = elf_find_pvh(&f, &pvh_entry);
 	if (rc == -ENOEXEC)
-		return err_set(e, ENOEXEC, "kernel: malformed ELF note");
+		return err_input(e, ENOEXEC, "kernel: malformed ELF note");
 	for (unsigned i = 0; i < f.phnum; i++) {
 		struct phdr p;
 		uint8_t *dst;
@@ -155,20 +156,21 @@ int boot_elf_load(const struct vm_ram *ram, const struct boot_image *img, struct
 			continue;
 		if (p.filesz > p.memsz || p.offset > img->kernel_size ||
 		    p.filesz > img->kernel_size - p.offset)
-			return err_set(e, ENOEXEC, "kernel: ELF segment %u lies outside the file", i);
+			return err_input(e, ENOEXEC, "kernel: ELF segment %u lies outside the file",
+					 i);
 		if (p.paddr < BOOT_HIMEM_GPA)
-			return err_set(e, ENOEXEC,
-				       "kernel: ELF segment %u at 0x%llx is below 1 MiB, "
-				       "where the boot tables live",
-				       i, (unsigned long long)p.paddr);
+			return err_input(e, ENOEXEC,
+					 "kernel: ELF segment %u at 0x%llx is below 1 MiB, "
+					 "where the boot tables live",
+					 i, (unsigned long long)p.paddr);
 		dst = vm_ram_hva(ram, p.paddr, p.memsz);
 		if (!dst || p.paddr + p.memsz > vm_ram_low_end(ram))
-			return err_set(e, ENOMEM,
-				       "memory too small for the kernel: its segment [0x%llx, 0x%llx) "
-				       "is beyond the end of RAM (0x%llx)",
-				       (unsigned long long)p.paddr,
-				       (unsigned long long)(p.paddr + p.memsz),
-				       (unsigned long long)vm_ram_low_end(ram));
+			return err_input(
+			    e, ENOMEM,
+			    "memory too small for the kernel: its segment [0x%llx, 0x%llx) "
+			    "is beyond the end of RAM (0x%llx)",
+			    (unsigned long long)p.paddr, (unsigned long long)(p.paddr + p.memsz),
+			    (unsigned long long)vm_ram_low_end(ram));
 		memcpy(dst, img->kernel + p.offset, p.filesz);
 		memset(dst + p.filesz, 0, p.memsz - p.filesz);
 		if (p.paddr < lo)
@@ -178,7 +180,7 @@ int boot_elf_load(const struct vm_ram *ram, const struct boot_image *img, struct
 		loaded++;
 	}
 	if (!loaded)
-		return err_set(e, ENOEXEC, "kernel: ELF file has no loadable segment");
+		return err_input(e, ENOEXEC, "kernel: ELF file has no loadable segment");
 	info->kernel_start = lo;
 	info->kernel_end = hi;
 	if (rc == 0) {
@@ -187,15 +189,16 @@ int boot_elf_load(const struct vm_ram *ram, const struct boot_image *img, struct
 		info->entry = pvh_entry;
 	} else {
 		if (!f.is64)
-			return err_set(e, ENOEXEC,
-				       "kernel: 32-bit ELF without a PVH entry note is not bootable");
+			return err_input(
+			    e, ENOEXEC,
+			    "kernel: 32-bit ELF without a PVH entry note is not bootable");
 		info->format = BOOT_FORMAT_ELF;
 		info->mode = BOOT_MODE_LINUX64;
 		/* vmlinux's entry is physical (phys_startup_64); virtual ones are refused. */
 		info->entry = f.entry;
 	}
 	if (info->entry < lo || info->entry >= hi)
-		return err_set(e, ENOEXEC, "kernel: entry point 0x%llx is outside its segments",
-			       (unsigned long long)info->entry);
+		return err_input(e, ENOEXEC, "kernel: entry point 0x%llx is outside its segments",
+				 (unsigned long long)info->entry);
 	return 0;
 }

@@ -2,10 +2,11 @@
 #include <errno.h>
 
 #include "boot_priv.h"
+#include "layout.h"
 
-#define MP_LAPIC_GPA  0xfee00000u
-#define MP_IOAPIC_GPA 0xfec00000u
-#define MP_IOAPIC_PINS 24
+#define MP_LAPIC_GPA   ((uint32_t)LAPIC_GPA)
+#define MP_IOAPIC_GPA  ((uint32_t)IOAPIC_GPA)
+#define MP_IOAPIC_PINS IOAPIC_PINS
 #define MP_TABLE_MAX  (BOOT_LOWMEM_END_GPA - BOOT_EBDA_GPA)
 
 static uint8_t checksum(const uint8_t *p, size_t n)
@@ -25,10 +26,10 @@ int boot_mptable_write(const struct vm_ram *ram, unsigned nr_cpus, struct err *e
 	size_t need = 16 + 44 + 20 * (size_t)nr_cpus + 8 + 8 + 8 * MP_IOAPIC_PINS + 2 * 8;
 
 	if (!base)
-		return err_set(e, ENOMEM, "memory too small for the MP table");
+		return err_input(e, ENOMEM, "memory too small for the MP table");
 	if (nr_cpus == 0 || nr_cpus > BOOT_MAX_CPUS || need > MP_TABLE_MAX)
-		return err_set(e, EINVAL, "%u CPUs: between 1 and %u are supported", nr_cpus,
-			       BOOT_MAX_CPUS);
+		return err_input(e, EINVAL, "%u CPUs: between 1 and %u are supported", nr_cpus,
+				 BOOT_MAX_CPUS);
 	memset(base, 0, MP_TABLE_MAX);
 	fp = base;
 	cfg = base + 16;

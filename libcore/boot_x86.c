@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include "boot_priv.h"
+#include "layout.h"
 
 enum boot_format boot_detect(const uint8_t *kernel, size_t size)
 {
@@ -57,7 +58,7 @@ static int write_page_tables(const struct vm_ram *ram, struct err *e)
 	uint8_t *pd = vm_ram_hva(ram, BOOT_PD_GPA, 4 * 0x1000);
 
 	if (!pml4 || !pdpt || !pd)
-		return err_set(e, ENOMEM, "memory too small for the boot page tables");
+		return err_input(e, ENOMEM, "memory too small for the boot page tables");
 	memset(pml4, 0, 0x1000);
 	memset(pdpt, 0, 0x1000);
 	boot_put64(pml4, BOOT_PDPT_GPA | 3); /* present, writable */
@@ -79,8 +80,10 @@ static int write_gdt(const struct vm_ram *ram, struct err *e)
 	};
 	uint8_t *p = vm_ram_hva(ram, BOOT_GDT_GPA, sizeof(gdt) + 8);
 
+	_Static_assert(sizeof(gdt) == 8 * BOOT_GDT_ENTRIES, "the GDT's size is in layout.h");
+
 	if (!p)
-		return err_set(e, ENOMEM, "memory too small for the GDT");
+		return err_input(e, ENOMEM, "memory too small for the GDT");
 	for (unsigned i = 0; i < sizeof(gdt) / sizeof(gdt[0]); i++)
 		boot_put64(p + 8 * i, gdt[i]);
 	boot_put64(p + sizeof(gdt), 0); /* the empty IDT right after (BOOT_IDT_GPA) */
@@ -99,14 +102,14 @@ static int place_initrd(const struct vm_ram *ram, const struct boot_image *img,
 	if (max && max + 1 < top)
 		top = max + 1;
 	if (img->initrd_size > top || ((top - img->initrd_size) & ~0xfffULL) < info->kernel_end)
-		return err_set(e, ENOMEM,
-			       "memory too small for the kernel and initrd (%zu bytes of initrd, "
-			       "%llu MiB of RAM)",
-			       img->initrd_size, (unsigned long long)(ram->size_bytes >> 20));
+		return err_input(e, ENOMEM,
+				 "memory too small for the kernel and initrd (%zu bytes of initrd, "
+				 "%llu MiB of RAM)",
+				 img->initrd_size, (unsigned long long)(ram->size_bytes >> 20));
 	gpa = (top - img->initrd_size) & ~0xfffULL;
 	dst = vm_ram_hva(ram, gpa, img->initrd_size);
 	if (!dst)
-		return err_set(e, ENOMEM, "memory too small for the initrd");
+		return err_input(e, ENOMEM, "memory too small for the initrd");
 	memcpy(dst, img->initrd, img->initrd_size);
 	info->initrd_gpa = gpa;
 	info->initrd_size = img->initrd_size;
@@ -146,7 +149,7 @@ static int write_pvh_info(const struct vm_ram *ram, const struct boot_info *info
 	struct memmap m;
 
 	if (!si)
-		return err_set(e, ENOMEM, "memory too small for the PVH start info");
+		return err_input(e, ENOMEM, "memory too small for the PVH start info");
 	memset(si, 0, 0x200);
 	memmap_build(ram, &m);
 	boot_put32(si, BOOT_PVH_MAGIC);
@@ -185,14 +188,14 @@ int boot_load(const struct vm_ram *ram, const struct boot_image *img, struct boo
 	memset(info, 0, sizeof(*info));
 	info->acpi_rsdp = img->acpi_rsdp;
 	if (fmt == BOOT_FORMAT_UNKNOWN)
-		return err_set(e, ENOEXEC,
-			       "kernel format not recognised (expected an x86 ELF or a bzImage)");
+		return err_input(e, ENOEXEC,
+				 "kernel format not recognised (expected an x86 ELF or a bzImage)");
 	if (vm_ram_low_end(ram) < BOOT_MIN_RAM)
-		return err_set(e, ENOMEM, "memory too small: at least %llu MiB are needed",
-			       BOOT_MIN_RAM >> 20);
+		return err_input(e, ENOMEM, "memory too small: at least %llu MiB are needed",
+				 BOOT_MIN_RAM >> 20);
 	if (strlen(cmdline) >= BOOT_CMDLINE_MAX)
-		return err_set(e, E2BIG, "command line: %zu bytes, at most %u", strlen(cmdline),
-			       BOOT_CMDLINE_MAX - 1);
+		return err_input(e, E2BIG, "command line: %zu bytes, at most %u", strlen(cmdline),
+				 BOOT_CMDLINE_MAX - 1);
 	zp = vm_ram_hva(ram, BOOT_ZERO_PAGE_GPA, ZP_SIZE);
 	memset(zp, 0, ZP_SIZE);
 	if (fmt == BOOT_FORMAT_BZIMAGE) {

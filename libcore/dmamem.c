@@ -62,11 +62,10 @@ static int check_multiple(uint64_t size, uint64_t page, struct err *e)
 	char a[32], b[32];
 
 	if (size == 0)
-		return err_set(e, EINVAL, "size is zero");
+		return err_input(e, EINVAL, "size is zero");
 	if (size % page)
-		return err_set(e, EINVAL, "size %s is not a multiple of the %s page size",
-			       format_size(size, a, sizeof(a)),
-			       format_size(page, b, sizeof(b)));
+		return err_input(e, EINVAL, "size %s is not a multiple of the %s page size",
+				 format_size(size, a, sizeof(a)), format_size(page, b, sizeof(b)));
 	return 0;
 }
 
@@ -77,20 +76,22 @@ static int huge_alloc(struct dma_mem *mem, uint64_t page, struct err *e)
 	int rc = dma_huge_free_pages(page, &nfree, &total);
 	const char *name = shift == 30 ? "1G" : "2M";
 
+	/* Asking for more huge pages than the host reserved is a configuration to fix: input. */
 	if (rc == -ENOENT)
-		return err_set(e, ENOMEM,
-			       "this kernel offers no %s huge pages "
-			       "(no /sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB)",
-			       name, page >> 10);
+		return err_input(e, ENOMEM,
+				 "this kernel offers no %s huge pages "
+				 "(no /sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB)",
+				 name, page >> 10);
 	if (rc)
 		return err_set(e, -rc, "reading the %s huge page counts: %s", name, strerror(-rc));
 	if (nfree < need)
-		return err_set(e, ENOMEM,
-			       "%" PRIu64 " free %s huge pages needed, %" PRIu64
-			       " free of %" PRIu64 " reserved "
-			       "(reserve more: echo N > /sys/kernel/mm/hugepages/hugepages-%" PRIu64
-			       "kB/nr_hugepages)",
-			       need, name, nfree, total, page >> 10);
+		return err_input(
+		    e, ENOMEM,
+		    "%" PRIu64 " free %s huge pages needed, %" PRIu64 " free of %" PRIu64
+		    " reserved "
+		    "(reserve more: echo N > /sys/kernel/mm/hugepages/hugepages-%" PRIu64
+		    "kB/nr_hugepages)",
+		    need, name, nfree, total, page >> 10);
 	mem->hva = mmap(NULL, mem->size_bytes, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT), -1, 0);
 	if (mem->hva == MAP_FAILED) {

@@ -5,19 +5,38 @@
 #include <stdio.h>
 #include <string.h>
 
-int err_set(struct err *e, int code, const char *fmt, ...)
+static int err_vset(struct err *e, enum err_kind kind, int code, const char *fmt, va_list ap)
 {
 	if (code < 0)
 		code = -code;
 	if (e) {
-		va_list ap;
-
 		e->code = code;
-		va_start(ap, fmt);
+		e->kind = kind;
 		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-		va_end(ap);
 	}
 	return -code;
+}
+
+int err_set(struct err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = err_vset(e, ERR_HOST, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int err_input(struct err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = err_vset(e, ERR_INPUT, code, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int err_prefix(struct err *e, const char *fmt, ...)

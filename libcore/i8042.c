@@ -1,5 +1,6 @@
 /* i8042.c: PS/2 controller stub: answers the guest driver's probe and turns 0xfe into a reset. */
 #include "i8042.h"
+#include "layout.h"
 
 #include <string.h>
 

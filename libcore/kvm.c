@@ -1,5 +1,6 @@
 /* kvm.c: the VM and vCPU objects on /dev/kvm: memory slots, irqchip, CPU setup, kicks, dumps. */
 #include "kvm.h"
+#include "layout.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Where KVM keeps its real-mode TSS and identity page table on Intel; inside the MMIO hole. */
-#define KVM_TSS_GPA	     0xfffbd000ULL
-#define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
+/* KVM_TSS_GPA, KVM_IDENTITY_MAP_GPA: Intel's real-mode pages, inside the MMIO hole (layout.h). */
 
 int kvm_vm_open(struct kvm_vm *vm, const char *dev_path, struct err *e)
 {
@@ -21,8 +20,8 @@ int kvm_vm_open(struct kvm_vm *vm, const char *dev_path, struct err *e)
 	memset(vm, 0, sizeof(*vm));
 	vm->vm_fd = -1;
 	vm->kvm_fd = open(dev_path, O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
-		return err_set(e, errno, "%s: %s", dev_path, strerror(errno));
+	if (vm->kvm_fd < 0) /* the device the caller named: no KVM there is bad input */
+		return err_input(e, errno, "%s: %s", dev_path, strerror(errno));
 	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
 		kvm_vm_close(vm);

@@ -1,5 +1,6 @@
 /* pci_host.c: PCI configuration mechanism #1 for bus 0, and the host bridge at 00:00.0. */
 #include "pci_host.h"
+#include "layout.h"
 
 #include <string.h>
 
@@ -94,7 +95,7 @@ int pci_host_init(struct pci_host *h, struct vm_bus *pio, struct err *e)
 	h->bridge[0x0b] = 0x06; /* class: bridge, host */
 	h->bridge[0x0a] = 0x00;
 	if (pio)
-		return vm_bus_register(pio, PCI_HOST_CONF_ADDR, 8, &pio_ops, h, "pci-conf1", e);
+		return vm_bus_register(pio, PCI_HOST_CONF_ADDR, PCI_HOST_CONF_PORTS, &pio_ops, h, "pci-conf1", e);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vfio_priv.h"
+#include "layout.h"
 
 #define PAGE 4096ull
 #define MSIX_ENTRY 16
@@ -63,7 +64,7 @@ struct vfio_pt {
 static void routes_init(struct kvm_irq_routing *r)
 {
 	r->nr = 0;
-	for (unsigned gsi = 0; gsi < 24; gsi++) {
+	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
 		struct kvm_irq_routing_entry *x;
 
 		if (gsi < 16) {
@@ -242,7 +243,7 @@ static int vec_route(struct vfio_pt_set *s, struct pt_vec *v, uint64_t addr, uin
 	int rc = 0;
 
 	if (!v->gsi) {
-		if (s->next_gsi >= 24 + VFIO_PT_MAX_ROUTES - 40)
+		if (s->next_gsi >= VFIO_PT_FIRST_MSI_GSI + VFIO_PT_MAX_ROUTES - 40)
 			return err_set(e, ENOSPC, "out of GSIs for MSI");
 		v->gsi = s->next_gsi++;
 	}
@@ -564,7 +565,7 @@ int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 	if (!s->routes)
 		return err_set(e, ENOMEM, "out of memory");
 	routes_init(s->routes);
-	s->next_gsi = 24;
+	s->next_gsi = VFIO_PT_FIRST_MSI_GSI;
 	rc = pci_host_init(&s->host, &vm->pio, e);
 	if (!rc)
 		rc = vm_bus_register(&vm->mmio, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE, &win32_ops, s,

@@ -30,10 +30,10 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool read_only, stru
 	memset(b, 0, sizeof(*b));
 	b->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (b->fd < 0)
-		return err_set(e, errno, "%s: %s", path, strerror(errno));
+		return err_input(e, errno, "%s: %s", path, strerror(errno));
 	if (fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(b->fd);
-		return err_set(e, EINVAL, "%s: not a regular file", path);
+		return err_input(e, EINVAL, "%s: not a regular file", path);
 	}
 	b->read_only = read_only;
 	b->capacity_sectors = (uint64_t)st.st_size / SECTOR;

@@ -30,7 +30,8 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t mac[6],
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	if (ioctl(n->tap_fd, TUNSETIFF, &ifr) < 0 ||
 	    ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(n->tap_fd, TUNSETOFFLOAD, 0) < 0) {
-		int rc = err_set(e, errno, "tap %s: %s", tap, strerror(errno));
+		/* The tap the caller named cannot be attached (name, owner, flags): bad input. */
+		int rc = err_input(e, errno, "tap %s: %s", tap, strerror(errno));
 
 		close(n->tap_fd);
 		n->tap_fd = -1;

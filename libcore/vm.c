@@ -40,8 +40,8 @@ int vm_create_vcpus(struct vm *vm, unsigned nr, struct err *e)
 	int rc;
 
 	if (nr == 0 || nr > BOOT_MAX_CPUS)
-		return err_set(e, EINVAL, "%u vCPUs: between 1 and %u are supported", nr,
-			       BOOT_MAX_CPUS);
+		return err_input(e, EINVAL, "%u vCPUs: between 1 and %u are supported", nr,
+				 BOOT_MAX_CPUS);
 	for (unsigned i = 0; i < nr; i++) {
 		struct kvm_vcpu *v = &vm->vcpu[i];
 

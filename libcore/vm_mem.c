@@ -1,5 +1,6 @@
 /* vm_mem.c: guest RAM allocation and checked guest-physical → host translation. */
 #include "vm_mem.h"
+#include "layout.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,8 +19,8 @@ int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backin
 	memset(ram, 0, sizeof(*ram));
 	ram->huge.fd = -1;
 	if (size_bytes == 0 || size_bytes & 0xfff)
-		return err_set(e, EINVAL, "memory size %llu: not a non-zero multiple of 4 KiB",
-			       (unsigned long long)size_bytes);
+		return err_input(e, EINVAL, "memory size %llu: not a non-zero multiple of 4 KiB",
+				 (unsigned long long)size_bytes);
 	if (backing == DMA_BACKING_HUGE_2M || backing == DMA_BACKING_HUGE_1G) {
 		int rc = dma_mem_alloc(&ram->huge, backing, size_bytes, NULL, e);
 
@@ -27,15 +28,16 @@ int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backin
 			return err_prefix(e, "guest memory");
 		ram->base = ram->huge.hva;
 	} else if (backing != DMA_BACKING_ANON) {
-		return err_set(e, EINVAL, "guest memory: backing %s is not supported",
-			       dma_backing_name(backing));
+		return err_input(e, EINVAL, "guest memory: backing %s is not supported",
+				 dma_backing_name(backing));
 	} else {
 		ram->base = mmap(NULL, size_bytes, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (ram->base == MAP_FAILED) {
 			ram->base = NULL;
-			return err_set(e, errno, "guest memory (%llu bytes): %s",
-				       (unsigned long long)size_bytes, strerror(errno));
+			/* Lazily backed: only a size beyond the address space limit fails here. */
+			return err_input(e, errno, "guest memory (%llu bytes): %s",
+					 (unsigned long long)size_bytes, strerror(errno));
 		}
 	}
 	ram->backing = backing;

@@ -11,6 +11,7 @@
 
 #include "virtio_devs.h"
 #include "virtio_mmio.h"
+#include "layout.h"
 
 struct vmdev {
 	struct virtio_mmio mmio;
@@ -35,7 +36,7 @@ static int append(char *cmdline, size_t len, gpa_t gpa, unsigned irq, struct err
 			 used ? " " : "", gpa, irq);
 
 	if (n < 0 || (size_t)n >= len - used)
-		return err_set(e, E2BIG, "kernel command line too long for the devices");
+		return err_input(e, E2BIG, "kernel command line too long for the devices");
 	return 0;
 }
 
@@ -48,7 +49,7 @@ static int attach(struct vmdev_set *s, struct vm *vm, struct vmdev *d,
 	int rc;
 
 	if (i == VMDEV_MAX)
-		return err_set(e, ENOSPC, "at most %d virtio devices", VMDEV_MAX);
+		return err_input(e, ENOSPC, "at most %d virtio devices", VMDEV_MAX);
 	d->gpa = vmdev_mmio_gpa(i);
 	d->irq = vmdev_irq(i);
 	virtio_mmio_init(&d->mmio, ops, &d->u, &s->mem);

@@ -7,24 +7,10 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "layout.h"
 #include "vm_mem.h"
 
-/* Guest memory layout (Firecracker's, see REFERENCES.md). */
-#define BOOT_GDT_GPA	    0x500ULL
-#define BOOT_IDT_GPA	    0x520ULL
-#define BOOT_PVH_INFO_GPA   0x6000ULL  /* hvm_start_info, its module list and memory map */
-#define BOOT_ZERO_PAGE_GPA  0x7000ULL  /* Linux boot_params */
-#define BOOT_STACK_GPA	    0x8ff0ULL
-#define BOOT_PML4_GPA	    0x9000ULL
-#define BOOT_PDPT_GPA	    0xa000ULL
-#define BOOT_PD_GPA	    0xb000ULL  /* four page directories: 4 GiB identity-mapped */
-#define BOOT_CMDLINE_GPA    0x20000ULL
-#define BOOT_CMDLINE_MAX    4096u      /* bytes, with the terminating NUL */
-#define BOOT_EBDA_GPA	    0x9fc00ULL /* end of low RAM; the MP table lives here */
-#define BOOT_LOWMEM_END_GPA 0xa0000ULL
-#define BOOT_HIMEM_GPA	    0x100000ULL /* kernels load at 1 MiB */
-/* The smallest guest this layout supports (page tables, tables, a 1 MiB kernel area). */
-#define BOOT_MIN_RAM	    (2ULL << 20)
+/* Where the boot structures go: layout.h. */
 
 /* GDT selectors the boot code loads (Linux wants __BOOT_CS=0x10 and __BOOT_DS=0x18). */
 #define BOOT_SEL_CODE32 0x08
@@ -96,8 +82,7 @@ struct boot_acpi_dev {
 	uint64_t mmio_size;
 	uint32_t irq;
 };
-/* The I/O port of the FADT's sleep control register (status at +1): writing SLP_EN powers off. */
-#define BOOT_ACPI_SLEEP_PORT 0x600
+/* The FADT's sleep control register is BOOT_ACPI_SLEEP_PORT (layout.h): SLP_EN powers off. */
 /*
  * ACPI tables (RSDP at 0xe0000, XSDT, hardware-reduced FADT, MADT with nr_cpus LAPICs and the
  * IOAPIC, DSDT with \_S5 and one LNRO0005 device per virtio-mmio device). *rsdp_gpa is what

@@ -5,10 +5,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "layout.h" /* its ports */
 #include "vm_bus.h"
-
-#define I8042_DATA_PORT	   0x60
-#define I8042_COMMAND_PORT 0x64
 
 typedef void i8042_reset_fn(void *opaque);
 
@@ -25,9 +23,7 @@ struct i8042 {
 
 void i8042_init(struct i8042 *k, i8042_reset_fn *reset, void *opaque);
 void i8042_destroy(struct i8042 *k);
-/* Register both ports: the ops take the port number as offset from 0x60. */
+/* Register both ports at I8042_IO_BASE: the ops take the port number as offset from 0x60. */
 extern const struct vm_io_ops i8042_io_ops;
-#define I8042_IO_BASE 0x60
-#define I8042_IO_LEN  5
 
 #endif

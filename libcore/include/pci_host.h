@@ -6,11 +6,10 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "layout.h" /* PCI_HOST_CONF_ADDR, PCI_HOST_CONF_DATA */
 #include "vm_bus.h"
 
 #define PCI_HOST_SLOTS 32
-#define PCI_HOST_CONF_ADDR 0xcf8
-#define PCI_HOST_CONF_DATA 0xcfc
 
 /* A function's configuration space; off + len never crosses a dword, len is 1, 2 or 4. */
 struct pci_fn_ops {

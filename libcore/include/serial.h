@@ -7,11 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layout.h" /* COM1's ports and IRQ */
 #include "vm_bus.h"
 
-#define SERIAL_COM1_PORT 0x3f8
-#define SERIAL_COM1_IRQ	 4
-#define SERIAL_PORTS	 8
 #define SERIAL_RX_SIZE	 1024
 
 /* Interrupt line callback: level 1 raised, 0 lowered. */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "layout.h" /* the BAR windows and the GSI plan */
 #include "msix.h"
 #include "pci_host.h"
 #include "pciaddr.h"
@@ -14,16 +15,6 @@
 #include "vpci.h"
 
 #define VFIO_PT_MAX 8
-#define VFIO_PT_MAX_ROUTES 1024 /* GSI routes: 24 irqchip pins, then one per MSI/MSI-X vector */
-
-/* The guest windows BARs are placed in (inside the MMIO hole, and above RAM). */
-#define VFIO_PT_MMIO32_BASE 0xe0000000ULL
-#define VFIO_PT_MMIO32_SIZE 0x1ec00000ULL /* up to the IOAPIC at 0xfec00000 */
-#define VFIO_PT_IO_BASE 0xc000
-#define VFIO_PT_IO_SIZE 0x4000
-/* 64-bit BARs above RAM, from a 64 GiB boundary so that large BARs align naturally. */
-#define VFIO_PT_MMIO64_ALIGN (64ULL << 30)
-#define VFIO_PT_MMIO64_SIZE (1ULL << 38)
 
 struct vfio_pt;
 

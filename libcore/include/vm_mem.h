@@ -7,10 +7,7 @@
 #include "dma.h"
 #include "err.h"
 #include "kvm.h"
-
-/* The top 1 GiB below 4 GiB holds no RAM (LAPIC, IOAPIC, virtio-mmio devices live there). */
-#define VM_MMIO_HOLE_GPA 0xc0000000ULL
-#define VM_4G_GPA	 0x100000000ULL
+#include "layout.h" /* the MMIO hole: the top 1 GiB below 4 GiB holds no RAM */
 
 struct vm_ram_region {
 	gpa_t gpa;

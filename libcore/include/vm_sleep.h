@@ -2,6 +2,7 @@
 #ifndef CORE_VM_SLEEP_H
 #define CORE_VM_SLEEP_H
 
+#include "layout.h" /* BOOT_ACPI_SLEEP_PORT, VM_SLEEP_PORTS */
 #include "vm_bus.h"
 
 typedef void vm_sleep_fn(void *opaque);
@@ -11,8 +12,7 @@ struct vm_sleep {
 	void *opaque;
 };
 
-/* Two ports: control (SLP_EN with SLP_TYP 5 = S5, power off) and status. */
-#define VM_SLEEP_PORTS 2
+/* Two ports (VM_SLEEP_PORTS): control (SLP_EN with SLP_TYP 5 = S5, power off) and status. */
 extern const struct vm_io_ops vm_sleep_io_ops;
 
 #endif

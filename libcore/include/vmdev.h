@@ -6,14 +6,9 @@
 
 #include "err.h"
 #include "guestmem.h"
+#include "layout.h" /* the virtio-mmio slots and their IOAPIC pins */
 #include "vm.h"
 #include "vmconfig.h"
-
-#define VMDEV_MAX 16
-/* Where virtio-mmio devices live (inside the MMIO hole) and their first IOAPIC pin. */
-#define VMDEV_MMIO_BASE 0xd0000000ULL
-#define VMDEV_MMIO_SIZE 0x1000ULL
-#define VMDEV_FIRST_IRQ 5
 
 struct virtio_mmio;
 

@@ -10,9 +10,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "boot.h"
 #include "clock.h"
-#include "vm.h"
+#include "mvm.h"
 
 #define EXITS 200000u
 #define PORT  0x510
@@ -20,16 +19,16 @@
 /* 64-bit guest: mov $0x510,%dx; 1: out %al,(%dx); jmp 1b */
 static const uint8_t code[] = { 0x66, 0xba, 0x10, 0x05, 0xee, 0xeb, 0xfd };
 
-/* A 64-bit ELF image of the guest code, loaded the way mvm-run loads a vmlinux. */
-static int make_vm(struct vm *vm, struct err *e)
+/* A 64-bit ELF image of the guest code, in a VM built by mvm_open as mvm-run builds it. */
+static int make_vm(struct mvm *m, struct err *e)
 {
-	uint8_t elf[0x300] = { 0 };
-	struct boot_info bi;
-	struct boot_image img = { elf, sizeof(elf), NULL, 0, "", 0 };
+	static uint8_t elf[0x300];
+	struct vmconfig cfg;
+	struct mvm_config c = { .vm = &cfg, .kvm_dev = "/dev/kvm", .kernel = elf,
+				.kernel_size = sizeof(elf), .console_fd = -1 };
 	uint64_t entry = 0x200000, phoff = 64, off = 0x200, memsz = 0x1000, fsz = sizeof(code);
 	uint16_t u16;
 	uint32_t u32;
-	int rc;
 
 	memcpy(elf, "\177ELF\2\1\1", 7);
 	u16 = 2, memcpy(elf + 16, &u16, 2); /* ET_EXEC */
@@ -45,16 +44,10 @@ static int make_vm(struct vm *vm, struct err *e)
 	memcpy(elf + 64 + 32, &fsz, 8);
 	memcpy(elf + 64 + 40, &memsz, 8);
 	memcpy(elf + off, code, sizeof(code));
-	rc = vm_open(vm, "/dev/kvm", 16 << 20, e);
-	if (!rc)
-		rc = kvm_vm_create_irqchip(&vm->kvm, e);
-	if (!rc)
-		rc = vm_create_vcpus(vm, 1, e);
-	if (!rc)
-		rc = boot_load(&vm->ram, &img, &bi, e);
-	if (!rc)
-		rc = vm_set_boot_regs(vm, &bi, e);
-	return rc;
+	vmconfig_init(&cfg);
+	cfg.mem_bytes = 16 << 20;
+	cfg.cmdline = "";
+	return mvm_open(m, &c, e);
 }
 
 struct counter {
@@ -75,9 +68,9 @@ static const struct vm_io_ops count_ops = { .write = count_write };
 
 int main(void)
 {
-	static struct vm vm;
+	static struct mvm m;
 	struct err e = { 0 };
-	struct counter cnt = { &vm, 0 };
+	struct counter cnt = { &m.vm, 0 };
 	double t0, floor_ns, mvm_ns;
 
 	if (access("/dev/kvm", R_OK | W_OK) != 0) {
@@ -85,31 +78,33 @@ int main(void)
 		return 0;
 	}
 	/* The floor: KVM_RUN, check the exit, nothing else. */
-	if (make_vm(&vm, &e)) {
+	if (make_vm(&m, &e)) {
 		fprintf(stderr, "bench_mvm_exit: %s\n", e.msg);
 		return 1;
 	}
 	t0 = clock_now_s();
 	for (unsigned i = 0; i < EXITS; i++) {
-		if (ioctl(vm.vcpu[0].fd, KVM_RUN, 0) < 0 || vm.vcpu[0].run->exit_reason != KVM_EXIT_IO ||
-		    vm.vcpu[0].run->io.port != PORT) {
+		struct kvm_vcpu *v = &m.vm.vcpu[0];
+
+		if (ioctl(v->fd, KVM_RUN, 0) < 0 || v->run->exit_reason != KVM_EXIT_IO ||
+		    v->run->io.port != PORT) {
 			fprintf(stderr, "bench_mvm_exit: unexpected exit\n");
 			return 1;
 		}
 	}
 	floor_ns = (clock_now_s() - t0) * 1e9 / EXITS;
-	vm_close(&vm);
+	mvm_close(&m);
 
 	/* mvm-run's path: vCPU thread, exit loop, port bus lookup, device handler. */
-	if (make_vm(&vm, &e) ||
-	    vm_bus_register(&vm.pio, PORT, 1, &count_ops, &cnt, "counter", &e)) {
+	if (make_vm(&m, &e) ||
+	    vm_bus_register(&m.vm.pio, PORT, 1, &count_ops, &cnt, "counter", &e)) {
 		fprintf(stderr, "bench_mvm_exit: %s\n", e.msg);
 		return 1;
 	}
 	t0 = clock_now_s();
-	vm_run(&vm, &e);
+	vm_run(&m.vm, &e);
 	mvm_ns = (clock_now_s() - t0) * 1e9 / cnt.n;
-	vm_close(&vm);
+	mvm_close(&m);
 	printf("port-I/O exit, bare KVM_RUN loop (floor): %8.0f ns/exit\n", floor_ns);
 	printf("port-I/O exit, mvm-run vCPU loop:         %8.0f ns/exit  (%.2fx the floor, %u exits)\n",
 	       mvm_ns, mvm_ns / floor_ns, cnt.n);

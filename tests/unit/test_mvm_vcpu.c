@@ -1,5 +1,6 @@
 /* test_mvm_vcpu.c: vCPUs on the host's /dev/kvm: register round trips, kicks, whole-VM stops. */
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -8,6 +9,7 @@
 #include "boot.h"
 #include "check.h"
 #include "mvm_testlib.h"
+#include "mvm.h"
 #include "vm.h"
 
 #define KVM_DEV "/dev/kvm"
@@ -26,28 +28,36 @@ static bool kvm_usable(void)
 	return true;
 }
 
-/* A VM with nr vCPUs and the code loaded as a 64-bit ELF (Linux boot protocol entry). */
-static int make_vm(struct vm *vm, unsigned nr, const uint8_t *code, size_t len)
+/* A VM with nr vCPUs and the code loaded as a 64-bit ELF (Linux boot protocol entry), built
+ * by mvm_open as mvm-run builds it; hooks (may be NULL) replace the reset and poweroff stops. */
+static int make_vm_hooked(struct mvm *m, unsigned nr, const uint8_t *code, size_t len,
+			  const struct mvm_config *hooks)
 {
 	struct err e = { 0 };
-	struct boot_info bi;
+	struct vmconfig cfg;
 	size_t n;
 	uint8_t *k = mvm_test_elf(1, 0x200000, code, len, 0x1000, 0x200000, 0, &n);
-	struct boot_image img = { k, n, NULL, 0, "", 0 };
-	int rc = vm_open(vm, KVM_DEV, 16 << 20, &e);
+	struct mvm_config c = hooks ? *hooks : (struct mvm_config){ .console_fd = -1 };
+	int rc;
 
-	if (!rc)
-		rc = kvm_vm_create_irqchip(&vm->kvm, &e);
-	if (!rc)
-		rc = vm_create_vcpus(vm, nr, &e);
-	if (!rc)
-		rc = boot_load(&vm->ram, &img, &bi, &e);
-	if (!rc)
-		rc = vm_set_boot_regs(vm, &bi, &e);
+	vmconfig_init(&cfg);
+	cfg.mem_bytes = 16 << 20;
+	cfg.cpus = nr;
+	cfg.cmdline = "";
+	c.vm = &cfg;
+	c.kvm_dev = KVM_DEV;
+	c.kernel = k;
+	c.kernel_size = n;
+	rc = mvm_open(m, &c, &e);
 	if (rc)
 		printf("# make_vm: %s\n", e.msg);
 	free(k);
 	return rc;
+}
+
+static int make_vm(struct mvm *m, unsigned nr, const uint8_t *code, size_t len)
+{
+	return make_vm_hooked(m, nr, code, len, NULL);
 }
 
 /*
@@ -58,12 +68,12 @@ static int make_vm(struct vm *vm, unsigned nr, const uint8_t *code, size_t len)
 TEST(registers_survive_exits)
 {
 	struct prop_rng r = { prop_seed("registers_survive_exits") };
-	static struct vm vm;
+	static struct mvm m;
 
 	if (!kvm_usable())
 		SKIP("no usable " KVM_DEV);
-	REQUIRE(make_vm(&vm, 1, code_out, sizeof(code_out)) == 0);
-	struct kvm_vcpu *v = &vm.vcpu[0];
+	REQUIRE(make_vm(&m, 1, code_out, sizeof(code_out)) == 0);
+	struct kvm_vcpu *v = &m.vm.vcpu[0];
 
 	for (unsigned round = 0; round < 2000; round++) {
 		struct kvm_regs in, out;
@@ -94,7 +104,7 @@ TEST(registers_survive_exits)
 		CHECK(out.rip >= 0x200000 && out.rip < 0x200003);
 	}
 done:
-	vm_close(&vm);
+	mvm_close(&m);
 }
 
 struct bounce {
@@ -132,7 +142,7 @@ static void wait_flag(volatile int *f)
 /* "Bounce": a vCPU spinning in the guest is kicked out from another thread, 1,000 times. */
 TEST(kick_spinning_vcpu_1000_times)
 {
-	static struct vm vm;
+	static struct mvm m;
 	struct err e = { 0 };
 	struct bounce b = { 0 };
 	pthread_t t;
@@ -141,8 +151,8 @@ TEST(kick_spinning_vcpu_1000_times)
 	if (!kvm_usable())
 		SKIP("no usable " KVM_DEV);
 	REQUIRE(kvm_kick_init(&e) == 0);
-	REQUIRE(make_vm(&vm, 1, code_spin, sizeof(code_spin)) == 0);
-	b.v = &vm.vcpu[0];
+	REQUIRE(make_vm(&m, 1, code_spin, sizeof(code_spin)) == 0);
+	b.v = &m.vm.vcpu[0];
 	REQUIRE(pthread_create(&t, NULL, bounce_thread, &b) == 0);
 	for (unsigned i = 0; i < 1000; i++) {
 		struct timespec ts = { 0, (long)prop_below(&r, 200000) };
@@ -166,7 +176,7 @@ TEST(kick_spinning_vcpu_1000_times)
 		REQUIRE(ioctl(b.v->fd, KVM_GET_REGS, &regs) == 0);
 		CHECK_EQ_U(regs.rip, 0x200000); /* still in the spin loop */
 	}
-	vm_close(&vm);
+	mvm_close(&m);
 }
 
 struct stopper {
@@ -187,42 +197,215 @@ static void *stop_later(void *p)
 /* Whole VMs with 2 vCPUs (one spinning, one waiting for SIPI) stop cleanly when asked. */
 TEST(vm_run_stops_cleanly_100_times)
 {
-	static struct vm vm;
+	static struct mvm m;
 	struct err e = { 0 };
 	struct prop_rng r = { 777 };
 
 	if (!kvm_usable())
 		SKIP("no usable " KVM_DEV);
 	for (unsigned i = 0; i < 100; i++) {
-		struct stopper s = { &vm, (long)prop_below(&r, 2000000) };
+		struct stopper s = { &m.vm, (long)prop_below(&r, 2000000) };
 		pthread_t t;
 
-		REQUIRE(make_vm(&vm, 2, code_spin, sizeof(code_spin)) == 0);
+		REQUIRE(make_vm(&m, 2, code_spin, sizeof(code_spin)) == 0);
 		REQUIRE(pthread_create(&t, NULL, stop_later, &s) == 0);
-		CHECK_EQ_I(vm_run(&vm, &e), VM_STOP_REQUESTED);
+		CHECK_EQ_I(vm_run(&m.vm, &e), VM_STOP_REQUESTED);
 		pthread_join(t, NULL);
-		vm_close(&vm);
+		mvm_close(&m);
 	}
 }
 
 /* A guest that writes 0xfe to the i8042 command port is a reset; unclaimed ports are counted. */
 TEST(unclaimed_io_is_counted_not_fatal)
 {
-	static struct vm vm;
+	static struct mvm m;
 	struct err e = { 0 };
 	/* mov $0x510,%dx; out %al,(%dx) x3; then spin until stopped */
 	static const uint8_t code[] = { 0x66, 0xba, 0x10, 0x05, 0xee, 0xee, 0xee, 0xeb, 0xfe };
-	struct stopper s = { &vm, 20000000 };
+	struct stopper s = { &m.vm, 20000000 };
 	pthread_t t;
 
 	if (!kvm_usable())
 		SKIP("no usable " KVM_DEV);
-	REQUIRE(make_vm(&vm, 1, code, sizeof(code)) == 0);
+	REQUIRE(make_vm(&m, 1, code, sizeof(code)) == 0);
 	REQUIRE(pthread_create(&t, NULL, stop_later, &s) == 0);
-	CHECK_EQ_I(vm_run(&vm, &e), VM_STOP_REQUESTED);
+	CHECK_EQ_I(vm_run(&m.vm, &e), VM_STOP_REQUESTED);
 	pthread_join(t, NULL);
-	CHECK_EQ_U(vm.unhandled_io[0], 3);
-	vm_close(&vm);
+	CHECK_EQ_U(m.vm.unhandled_io[0], 3);
+	mvm_close(&m);
+}
+
+/* ---- the builder (mvm_open) ---------------------------------------------------------------- */
+
+/* mvm_open on a config; the error's errno and kind come back, the message in e. */
+static int build_fails(struct vmconfig *cfg, const char *kvm_dev, const uint8_t *kernel,
+		       size_t kernel_size, struct err *e)
+{
+	static struct mvm m;
+	struct mvm_config c = { .vm = cfg, .kvm_dev = kvm_dev, .kernel = kernel,
+				.kernel_size = kernel_size, .console_fd = -1 };
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = ERR_HOST + ERR_INPUT + 1; /* neither: each case must set it */
+	rc = mvm_open(&m, &c, e);
+	if (rc == 0)
+		mvm_close(&m);
+	return rc;
+}
+
+/* Bad input is ERR_INPUT where it is found; the man page maps it to exit 2. */
+TEST(builder_bad_input_is_input)
+{
+	static const uint8_t junk[600] = "this is not a kernel";
+	struct vmconfig cfg;
+	struct err e;
+	size_t n;
+	uint8_t *k, *big;
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	k = mvm_test_elf(1, 0x200000, code_spin, sizeof(code_spin), 0x1000, 0x200000, 0, &n);
+	/* a kernel segment at 8 MiB: beyond a 4 MiB guest */
+	big = mvm_test_elf(1, 0x800000, code_spin, sizeof(code_spin), 0x1000, 0x800000, 0, &n);
+	vmconfig_init(&cfg);
+	cfg.cmdline = "";
+
+	CHECK_EQ_I(build_fails(&cfg, KVM_DEV, junk, sizeof(junk), &e), -ENOEXEC);
+	CHECK_EQ_I(e.kind, ERR_INPUT);
+	CHECK(strstr(e.msg, "kernel format not recognised") != NULL);
+
+	CHECK_EQ_I(build_fails(&cfg, "/nonexistent/kvm", k, n, &e), -ENOENT);
+	CHECK_EQ_I(e.kind, ERR_INPUT);
+	CHECK_STR(e.msg, "no KVM: /nonexistent/kvm: No such file or directory");
+
+	cfg.mem_bytes = 4 << 20;
+	CHECK_EQ_I(build_fails(&cfg, KVM_DEV, big, n, &e), -ENOMEM);
+	CHECK_EQ_I(e.kind, ERR_INPUT);
+	CHECK(strstr(e.msg, "memory too small for the kernel") != NULL);
+	cfg.mem_bytes = 16 << 20;
+
+	cfg.cpus = BOOT_MAX_CPUS + 1;
+	CHECK_EQ_I(build_fails(&cfg, KVM_DEV, k, n, &e), -EINVAL);
+	CHECK_EQ_I(e.kind, ERR_INPUT);
+	cfg.cpus = 1;
+
+	/* files: a directory as the kernel, a missing initrd */
+	cfg.kernel = "/";
+	CHECK_EQ_I(build_fails(&cfg, KVM_DEV, NULL, 0, &e), -EINVAL);
+	CHECK_EQ_I(e.kind, ERR_INPUT);
+	CHECK_STR(e.msg, "kernel: /: not a regular file");
+	cfg.initrd = "/nonexistent/initrd";
+	CHECK_EQ_I(build_fails(&cfg, KVM_DEV, k, n, &e), -ENOENT);
+	CHECK_EQ_I(e.kind, ERR_INPUT);
+	CHECK_STR(e.msg, "initrd: /nonexistent/initrd: No such file or directory");
+	free(k);
+	free(big);
+}
+
+/* A device that opens but is not KVM: its ioctls fail, which is the host's fault (exit 1). */
+TEST(builder_host_failure_is_host)
+{
+	struct vmconfig cfg;
+	struct err e;
+	size_t n;
+	uint8_t *k = mvm_test_elf(1, 0x200000, code_spin, sizeof(code_spin), 0x1000, 0x200000, 0,
+				  &n);
+
+	vmconfig_init(&cfg);
+	CHECK(build_fails(&cfg, "/dev/null", k, n, &e) < 0);
+	CHECK_EQ_I(e.kind, ERR_HOST);
+	CHECK(strstr(e.msg, "KVM: /dev/null: KVM API version") == e.msg);
+	free(k);
+}
+
+struct events {
+	struct vm *vm;
+	unsigned resets, poweroffs;
+};
+
+static void count_reset(void *opaque)
+{
+	struct events *ev = opaque;
+
+	if (__atomic_add_fetch(&ev->resets, 1, __ATOMIC_SEQ_CST) == 3)
+		vm_request_stop(ev->vm, VM_STOP_REQUESTED, 0, "three resets");
+}
+
+static void count_poweroff(void *opaque)
+{
+	struct events *ev = opaque;
+
+	__atomic_add_fetch(&ev->poweroffs, 1, __ATOMIC_SEQ_CST);
+	vm_request_stop(ev->vm, VM_STOP_REQUESTED, 0, "poweroff seen");
+}
+
+/*
+ * The guest writes 'A' to COM1's data register (0x3f8), then resets through the i8042
+ * (0xfe to port 0x64): the console fd gets the byte, and the VM stops as a reset.
+ */
+TEST(builder_console_and_reset)
+{
+	/* mov $0x3f8,%dx; mov $'A',%al; out %al,(%dx); mov $0xfe,%al; out %al,$0x64; jmp . */
+	static const uint8_t code[] = { 0x66, 0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee,
+					0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe };
+	static struct mvm m;
+	struct mvm_config hooks = { 0 };
+	struct err e = { 0 };
+	enum vm_stop_reason why = VM_RUNNING;
+	char got[8] = { 0 };
+	int p[2];
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	REQUIRE(pipe2(p, O_NONBLOCK) == 0); /* a byte not written fails the read, never hangs */
+	hooks.console_fd = p[1];
+	REQUIRE(make_vm_hooked(&m, 1, code, sizeof(code), &hooks) == 0);
+	CHECK_EQ_I(mvm_run(&m, &why, &e), 0);
+	CHECK_EQ_I(why, VM_STOP_RESET);
+	CHECK_EQ_I(read(p[0], got, sizeof(got) - 1), 1);
+	CHECK_STR(got, "A");
+	mvm_close(&m);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* With hooks the caller decides: the i8042 reset and ACPI S5 reach them instead of a stop. */
+TEST(builder_reset_and_poweroff_hooks)
+{
+	/* mov $0xfe,%al; out %al,$0x64 (x3); S5: mov $0x600,%dx; mov $0x34,%al; out; jmp . */
+	static const uint8_t reset3[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xe6, 0x64,
+					  0xe6, 0x64, 0xeb, 0xfe };
+	static const uint8_t s5[] = { 0x66, 0xba, 0x00, 0x06, 0xb0, 0x34, 0xee, 0xeb, 0xfe };
+	static struct mvm m;
+	struct events ev = { 0 };
+	struct mvm_config hooks = { .console_fd = -1, .on_reset = count_reset,
+				    .on_poweroff = count_poweroff, .opaque = &ev };
+	struct err e = { 0 };
+	enum vm_stop_reason why = VM_RUNNING;
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	ev.vm = &m.vm;
+	REQUIRE(make_vm_hooked(&m, 1, reset3, sizeof(reset3), &hooks) == 0);
+	CHECK_EQ_I(mvm_run(&m, &why, &e), 0);
+	CHECK_EQ_I(why, VM_STOP_REQUESTED);
+	CHECK_EQ_U(ev.resets, 3);
+	mvm_close(&m);
+
+	/* S5 is SLP_TYP 5 in bits 4:2 with SLP_EN (bit 5): 0x34 (ACPI 6.4, 4.8.3.7) */
+	REQUIRE(make_vm_hooked(&m, 1, s5, sizeof(s5), &hooks) == 0);
+	CHECK_EQ_I(mvm_run(&m, &why, &e), 0);
+	CHECK_EQ_I(why, VM_STOP_REQUESTED);
+	CHECK_EQ_U(ev.poweroffs, 1);
+	CHECK_EQ_U(ev.resets, 3);
+	mvm_close(&m);
+
+	/* without hooks, S5 is a poweroff */
+	REQUIRE(make_vm(&m, 1, s5, sizeof(s5)) == 0);
+	CHECK_EQ_I(mvm_run(&m, &why, &e), 0);
+	CHECK_EQ_I(why, VM_STOP_POWEROFF);
+	mvm_close(&m);
 }
 
 int main(void)
@@ -231,5 +414,9 @@ int main(void)
 	RUN(kick_spinning_vcpu_1000_times);
 	RUN(vm_run_stops_cleanly_100_times);
 	RUN(unclaimed_io_is_counted_not_fatal);
+	RUN(builder_bad_input_is_input);
+	RUN(builder_host_failure_is_host);
+	RUN(builder_console_and_reset);
+	RUN(builder_reset_and_poweroff_hooks);
 	return CHECK_MAIN_END();
 }

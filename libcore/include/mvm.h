@@ -1,0 +1,80 @@
+/* mvm.h: a whole microVM built from a plain configuration in one call, run, and handed back. */
+#ifndef CORE_MVM_H
+#define CORE_MVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot.h"
+#include "err.h"
+#include "i8042.h"
+#include "pciaddr.h"
+#include "serial.h"
+#include "vfio.h"
+#include "vfio_pt.h"
+#include "vm.h"
+#include "vm_sleep.h"
+#include "vmconfig.h"
+#include "vmdev.h"
+
+/* A guest event (reset, poweroff) the caller wants instead of stopping the VM. */
+typedef void mvm_event_fn(void *opaque);
+
+/* What to build: the user's configuration and what only the caller knows (fds, callbacks). */
+struct mvm_config {
+	/* Kernel and initrd paths, command line (NULL: the default), memory and its huge pages,
+	 * vCPUs, disks, taps, rng; its console fields are the caller's business (console_fd). */
+	const struct vmconfig *vm;
+	const char *kvm_dev; /* NULL: /dev/kvm */
+	/* Images already in memory (tests, benches), used instead of vm->kernel / vm->initrd. */
+	const uint8_t *kernel;
+	size_t kernel_size;
+	const uint8_t *initrd;
+	size_t initrd_size;
+	const struct pci_addr *vfio; /* vm->nr_vfio devices to pass through, resolved */
+	enum vfio_backend vfio_backend;
+	int console_fd; /* COM1's output; -1: discarded (input: mvm_console_input) */
+	/* NULL: the VM stops with VM_STOP_RESET / VM_STOP_POWEROFF. Called on a vCPU thread. */
+	mvm_event_fn *on_reset, *on_poweroff;
+	void *opaque;
+	bool seccomp; /* mvm_run installs the seccomp filter before the vCPUs run */
+};
+
+/* Everything one microVM is made of; mvm_open builds it step by step. */
+struct mvm {
+	struct vm vm;
+	struct serial serial;
+	struct i8042 i8042;
+	struct vm_sleep sleep;
+	struct vmdev_set devs;
+	struct vfio_pt_set pt;
+	struct boot_info boot;
+	char cmdline[BOOT_CMDLINE_MAX]; /* as the guest got it, devices announced */
+	double pt_setup_ms;		/* passthrough set-up time */
+	mvm_event_fn *on_reset, *on_poweroff;
+	void *opaque;
+	bool seccomp, devs_started;
+};
+
+/*
+ * Build the VM of c: KVM and RAM, interrupt controllers, vCPUs, COM1, i8042 and ACPI sleep
+ * registers, virtio-mmio devices, passthrough, ACPI and MP tables, kernel and initrd, the boot
+ * vCPU's registers. On failure -errno and e says what failed and whose fault it is: ERR_INPUT
+ * (an unreadable or unknown kernel, memory too small for it, a missing disk, no KVM device,
+ * huge pages the host has not reserved) or ERR_HOST (a KVM or VFIO ioctl, the host's memory);
+ * what was built is already handed back.
+ */
+int mvm_open(struct mvm *m, const struct mvm_config *c, struct err *e);
+/* Start the devices, install the seccomp filter if asked, run every vCPU until the VM stops. */
+int mvm_run(struct mvm *m, enum vm_stop_reason *why, struct err *e);
+/* Queue console input for the guest's COM1; returns how many bytes fit. */
+size_t mvm_console_input(struct mvm *m, const uint8_t *buf, size_t n);
+/*
+ * Hand passthrough devices back clean (interrupts off, DMA unmapped, reset, still on vfio-pci).
+ * Once mvm_run started the virtio devices, their threads may still use guest RAM: the VM itself
+ * then stays until the process exits; before that everything is freed.
+ */
+void mvm_close(struct mvm *m);
+
+#endif
