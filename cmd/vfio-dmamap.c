@@ -1,5 +1,5 @@
 /* vfio-dmamap: IOMMU info for a VFIO device, DMA mappings held while a command runs (with a
- * device round-trip check), and map/unmap throughput against a fault-in + mlock baseline. */
+ * device round-trip check), and map/unmap times beside mlock/munlock of the same memory. */
 #include <inttypes.h>
 #include <linux/vfio.h>
 #include <signal.h>
@@ -452,36 +452,138 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 	return status;
 }
 
-static void bench_record(struct out *o, const char *op, uint64_t bytes, uint32_t n, int64_t *ns)
-{
-	int64_t sum = 0;
-	struct stats_i64 st;
+/*
+ * What bench times: each VFIO operation beside the plain-memory operation that does the same
+ * page work, on memory in the same state. Pinning for DMA faults in and locks pages as mlock
+ * does, so map is compared with mlock, on warm memory (touched before: pin + IOMMU tables
+ * against lock) and on cold memory (pages just discarded: both fault in and zero fresh pages);
+ * unmap (unpin + IOMMU unmap) with munlock.
+ */
+enum bench_op { B_MAP_WARM, B_MLOCK_WARM, B_MAP_COLD, B_MLOCK_COLD, B_UNMAP, B_MUNLOCK, B_NOPS };
 
-	for (uint32_t i = 0; i < n; i++)
-		sum += ns[i];
-	st = stats_summary_i64(ns, n);
-	out_record_begin(o);
-	out_str(o, "op", op);
-	out_u64(o, "bytes", bytes);
-	out_u64(o, "iterations", n);
-	out_double(o, "gib_per_s", sum ? (double)bytes * n / (double)sum * 1e9 / (1 << 30) : 0, 3);
-	out_double(o, "median_us", st.median / 1000.0, 1);
-	out_double(o, "max_us", st.max / 1000.0, 1);
-	out_record_end(o);
+static const struct bench_row {
+	const char *op, *memory;
+	int baseline; /* the row this one is compared with; -1: this is a baseline */
+	bool cold;
+} bench_rows[B_NOPS] = {
+	[B_MAP_WARM] = { "map", "warm", B_MLOCK_WARM, false },
+	[B_MLOCK_WARM] = { "mlock", "warm", -1, false },
+	[B_MAP_COLD] = { "map", "cold", B_MLOCK_COLD, true },
+	[B_MLOCK_COLD] = { "mlock", "cold", -1, true },
+	[B_UNMAP] = { "unmap", "warm", B_MUNLOCK, false },
+	[B_MUNLOCK] = { "munlock", "warm", -1, false },
+};
+
+struct bench_run {
+	struct vfio_dev *d;
+	struct dma_mem mem;
+	iova_t iova;
+	enum dma_backing backing;
+	bool cold; /* the memory can be discarded (not a file) */
+	int64_t *ns[B_NOPS];
+};
+
+/* Time one step into r->ns[op][i]: 0, or -errno with e filled. */
+static int bench_step(struct bench_run *r, enum bench_op op, uint32_t i, struct err *e)
+{
+	int64_t t0 = clock_now_ns();
+	int rc = 0;
+
+	switch (op) {
+	case B_MAP_WARM:
+	case B_MAP_COLD:
+		rc = vfio_dma_map(r->d, r->iova, r->mem.size_bytes, r->mem.hva, r->backing, e);
+		break;
+	case B_UNMAP:
+		rc = vfio_dma_unmap(r->d, r->iova, r->mem.size_bytes, e);
+		break;
+	case B_MLOCK_WARM:
+	case B_MLOCK_COLD:
+		if (mlock(r->mem.hva, r->mem.size_bytes))
+			rc = err_set(e, errno, "mlock: %s", strerror(errno));
+		break;
+	case B_MUNLOCK:
+		if (munlock(r->mem.hva, r->mem.size_bytes))
+			rc = err_set(e, errno, "munlock: %s", strerror(errno));
+		break;
+	case B_NOPS:
+		break;
+	}
+	r->ns[op][i] = clock_now_ns() - t0;
+	return rc;
+}
+
+/*
+ * One round, interleaved so that drift in the machine's load hits both sides alike. The memory
+ * is touched on entry and stays so: each cold step faults every page back in.
+ */
+static int bench_round(struct bench_run *r, uint32_t i, struct err *e)
+{
+	static const enum bench_op warm[] = { B_MAP_WARM, B_UNMAP, B_MLOCK_WARM, B_MUNLOCK };
+	int rc = 0;
+
+	for (size_t k = 0; k < sizeof(warm) / sizeof(warm[0]) && !rc; k++)
+		rc = bench_step(r, warm[k], i, e);
+	if (rc || !r->cold)
+		return rc;
+	if ((rc = dma_mem_discard(&r->mem, e)) || (rc = bench_step(r, B_MAP_COLD, i, e)) ||
+	    (rc = vfio_dma_unmap(r->d, r->iova, r->mem.size_bytes, e)) ||
+	    (rc = dma_mem_discard(&r->mem, e)) || (rc = bench_step(r, B_MLOCK_COLD, i, e)))
+		return rc;
+	if (munlock(r->mem.hva, r->mem.size_bytes))
+		return err_set(e, errno, "munlock: %s", strerror(errno));
+	return 0;
+}
+
+static void bench_print(struct out *o, struct bench_run *r, uint32_t n)
+{
+	struct stats_i64 st[B_NOPS];
+	uint64_t bytes = r->mem.size_bytes;
+
+	for (int op = 0; op < B_NOPS; op++)
+		if (r->cold || !bench_rows[op].cold)
+			st[op] = stats_summary_i64(r->ns[op], n);
+	out_list_begin(o);
+	for (int op = 0; op < B_NOPS; op++) {
+		const struct bench_row *row = &bench_rows[op];
+		int64_t sum = 0;
+
+		if (row->cold && !r->cold)
+			continue;
+		for (uint32_t i = 0; i < n; i++)
+			sum += r->ns[op][i];
+		out_record_begin(o);
+		out_str(o, "op", row->op);
+		out_str(o, "memory", row->memory);
+		out_u64(o, "bytes", bytes);
+		out_u64(o, "iterations", n);
+		out_double(o, "gib_per_s",
+			   sum ? (double)bytes * n / (double)sum * 1e9 / (1 << 30) : 0, 3);
+		out_double(o, "median_us", st[op].median / 1000.0, 1);
+		out_double(o, "max_us", st[op].max / 1000.0, 1);
+		if (row->baseline < 0 || st[row->baseline].median <= 0) {
+			out_str(o, "baseline",
+				row->baseline < 0 ? NULL : bench_rows[row->baseline].op);
+			out_null(o, "ratio");
+		} else {
+			out_str(o, "baseline", bench_rows[row->baseline].op);
+			out_double(o, "ratio",
+				   (double)st[op].median / (double)st[row->baseline].median, 2);
+		}
+		out_record_end(o);
+	}
+	out_list_end(o);
 }
 
 static int cmd_bench(const char *dev, enum vfio_backend backend)
 {
-	uint64_t size = 16 << 20, page;
-	uint32_t iters = 10;
+	struct bench_run r = { 0 };
+	uint64_t size = 16 << 20;
+	uint32_t iters = 10, i = 0;
 	const char *path;
-	enum dma_backing b = backing_of(&path);
-	int64_t *t_map, *t_unmap, *t_both, *t_base;
-	struct dma_mem mem;
 	struct err e = { 0 };
-	struct vfio_dev *d;
+	int rc = 0;
 	struct out *o;
-	iova_t iova;
 
 	if (argv_len(opt_size) > 1)
 		cli_die(EXIT_USAGE, "--size", "bench takes one size");
@@ -493,69 +595,37 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 	    (parse_u32(opt_iterations, &iters) || iters == 0 || iters > 1000000))
 		cli_die(EXIT_USAGE, "--iterations", "'%s' is not a number from 1 to 1000000",
 			opt_iterations);
-	d = open_dev(dev, backend);
+	r.backing = backing_of(&path);
+	r.cold = r.backing != DMA_BACKING_FILE;
+	if (!r.cold)
+		cli_warn("bench", "a file's pages cannot be discarded without losing its data: "
+				  "warm memory only");
+	r.d = open_dev(dev, backend);
 	warn_memlock(size);
-	if (dma_mem_alloc(&mem, b, size, path, &e) ||
-	    dma_map_alloc(vfio_dma_registry(d), size, mem.page_bytes, UINT64_MAX, &iova, &e)) {
-		vfio_dev_close(d);
+	if (dma_mem_alloc(&r.mem, r.backing, size, path, &e) ||
+	    dma_map_alloc(vfio_dma_registry(r.d), size, r.mem.page_bytes, UINT64_MAX, &r.iova,
+			  &e)) {
+		vfio_dev_close(r.d);
 		cli_die(EXIT_FAIL, "bench", "%s", e.msg);
 	}
-	page = mem.page_bytes;
-	t_map = calloc(iters, sizeof(int64_t));
-	t_unmap = calloc(iters, sizeof(int64_t));
-	t_both = calloc(iters, sizeof(int64_t));
-	t_base = calloc(iters, sizeof(int64_t));
-	if (!t_map || !t_unmap || !t_both || !t_base)
-		cli_die(EXIT_FAIL, NULL, "out of memory");
-	/* Baseline: drop the pages, then fault them in and lock them (what pinning also does). */
-	for (uint32_t i = 0; i < iters; i++) {
-		int64_t t0;
-
-		madvise(mem.hva, size, MADV_DONTNEED);
-		t0 = clock_now_ns();
-		for (uint64_t off = 0; off < size; off += page)
-			((volatile uint8_t *)mem.hva)[off] = 1;
-		if (mlock(mem.hva, size)) {
-			cli_warn("baseline", "mlock: %s", strerror(errno));
-			break;
-		}
-		t_base[i] = clock_now_ns() - t0;
-		munlock(mem.hva, size);
+	for (int op = 0; op < B_NOPS; op++)
+		if (!(r.ns[op] = calloc(iters, sizeof(int64_t))))
+			cli_die(EXIT_FAIL, NULL, "out of memory");
+	memset(r.mem.hva, 1, size); /* warm: every page present before the first round */
+	for (i = 0; i < iters && !rc; i++)
+		rc = bench_round(&r, i, &e);
+	if (rc) {
+		cli_error("bench", "%s", e.msg);
+	} else {
+		o = out_new(stdout, cli.json);
+		bench_print(o, &r, iters);
+		out_free(o);
 	}
-	memset(mem.hva, 1, size); /* map and unmap then measure pinning, not first touch */
-	for (uint32_t i = 0; i < iters; i++) {
-		int64_t t0 = clock_now_ns(), t1, t2;
-
-		if (vfio_dma_map(d, iova, size, mem.hva, b, &e))
-			goto fail;
-		t1 = clock_now_ns();
-		if (vfio_dma_unmap(d, iova, size, &e))
-			goto fail;
-		t2 = clock_now_ns();
-		t_map[i] = t1 - t0;
-		t_unmap[i] = t2 - t1;
-		t_both[i] = t2 - t0;
-	}
-	o = out_new(stdout, cli.json);
-	out_list_begin(o);
-	bench_record(o, "map", size, iters, t_map);
-	bench_record(o, "unmap", size, iters, t_unmap);
-	bench_record(o, "map+unmap", size, iters, t_both);
-	bench_record(o, "fault+mlock", size, iters, t_base);
-	out_list_end(o);
-	out_free(o);
-	vfio_dev_close(d);
-	dma_mem_free(&mem);
-	free(t_map);
-	free(t_unmap);
-	free(t_both);
-	free(t_base);
-	return EXIT_OK;
-fail:
-	cli_error("bench", "%s", e.msg);
-	vfio_dev_close(d);
-	dma_mem_free(&mem);
-	return EXIT_FAIL;
+	vfio_dev_close(r.d); /* unmaps what a failed round left mapped */
+	dma_mem_free(&r.mem);
+	for (int op = 0; op < B_NOPS; op++)
+		free(r.ns[op]);
+	return rc ? EXIT_FAIL : EXIT_OK;
 }
 
 int main(int argc, const char **argv)

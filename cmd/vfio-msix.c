@@ -1,4 +1,5 @@
-/* vfio-msix: a device's MSI/MSI-X capabilities and VFIO IRQs, and an end-to-end interrupt test. */
+/* vfio-msix: a device's MSI/MSI-X capabilities and VFIO IRQs, and an end-to-end interrupt test
+ * timed beside an eventfd floor. */
 #include <linux/vfio.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -225,6 +226,35 @@ static uint32_t parse_vectors(const char *s, uint32_t max, bool *sel)
 
 static struct msix_state model;
 
+/* Wait until fd is readable and read its count: the count, or 0 when nothing came in time. */
+static uint64_t eventfd_wait(int fd, uint32_t timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t cnt;
+
+	if (poll(&p, 1, (int)timeout_ms) == 1 && read(fd, &cnt, sizeof(cnt)) == sizeof(cnt))
+		return cnt;
+	return 0;
+}
+
+/*
+ * The floor under every measured latency: this process signals an eventfd itself and waits for
+ * it the same way (poll, then read). An interrupt's path ends in the same signal and wake-up, so
+ * the ratio to the floor is what the interrupt path costs on top.
+ */
+static int floor_sample(int fd, uint32_t timeout_ms, int64_t *ns, struct err *e)
+{
+	const uint64_t one = 1;
+	int64_t t0 = clock_now_ns();
+
+	if (write(fd, &one, sizeof(one)) != sizeof(one))
+		return err_set(e, errno, "eventfd write: %s", strerror(errno));
+	if (eventfd_wait(fd, timeout_ms) != 1)
+		return err_set(e, ETIMEDOUT, "the floor's eventfd did not count one signal");
+	*ns = clock_now_ns() - t0;
+	return 0;
+}
+
 static int cmd_test(const char *dev, enum vfio_backend backend)
 {
 	uint32_t count = 10, timeout_ms = 2000, index, nvec, last = 0, lost_total = 0;
@@ -235,8 +265,8 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	struct pci_addr a;
 	struct err e = { 0 };
 	struct out *o;
-	int64_t *lat;
-	int *fds;
+	int64_t *lat, *floor_ns;
+	int *fds, floor_fd;
 
 	if (opt_count && (parse_u32(opt_count, &count) || count == 0 || count > 1000000))
 		cli_die(EXIT_USAGE, "--count", "'%s' is not a number from 1 to 1000000", opt_count);
@@ -270,8 +300,14 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	sel = calloc(irq.count, sizeof(*sel));
 	fds = calloc(irq.count, sizeof(*fds));
 	lat = calloc(count, sizeof(*lat));
-	if (!sel || !fds || !lat)
+	floor_ns = calloc(count, sizeof(*floor_ns));
+	if (!sel || !fds || !lat || !floor_ns)
 		cli_die(EXIT_FAIL, NULL, "out of memory");
+	floor_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (floor_fd < 0) {
+		err_set(&e, errno, "eventfd for the floor: %s", strerror(errno));
+		goto fail;
+	}
 	nvec = parse_vectors(opt_vectors, irq.count, sel);
 	if (msix_state_init(&model, irq.count, &e))
 		goto fail;
@@ -298,14 +334,15 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	out_list_begin(o);
 	for (uint32_t v = 0; v < irq.count; v++) {
 		uint32_t delivered = 0, extra = 0;
+		struct stats_i64 fl;
 		uint64_t cnt;
 
 		if (!sel[v])
 			continue;
 		while (read(fds[v], &cnt, sizeof(cnt)) == sizeof(cnt))
 			; /* start from zero */
+		/* Each interrupt is followed by one floor sample: both see the same load. */
 		for (uint32_t k = 0; k < count; k++) {
-			struct pollfd p = { .fd = fds[v], .events = POLLIN };
 			int64_t t0 = clock_now_ns();
 			int rc = msix_can_deliver(&model, v)
 					 ? (device ? testdrv_irq_fire(&td, v, &e)
@@ -314,15 +351,18 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 
 			if (rc)
 				goto fail;
-			if (poll(&p, 1, (int)timeout_ms) == 1 &&
-			    read(fds[v], &cnt, sizeof(cnt)) == sizeof(cnt)) {
+			cnt = eventfd_wait(fds[v], timeout_ms);
+			if (cnt) {
 				lat[delivered++] = clock_now_ns() - t0;
 				extra += (uint32_t)(cnt - 1);
 			}
 			if (device && testdrv_irq_ack(&td, v, &e))
 				goto fail;
+			if (floor_sample(floor_fd, timeout_ms, &floor_ns[k], &e))
+				goto fail;
 		}
 		lost_total += count - delivered;
+		fl = stats_summary_i64(floor_ns, count);
 		out_record_begin(o);
 		out_u64(o, "vector", v);
 		out_u64(o, "fired", count);
@@ -332,9 +372,16 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 
 			out_double(o, "median_us", st.median / 1000.0, 1);
 			out_double(o, "max_us", st.max / 1000.0, 1);
+			out_double(o, "floor_us", fl.median / 1000.0, 1);
+			if (fl.median > 0)
+				out_double(o, "ratio", (double)st.median / (double)fl.median, 2);
+			else
+				out_null(o, "ratio");
 		} else {
 			out_null(o, "median_us");
 			out_null(o, "max_us");
+			out_double(o, "floor_us", fl.median / 1000.0, 1);
+			out_null(o, "ratio");
 		}
 		if (cli.json) {
 			out_u64(o, "extra", extra);
@@ -355,9 +402,11 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 			close(fd); /* the model hands each eventfd back */
 	}
 	vfio_dev_close(vd);
+	close(floor_fd);
 	free(sel);
 	free(fds);
 	free(lat);
+	free(floor_ns);
 	if (lost_total) {
 		cli_error(NULL, "%u interrupts lost", lost_total);
 		return EXIT_FAIL;

@@ -197,3 +197,18 @@ void dma_mem_free(struct dma_mem *mem)
 	mem->hva = NULL;
 	mem->fd = -1;
 }
+
+int dma_mem_discard(struct dma_mem *mem, struct err *e)
+{
+	int advice = mem->backing == DMA_BACKING_MEMFD ? MADV_REMOVE : MADV_DONTNEED;
+
+	if (mem->backing == DMA_BACKING_FILE || mem->backing == DMA_BACKING_EXTERNAL)
+		return err_set(e, EOPNOTSUPP,
+			       "%s memory cannot be discarded without losing its data",
+			       dma_backing_name(mem->backing));
+	if (madvise(mem->hva, mem->size_bytes, advice))
+		return err_set(e, errno, "madvise(%s) of %" PRIu64 " bytes (%s): %s",
+			       advice == MADV_REMOVE ? "MADV_REMOVE" : "MADV_DONTNEED",
+			       mem->size_bytes, dma_backing_name(mem->backing), strerror(errno));
+	return 0;
+}

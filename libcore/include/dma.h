@@ -162,6 +162,13 @@ struct dma_mem {
 int dma_mem_alloc(struct dma_mem *mem, enum dma_backing backing, uint64_t size_bytes,
 		  const char *path, struct err *e);
 void dma_mem_free(struct dma_mem *mem);
+/*
+ * Give the memory's pages back to the kernel, so that the next touch or pin faults in fresh,
+ * zeroed pages (a benchmark's cold start). Anonymous and hugetlb: MADV_DONTNEED; memfd:
+ * MADV_REMOVE (shmem keeps the pages otherwise). -EOPNOTSUPP for a file (its data would be
+ * lost) or external memory; -errno from madvise, with a message.
+ */
+int dma_mem_discard(struct dma_mem *mem, struct err *e);
 /* Parse "anon", "2M", "1G", "memfd"; anything else is a file path (DMA_BACKING_FILE). */
 enum dma_backing dma_backing_parse(const char *s);
 /* Free huge pages of one size (bytes 2M or 1G) from sysfs; -errno when the size is unknown. */

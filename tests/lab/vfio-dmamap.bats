@@ -137,19 +137,49 @@ free2m() { cat $HUGE/free_hugepages; }
 	refute_output --partial "RLIMIT_MEMLOCK"
 }
 
-@test "bench: map/unmap throughput beside the fault-in + mlock baseline" {
-	for b in anon 2M; do
+# field N of the line starting "OP MEMORY" in $output
+bench_field() { awk -v op="$1" -v mem="$2" -v f="$3" '$1 == op && $2 == mem { print $f }' <<<"$output"; }
+
+@test "bench: map beside mlock and unmap beside munlock, on warm and cold memory, with ratios" {
+	for b in anon 2M memfd; do
 		run bash -c "ulimit -l unlimited; vfio-dmamap bench $EDU --size 16M --iterations 5 --backing $b"
 		assert_success
-		assert_line --index 0 --regexp '^map 16777216 5 [0-9.]+ [0-9.]+ [0-9.]+$'
-		assert_line --index 1 --regexp '^unmap 16777216 5 '
-		assert_line --index 2 --regexp '^map\+unmap 16777216 5 '
-		assert_line --index 3 --regexp '^fault\+mlock 16777216 5 [0-9.]+ '
 		echo "$output" | sed "s/^/# bench $b: /" >&3
+		[ "${#lines[@]}" -eq 6 ] || fail "$b: ${#lines[@]} lines"
+		n='[0-9]+\.[0-9]+'
+		assert_line --index 0 --regexp "^map warm 16777216 5 $n $n $n mlock $n$"
+		assert_line --index 1 --regexp "^mlock warm 16777216 5 $n $n $n - -$"
+		assert_line --index 2 --regexp "^map cold 16777216 5 $n $n $n mlock $n$"
+		assert_line --index 3 --regexp "^mlock cold 16777216 5 $n $n $n - -$"
+		assert_line --index 4 --regexp "^unmap warm 16777216 5 $n $n $n munlock $n$"
+		assert_line --index 5 --regexp "^munlock warm 16777216 5 $n $n $n - -$"
+		# Each ratio is its row's median over its baseline's (printed to 0.1 us and 0.01).
+		for r in "map warm mlock" "map cold mlock" "unmap warm munlock"; do
+			set -- $r
+			awk -v m="$(bench_field $1 $2 6)" -v b="$(bench_field $3 $2 6)" \
+				-v r="$(bench_field $1 $2 9)" 'BEGIN { d = m / b - r;
+				exit !(b > 0 && (d < 0 ? -d : d) <= 0.01 + 0.1 * (1 + m / b) / b) }' ||
+				fail "$b $1 $2: ratio $(bench_field $1 $2 9) is not $(bench_field $1 $2 6)/$(bench_field $3 $2 6)"
+		done
+		# Cold memory is faulted in and zeroed on both sides: 16 MiB more work than warm.
+		for op in map mlock; do
+			awk -v c="$(bench_field $op cold 6)" -v w="$(bench_field $op warm 6)" \
+				'BEGIN { exit !(c > w) }' ||
+				fail "$b $op: cold $(bench_field $op cold 6) us not above warm $(bench_field $op warm 6) us"
+		done
 	done
 	run vfio-dmamap bench --json $EDU --size 4M --iterations 2
 	assert_success
-	echo "$output" | jq -e 'length == 4 and .[0].op == "map" and .[0].gib_per_s > 0'
+	echo "$output" | jq -e 'length == 6 and all(.[]; .median_us > 0 and .gib_per_s > 0) and
+		all(.[] | select(.op == "map" or .op == "unmap"); .ratio > 0 and .baseline != null) and
+		all(.[] | select(.op == "mlock" or .op == "munlock"); .ratio == null and .baseline == null)'
+	# A file cannot be discarded: warm rows only, and a warning says why.
+	run bash -c "vfio-dmamap bench $EDU --size 1M --iterations 2 --backing $BATS_TEST_TMPDIR/f 2>&1 >/dev/null"
+	assert_success
+	assert_output --partial "warm memory only"
+	run bash -c "vfio-dmamap bench $EDU --size 1M --iterations 2 --backing $BATS_TEST_TMPDIR/f 2>/dev/null"
+	assert_success
+	[ "$(cut -d' ' -f1,2 <<<"$output" | tr '\n' ,)" = "map warm,mlock warm,unmap warm,munlock warm," ]
 }
 
 @test "clear errors: group not viable, no permission, not on vfio-pci" {

@@ -6,6 +6,7 @@ load ../helpers
 load ../msix_lspci
 
 NVME=0000:00:04.0 NIC=0000:01:00.0 EDU1=0000:01:00.1 EDU=0000:00:06.0
+N='[0-9]+\.[0-9]+' # a latency or ratio as printed
 
 setup_file() {
 	export VFIO_BIND_STATE_DIR=/run/vfio-bind
@@ -13,6 +14,20 @@ setup_file() {
 
 teardown_file() {
 	vfio-bind --restore --all >&3 || true
+}
+
+# Every line of vfio-msix test's $output: the eventfd floor is positive and RATIO is MEDIAN_US
+# over FLOOR_US (both printed to 0.1 us, the ratio to 0.01). With "above": every median is above
+# its floor (a device-raised interrupt makes its way through QEMU's device model and the IOMMU
+# before it ends in the same eventfd signal and wake-up the floor times).
+check_floor() {
+	awk -v above="${1:-}" '{
+		m = $4; f = $6; r = $7; d = m / f - r
+		if (!(f > 0)) { print "line " NR ": floor " f " us is not positive"; bad = 1 }
+		else if ((d < 0 ? -d : d) > 0.01 + 0.1 * (1 + m / f) / f) {
+			print "line " NR ": ratio " r " is not " m "/" f; bad = 1 }
+		else if (above && !(m > f)) { print "line " NR ": median " m " us not above floor " f; bad = 1 }
+	} END { exit bad }' <<<"$output" || fail "vfio-msix test: $output"
 }
 
 @test "info agrees with lspci -vv on e1000e and nvme under their own drivers (MSI-X enabled)" {
@@ -52,8 +67,9 @@ teardown_file() {
 	assert_success
 	[ "${#lines[@]}" -eq 5 ]
 	for v in 0 1 2 3 4; do
-		assert_line --index $v --regexp "^$v 50 50 [0-9.]+ [0-9.]+$"
+		assert_line --index $v --regexp "^$v 50 50 $N $N $N $N$"
 	done
+	check_floor
 	echo "$output" | sed 's/^/# loopback e1000e: /' >&3
 	# MSI-X is off again afterwards.
 	run vfio-msix info $NIC
@@ -64,22 +80,25 @@ teardown_file() {
 	run vfio-msix test $NIC --source device --count 20
 	assert_success
 	for v in 0 1 2 3 4; do
-		assert_line --index $v --regexp "^$v 20 20 [0-9.]+ [0-9.]+$"
+		assert_line --index $v --regexp "^$v 20 20 $N $N $N $N$"
 	done
+	check_floor above
 	echo "$output" | sed 's/^/# device e1000e MSI-X: /' >&3
 }
 
 @test "device-raised MSI from edu (interrupt-raise register), both edus" {
 	run vfio-msix test $EDU --source device --count 20
 	assert_success
-	assert_output --regexp '^0 20 20 [0-9.]+ [0-9.]+$'
+	assert_output --regexp "^0 20 20 $N $N $N $N$"
+	check_floor above
 	echo "$output" | sed 's/^/# device edu MSI: /' >&3
 	run vfio-msix test $EDU1 --source device --count 5
 	assert_success
 	assert_output --regexp '^0 5 5 '
 	run vfio-msix test $EDU --count 20 # loopback MSI
 	assert_success
-	assert_output --regexp '^0 20 20 '
+	assert_output --regexp "^0 20 20 $N $N $N $N$"
+	check_floor
 	echo "$output" | sed 's/^/# loopback edu MSI: /' >&3
 }
 
@@ -94,7 +113,8 @@ teardown_file() {
 	run vfio-msix test --json $NVME --vectors 4 --count 3
 	assert_success
 	echo "$output" | jq -e 'length == 4 and all(.[]; .fired == 3 and .delivered == 3 and
-		.irq == "msix" and .source == "loopback")'
+		.irq == "msix" and .source == "loopback" and .floor_us > 0 and .ratio > 0 and
+		(.median_us / .floor_us - .ratio | fabs) <= 0.01 + 0.1 * (1 + .median_us / .floor_us) / .floor_us)'
 }
 
 @test "errors: no test driver, vectors out of range, device on another driver" {

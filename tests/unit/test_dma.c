@@ -4,6 +4,7 @@
 #include "dma.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PG 4096ull
@@ -469,6 +470,57 @@ TEST(mem_backings)
 	CHECK_EQ_I(dma_backing_parse("/tmp/x"), DMA_BACKING_FILE);
 }
 
+/* Pages resident (by the kernel's mincore) out of the mapping's first n pages. */
+static size_t resident_pages(const struct dma_mem *mem, size_t n)
+{
+	unsigned char vec[64];
+	size_t r = 0;
+
+	if (n > sizeof(vec) || mincore(mem->hva, n * mem->page_bytes, vec))
+		return SIZE_MAX;
+	for (size_t i = 0; i < n; i++)
+		r += vec[i] & 1;
+	return r;
+}
+
+/* Discard gives the pages back: the kernel no longer has them resident, and they read as zero. */
+TEST(mem_discard_drops_pages)
+{
+	enum dma_backing kinds[] = { DMA_BACKING_ANON, DMA_BACKING_MEMFD };
+	char path[] = "/tmp/test_dma.XXXXXX";
+	struct dma_mem mem;
+	struct err e = { 0 };
+	struct stat st;
+	int fd;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		REQUIRE(dma_mem_alloc(&mem, kinds[k], 16 * 4096, NULL, &e) == 0);
+		memset(mem.hva, 0xa5, mem.size_bytes);
+		CHECK_EQ_U(resident_pages(&mem, 16), 16);
+		CHECK_EQ_I(dma_mem_discard(&mem, &e), 0);
+		CHECK_EQ_U(resident_pages(&mem, 16), 0);
+		if (mem.fd >= 0) { /* shmem freed its blocks, not only the page table entries */
+			REQUIRE(fstat(mem.fd, &st) == 0);
+			CHECK_EQ_U((uint64_t)st.st_blocks, 0);
+		}
+		CHECK_EQ_U(((uint8_t *)mem.hva)[0], 0);
+		CHECK_EQ_U(((uint8_t *)mem.hva)[mem.size_bytes - 1], 0);
+		dma_mem_free(&mem);
+	}
+	/* A file keeps its data: refused. */
+	fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	unlink(path);
+	REQUIRE(dma_mem_alloc(&mem, DMA_BACKING_FILE, 4096, path, &e) == 0);
+	memset(mem.hva, 0xa5, 4096);
+	CHECK_EQ_I(dma_mem_discard(&mem, &e), -EOPNOTSUPP);
+	CHECK(strstr(e.msg, "losing its data") != NULL);
+	CHECK_EQ_U(((uint8_t *)mem.hva)[4095], 0xa5);
+	dma_mem_free(&mem);
+	unlink(path);
+}
+
 /* Hugepages: either they work, or the error names the knob. */
 TEST(mem_hugepages_clear_error)
 {
@@ -507,6 +559,7 @@ int main(void)
 	RUN(prop_address_safety);
 	RUN(edge_zero_size);
 	RUN(mem_backings);
+	RUN(mem_discard_drops_pages);
 	RUN(mem_hugepages_clear_error);
 	return CHECK_MAIN_END();
 }
