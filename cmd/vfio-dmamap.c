@@ -119,8 +119,8 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 		out_array_begin(o, "iova_ranges");
 		for (size_t i = 0; i < info.nranges; i++) {
 			out_object_begin(o, NULL);
-			out_hex(o, "start", info.ranges[i].start, 0);
-			out_hex(o, "last", info.ranges[i].last, 0);
+			out_hex(o, "start", info.ranges[i].start.v, 0);
+			out_hex(o, "last", info.ranges[i].last.v, 0);
 			out_object_end(o);
 		}
 		out_array_end(o);
@@ -131,8 +131,8 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 		out_array_begin(o, "reserved_regions");
 		for (size_t i = 0; i < nrr; i++) {
 			out_object_begin(o, NULL);
-			out_hex(o, "start", rr[i].start, 0);
-			out_hex(o, "last", rr[i].last, 0);
+			out_hex(o, "start", rr[i].start.v, 0);
+			out_hex(o, "last", rr[i].last.v, 0);
 			out_str(o, "type", rr[i].type);
 			out_object_end(o);
 		}
@@ -159,8 +159,8 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 		for (size_t i = 0; i < info.nranges; i++) {
 			out_record_begin(o);
 			out_str(o, NULL, "iova-range");
-			out_hex(o, NULL, info.ranges[i].start, 0);
-			out_hex(o, NULL, info.ranges[i].last, 0);
+			out_hex(o, NULL, info.ranges[i].start.v, 0);
+			out_hex(o, NULL, info.ranges[i].last.v, 0);
 			out_record_end(o);
 		}
 		out_record_begin(o);
@@ -173,8 +173,8 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 		for (size_t i = 0; i < nrr; i++) {
 			out_record_begin(o);
 			out_str(o, NULL, "reserved");
-			out_hex(o, NULL, rr[i].start, 0);
-			out_hex(o, NULL, rr[i].last, 0);
+			out_hex(o, NULL, rr[i].start.v, 0);
+			out_hex(o, NULL, rr[i].last.v, 0);
 			out_str(o, NULL, rr[i].type);
 			out_record_end(o);
 		}
@@ -255,22 +255,22 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 
 			if (k && m[i].mem.size_bytes <= chunk)
 				break;
-			fill(src, len, m[i].iova + off + (uint64_t)k);
+			fill(src, len, m[i].iova.v + off + (uint64_t)k);
 			memset(scratch.hva, 0, chunk);
-			if (edu_dma(&td, m[i].iova + off, len, false, 10000, &e) ||
+			if (edu_dma(&td, dma_iova(m[i].iova.v + off), len, false, 10000, &e) ||
 			    edu_dma(&td, sio, len, true, 10000, &e)) {
 				cli_error("--verify", "%s", e.msg);
 				ok = false;
 			} else if (memcmp(src, scratch.hva, len)) {
 				cli_error("--verify", "IOVA 0x%" PRIx64 ": the copy differs",
-					  m[i].iova + off);
+					  m[i].iova.v + off);
 				ok = false;
 			}
 			checked += len;
 		}
 		out_record_begin(o);
 		out_str(o, "check", "verify");
-		out_hex(o, "iova", m[i].iova, 0);
+		out_hex(o, "iova", m[i].iova.v, 0);
 		out_u64(o, "bytes_checked", checked);
 		out_str(o, "result", ok ? "ok" : "FAILED");
 		out_record_end(o);
@@ -293,14 +293,14 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 		/* And the device still works. */
 		fill((uint8_t *)scratch.hva, 64, 99);
 		if (edu_dma(&td, sio, 64, false, 10000, &e) ||
-		    edu_dma(&td, sio + 64, 64, true, 10000, &e) ||
+		    edu_dma(&td, dma_iova(sio.v + 64), 64, true, 10000, &e) ||
 		    memcmp(scratch.hva, (uint8_t *)scratch.hva + 64, 64)) {
 			cli_error("--verify", "the device stopped working after the stray DMA");
 			intact = false;
 		}
 		out_record_begin(o);
 		out_str(o, "check", "stray");
-		out_hex(o, "iova", stray, 0);
+		out_hex(o, "iova", stray.v, 0);
 		out_u64(o, "bytes_checked", chunk);
 		out_str(o, "result", intact ? "blocked" : "CORRUPTED");
 		out_record_end(o);
@@ -339,7 +339,7 @@ static int run_command(char **argv, const struct mapped *m, size_t n)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		for (size_t i = 0; i < n; i++)
 			if (m[i].ok) {
-				snprintf(buf, sizeof(buf), "0x%" PRIx64, m[i].iova);
+				snprintf(buf, sizeof(buf), "0x%" PRIx64, m[i].iova.v);
 				setenv("VFIO_DMAMAP_IOVA", buf, 1);
 				snprintf(buf, sizeof(buf), "%" PRIu64, m[i].mem.size_bytes);
 				setenv("VFIO_DMAMAP_SIZE", buf, 1);
@@ -382,7 +382,7 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 		if (!sizes[i])
 			cli_die(EXIT_USAGE, "--size", "'%s': the size must not be zero", opt_size[i]);
 		if (i < ni)
-			iovas[i] = parse_u64_or_die("--iova", opt_iova[i]);
+			iovas[i] = dma_iova(parse_u64_or_die("--iova", opt_iova[i]));
 		total += sizes[i];
 	}
 	d = open_dev(dev, backend);
@@ -404,7 +404,8 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 		if (i < ni)
 			m[i].iova = iovas[i];
 		else if (dma_map_alloc(vfio_dma_registry(d), sizes[i], m[i].mem.page_bytes,
-				       opt_verify ? EDU_DMA_LIMIT : UINT64_MAX, &m[i].iova, &e)) {
+				       opt_verify ? EDU_DMA_LIMIT : dma_iova(UINT64_MAX), &m[i].iova,
+				       &e)) {
 			cli_error("map", "%s", e.msg);
 			status = EXIT_FAIL;
 			continue;
@@ -417,7 +418,7 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 		m[i].ok = true;
 		nok++;
 		out_record_begin(o);
-		out_hex(o, "iova", m[i].iova, 0);
+		out_hex(o, "iova", m[i].iova.v, 0);
 		if (cli.json)
 			out_u64(o, "size_bytes", sizes[i]);
 		else
@@ -603,7 +604,7 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 	r.d = open_dev(dev, backend);
 	warn_memlock(size);
 	if (dma_mem_alloc(&r.mem, r.backing, size, path, &e) ||
-	    dma_map_alloc(vfio_dma_registry(r.d), size, r.mem.page_bytes, UINT64_MAX, &r.iova,
+	    dma_map_alloc(vfio_dma_registry(r.d), size, r.mem.page_bytes, dma_iova(UINT64_MAX), &r.iova,
 			  &e)) {
 		vfio_dev_close(r.d);
 		cli_die(EXIT_FAIL, "bench", "%s", e.msg);

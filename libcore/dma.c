@@ -29,7 +29,7 @@ static int range_order(const void *a, const void *b)
 {
 	const struct dma_range *x = a, *y = b;
 
-	return x->start < y->start ? -1 : x->start > y->start;
+	return x->start.v < y->start.v ? -1 : x->start.v > y->start.v;
 }
 
 int dma_map_init(struct dma_map *dm, const struct dma_range *ranges, size_t nranges,
@@ -40,7 +40,7 @@ int dma_map_init(struct dma_map *dm, const struct dma_range *ranges, size_t nran
 		return err_set(e, EINVAL, "%zu IOVA ranges: at most %d are supported", nranges,
 			       DMA_MAX_RANGES);
 	if (nranges == 0) {
-		dm->ranges[0] = (struct dma_range){ 0, UINT64_MAX };
+		dm->ranges[0] = (struct dma_range){ dma_iova(0), dma_iova(UINT64_MAX) };
 		dm->nranges = 1;
 	} else {
 		memcpy(dm->ranges, ranges, nranges * sizeof(*ranges));
@@ -48,12 +48,12 @@ int dma_map_init(struct dma_map *dm, const struct dma_range *ranges, size_t nran
 		qsort(dm->ranges, nranges, sizeof(*ranges), range_order);
 	}
 	for (size_t i = 0; i < dm->nranges; i++) {
-		if (dm->ranges[i].start > dm->ranges[i].last)
+		if (dm->ranges[i].start.v > dm->ranges[i].last.v)
 			return err_set(e, EINVAL, "IOVA range 0x%" PRIx64 "-0x%" PRIx64 " is empty",
-				       dm->ranges[i].start, dm->ranges[i].last);
-		if (i && dm->ranges[i].start <= dm->ranges[i - 1].last)
+				       dm->ranges[i].start.v, dm->ranges[i].last.v);
+		if (i && dm->ranges[i].start.v <= dm->ranges[i - 1].last.v)
 			return err_set(e, EINVAL, "IOVA ranges overlap at 0x%" PRIx64,
-				       dm->ranges[i].start);
+				       dm->ranges[i].start.v);
 	}
 	dm->pgsizes = pgsizes ? pgsizes : 4096;
 	return 0;
@@ -67,9 +67,9 @@ void dma_map_fini(struct dma_map *dm)
 	dm->total_bytes = 0;
 }
 
-static iova_t map_last(const struct dma_mapping *m)
+static uint64_t map_last(const struct dma_mapping *m)
 {
-	return m->iova + (m->size_bytes - 1);
+	return m->iova.v + (m->size_bytes - 1);
 }
 
 /* Index of the first mapping whose iova is greater than iova. */
@@ -80,7 +80,7 @@ static size_t upper_bound(const struct dma_map *dm, iova_t iova)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (dm->m[mid].iova <= iova)
+		if (dm->m[mid].iova.v <= iova.v)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -94,7 +94,7 @@ const struct dma_mapping *dma_map_find(const struct dma_map *dm, iova_t iova)
 
 	if (i == 0)
 		return NULL;
-	return map_last(&dm->m[i - 1]) >= iova ? &dm->m[i - 1] : NULL;
+	return map_last(&dm->m[i - 1]) >= iova.v ? &dm->m[i - 1] : NULL;
 }
 
 static void ranges_text(const struct dma_map *dm, char *buf, size_t len)
@@ -104,7 +104,7 @@ static void ranges_text(const struct dma_map *dm, char *buf, size_t len)
 	buf[0] = '\0';
 	for (size_t i = 0; i < dm->nranges && off < len; i++)
 		off += (size_t)snprintf(buf + off, len - off, "%s0x%" PRIx64 "-0x%" PRIx64,
-					i ? ", " : "", dm->ranges[i].start, dm->ranges[i].last);
+					i ? ", " : "", dm->ranges[i].start.v, dm->ranges[i].last.v);
 }
 
 int dma_map_check_add(const struct dma_map *dm, iova_t iova, uint64_t size_bytes, const void *hva,
@@ -118,17 +118,17 @@ int dma_map_check_add(const struct dma_map *dm, iova_t iova, uint64_t size_bytes
 		return err_set(e, EINVAL, "size is zero");
 	if (!dma_iova_last(iova, size_bytes, &last))
 		return err_set(e, EOVERFLOW,
-			       "iova 0x%" PRIx64 " + size 0x%" PRIx64 " wraps past 2^64", iova,
+			       "iova 0x%" PRIx64 " + size 0x%" PRIx64 " wraps past 2^64", iova.v,
 			       size_bytes);
-	if (!dma_is_aligned(iova, pg) || !dma_is_aligned(size_bytes, pg))
+	if (!dma_is_aligned(iova.v, pg) || !dma_is_aligned(size_bytes, pg))
 		return err_set(e, EINVAL,
 			       "iova 0x%" PRIx64 " size 0x%" PRIx64
 			       " is not aligned to the IOMMU page size 0x%" PRIx64,
-			       iova, size_bytes, pg);
+			       iova.v, size_bytes, pg);
 	if (hva && !dma_is_aligned((uintptr_t)hva, pg))
 		return err_set(e, EINVAL, "host address %p is not aligned to 0x%" PRIx64, hva, pg);
 	for (i = 0; i < dm->nranges; i++)
-		if (iova >= dm->ranges[i].start && last <= dm->ranges[i].last)
+		if (iova.v >= dm->ranges[i].start.v && last.v <= dm->ranges[i].last.v)
 			break;
 	if (i == dm->nranges) {
 		char r[256];
@@ -136,18 +136,18 @@ int dma_map_check_add(const struct dma_map *dm, iova_t iova, uint64_t size_bytes
 		ranges_text(dm, r, sizeof(r));
 		return err_set(e, ERANGE,
 			       "0x%" PRIx64 "-0x%" PRIx64 " is outside the valid IOVA ranges (%s)",
-			       iova, last, r);
+			       iova.v, last.v, r);
 	}
 	i = upper_bound(dm, iova);
-	if (i > 0 && map_last(&dm->m[i - 1]) >= iova)
+	if (i > 0 && map_last(&dm->m[i - 1]) >= iova.v)
 		i--;
-	else if (i == dm->n || dm->m[i].iova > last)
+	else if (i == dm->n || dm->m[i].iova.v > last.v)
 		i = SIZE_MAX;
 	if (i != SIZE_MAX)
 		return err_set(e, EEXIST,
 			       "0x%" PRIx64 "-0x%" PRIx64 " overlaps the mapping at 0x%" PRIx64
 			       "-0x%" PRIx64,
-			       iova, last, dm->m[i].iova, map_last(&dm->m[i]));
+			       iova.v, last.v, dm->m[i].iova.v, map_last(&dm->m[i]));
 	if (dm->max_count && dm->n >= dm->max_count)
 		return err_set(e, ENOSPC, "the IOMMU allows no more than %" PRIu64 " mappings",
 			       dm->max_count);
@@ -184,14 +184,14 @@ int dma_map_remove(struct dma_map *dm, iova_t iova, uint64_t size_bytes, struct 
 {
 	size_t i = upper_bound(dm, iova);
 
-	if (i == 0 || dm->m[i - 1].iova != iova)
-		return err_set(e, ENOENT, "nothing is mapped at iova 0x%" PRIx64, iova);
+	if (i == 0 || dm->m[i - 1].iova.v != iova.v)
+		return err_set(e, ENOENT, "nothing is mapped at iova 0x%" PRIx64, iova.v);
 	i--;
 	if (dm->m[i].size_bytes != size_bytes)
 		return err_set(e, ENOENT,
 			       "the mapping at iova 0x%" PRIx64 " is 0x%" PRIx64
 			       " bytes, not 0x%" PRIx64,
-			       iova, dm->m[i].size_bytes, size_bytes);
+			       iova.v, dm->m[i].size_bytes, size_bytes);
 	if (out)
 		*out = dm->m[i];
 	dm->total_bytes -= size_bytes;
@@ -205,7 +205,7 @@ static size_t first_ending_at_or_after(const struct dma_map *dm, iova_t iova)
 {
 	size_t i = upper_bound(dm, iova);
 
-	return (i > 0 && map_last(&dm->m[i - 1]) >= iova) ? i - 1 : i;
+	return (i > 0 && map_last(&dm->m[i - 1]) >= iova.v) ? i - 1 : i;
 }
 
 int dma_map_alloc(const struct dma_map *dm, uint64_t size_bytes, uint64_t align, iova_t limit,
@@ -232,32 +232,32 @@ int dma_map_alloc(const struct dma_map *dm, uint64_t size_bytes, uint64_t align,
 		const struct dma_range *rg = &dm->ranges[r];
 		iova_t cand, last;
 
-		if (rg->start > limit)
+		if (rg->start.v > limit.v)
 			break;
-		if (!dma_align_up(rg->start, align, &cand))
+		if (!dma_align_up(rg->start.v, align, &cand.v))
 			continue;
 		for (;;) {
 			size_t i;
 
-			if (!dma_iova_last(cand, size_bytes, &last) || last > rg->last ||
-			    last > limit)
+			if (!dma_iova_last(cand, size_bytes, &last) || last.v > rg->last.v ||
+			    last.v > limit.v)
 				break;
 			i = first_ending_at_or_after(dm, cand);
-			if (i == dm->n || dm->m[i].iova > last) {
+			if (i == dm->n || dm->m[i].iova.v > last.v) {
 				*out = cand;
 				return 0;
 			}
 			/* Skip past the mapping in the way (its end cannot be UINT64_MAX here,
 			 * since last >= its start and the range check holds). */
 			if (map_last(&dm->m[i]) == UINT64_MAX ||
-			    !dma_align_up(map_last(&dm->m[i]) + 1, align, &cand))
+			    !dma_align_up(map_last(&dm->m[i]) + 1, align, &cand.v))
 				break;
 		}
 	}
 	return err_set(e, ENOSPC,
 		       "no free IOVA space for 0x%" PRIx64 " bytes aligned to 0x%" PRIx64
 		       " below 0x%" PRIx64,
-		       size_bytes, align, limit);
+		       size_bytes, align, limit.v);
 }
 
 int dma_map_check(const struct dma_map *dm, struct err *e)
@@ -271,13 +271,13 @@ int dma_map_check(const struct dma_map *dm, struct err *e)
 
 		if (!dma_iova_last(m->iova, m->size_bytes, &last))
 			return err_set(e, EUCLEAN, "mapping %zu: empty or wraps", i);
-		if (!dma_is_aligned(m->iova, pg) || !dma_is_aligned(m->size_bytes, pg))
+		if (!dma_is_aligned(m->iova.v, pg) || !dma_is_aligned(m->size_bytes, pg))
 			return err_set(e, EUCLEAN, "mapping %zu: misaligned", i);
-		if (i && map_last(&dm->m[i - 1]) >= m->iova)
+		if (i && map_last(&dm->m[i - 1]) >= m->iova.v)
 			return err_set(e, EUCLEAN, "mappings %zu and %zu overlap or are unsorted",
 				       i - 1, i);
 		for (r = 0; r < dm->nranges; r++)
-			if (m->iova >= dm->ranges[r].start && last <= dm->ranges[r].last)
+			if (m->iova.v >= dm->ranges[r].start.v && last.v <= dm->ranges[r].last.v)
 				break;
 		if (r == dm->nranges)
 			return err_set(e, EUCLEAN, "mapping %zu: outside the valid ranges", i);

@@ -140,14 +140,14 @@ int edu_dma(struct testdrv *t, iova_t iova, uint32_t len, bool to_ram, int timeo
 		return err_set(e, ENOTSUP, "%s has no DMA engine driver", t->name);
 	if (len == 0 || len > EDU_DMA_BUF_BYTES)
 		return err_set(e, EINVAL, "edu DMA of %u bytes: 1..%u", len, EDU_DMA_BUF_BYTES);
-	if (iova > EDU_DMA_LIMIT || len - 1 > EDU_DMA_LIMIT - iova)
+	if (iova.v > EDU_DMA_LIMIT.v || len - 1 > EDU_DMA_LIMIT.v - iova.v)
 		return err_set(e, ERANGE,
 			       "edu DMA at IOVA 0x%" PRIx64 ": the device reaches only 28 bits "
 			       "(below 0x10000000)",
-			       iova);
+			       iova.v);
 	/* Addresses fit 32 bits: 4-byte writes set the 64-bit registers with a zero top. */
-	if ((rc = wr(t, EDU_DMA_SRC, to_ram ? EDU_BUF : (uint32_t)iova, e)) ||
-	    (rc = wr(t, EDU_DMA_DST, to_ram ? (uint32_t)iova : EDU_BUF, e)) ||
+	if ((rc = wr(t, EDU_DMA_SRC, to_ram ? EDU_BUF : (uint32_t)iova.v, e)) ||
+	    (rc = wr(t, EDU_DMA_DST, to_ram ? (uint32_t)iova.v : EDU_BUF, e)) ||
 	    (rc = wr(t, EDU_DMA_CNT, len, e)) ||
 	    (rc = wr(t, EDU_DMA_CMD, EDU_DMA_RUN | (to_ram ? EDU_DMA_TO_RAM : 0), e)))
 		return rc;

@@ -264,7 +264,8 @@ int vfio_reserved_regions(int group, struct vfio_resv_region *out, size_t cap, s
 		struct vfio_resv_region *r = &out[*n];
 		char type[24];
 
-		if (sscanf(line, "%" SCNx64 " %" SCNx64 " %23s", &r->start, &r->last, type) == 3) {
+		if (sscanf(line, "%" SCNx64 " %" SCNx64 " %23s", &r->start.v, &r->last.v, type) ==
+		    3) {
 			snprintf(r->type, sizeof(r->type), "%s", type);
 			(*n)++;
 		}
@@ -299,7 +300,7 @@ int vfio_dma_unmap(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, struct 
 	const struct dma_mapping *m = dma_map_find(&d->dma, iova);
 	int rc;
 
-	if (!m || m->iova != iova || m->size_bytes != size_bytes)
+	if (!m || m->iova.v != iova.v || m->size_bytes != size_bytes)
 		return dma_map_remove(&d->dma, iova, size_bytes, NULL, e); /* the exact message */
 	rc = d->ops->unmap(d, iova, size_bytes, e);
 	if (rc)

@@ -169,8 +169,8 @@ static int container_info(struct vfio_dev *d, struct vfio_iommu_info *info, stru
 				struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
 
 				for (uint32_t i = 0; i < r->nr_iovas && i < DMA_MAX_RANGES; i++) {
-					info->ranges[i].start = r->iova_ranges[i].start;
-					info->ranges[i].last = r->iova_ranges[i].end;
+					info->ranges[i].start = dma_iova(r->iova_ranges[i].start);
+					info->ranges[i].last = dma_iova(r->iova_ranges[i].end);
 					info->nranges++;
 				}
 			} else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
@@ -191,13 +191,13 @@ static int container_map(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, v
 		.argsz = sizeof(m),
 		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
 		.vaddr = (uintptr_t)hva,
-		.iova = iova,
+		.iova = iova.v,
 		.size = size_bytes,
 	};
 
 	if (ioctl(d->container_fd, VFIO_IOMMU_MAP_DMA, &m))
-		return err_set(e, errno, "VFIO_IOMMU_MAP_DMA 0x%" PRIx64 "+0x%" PRIx64 ": %s%s", iova,
-			       size_bytes, strerror(errno),
+		return err_set(e, errno, "VFIO_IOMMU_MAP_DMA 0x%" PRIx64 "+0x%" PRIx64 ": %s%s",
+			       iova.v, size_bytes, strerror(errno),
 			       errno == ENOMEM ? " (is RLIMIT_MEMLOCK big enough? ulimit -l)" : "");
 	return 0;
 }
@@ -206,16 +206,16 @@ static int container_unmap(struct vfio_dev *d, iova_t iova, uint64_t size_bytes,
 {
 	struct vfio_iommu_type1_dma_unmap u = {
 		.argsz = sizeof(u),
-		.iova = iova,
+		.iova = iova.v,
 		.size = size_bytes,
 	};
 
 	if (ioctl(d->container_fd, VFIO_IOMMU_UNMAP_DMA, &u))
-		return err_set(e, errno, "VFIO_IOMMU_UNMAP_DMA 0x%" PRIx64 "+0x%" PRIx64 ": %s", iova,
-			       size_bytes, strerror(errno));
+		return err_set(e, errno, "VFIO_IOMMU_UNMAP_DMA 0x%" PRIx64 "+0x%" PRIx64 ": %s",
+			       iova.v, size_bytes, strerror(errno));
 	if (u.size != size_bytes)
 		return err_set(e, EIO, "VFIO_IOMMU_UNMAP_DMA 0x%" PRIx64 ": unmapped 0x%llx of 0x%" PRIx64,
-			       iova, (unsigned long long)u.size, size_bytes);
+			       iova.v, (unsigned long long)u.size, size_bytes);
 	return 0;
 }
 

@@ -88,8 +88,8 @@ static int iommufd_info(struct vfio_dev *d, struct vfio_iommu_info *info, struct
 		return err_set(e, errno, "IOMMU_IOAS_IOVA_RANGES: %s%s", strerror(errno),
 			       errno == EMSGSIZE ? " (more ranges than this tool handles)" : "");
 	for (uint32_t i = 0; i < q.num_iovas && i < DMA_MAX_RANGES; i++) {
-		info->ranges[i].start = r[i].start;
-		info->ranges[i].last = r[i].last;
+		info->ranges[i].start = dma_iova(r[i].start);
+		info->ranges[i].last = dma_iova(r[i].last);
 		info->nranges++;
 	}
 	info->pgsizes = q.out_iova_alignment > 1 ? q.out_iova_alignment : 4096;
@@ -106,11 +106,11 @@ static int iommufd_map(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, voi
 		.ioas_id = d->ioas_id,
 		.user_va = (uintptr_t)hva,
 		.length = size_bytes,
-		.iova = iova,
+		.iova = iova.v,
 	};
 
 	if (ioctl(d->iommufd, LAB_IOMMU_IOAS_MAP, &m))
-		return err_set(e, errno, "IOMMU_IOAS_MAP 0x%" PRIx64 "+0x%" PRIx64 ": %s%s", iova,
+		return err_set(e, errno, "IOMMU_IOAS_MAP 0x%" PRIx64 "+0x%" PRIx64 ": %s%s", iova.v,
 			       size_bytes, strerror(errno),
 			       errno == ENOMEM ? " (is RLIMIT_MEMLOCK big enough? ulimit -l)" : "");
 	return 0;
@@ -121,12 +121,12 @@ static int iommufd_unmap(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, s
 	struct lab_iommu_ioas_unmap u = {
 		.size = sizeof(u),
 		.ioas_id = d->ioas_id,
-		.iova = iova,
+		.iova = iova.v,
 		.length = size_bytes,
 	};
 
 	if (ioctl(d->iommufd, LAB_IOMMU_IOAS_UNMAP, &u))
-		return err_set(e, errno, "IOMMU_IOAS_UNMAP 0x%" PRIx64 "+0x%" PRIx64 ": %s", iova,
+		return err_set(e, errno, "IOMMU_IOAS_UNMAP 0x%" PRIx64 "+0x%" PRIx64 ": %s", iova.v,
 			       size_bytes, strerror(errno));
 	return 0;
 }

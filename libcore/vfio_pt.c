@@ -532,27 +532,33 @@ static const struct pci_fn_ops pt_cfg_ops = { cfg_read, cfg_write };
 
 /* ---- setup and teardown ------------------------------------------------------------------- */
 
+void vfio_pt_alloc_init(struct vpci_alloc *a, const struct vm_ram *ram)
+{
+	uint64_t ram_end = VM_4G_GPA, mmio64_base;
+
+	for (unsigned i = 0; i < ram->nr_regions; i++) {
+		uint64_t end = ram->region[i].gpa + ram->region[i].size_bytes;
+
+		if (end > ram_end)
+			ram_end = end;
+	}
+	mmio64_base = (ram_end + VFIO_PT_MMIO64_ALIGN - 1) & ~(VFIO_PT_MMIO64_ALIGN - 1);
+	vpci_alloc_init(a, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE, mmio64_base,
+			VFIO_PT_MMIO64_SIZE, VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE);
+}
+
 int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 {
 	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
-	uint64_t ram_end = VM_4G_GPA;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->vm = vm;
 	s->kvm_vfio_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
-	for (unsigned i = 0; i < vm->ram.nr_regions; i++) {
-		uint64_t end = vm->ram.region[i].gpa + vm->ram.region[i].size_bytes;
-
-		if (end > ram_end)
-			ram_end = end;
-	}
-	/* 64-bit BARs above RAM, from a 64 GiB boundary so that large BARs align naturally. */
-	s->mmio64_base = (ram_end + (64ull << 30) - 1) & ~((64ull << 30) - 1);
-	s->mmio64_size = 1ull << 38;
-	vpci_alloc_init(&s->alloc, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE, s->mmio64_base,
-			s->mmio64_size, VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE);
+	vfio_pt_alloc_init(&s->alloc, &vm->ram);
+	s->mmio64_base = s->alloc.mmio64.base;
+	s->mmio64_size = s->alloc.mmio64.end - s->alloc.mmio64.base;
 	s->routes = calloc(1, sizeof(*s->routes) +
 				      VFIO_PT_MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
 	if (!s->routes)
@@ -757,7 +763,8 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	for (unsigned i = 0; !rc && !peer && i < s->vm->ram.nr_regions; i++) {
 		const struct vm_ram_region *r = &s->vm->ram.region[i];
 
-		rc = vfio_dma_map(p->dev, r->gpa, r->size_bytes, r->hva, s->vm->ram.backing, e);
+		rc = vfio_dma_map(p->dev, dma_iova_from_gpa(r->gpa), r->size_bytes, r->hva,
+				  s->vm->ram.backing, e);
 	}
 	if (!rc)
 		rc = read_config(p, cfg, e);

@@ -10,29 +10,38 @@
 #include "guestmem.h"
 
 /*
- * IO virtual address: what a device puts on the bus, translated by the IOMMU. Host addresses are
- * plain pointers and guest physical addresses are gpa_t; the conversions below are the only
- * places one kind becomes another.
+ * IO virtual address: what a device puts on the bus, translated by the IOMMU. A struct, so that
+ * the compiler refuses a guest physical address (gpa_t), a host pointer or a bare number where
+ * an IOVA is expected: dma_iova() says "this number is an IOVA" (user input, kernel reports),
+ * dma_iova_from_gpa() is the one place a guest address becomes an IOVA. .v is the value, for
+ * arithmetic and printing.
  */
-typedef uint64_t iova_t;
+typedef struct {
+	uint64_t v;
+} iova_t;
+
+static inline iova_t dma_iova(uint64_t v)
+{
+	return (iova_t){ v };
+}
 
 /* A passthrough VM maps guest RAM at IOVA = GPA (what the guest's driver programs is a GPA). */
 static inline iova_t dma_iova_from_gpa(gpa_t gpa)
 {
-	return (iova_t)gpa;
+	return dma_iova(gpa);
 }
 
 static inline gpa_t dma_gpa_from_iova(iova_t iova)
 {
-	return (gpa_t)iova;
+	return iova.v;
 }
 
 /* iova + off without wrapping past 2^64: false (and *out untouched) when it would. */
 static inline bool dma_iova_add(iova_t iova, uint64_t off, iova_t *out)
 {
-	if (off > UINT64_MAX - iova)
+	if (off > UINT64_MAX - iova.v)
 		return false;
-	*out = iova + off;
+	*out = dma_iova(iova.v + off);
 	return true;
 }
 

@@ -21,7 +21,7 @@ struct testdrv {
 };
 
 /* QEMU's edu masks DMA addresses to 28 bits: IOVAs it uses must lie below 256 MiB. */
-#define EDU_DMA_LIMIT ((iova_t)(1u << 28) - 1)
+#define EDU_DMA_LIMIT ((iova_t){ (1u << 28) - 1 })
 /*
  * The device buffer is 4096 bytes, but QEMU up to 7.2 aborts (hw_error) on a transfer that ends
  * exactly at the buffer's end (an off-by-one in its range check): stay well inside it.

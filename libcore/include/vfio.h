@@ -28,7 +28,7 @@ struct vfio_iommu_info {
 
 /* One line of /sys/kernel/iommu_groups/N/reserved_regions. */
 struct vfio_resv_region {
-	uint64_t start, last;
+	iova_t start, last;
 	char type[24]; /* "msi", "direct", "reserved", "direct-relaxable" */
 };
 

@@ -21,8 +21,17 @@
 #define VFIO_PT_MMIO32_SIZE 0x1ec00000ULL /* up to the IOAPIC at 0xfec00000 */
 #define VFIO_PT_IO_BASE 0xc000
 #define VFIO_PT_IO_SIZE 0x4000
+/* 64-bit BARs above RAM, from a 64 GiB boundary so that large BARs align naturally. */
+#define VFIO_PT_MMIO64_ALIGN (64ULL << 30)
+#define VFIO_PT_MMIO64_SIZE (1ULL << 38)
 
 struct vfio_pt;
+
+/*
+ * The guest's BAR windows for a VM with this RAM: the one place that decides where the guest
+ * sees passed-through BARs (none overlaps RAM, which is mapped for DMA at IOVA = GPA).
+ */
+void vfio_pt_alloc_init(struct vpci_alloc *a, const struct vm_ram *ram);
 
 struct vfio_pt_set {
 	struct vm *vm;

@@ -19,37 +19,46 @@ static struct dma_map fresh(const struct dma_range *r, size_t n)
 	return dm;
 }
 
+/* Record [iova, iova + size) of anonymous memory with no host address (most cases here). */
+static int map_anon(struct dma_map *dm, uint64_t iova, uint64_t size_bytes, struct err *e)
+{
+	return dma_map_add(dm, dma_iova(iova), size_bytes, NULL, DMA_BACKING_ANON, e);
+}
+
 TEST(map_basics)
 {
-	struct dma_range r[] = { { 0, 0xfedfffff }, { 0xfef00000, 0x7fffffffffull } };
+	struct dma_range r[] = { { { 0 }, { 0xfedfffff } },
+				 { { 0xfef00000 }, { 0x7fffffffffull } } };
 	struct dma_map dm = fresh(r, 2);
 	struct err e = { 0 };
 	struct dma_mapping out;
 	char buf[1];
 
-	CHECK_EQ_I(dma_map_add(&dm, 0x1000, 0x2000, NULL, DMA_BACKING_ANON, &e), 0);
-	CHECK_EQ_I(dma_map_add(&dm, 0x3000, 0x1000, NULL, DMA_BACKING_ANON, &e), 0); /* adjacent */
-	CHECK_EQ_I(dma_map_add(&dm, 0x0000, 0x1000, NULL, DMA_BACKING_ANON, &e), 0); /* adjacent */
+	CHECK_EQ_I(map_anon(&dm, 0x1000, 0x2000, &e), 0);
+	CHECK_EQ_I(map_anon(&dm, 0x3000, 0x1000, &e), 0); /* adjacent */
+	CHECK_EQ_I(map_anon(&dm, 0x0000, 0x1000, &e), 0); /* adjacent */
 	CHECK_EQ_U(dm.total_bytes, 0x4000);
-	CHECK_EQ_I(dma_map_add(&dm, 0x2000, 0x1000, NULL, DMA_BACKING_ANON, &e), -EEXIST);
+	CHECK_EQ_I(map_anon(&dm, 0x2000, 0x1000, &e), -EEXIST);
 	CHECK(strstr(e.msg, "overlaps the mapping at 0x1000-0x2fff") != NULL);
-	CHECK_EQ_I(dma_map_add(&dm, 0x0, 0x10000, NULL, DMA_BACKING_ANON, &e), -EEXIST);
-	CHECK_EQ_I(dma_map_add(&dm, 0x5000, 0, NULL, DMA_BACKING_ANON, &e), -EINVAL);
-	CHECK_EQ_I(dma_map_add(&dm, 0x5800, 0x1000, NULL, DMA_BACKING_ANON, &e), -EINVAL);
-	CHECK_EQ_I(dma_map_add(&dm, 0x5000, 0x800, NULL, DMA_BACKING_ANON, &e), -EINVAL);
-	CHECK_EQ_I(dma_map_add(&dm, 0x5000, 0x1000, buf + 1, DMA_BACKING_ANON, &e), -EINVAL);
-	CHECK_EQ_I(dma_map_add(&dm, 0xfee00000, 0x1000, NULL, DMA_BACKING_ANON, &e), -ERANGE);
+	CHECK_EQ_I(map_anon(&dm, 0x0, 0x10000, &e), -EEXIST);
+	CHECK_EQ_I(map_anon(&dm, 0x5000, 0, &e), -EINVAL);
+	CHECK_EQ_I(map_anon(&dm, 0x5800, 0x1000, &e), -EINVAL);
+	CHECK_EQ_I(map_anon(&dm, 0x5000, 0x800, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_add(&dm, dma_iova(0x5000), 0x1000, buf + 1, DMA_BACKING_ANON, &e),
+		   -EINVAL);
+	CHECK_EQ_I(map_anon(&dm, 0xfee00000, 0x1000, &e), -ERANGE);
 	CHECK(strstr(e.msg, "outside the valid IOVA ranges (0x0-0xfedfffff, 0xfef00000-") != NULL);
-	CHECK_EQ_I(dma_map_add(&dm, 0xfedff000, 0x2000, NULL, DMA_BACKING_ANON, &e), -ERANGE);
-	CHECK_EQ_I(dma_map_add(&dm, 0xfffffffffffff000ull, 0x2000, NULL, DMA_BACKING_ANON, &e),
+	CHECK_EQ_I(map_anon(&dm, 0xfedff000, 0x2000, &e), -ERANGE);
+	CHECK_EQ_I(map_anon(&dm, 0xfffffffffffff000ull, 0x2000, &e),
 		   -EOVERFLOW);
-	CHECK(dma_map_find(&dm, 0x2fff) && dma_map_find(&dm, 0x2fff)->iova == 0x1000);
-	CHECK(dma_map_find(&dm, 0x4000) == NULL);
-	CHECK_EQ_I(dma_map_remove(&dm, 0x1000, 0x1000, &out, &e), -ENOENT);
+	CHECK(dma_map_find(&dm, dma_iova(0x2fff)) &&
+	      dma_map_find(&dm, dma_iova(0x2fff))->iova.v == 0x1000);
+	CHECK(dma_map_find(&dm, dma_iova(0x4000)) == NULL);
+	CHECK_EQ_I(dma_map_remove(&dm, dma_iova(0x1000), 0x1000, &out, &e), -ENOENT);
 	CHECK(strstr(e.msg, "is 0x2000 bytes, not 0x1000") != NULL);
-	CHECK_EQ_I(dma_map_remove(&dm, 0x2000, 0x1000, &out, &e), -ENOENT);
-	CHECK_EQ_I(dma_map_remove(&dm, 0x1000, 0x2000, &out, &e), 0);
-	CHECK_EQ_U(out.iova, 0x1000);
+	CHECK_EQ_I(dma_map_remove(&dm, dma_iova(0x2000), 0x1000, &out, &e), -ENOENT);
+	CHECK_EQ_I(dma_map_remove(&dm, dma_iova(0x1000), 0x2000, &out, &e), 0);
+	CHECK_EQ_U(out.iova.v, 0x1000);
 	CHECK_EQ_U(dm.total_bytes, 0x2000);
 	CHECK_EQ_I(dma_map_check(&dm, &e), 0);
 	dma_map_fini(&dm);
@@ -57,8 +66,8 @@ TEST(map_basics)
 
 TEST(init_rejects_bad_ranges)
 {
-	struct dma_range overlap[] = { { 0, 0x1fff }, { 0x1000, 0x2fff } };
-	struct dma_range empty[] = { { 0x2000, 0x1000 } };
+	struct dma_range overlap[] = { { { 0 }, { 0x1fff } }, { { 0x1000 }, { 0x2fff } } };
+	struct dma_range empty[] = { { { 0x2000 }, { 0x1000 } } };
 	struct dma_map dm;
 	struct err e = { 0 };
 
@@ -66,36 +75,37 @@ TEST(init_rejects_bad_ranges)
 	CHECK_EQ_I(dma_map_init(&dm, empty, 1, 0, &e), -EINVAL);
 	CHECK_EQ_I(dma_map_init(&dm, NULL, 0, 0, &e), 0);
 	CHECK_EQ_U(dma_map_min_page(&dm), 4096);
-	CHECK_EQ_U(dm.ranges[0].last, UINT64_MAX);
+	CHECK_EQ_U(dm.ranges[0].last.v, UINT64_MAX);
 }
 
 TEST(alloc_basics)
 {
-	struct dma_range r[] = { { 0x1000, 0xfedfffff }, { 0xfef00000, 0xffffffffffffull } };
+	struct dma_range r[] = { { { 0x1000 }, { 0xfedfffff } },
+				 { { 0xfef00000 }, { 0xffffffffffffull } } };
 	struct dma_map dm = fresh(r, 2);
 	struct err e = { 0 };
 	iova_t iova;
 
-	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 0, UINT64_MAX, &iova, &e), 0);
-	CHECK_EQ_U(iova, 0x1000);
-	CHECK_EQ_I(dma_map_alloc(&dm, 2 << 20, 2 << 20, UINT64_MAX, &iova, &e), 0);
-	CHECK_EQ_U(iova, 2 << 20);
-	REQUIRE(dma_map_add(&dm, 2 << 20, 2 << 20, NULL, DMA_BACKING_HUGE_2M, &e) == 0);
-	CHECK_EQ_I(dma_map_alloc(&dm, 2 << 20, 2 << 20, UINT64_MAX, &iova, &e), 0);
-	CHECK_EQ_U(iova, 4 << 20);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 0, dma_iova(UINT64_MAX), &iova, &e), 0);
+	CHECK_EQ_U(iova.v, 0x1000);
+	CHECK_EQ_I(dma_map_alloc(&dm, 2 << 20, 2 << 20, dma_iova(UINT64_MAX), &iova, &e), 0);
+	CHECK_EQ_U(iova.v, 2 << 20);
+	REQUIRE(dma_map_add(&dm, dma_iova(2 << 20), 2 << 20, NULL, DMA_BACKING_HUGE_2M, &e) == 0);
+	CHECK_EQ_I(dma_map_alloc(&dm, 2 << 20, 2 << 20, dma_iova(UINT64_MAX), &iova, &e), 0);
+	CHECK_EQ_U(iova.v, 4 << 20);
 	/* A 28-bit DMA mask (QEMU's edu): nothing above 256 MiB. */
-	CHECK_EQ_I(dma_map_alloc(&dm, 1 << 28, 0, (1 << 28) - 1, &iova, &e), -ENOSPC);
-	CHECK_EQ_I(dma_map_alloc(&dm, 1 << 20, 0, (1 << 28) - 1, &iova, &e), 0);
-	CHECK(iova + (1 << 20) - 1 <= (1 << 28) - 1);
+	CHECK_EQ_I(dma_map_alloc(&dm, 1 << 28, 0, dma_iova((1 << 28) - 1), &iova, &e), -ENOSPC);
+	CHECK_EQ_I(dma_map_alloc(&dm, 1 << 20, 0, dma_iova((1 << 28) - 1), &iova, &e), 0);
+	CHECK(iova.v + (1 << 20) - 1 <= (1 << 28) - 1);
 	/* Skips the hole between the ranges. */
-	CHECK_EQ_I(dma_map_alloc(&dm, 0x200000, 0x100000000ull, UINT64_MAX, &iova, &e), 0);
-	CHECK_EQ_U(iova, 0x100000000ull);
-	CHECK_EQ_I(dma_map_alloc(&dm, 0, 0, UINT64_MAX, &iova, &e), -EINVAL);
-	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 3, UINT64_MAX, &iova, &e), -EINVAL);
-	CHECK_EQ_I(dma_map_alloc(&dm, 0x800, 0, UINT64_MAX, &iova, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x200000, 0x100000000ull, dma_iova(UINT64_MAX), &iova, &e), 0);
+	CHECK_EQ_U(iova.v, 0x100000000ull);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0, 0, dma_iova(UINT64_MAX), &iova, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 3, dma_iova(UINT64_MAX), &iova, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x800, 0, dma_iova(UINT64_MAX), &iova, &e), -EINVAL);
 	dm.max_count = 1;
-	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 0, UINT64_MAX, &iova, &e), -ENOSPC);
-	CHECK_EQ_I(dma_map_add(&dm, 0x1000, 0x1000, NULL, DMA_BACKING_ANON, &e), -ENOSPC);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 0, dma_iova(UINT64_MAX), &iova, &e), -ENOSPC);
+	CHECK_EQ_I(map_anon(&dm, 0x1000, 0x1000, &e), -ENOSPC);
 	dma_map_fini(&dm);
 }
 
@@ -104,29 +114,30 @@ TEST(edge_max_address)
 {
 	struct dma_map dm = fresh(NULL, 0);
 	struct err e = { 0 };
-	iova_t top = UINT64_MAX - PG + 1, iova;
+	uint64_t top = UINT64_MAX - PG + 1;
+	iova_t iova;
 
-	CHECK_EQ_I(dma_map_add(&dm, top, PG, NULL, DMA_BACKING_ANON, &e), 0);
-	CHECK(dma_map_find(&dm, UINT64_MAX) != NULL);
-	CHECK_EQ_I(dma_map_add(&dm, top, 2 * PG, NULL, DMA_BACKING_ANON, &e), -EOVERFLOW);
-	CHECK_EQ_I(dma_map_add(&dm, top - PG, 2 * PG, NULL, DMA_BACKING_ANON, &e), -EEXIST);
-	CHECK_EQ_I(dma_map_add(&dm, 0, UINT64_MAX - PG + 1, NULL, DMA_BACKING_ANON, &e), 0);
-	CHECK_EQ_I(dma_map_alloc(&dm, PG, 0, UINT64_MAX, &iova, &e), -ENOSPC);
+	CHECK_EQ_I(map_anon(&dm, top, PG, &e), 0);
+	CHECK(dma_map_find(&dm, dma_iova(UINT64_MAX)) != NULL);
+	CHECK_EQ_I(map_anon(&dm, top, 2 * PG, &e), -EOVERFLOW);
+	CHECK_EQ_I(map_anon(&dm, top - PG, 2 * PG, &e), -EEXIST);
+	CHECK_EQ_I(map_anon(&dm, 0, UINT64_MAX - PG + 1, &e), 0);
+	CHECK_EQ_I(dma_map_alloc(&dm, PG, 0, dma_iova(UINT64_MAX), &iova, &e), -ENOSPC);
 	CHECK_EQ_I(dma_map_check(&dm, &e), 0);
-	CHECK_EQ_I(dma_map_remove(&dm, top, PG, NULL, &e), 0);
-	CHECK_EQ_I(dma_map_alloc(&dm, PG, 0, UINT64_MAX, &iova, &e), 0);
-	CHECK_EQ_U(iova, top);
+	CHECK_EQ_I(dma_map_remove(&dm, dma_iova(top), PG, NULL, &e), 0);
+	CHECK_EQ_I(dma_map_alloc(&dm, PG, 0, dma_iova(UINT64_MAX), &iova, &e), 0);
+	CHECK_EQ_U(iova.v, top);
 	dma_map_fini(&dm);
 }
 
 /* --- reference model for the property tests: a plain unsorted list ------------------------ */
 struct ref {
-	iova_t iova[512];
+	uint64_t iova[512];
 	uint64_t size[512];
 	size_t n;
 };
 
-static bool ref_overlaps(const struct ref *r, iova_t a, uint64_t s)
+static bool ref_overlaps(const struct ref *r, uint64_t a, uint64_t s)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (a <= r->iova[i] + (r->size[i] - 1) && r->iova[i] <= a + (s - 1))
@@ -134,10 +145,10 @@ static bool ref_overlaps(const struct ref *r, iova_t a, uint64_t s)
 	return false;
 }
 
-static bool in_ranges(const struct dma_map *dm, iova_t a, uint64_t s)
+static bool in_ranges(const struct dma_map *dm, uint64_t a, uint64_t s)
 {
 	for (size_t i = 0; i < dm->nranges; i++)
-		if (a >= dm->ranges[i].start && a + (s - 1) <= dm->ranges[i].last)
+		if (a >= dm->ranges[i].start.v && a + (s - 1) <= dm->ranges[i].last.v)
 			return true;
 	return false;
 }
@@ -157,13 +168,13 @@ static size_t random_ranges(struct prop_rng *r, struct dma_range *out, uint64_t 
 			break;
 		if (start + len > pages)
 			len = pages - start;
-		out[n++] = (struct dma_range){ start * PG, (start + len) * PG - 1 };
+		out[n++] = (struct dma_range){ { start * PG }, { (start + len) * PG - 1 } };
 		p = start + len + 1;
 	}
 	return n;
 }
 
-static iova_t random_iova(struct prop_rng *r, uint64_t pages)
+static uint64_t random_iova(struct prop_rng *r, uint64_t pages)
 {
 	switch (prop_below(r, 16)) {
 	case 0:
@@ -209,7 +220,7 @@ TEST(prop_dma_sequences_match_model)
 
 		for (unsigned s = 0; s < steps; s++) {
 			unsigned op = (unsigned)prop_below(&r, 10);
-			iova_t a = random_iova(&r, 96);
+			uint64_t a = random_iova(&r, 96);
 			uint64_t sz = random_size(&r), sum = 0;
 			int rc, want;
 
@@ -218,7 +229,7 @@ TEST(prop_dma_sequences_match_model)
 
 				if (!sz)
 					want = -EINVAL;
-				else if (!dma_iova_last(a, sz, &last))
+				else if (!dma_iova_last(dma_iova(a), sz, &last))
 					want = -EOVERFLOW;
 				else if (a % PG || sz % PG)
 					want = -EINVAL;
@@ -228,7 +239,7 @@ TEST(prop_dma_sequences_match_model)
 					want = -EEXIST;
 				else
 					want = 0;
-				rc = dma_map_add(&dm, a, sz, NULL, DMA_BACKING_ANON, &e);
+				rc = map_anon(&dm, a, sz, &e);
 				if (rc != want) {
 					CHECK_FAIL_AT("case %" PRIu64 " add 0x%" PRIx64 "+0x%" PRIx64
 						      ": %d, model %d (%s)",
@@ -240,12 +251,13 @@ TEST(prop_dma_sequences_match_model)
 					ref.iova[ref.n] = a;
 					ref.size[ref.n++] = sz;
 				} else if (!rc) {
-					dma_map_remove(&dm, a, sz, NULL, &e);
+					dma_map_remove(&dm, dma_iova(a), sz, NULL, &e);
 				}
 			} else if (op < 8 && ref.n) { /* remove an existing mapping */
 				size_t k = prop_below(&r, ref.n);
 
-				rc = dma_map_remove(&dm, ref.iova[k], ref.size[k], NULL, &e);
+				rc = dma_map_remove(&dm, dma_iova(ref.iova[k]), ref.size[k], NULL,
+						    &e);
 				if (rc) {
 					CHECK_FAIL_AT("case %" PRIu64 " remove existing: %s", c, e.msg);
 					dma_map_fini(&dm);
@@ -262,7 +274,7 @@ TEST(prop_dma_sequences_match_model)
 					exact |= ref.iova[k] == a && ref.size[k] == sz;
 				if (exact)
 					continue;
-				rc = dma_map_remove(&dm, a, sz, NULL, &e);
+				rc = dma_map_remove(&dm, dma_iova(a), sz, NULL, &e);
 				if (rc != -ENOENT || dm.total_bytes != before || dm.n != nbefore) {
 					CHECK_FAIL_AT("case %" PRIu64 " remove 0x%" PRIx64 "+0x%" PRIx64
 						      " not mapped: %d",
@@ -271,13 +283,13 @@ TEST(prop_dma_sequences_match_model)
 					return;
 				}
 			} else { /* find: agrees with a linear scan */
-				const struct dma_mapping *m = dma_map_find(&dm, a);
+				const struct dma_mapping *m = dma_map_find(&dm, dma_iova(a));
 				size_t k;
 
 				for (k = 0; k < ref.n; k++)
 					if (a >= ref.iova[k] && a - ref.iova[k] < ref.size[k])
 						break;
-				if ((k < ref.n) != (m != NULL) || (m && m->iova != ref.iova[k])) {
+				if ((k < ref.n) != (m != NULL) || (m && m->iova.v != ref.iova[k])) {
 					CHECK_FAIL_AT("case %" PRIu64 " find 0x%" PRIx64, c, a);
 					dma_map_fini(&dm);
 					return;
@@ -308,19 +320,20 @@ TEST(prop_dma_adjacent_and_remap)
 		struct err e = { 0 };
 		uint64_t s1 = PG * (1 + prop_below(&r, 64)), s0 = PG * (1 + prop_below(&r, 64));
 		uint64_t s2 = PG * (1 + prop_below(&r, 64));
-		iova_t a = (prop_next(&r) & ~(PG - 1)) % (UINT64_MAX - 256 * PG);
+		uint64_t a = (prop_next(&r) & ~(PG - 1)) % (UINT64_MAX - 256 * PG);
 		bool ok = true;
 
 		if (a < s0)
 			a = s0;
-		ok &= dma_map_add(&dm, a, s1, NULL, DMA_BACKING_ANON, &e) == 0;
-		ok &= dma_map_add(&dm, a + s1, s2, NULL, DMA_BACKING_ANON, &e) == 0;
-		ok &= dma_map_add(&dm, a - s0, s0, NULL, DMA_BACKING_ANON, &e) == 0;
+		ok &= map_anon(&dm, a, s1, &e) == 0;
+		ok &= map_anon(&dm, a + s1, s2, &e) == 0;
+		ok &= map_anon(&dm, a - s0, s0, &e) == 0;
 		ok &= dm.total_bytes == s0 + s1 + s2;
-		ok &= dma_map_add(&dm, a - PG, 2 * PG, NULL, DMA_BACKING_ANON, &e) == -EEXIST;
-		ok &= dma_map_remove(&dm, a, s1, NULL, &e) == 0;
-		ok &= dma_map_find(&dm, a) == NULL && dma_map_find(&dm, a + s1 - 1) == NULL;
-		ok &= dma_map_add(&dm, a, s1, NULL, DMA_BACKING_ANON, &e) == 0;
+		ok &= map_anon(&dm, a - PG, 2 * PG, &e) == -EEXIST;
+		ok &= dma_map_remove(&dm, dma_iova(a), s1, NULL, &e) == 0;
+		ok &= dma_map_find(&dm, dma_iova(a)) == NULL;
+		ok &= dma_map_find(&dm, dma_iova(a + s1 - 1)) == NULL;
+		ok &= map_anon(&dm, a, s1, &e) == 0;
 		ok &= dm.total_bytes == s0 + s1 + s2 && dm.n == 3;
 		ok &= dma_map_check(&dm, &e) == 0;
 		dma_map_fini(&dm);
@@ -349,39 +362,41 @@ TEST(prop_alloc_lowest_valid_slot)
 		struct dma_map dm = fresh(rg, nr);
 		struct err e = { 0 };
 		uint64_t size = PG * (1 + prop_below(&r, 12)), align = PG << prop_below(&r, 4);
-		iova_t limit = prop_below(&r, 3) ? UINT64_MAX : PG * prop_below(&r, 160) - 1;
-		iova_t got = 0, brute = UINT64_MAX;
+		uint64_t limit = prop_below(&r, 3) ? UINT64_MAX : PG * prop_below(&r, 160) - 1;
+		uint64_t brute = UINT64_MAX;
+		iova_t got = { 0 };
 		int rc;
 
 		for (unsigned k = prop_below(&r, 12); k; k--) /* some random mappings */
-			dma_map_add(&dm, prop_below(&r, 128) * PG, PG * (1 + prop_below(&r, 6)), NULL,
-				    DMA_BACKING_ANON, &e);
+			map_anon(&dm, prop_below(&r, 128) * PG, PG * (1 + prop_below(&r, 6)), &e);
 		/* Brute force over the universe (plus the whole-space case's start). */
-		for (iova_t a = 0; a <= 160 * PG; a += align) {
-			iova_t last = a + size - 1;
+		for (uint64_t a = 0; a <= 160 * PG; a += align) {
+			uint64_t last = a + size - 1;
 			bool free_ = true;
 
 			if (last > limit || !in_ranges(&dm, a, size))
 				continue;
 			for (size_t i = 0; i < dm.n && free_; i++)
-				free_ = last < dm.m[i].iova || a > dm.m[i].iova + dm.m[i].size_bytes - 1;
+				free_ = last < dm.m[i].iova.v ||
+					a > dm.m[i].iova.v + dm.m[i].size_bytes - 1;
 			if (free_) {
 				brute = a;
 				break;
 			}
 		}
-		rc = dma_map_alloc(&dm, size, align, limit, &got, &e);
-		if (brute != UINT64_MAX ? (rc != 0 || got != brute) : (rc == 0 && got <= 160 * PG)) {
+		rc = dma_map_alloc(&dm, size, align, dma_iova(limit), &got, &e);
+		if (brute != UINT64_MAX ? (rc != 0 || got.v != brute)
+					: (rc == 0 && got.v <= 160 * PG)) {
 			CHECK_FAIL_AT("case %" PRIu64 ": size 0x%" PRIx64 " align 0x%" PRIx64
 				      " limit 0x%" PRIx64 ": rc %d got 0x%" PRIx64 " brute 0x%" PRIx64,
-				      c, size, align, limit, rc, got, brute);
+				      c, size, align, limit, rc, got.v, brute);
 			dma_map_fini(&dm);
 			return;
 		}
 		if (rc == 0 && (dma_map_add(&dm, got, size, NULL, DMA_BACKING_ANON, &e) != 0 ||
-				got % align || got + size - 1 > limit)) {
-			CHECK_FAIL_AT("case %" PRIu64 ": allocated 0x%" PRIx64 " unusable: %s", c, got,
-				      e.msg);
+				got.v % align || got.v + size - 1 > limit)) {
+			CHECK_FAIL_AT("case %" PRIu64 ": allocated 0x%" PRIx64 " unusable: %s", c,
+				      got.v, e.msg);
 			dma_map_fini(&dm);
 			return;
 		}
@@ -397,17 +412,24 @@ TEST(prop_address_safety)
 
 	for (uint64_t c = 0; c < cases; c++) {
 		uint64_t x = prop_next(&r) >> prop_below(&r, 64), y = prop_next(&r) >> prop_below(&r, 64);
-		uint64_t align = 1ull << prop_below(&r, 40), up = 0, sum = 0, expect;
+		uint64_t align = 1ull << prop_below(&r, 40), up = 0, expect;
 		bool ok = true, ovf = __builtin_add_overflow(x, y, &expect);
-		iova_t out = 12345;
+		iova_t out = dma_iova(12345), last = dma_iova(0);
 
-		/* gpa <-> iova identity is a bijection and keeps the order. */
+		/*
+		 * The passthrough contract (vfio_pt.h, vfio_pt_add): guest RAM is mapped at
+		 * IOVA = GPA, because the guest's driver programs GPAs into the device. So the IOVA
+		 * of a GPA has the GPA's value, and the conversion back is its inverse.
+		 */
+		ok &= dma_iova_from_gpa(x).v == x;
 		ok &= dma_gpa_from_iova(dma_iova_from_gpa(x)) == x;
-		ok &= (dma_iova_from_gpa(x) < dma_iova_from_gpa(y)) == (x < y);
+		ok &= dma_iova_from_gpa(dma_gpa_from_iova(dma_iova(y))).v == y;
 		/* Checked addition: fails exactly on overflow, leaving the output alone. */
-		ok &= dma_iova_add(x, y, &out) == !ovf;
-		ok &= ovf ? out == 12345 : out == expect;
-		ok &= dma_iova_last(x, y, &sum) == (y != 0 && !__builtin_add_overflow(x, y - 1, &expect));
+		ok &= dma_iova_add(dma_iova(x), y, &out) == !ovf;
+		ok &= ovf ? out.v == 12345 : out.v == expect;
+		ok &= dma_iova_last(dma_iova(x), y, &last) ==
+		      (y != 0 && !__builtin_add_overflow(x, y - 1, &expect));
+		ok &= y == 0 || __builtin_add_overflow(x, y - 1, &expect) || last.v == x + (y - 1);
 		/* Alignment: round up gives the least aligned value >= x, or fails on wrap. */
 		if (dma_align_up(x, align, &up))
 			ok &= dma_is_aligned(up, align) && up >= x && up - x < align;
@@ -430,10 +452,10 @@ TEST(edge_zero_size)
 	struct err e = { 0 };
 	iova_t iova;
 
-	CHECK_EQ_I(dma_map_add(&dm, 0, 0, NULL, DMA_BACKING_ANON, &e), -EINVAL);
-	CHECK_EQ_I(dma_map_alloc(&dm, 0, 0, UINT64_MAX, &iova, &e), -EINVAL);
+	CHECK_EQ_I(map_anon(&dm, 0, 0, &e), -EINVAL);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0, 0, dma_iova(UINT64_MAX), &iova, &e), -EINVAL);
 	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_ANON, 0, NULL, &e), -EINVAL);
-	CHECK_EQ_I(dma_map_remove(&dm, 0, 0, NULL, &e), -ENOENT);
+	CHECK_EQ_I(dma_map_remove(&dm, dma_iova(0), 0, NULL, &e), -ENOENT);
 	dma_map_fini(&dm);
 }
 

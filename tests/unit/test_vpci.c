@@ -3,17 +3,24 @@
  * (default 10,000) random cases from a printed, replayable PROPTEST_SEED. */
 #include "check.h"
 #include "msix.h"
+#include "vfio_pt.h"
 #include "vpci.h"
 
 #define GIB (1ull << 30)
 
-/* The layout mvm-run uses: 32-bit hole below 4 GiB, 64-bit window above RAM. */
-static void std_alloc(struct vpci_alloc *a, uint64_t ram_top)
+/* The BAR windows mvm-run gives a VM with ram_bytes of RAM (lazily mapped, never touched). */
+static void guest_windows(struct vpci_alloc *a, uint64_t ram_bytes)
 {
-	uint64_t hi = ram_top > 4 * GIB ? ram_top : 4 * GIB;
+	struct vm_ram ram;
+	struct err e = { 0 };
 
-	hi = (hi + GIB - 1) & ~(GIB - 1);
-	vpci_alloc_init(a, 0xc0000000, 0x3ec00000, hi, 1ull << 40, 0xc000, 0x4000);
+	if (vm_ram_alloc(&ram, ram_bytes, &e)) {
+		CHECK_FAIL_AT("guest RAM of 0x%" PRIx64 " bytes: %s", ram_bytes, e.msg);
+		vpci_alloc_init(a, 0, 0, 0, 0, 0, 0);
+		return;
+	}
+	vfio_pt_alloc_init(a, &ram);
+	vm_ram_free(&ram);
 }
 
 static uint64_t rand_size(struct prop_rng *r, unsigned *flags)
@@ -49,7 +56,7 @@ TEST(bar_alloc_aligned_disjoint_monotonic)
 		uint64_t last[3] = { 0, 0, 0 };
 		int n = 0;
 
-		std_alloc(&a, (1 + prop_below(&r, 64)) * GIB / 4);
+		guest_windows(&a, (1 + prop_below(&r, 64)) * GIB / 4);
 		for (int i = 0; i < 24; i++) {
 			unsigned flags;
 			uint64_t size = rand_size(&r, &flags), gpa;
@@ -94,16 +101,16 @@ TEST(bar_alloc_edges)
 	struct vpci_alloc a;
 	uint64_t gpa;
 
-	std_alloc(&a, GIB);
+	guest_windows(&a, GIB);
 	CHECK_EQ_I(vpci_alloc_bar(&a, 0, 0, &gpa, NULL), -EINVAL);
 	CHECK_EQ_I(vpci_alloc_bar(&a, 3 * 4096, 0, &gpa, NULL), -EINVAL);
 	CHECK_EQ_I(vpci_alloc_bar(&a, 8, 0, &gpa, NULL), -EINVAL);
 	CHECK_EQ_I(vpci_alloc_bar(&a, 2, VPCI_BAR_IO, &gpa, NULL), -EINVAL);
 	CHECK_EQ_I(vpci_alloc_bar(&a, 4 * GIB, 0, &gpa, NULL), -EINVAL); /* 32-bit BAR of 4 GiB */
 	CHECK_EQ_I(vpci_alloc_bar(&a, 16, 0, &gpa, NULL), 0); /* small BARs take a page */
-	CHECK_EQ_U(gpa, 0xc0000000);
+	CHECK_EQ_U(gpa, VFIO_PT_MMIO32_BASE);
 	CHECK_EQ_I(vpci_alloc_bar(&a, 16, 0, &gpa, NULL), 0);
-	CHECK_EQ_U(gpa, 0xc0001000);
+	CHECK_EQ_U(gpa, VFIO_PT_MMIO32_BASE + 0x1000);
 	CHECK_EQ_I(vpci_alloc_bar(&a, 64 * GIB, VPCI_BAR_64, &gpa, NULL), 0);
 	CHECK_EQ_U(gpa % (64 * GIB), 0);
 	CHECK(gpa >= 4 * GIB);
@@ -121,9 +128,51 @@ TEST(bar_alloc_edges)
 /* A random device: header type 0, some BARs, a capability list with MSI, MSI-X, PM, PCIe. */
 struct dev {
 	uint8_t cfg[4096];
-	struct vpci_bar bars[6];
-	uint64_t host[6];
+	struct vpci_bar bars[6]; /* placed by the guest windows' allocator */
+	uint64_t host[6];	 /* where the host has them: what the guest must never see */
 };
+
+/* The read-only type bits of a BAR's low register (PCI Local Bus 3.0, 6.2.5.1): bit 0 is I/O
+ * space; for memory, bits 2:1 are 10b for a 64-bit BAR and bit 3 is prefetchable. */
+static uint32_t spec_type_bits(unsigned flags)
+{
+	if (flags & VPCI_BAR_IO)
+		return 0x1;
+	return (flags & VPCI_BAR_64 ? 0x4 : 0) | (flags & VPCI_BAR_PREFETCH ? 0x8 : 0);
+}
+
+/* The host's registers for BAR i: its address with the type bits, as the device reports it. */
+static void set_host_bar(struct dev *d, int i, uint64_t host)
+{
+	uint64_t reg = host | spec_type_bits(d->bars[i].flags);
+
+	d->host[i] = host;
+	for (int k = 0; k < 4; k++)
+		d->cfg[0x10 + 4 * i + k] = (uint8_t)(reg >> (8 * k));
+	if (d->bars[i].flags & VPCI_BAR_64)
+		for (int k = 0; k < 4; k++)
+			d->cfg[0x14 + 4 * i + k] = (uint8_t)(reg >> (32 + 8 * k));
+}
+
+/* Address bits a BAR can hold: aligned to its size, in its 32- or 64-bit register space. */
+static uint64_t bar_addr_mask(const struct vpci_bar *b)
+{
+	return (b->flags & VPCI_BAR_64 ? UINT64_MAX : 0xffffffffull) & ~(b->size - 1);
+}
+
+/*
+ * A host address for b: random, aligned to its size, never the guest's, and with a nonzero
+ * low dword whenever the size leaves room for one (a 32-bit BAR always does).
+ */
+static uint64_t rand_host_addr(struct prop_rng *r, const struct vpci_bar *b)
+{
+	uint64_t h;
+
+	do
+		h = prop_next(r) & bar_addr_mask(b);
+	while (h == b->gpa || (b->size < (1ull << 32) && (uint32_t)h == 0));
+	return h;
+}
 
 static void rand_dev(struct prop_rng *r, struct dev *d, struct vpci_alloc *a)
 {
@@ -148,16 +197,19 @@ static void rand_dev(struct prop_rng *r, struct dev *d, struct vpci_alloc *a)
 			continue;
 		d->bars[i].size = size;
 		d->bars[i].flags = flags;
-		/* The host address: anything else, with the high bit pattern the guest must never see. */
-		d->host[i] = (0xdead000000000000ull | (prop_next(r) & 0x0000ffff00000000ull)) & ~(size - 1);
-		for (int k = 0; k < 4; k++)
-			d->cfg[0x10 + 4 * i + k] = (uint8_t)(d->host[i] >> (8 * k));
-		if (flags & VPCI_BAR_64) {
-			for (int k = 0; k < 4; k++)
-				d->cfg[0x14 + 4 * i + k] = (uint8_t)(d->host[i] >> (32 + 8 * k));
+		set_host_bar(d, i, rand_host_addr(r, &d->bars[i]));
+		if (flags & VPCI_BAR_64)
 			i++;
-		}
 	}
+}
+
+/* The same device with every host BAR address bit flipped (still aligned, still in range). */
+static void flip_host_bars(struct dev *twin, const struct dev *d)
+{
+	memcpy(twin, d, sizeof(*twin));
+	for (int i = 0; i < 6; i++)
+		if (d->bars[i].size)
+			set_host_bar(twin, i, ~d->host[i] & bar_addr_mask(&d->bars[i]));
 }
 
 static const unsigned sizes[3] = { 1, 2, 4 };
@@ -182,28 +234,94 @@ static uint32_t rand_value(struct prop_rng *r)
 	}
 }
 
-/* prop_config_shadow_isolation, prop_config_read_idempotent, prop_config_64bit_bar_consistent,
- * prop_integration_bar_size_alignment (sections 6 and 7). */
+static const char *bar_kind(unsigned flags)
+{
+	return flags & VPCI_BAR_IO ? "io" : flags & VPCI_BAR_64 ? "mem64" : "mem32";
+}
+
+/* BAR i's registers read exactly addr and the spec's type bits (the upper one too, if 64-bit). */
+static bool bar_reads(const struct vpci_cfg *c, const struct vpci_bar *b, int i, uint64_t addr,
+		      uint64_t n, const char *when)
+{
+	unsigned ro = 0x10 + 4 * (unsigned)i;
+	uint32_t lo = vpci_cfg_read(c, ro, 4, 0xdeadbeef), want_lo = (uint32_t)addr;
+	uint32_t hi = b->flags & VPCI_BAR_64 ? vpci_cfg_read(c, ro + 4, 4, 0xdeadbeef) : 0;
+
+	want_lo |= spec_type_bits(b->flags);
+	if (lo == want_lo && hi == (uint32_t)(addr >> 32))
+		return true;
+	CHECK_FAIL_AT("case %" PRIu64 " %s: BAR%d (%s, 0x%" PRIx64 " bytes) reads 0x%08x%08x,"
+		      " not 0x%08x%08x",
+		      n, when, i, bar_kind(b->flags), b->size, hi, lo, (uint32_t)(addr >> 32),
+		      want_lo);
+	return false;
+}
+
+/* The guest moves BAR i to a random aligned address with dword writes: it reads back that. */
+static bool bar_follows_guest(struct prop_rng *r, const struct vpci_cfg *c,
+			      const struct vpci_bar *b, int i, uint64_t n)
+{
+	static struct vpci_cfg s;
+	unsigned ro = 0x10 + 4 * (unsigned)i, pass;
+	uint64_t addr;
+
+	do /* all ones would be a sizing write, not an address */
+		addr = prop_next(r) & bar_addr_mask(b);
+	while (((uint32_t)addr | 15u) == 0xffffffffu || (addr >> 32) == 0xffffffffu);
+	memcpy(&s, c, sizeof(s));
+	vpci_cfg_write(&s, ro, 4, (uint32_t)addr, &pass);
+	if (b->flags & VPCI_BAR_64)
+		vpci_cfg_write(&s, ro + 4, 4, (uint32_t)(addr >> 32), &pass);
+	if (!bar_reads(&s, b, i, addr, n, "after the guest placed it"))
+		return false;
+	if (s.bar[i].gpa != addr) {
+		CHECK_FAIL_AT("case %" PRIu64 ": BAR%d written 0x%" PRIx64
+			      " is mapped at 0x%" PRIx64,
+			      n, i, addr, s.bar[i].gpa);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * prop_config_shadow_isolation, prop_config_read_idempotent, prop_config_64bit_bar_consistent,
+ * prop_integration_bar_size_alignment (sections 6 and 7). Isolation is checked two ways: every
+ * BAR reads exactly the guest's address and the spec's type bits, and a twin device whose host
+ * BAR addresses differ in every bit reads the same as the original through any access sequence.
+ */
 TEST(config_shadow_properties)
 {
 	struct prop_rng r = { prop_seed("config_shadow_properties") };
 	uint64_t cases = prop_cases(10000);
-	static struct dev d;
-	static struct vpci_cfg c, c2;
+	static struct dev d, twin;
+	static struct vpci_cfg c, c2, ct;
+	struct vpci_alloc windows;
 
+	guest_windows(&windows, 2 * GIB);
 	for (uint64_t n = 0; n < cases; n++) {
-		struct vpci_alloc a;
+		struct vpci_alloc a = windows;
 
-		std_alloc(&a, 2 * GIB);
 		rand_dev(&r, &d, &a);
+		flip_host_bars(&twin, &d);
 		REQUIRE(vpci_cfg_init(&c, d.cfg, 4096, d.bars, NULL, NULL, NULL) == 0);
+		REQUIRE(vpci_cfg_init(&ct, twin.cfg, 4096, twin.bars, NULL, NULL, NULL) == 0);
+		for (int i = 0; i < 6; i++) {
+			const struct vpci_bar *db = &d.bars[i];
+
+			if (db->size && !bar_reads(&c, db, i, db->gpa, n, "at reset"))
+				return;
+		}
 		for (int step = 0; step < 16; step++) {
 			unsigned off, len, pass;
-			uint32_t v1, v2, dev_val = (uint32_t)prop_next(&r);
+			uint32_t v1, v2, vt, dev_val = (uint32_t)prop_next(&r);
 
 			rand_access(&r, &off, &len);
-			if (prop_below(&r, 2))
-				vpci_cfg_write(&c, off, len, rand_value(&r), &pass);
+			if (prop_below(&r, 2)) {
+				uint32_t val = rand_value(&r);
+
+				vpci_cfg_write(&c, off, len, val, &pass);
+				vpci_cfg_write(&ct, off, len, val, &pass);
+			}
 			/* BAR bytes never come from the device and never pass through. */
 			if (off >= 0x10 && off < 0x28) {
 				if (!vpci_cfg_is_emulated(&c, off, len)) {
@@ -211,6 +329,7 @@ TEST(config_shadow_properties)
 					return;
 				}
 				vpci_cfg_write(&c, off, len, 0x12345678, &pass);
+				vpci_cfg_write(&ct, off, len, 0x12345678, &pass);
 				if (pass) {
 					CHECK_FAIL_AT("BAR write 0x%x/%u passed to the device", off, len);
 					return;
@@ -223,58 +342,61 @@ TEST(config_shadow_properties)
 				CHECK_FAIL_AT("read 0x%x/%u is not idempotent", off, len);
 				return;
 			}
-		}
-		for (int i = 0; i < 6; i++) {
-			uint32_t lo = vpci_cfg_read(&c, 0x10 + 4 * (unsigned)i, 4, 0xdeadbeef);
-			uint32_t hi = i < 5 ? vpci_cfg_read(&c, 0x14 + 4 * (unsigned)i, 4, 0xdeadbeef) : 0;
-			const struct vpci_bar *b = &c.bar[i];
-
-			/* No host BAR address bits, ever (the host pattern has 0xdead in bits 48-63). */
-			if ((hi >> 16) == 0xdead || lo == 0xdeadbeef) {
-				CHECK_FAIL_AT("case %" PRIu64 ": BAR%d reveals the host address", n, i);
+			vt = vpci_cfg_read(&ct, off, len, dev_val);
+			if (vt != v1) {
+				CHECK_FAIL_AT("case %" PRIu64 ": read 0x%x/%u gives 0x%x, or 0x%x"
+					      " with other host BAR addresses",
+					      n, off, len, v1, vt);
 				return;
 			}
-			if (!b->size)
+		}
+		for (int i = 0; i < 6; i++) {
+			unsigned ro = 0x10 + 4 * (unsigned)i;
+			const struct vpci_bar *b = &c.bar[i], *db = &d.bars[i];
+
+			if (vpci_cfg_read(&c, ro, 4, 0) != vpci_cfg_read(&ct, ro, 4, 0)) {
+				CHECK_FAIL_AT("case %" PRIu64 ": BAR register %d depends on the"
+					      " host address",
+					      n, i);
+				return;
+			}
+			if (!db->size)
 				continue;
 			/* Natural alignment survives whatever the guest wrote. */
-			if (b->gpa & (b->size - 1)) {
+			if (b->gpa & (db->size - 1)) {
 				CHECK_FAIL_AT("case %" PRIu64 ": BAR%d moved to unaligned 0x%" PRIx64, n, i,
 					      b->gpa);
 				return;
 			}
-			if ((b->flags & VPCI_BAR_64) && !c.sizing[i] && !c.sizing[i + 1]) {
-				uint64_t seen = ((uint64_t)hi << 32 | lo) & ~15ull;
-
-				if (seen != b->gpa) {
-					CHECK_FAIL_AT("case %" PRIu64 ": BAR%d reads 0x%" PRIx64
-						      " but is mapped at 0x%" PRIx64, n, i, seen, b->gpa);
-					return;
-				}
-			}
+			/* Out of sizing, the guest reads where the BAR is mapped. */
+			if (!c.sizing[i] && !((db->flags & VPCI_BAR_64) && c.sizing[i + 1]) &&
+			    !bar_reads(&c, db, i, b->gpa, n, "after random accesses"))
+				return;
+			if (!bar_follows_guest(&r, &c, db, i, n))
+				return;
 			/* Sizing reads back exactly the BAR's size, with its type bits. */
 			{
 				struct vpci_cfg s;
 				unsigned pass;
 				uint64_t mask;
+				uint32_t lo, type_mask = db->flags & VPCI_BAR_IO ? 3u : 15u;
 
 				memcpy(&s, &c, sizeof(s));
-				vpci_cfg_write(&s, 0x10 + 4 * (unsigned)i, 4, 0xffffffff, &pass);
-				mask = vpci_cfg_read(&s, 0x10 + 4 * (unsigned)i, 4, 0) & ~15ull;
-				if (b->flags & VPCI_BAR_IO)
-					mask = vpci_cfg_read(&s, 0x10 + 4 * (unsigned)i, 4, 0) & ~3ull;
-				if (b->flags & VPCI_BAR_64) {
-					vpci_cfg_write(&s, 0x14 + 4 * (unsigned)i, 4, 0xffffffff, &pass);
-					mask |= (uint64_t)vpci_cfg_read(&s, 0x14 + 4 * (unsigned)i, 4, 0) << 32;
+				vpci_cfg_write(&s, ro, 4, 0xffffffff, &pass);
+				lo = vpci_cfg_read(&s, ro, 4, 0);
+				mask = lo & ~(uint64_t)type_mask;
+				if (db->flags & VPCI_BAR_64) {
+					vpci_cfg_write(&s, ro + 4, 4, 0xffffffff, &pass);
+					mask |= (uint64_t)vpci_cfg_read(&s, ro + 4, 4, 0) << 32;
 				} else {
 					mask |= 0xffffffff00000000ull;
 				}
-				if (~mask + 1 != b->size) {
+				if (~mask + 1 != db->size) {
 					CHECK_FAIL_AT("case %" PRIu64 ": BAR%d sizes as 0x%" PRIx64 " not 0x%" PRIx64,
-						      n, i, ~mask + 1, b->size);
+						      n, i, ~mask + 1, db->size);
 					return;
 				}
-				if ((vpci_cfg_read(&s, 0x10 + 4 * (unsigned)i, 4, 0) &
-				     (b->flags & VPCI_BAR_IO ? 3u : 15u)) != b->low_bits) {
+				if ((lo & type_mask) != spec_type_bits(db->flags)) {
 					CHECK_FAIL_AT("case %" PRIu64 ": BAR%d type bits changed", n, i);
 					return;
 				}
@@ -297,7 +419,7 @@ TEST(config_caps_hidden_and_stable)
 		struct vpci_alloc a;
 		unsigned msix;
 
-		std_alloc(&a, GIB);
+		guest_windows(&a, GIB);
 		rand_dev(&r, &d, &a);
 		REQUIRE(vpci_cfg_init(&c, d.cfg, 256, d.bars, hide, NULL, NULL) == 0);
 		msix = vpci_cfg_find_cap(&c, 0x11);
@@ -350,24 +472,34 @@ TEST(bars_never_overlap_ram)
 	uint64_t cases = prop_cases(10000);
 
 	for (uint64_t n = 0; n < cases; n++) {
-		uint64_t ram = (1 + prop_below(&r, 256)) * (GIB / 4);
-		uint64_t low_ram = ram < 0xc0000000 ? ram : 0xc0000000;
-		uint64_t high_ram_end = ram > 0xc0000000 ? 4 * GIB + (ram - 0xc0000000) : 0;
+		uint64_t ram_bytes = (1 + prop_below(&r, 256)) * (GIB / 4);
+		struct vm_ram ram;
 		struct vpci_alloc a;
+		struct err e = { 0 };
 
-		std_alloc(&a, high_ram_end);
+		REQUIRE(vm_ram_alloc(&ram, ram_bytes, &e) == 0);
+		vfio_pt_alloc_init(&a, &ram);
 		for (int i = 0; i < 8; i++) {
 			unsigned flags;
 			uint64_t size = rand_size(&r, &flags), gpa;
 
 			if ((flags & VPCI_BAR_IO) || vpci_alloc_bar(&a, size, flags, &gpa, NULL))
 				continue;
-			if (gpa < low_ram || (high_ram_end && gpa < high_ram_end && gpa + size > 4 * GIB)) {
-				CHECK_FAIL_AT("case %" PRIu64 ": BAR 0x%" PRIx64 "+0x%" PRIx64
-					      " overlaps RAM of 0x%" PRIx64, n, gpa, size, ram);
-				return;
+			for (unsigned k = 0; k < ram.nr_regions; k++) {
+				const struct vm_ram_region *g = &ram.region[k];
+
+				if (gpa < g->gpa + g->size_bytes && g->gpa < gpa + size) {
+					CHECK_FAIL_AT("case %" PRIu64 ": BAR 0x%" PRIx64
+						      "+0x%" PRIx64 " overlaps RAM 0x%" PRIx64
+						      "+0x%" PRIx64,
+						      n, gpa, size, g->gpa,
+						      g->size_bytes);
+					vm_ram_free(&ram);
+					return;
+				}
 			}
 		}
+		vm_ram_free(&ram);
 	}
 }
 
