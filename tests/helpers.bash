@@ -38,3 +38,8 @@ tree_digest() {
 		} | md5sum
 	)
 }
+
+# Seconds a Linux guest booted by mvm-run inside the lab may take, start to power-off, before it
+# counts as a hang: about three times the slowest run measured on a busy 2-core host. A stall
+# fails the test within minutes, with the guest's console in the test's output.
+GUEST_BOUND=${GUEST_BOUND:-240}

@@ -10,7 +10,7 @@ fi
 kdir=$LAB_KERNEL_DIR # the lab's own kernel (tests/lab/lab)
 kver=${kdir##*/kernel-}
 vmlinuz=$kdir/boot/vmlinuz-$kver
-[ -r "$vmlinuz" ] && [ -w /dev/kvm ] || { echo "mvm-run-lab: skipped (no lab kernel or /dev/kvm)"; exit 0; }
+[ -r "$vmlinuz" ] && [ -w /dev/kvm ] || { echo "mvm-run-lab: no lab kernel or /dev/kvm: nothing compared" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 tests/guests/mkinitramfs "$kdir" "$kver" "$tmp/initrd" || exit 1

@@ -27,3 +27,27 @@ LAB=$REPO/tests/lab/lab
 	assert_output --partial "lab: timeout: the command ran past 150 s; VM killed"
 	assert_output --regexp "RIP=[0-9a-f]{16}"
 }
+
+@test "a lab kernel that stops on every CPU (no heartbeat) ends the run: exit 125, CPUs shown" {
+	export TMPDIR=$BATS_TEST_TMPDIR # the lab's run folder, with its monitor socket, lands here
+	LAB_HEARTBEAT=20 "$LAB" run --timeout 400 -- sh -c 'echo command-started; sleep 300' \
+		>"$BATS_TEST_TMPDIR/out" 2>&1 &
+	local pid=$! i mon
+	for i in $(seq 300); do
+		grep -q command-started "$BATS_TEST_TMPDIR/out" && break
+		sleep 1
+	done
+	grep -q command-started "$BATS_TEST_TMPDIR/out" || fail "the command never started"
+	mon=$(ls "$BATS_TEST_TMPDIR"/vfio-lab.*/monitor)
+	# QEMU's "stop" freezes every CPU, as a lockup of the whole kernel leaves them.
+	perl -MIO::Socket::UNIX -e 'my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die;
+		print $s "stop\n"; sleep 1' "$mon"
+	local t0=$SECONDS
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 125 ] || fail "lab run exited $status: $(cat "$BATS_TEST_TMPDIR/out")"
+	grep -q "lab: the lab's kernel locked up while the command ran: no heartbeat from its init" \
+		"$BATS_TEST_TMPDIR/out" || fail "no lockup report: $(cat "$BATS_TEST_TMPDIR/out")"
+	grep -qE "RIP=[0-9a-f]{16}" "$BATS_TEST_TMPDIR/out"
+	[ $((SECONDS - t0)) -lt 120 ]
+}

@@ -37,7 +37,7 @@ setup() {
 
 # mvm-run with the console's carriage returns removed, so that lines compare exactly.
 mvm() {
-	timeout 600 "$MVM" "$@" </dev/null | tr -d '\r'
+	timeout "$GUEST_BOUND" "$MVM" "$@" </dev/null | tr -d '\r'
 	return "${PIPESTATUS[0]}"
 }
 

@@ -7,7 +7,7 @@
 load ../helpers
 
 NVME=0000:00:04.0 NIC=0000:01:00.0 EDU=0000:00:06.0
-CMDLINE="console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
+CMDLINE="console=ttyS0 reboot=k panic=-1 nokaslr i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
 
 setup_file() {
 	local kdir
@@ -24,7 +24,7 @@ wait_for() { local i; for i in $(seq 100); do "$@" && return 0; sleep 0.1; done;
 
 # Boot the test guest with the given extra options; output without carriage returns.
 boot() {
-	timeout 600 mvm-run --kernel "$VMLINUZ" --initrd "$INITRD" --mem 256M --cmdline "$CMDLINE" \
+	timeout "$GUEST_BOUND" mvm-run --kernel "$VMLINUZ" --initrd "$INITRD" --mem 256M --cmdline "$CMDLINE" \
 		--console stdio "$@" </dev/null | tr -d '\r'
 	return "${PIPESTATUS[0]}"
 }
@@ -142,7 +142,7 @@ irqs_rose() {
 	  "vfio": [ { "id": "disk", "bdf": "$NVME" } ]
 	}
 	JSON
-	run timeout 600 mvm-run -v --config "$BATS_TEST_TMPDIR/vm.json" </dev/null
+	run timeout "$GUEST_BOUND" mvm-run -v --config "$BATS_TEST_TMPDIR/vm.json" </dev/null
 	echo "$output" | grep -E '^PT-|mvm-run' || true
 	assert_success
 	assert_output --regexp "passthrough of 1 device set up in [0-9.]+ ms \(2M-backed guest memory\)"
