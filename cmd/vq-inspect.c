@@ -321,7 +321,10 @@ static int print_chain(struct out *o, const struct virtq *q, const struct virtq_
 
 	out_record_begin(o);
 	out_str(o, "kind", "chain");
-	out_u64(o, "ring", c->ring_pos);
+	if (c->ring_pos == VIRTQ_RING_POS_NONE)
+		out_null(o, "ring");
+	else
+		out_u64(o, "ring", c->ring_pos);
 	out_u64(o, q->packed ? "id" : "head", c->head);
 	/* a broken chain has no meaningful totals: its descriptors show how far it got */
 	if (rc) {

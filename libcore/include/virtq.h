@@ -146,11 +146,21 @@ bool virtq_is_empty(const struct virtq *q);
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 /*
- * Start walking a chain without popping it (for inspection): split, from descriptor head;
- * packed, from ring position head (its AVAIL bit gives the wrap counter to match). -EINVAL
- * when head is out of range or the chain cannot be walked.
+ * Start walking a chain without popping it (for inspection): split, from descriptor head, with
+ * c->ring_pos from virtq_avail_find; packed, from ring position head (its AVAIL bit gives the
+ * wrap counter to match). -EINVAL when head is out of range or the chain cannot be walked.
  */
 int virtq_chain_start(const struct virtq *q, uint16_t head, struct virtq_chain *c);
+
+/* A ring position that is none (split sizes stop at 2^15, so no slot is 0xffff). */
+#define VIRTQ_RING_POS_NONE 0xffffu
+/*
+ * Split: the available ring slot where head was made available, searched among the entries the
+ * device has not returned yet by count, from next_used to avail.idx (all size entries when that
+ * is more than size), newest first. VIRTQ_RING_POS_NONE when head is not among them, as for a
+ * chain already returned or never made available (or in flight while later ones were returned).
+ */
+uint16_t virtq_avail_find(const struct virtq *q, uint16_t head);
 /* Give back the chain popped last (it will be popped again). */
 void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c);
 

@@ -104,13 +104,55 @@ desc indirect 1 0x0000000000008900 256 WRITE -"
 
 @test "chains --head shows one chain, even one that is not pending" {
 	gen valid-split
+	# vqgen made heads 0, 2, 3 available in that order: head 2 sits at avail.ring[1]
 	run vq-inspect chains $args --head 2
 	assert_success
-	assert_output "chain 0 2 64 0 -
+	assert_output "chain 1 2 64 0 -
 desc ring 2 0x0000000000008400 64 - -"
+	# descriptor 1 is the second of head 0's chain: no avail ring entry names it
+	run vq-inspect chains $args --head 1
+	assert_success
+	assert_output "chain - 1 0 512 -
+desc ring 1 0x0000000000008100 512 WRITE -"
+	run bash -c "vq-inspect chains --json $args --head 1 | jq -ce '.[0].ring == null'"
+	assert_success
 	run vq-inspect chains $args --head 9
 	assert_failure 1
 	assert_output "vq-inspect: --head: no chain starts at descriptor 9"
+}
+
+# The split-wrapped image (tests/cli/vqgen): entry i of the available ring is ring[i % 8]
+# (VIRTIO 1.2 §2.7.6), and the driver wrote these (free-running index, head) pairs; used.idx is
+# 0xfffd, so the first two were returned and the other six, across 0xffff, are outstanding.
+wrapped_entries="0xfffb:2 0xfffc:5 0xfffd:4 0xfffe:1 0xffff:6 0x0000:0 0x0001:7 0x0002:3"
+
+@test "chains across the wrap of avail.idx: each pending chain at ring[index % size]" {
+	gen split-wrapped
+	run bash -c "vq-inspect chains $args | awk '\$1 == \"chain\" { print \$2, \$3 }'"
+	assert_success
+	expected=""
+	for e in $wrapped_entries; do
+		i=$((${e%:*})) head=${e#*:}
+		[ "$i" -ge $((0xfffd)) ] || [ "$i" -le 2 ] || continue
+		expected+="$((i % 8)) $head"$'\n'
+	done
+	assert_output "${expected%$'\n'}"
+}
+
+@test "chains --head: the ring position of every head, '-' for those already returned" {
+	gen split-wrapped
+	for e in $wrapped_entries; do
+		i=$((${e%:*})) head=${e#*:}
+		ring=$((i % 8))
+		[ "$i" -ge $((0xfffd)) ] || [ "$i" -le 2 ] || ring=-
+		run vq-inspect chains $args --head "$head"
+		assert_success
+		assert_line --index 0 "chain $ring $head $((16 * (head + 1))) 0 -"
+	done
+	# --next-used moves the start of the search: from 0xfffb the returned ones are found too
+	run vq-inspect chains $args --next-used 0xfffb --head 5
+	assert_success
+	assert_line --index 0 "chain 4 5 96 0 -"
 }
 
 @test "chains of a packed ring: buffer ids, AVAIL and USED flags" {
