@@ -166,6 +166,77 @@ wrapped_entries="0xfffb:2 0xfffc:5 0xfffd:4 0xfffe:1 0xffff:6 0x0000:0 0x0001:7 
 	assert_line --index 7 "chain 3 7 64 0 -"
 }
 
+# QEMU reports a packed queue's last_avail_idx without its wrap counter: vq-inspect reads the
+# counter from the descriptor at that position (vqgen wrote the laps as §2.8.1 says).
+@test "packed ring in a lap with wrap counter 1, read with the position alone" {
+	gen packed-wrap1
+	[[ $args == *"--last-avail 0x6 "* ]] || fail "vqgen gave no --last-avail 6: $args"
+	run vq-inspect status $args
+	assert_success
+	assert_line "last_avail 6"
+	assert_line "last_avail_wrap 1"
+	assert_line "pending 2"
+	# the chain at 6-7 (id 1) in lap 1, then the one at 0 (id 2) in lap 2, with counter 0
+	run bash -c "vq-inspect chains $args | awk '\$1 == \"chain\" { print \$2, \$3 }'"
+	assert_output "6 1
+0 2"
+	run vq-inspect check $args
+	assert_success
+	assert_output ""
+	# the counter given explicitly wins: counter 0 at position 6 sees nothing available
+	run vq-inspect status $args --last-avail-wrap 0
+	assert_line "last_avail_wrap 0"
+	assert_line "pending 0"
+	run vq-inspect status ${args/--last-avail 0x6/--last-avail 0x8006}
+	assert_line "last_avail_wrap 1"
+	assert_line "pending 2"
+}
+
+@test "packed ring in a lap with wrap counter 0, read with the position alone" {
+	gen packed-wrap0
+	run vq-inspect status $args
+	assert_success
+	assert_line "last_avail 2"
+	assert_line "last_avail_wrap 0"
+	assert_line "pending 2"
+	run bash -c "vq-inspect chains $args | awk '\$1 == \"chain\" { print \$2, \$3, \$5 }'"
+	assert_output "2 3 0
+3 4 256"
+	run vq-inspect status $args --last-avail-wrap 1
+	assert_line "pending 0"
+	# on a used descriptor the counter is that of the next lap, when it is made available again
+	run vq-inspect status ${args/--last-avail 0x2/--last-avail 5}
+	assert_line "last_avail_wrap 0"
+	assert_line "pending 0"
+	run vq-inspect status ${args/--last-avail 0x2/--last-avail 0}
+	assert_line "last_avail_wrap 1"
+	assert_line "pending 0"
+}
+
+@test "packed check reads the lap the ring shows at position 0 when --last-avail is not given" {
+	gen packed-wrap0-write-before-read
+	run vq-inspect check $args
+	assert_failure 1
+	assert_output "error 2.8.17 desc[1] device-readable descriptor after a device-writable one"
+	run vq-inspect check $args --last-avail-wrap 1
+	assert_success
+	assert_output ""
+}
+
+@test "--last-avail-wrap: 0 or 1, packed only, not against bit 15 of --last-avail" {
+	gen packed-wrap0
+	run vq-inspect status $args --last-avail-wrap 2
+	assert_failure 2
+	assert_output "vq-inspect: --last-avail-wrap: '2' is not 0 or 1"
+	run vq-inspect status ${args/--last-avail 0x2/--last-avail 0x8002} --last-avail-wrap 0
+	assert_failure 2
+	assert_output "vq-inspect: --last-avail-wrap: --last-avail 0x8002 already has the counter in bit 15"
+	gen valid-split
+	run vq-inspect status $args --last-avail-wrap 1
+	assert_failure 2
+	assert_output "vq-inspect: --last-avail-wrap: only with --packed"
+}
+
 @test "chains reports a malformed chain and exits 1" {
 	gen loop
 	run vq-inspect chains $args
