@@ -240,6 +240,46 @@ TEST(init_rejects)
 	fx_free(&f);
 }
 
+/*
+ * avail_find: entry i of the available ring is ring[i % size] (§2.7.6). The driver published
+ * heads 2, 5, 4, 1, 6, 0, 7, 3 at the free-running indices 0xfffb..2 (through the wrap of the
+ * 16-bit index); the device returned two (next_used 0xfffd), so six are searched.
+ */
+TEST(avail_find)
+{
+	static const uint16_t heads[] = {2, 5, 4, 1, 6, 0, 7, 3};
+	struct fixture f;
+	struct virtq_chain c;
+
+	REQUIRE(fx_init(&f, 8, false, false, false) == 0);
+	fx_set_avail_idx(&f, 0xfffb);
+	for (unsigned i = 0; i < 8; i++) {
+		fx_desc(f.desc, heads[i], FX_BUF_GPA, 1, 0, 0);
+		fx_avail_push(&f, heads[i]);
+	}
+	REQUIRE(virtq_avail_idx(&f.q) == 3);
+	f.q.next_used = 0xfffd;
+	CHECK_EQ_U(virtq_avail_find(&f.q, 4), 0xfffd % 8);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 6), 0xffff % 8);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 0), 0);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 3), 2);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 2), VIRTQ_RING_POS_NONE); /* returned */
+	CHECK_EQ_U(virtq_avail_find(&f.q, 5), VIRTQ_RING_POS_NONE);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 9), VIRTQ_RING_POS_NONE); /* no such descriptor */
+	REQUIRE(virtq_chain_start(&f.q, 7, &c) == 0);
+	CHECK_EQ_U(c.ring_pos, 1);
+	/* all eight outstanding; more than the size (a broken driver): the same eight slots */
+	f.q.next_used = 0xfffb;
+	CHECK_EQ_U(virtq_avail_find(&f.q, 2), 0xfffb % 8);
+	f.q.next_used = 0x1000;
+	CHECK_EQ_U(virtq_avail_find(&f.q, 5), 0xfffc % 8);
+	/* a head published twice: the newest entry */
+	f.q.next_used = 0xfffd;
+	put16(f.driver + 4 + 2 * 1, 4);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 4), 1);
+	fx_free(&f);
+}
+
 /* ---- properties (Firecracker's proof harnesses, REFERENCES.md "Virtqueues") ---- */
 
 /*
@@ -884,6 +924,7 @@ int main(void)
 	RUN(indices_wrap_at_2_16);
 	RUN(batched_used_elements);
 	RUN(init_rejects);
+	RUN(avail_find);
 	RUN(prop_spec_2_7_7_2_notification);
 	RUN(prop_prepare_kick_interval_exhaustive);
 	RUN(prop_prepare_kick_interval_random);

@@ -249,6 +249,29 @@ TEST(prop_packed_prepare_kick_exhaustive)
 	fx_free(&f);
 }
 
+/*
+ * wrap_guess, from §2.8.1: the driver makes a descriptor available in the lap with counter w by
+ * AVAIL = w, USED = !w; the device marks it used by AVAIL = USED = w, and the driver makes that
+ * position available again in the next lap, with !w. Other flag bits do not matter.
+ */
+TEST(packed_wrap_guess)
+{
+	static const struct {
+		uint16_t flags;
+		uint16_t counter;
+	} cases[] = {
+	    {VIRTQ_DESC_F_AVAIL, VIRTQ_PACKED_WRAP},			 /* available, lap 1 */
+	    {VIRTQ_DESC_F_USED, 0},					 /* available, lap 0 */
+	    {VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED, 0},		 /* used in lap 1 */
+	    {0, VIRTQ_PACKED_WRAP},					 /* used in lap 0, or new */
+	    {VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_NEXT, VIRTQ_PACKED_WRAP}, /* NEXT: no matter */
+	    {VIRTQ_DESC_F_USED | VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_INDIRECT, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK_EQ_U(virtq_packed_wrap_guess(cases[i].flags), cases[i].counter);
+}
+
 /* A ring position and the wrap counter of the lap it belongs to (§2.8.1). */
 struct lap_pos {
 	uint16_t pos;
@@ -458,6 +481,7 @@ int main(void)
 	RUN(prop_packed_prepare_kick_exhaustive);
 	RUN(prop_packed_spec_2_8_10_notification);
 	RUN(packed_try_enable_notification);
+	RUN(packed_wrap_guess);
 	RUN(prop_packed_accessors_in_bounds);
 	return CHECK_MAIN_END();
 }
