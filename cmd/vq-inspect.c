@@ -10,7 +10,7 @@
 
 static char **opt_mem;
 static char *opt_size, *opt_desc, *opt_avail, *opt_used, *opt_last_avail, *opt_next_used;
-static char *opt_head, *opt_pid;
+static char *opt_head, *opt_pid, *opt_last_avail_wrap;
 static int opt_packed, opt_event_idx, opt_indirect;
 
 /* clang-format off */
@@ -36,9 +36,11 @@ static struct poptOption options[] = {
 	{ "indirect", 'i', POPT_ARG_NONE, &opt_indirect, 0,
 	  "VIRTIO_F_INDIRECT_DESC was negotiated", NULL },
 	{ "last-avail", 'l', POPT_ARG_STRING, &opt_last_avail, 0,
-	  "the device's next available index (packed: position | wrap << 15); default: used.idx "
-	  "(split), 0x8000 (packed)",
+	  "the device's next available index (packed: its position, as QEMU reports it, or "
+	  "position | wrap << 15); default: used.idx (split), 0 (packed)",
 	  "N" },
+	{ "last-avail-wrap", 'W', POPT_ARG_STRING, &opt_last_avail_wrap, 0,
+	  "packed: the device's wrap counter for --last-avail; default: read from the ring", "0|1" },
 	{ "next-used", 'n', POPT_ARG_STRING, &opt_next_used, 0,
 	  "the device's next used index (packed: position | wrap << 15)", "N" },
 	{ "head", 'H', POPT_ARG_STRING, &opt_head, 0,
@@ -321,7 +323,10 @@ static int print_chain(struct out *o, const struct virtq *q, const struct virtq_
 
 	out_record_begin(o);
 	out_str(o, "kind", "chain");
-	out_u64(o, "ring", c->ring_pos);
+	if (c->ring_pos == VIRTQ_RING_POS_NONE)
+		out_null(o, "ring");
+	else
+		out_u64(o, "ring", c->ring_pos);
 	out_u64(o, q->packed ? "id" : "head", c->head);
 	/* a broken chain has no meaningful totals: its descriptors show how far it got */
 	if (rc) {
@@ -430,13 +435,45 @@ static void report_finding(const struct virtq_finding *f, void *arg)
 	r->count++;
 }
 
+/*
+ * Packed: the device's next available position and wrap counter. The position comes from
+ * --last-avail (default 0); the counter from bit 15 of it, or --last-avail-wrap, or else from the
+ * descriptor at that position (virtq_packed_wrap_guess), as QEMU reports the position alone.
+ */
+static uint16_t packed_last_avail(const struct virtq *q, const struct guestmem *gm)
+{
+	uint16_t pw = opt_last_avail ? q->next_avail : 0, pos = pw & VIRTQ_PACKED_POS_MASK;
+	uint16_t flags = 0;
+
+	if (opt_last_avail_wrap) {
+		uint64_t w = parse_u64_or_die("--last-avail-wrap", opt_last_avail_wrap);
+
+		if (w > 1)
+			cli_die(EXIT_USAGE, "--last-avail-wrap", "'%s' is not 0 or 1",
+				opt_last_avail_wrap);
+		if (pw & VIRTQ_PACKED_WRAP)
+			cli_die(EXIT_USAGE, "--last-avail-wrap",
+				"--last-avail 0x%04x already has the counter in bit 15", pw);
+		return (uint16_t)(pos | (w ? VIRTQ_PACKED_WRAP : 0));
+	}
+	if (pw & VIRTQ_PACKED_WRAP)
+		return pw;
+	/* a position outside the ring or memory keeps counter 1: check reports why */
+	if (pos >= q->size || guestmem_read_le16(gm, q->desc_gpa + 16ull * pos + 14, &flags))
+		return (uint16_t)(pos | VIRTQ_PACKED_WRAP);
+	pw = (uint16_t)(pos | virtq_packed_wrap_guess(flags));
+	cli_verbose("last_avail: position %u, wrap counter %u (desc[%u] flags 0x%04x)", pos,
+		    !!(pw & VIRTQ_PACKED_WRAP), pos, flags);
+	return pw;
+}
+
 static int cmd_check(struct out *o, const struct virtq *q, const struct guestmem *gm)
 {
 	struct virtq_check_opts co = {0};
 	struct report_ctx r = {.o = o};
 	unsigned errors;
 
-	if (opt_last_avail) {
+	if (opt_last_avail || q->packed) { /* packed: the counter may come from the ring */
 		co.has_last_avail = true;
 		co.last_avail = q->next_avail;
 	}
@@ -499,6 +536,10 @@ int main(int argc, const char **argv)
 	virtq_reset_state(&q);
 	if (opt_last_avail)
 		q.next_avail = parse_u16_or_die("--last-avail", opt_last_avail);
+	if (q.packed)
+		q.next_avail = packed_last_avail(&q, &gm);
+	else if (opt_last_avail_wrap)
+		cli_die(EXIT_USAGE, "--last-avail-wrap", "only with --packed");
 	if (opt_next_used)
 		q.next_used = parse_u16_or_die("--next-used", opt_next_used);
 

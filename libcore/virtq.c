@@ -185,8 +185,24 @@ int virtq_chain_start(const struct virtq *q, uint16_t head, struct virtq_chain *
 	rc = virtq_desc_checked(q, head, &d);
 	if (rc)
 		return rc;
-	chain_init(q, c, head, 0);
+	chain_init(q, c, head, virtq_avail_find(q, head));
 	return 0;
+}
+
+uint16_t virtq_avail_find(const struct virtq *q, uint16_t head)
+{
+	uint16_t avail_idx = virtq_avail_idx(q);
+	uint16_t outstanding = (uint16_t)(avail_idx - q->next_used);
+
+	if (outstanding > q->size)
+		outstanding = q->size;
+	for (uint32_t k = 1; k <= outstanding; k++) {
+		uint16_t pos = (uint16_t)(avail_idx - k) & (q->size - 1);
+
+		if (ld16(q->driver + AVAIL_RING + 2u * pos) == head)
+			return pos;
+	}
+	return VIRTQ_RING_POS_NONE;
 }
 
 void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c)

@@ -35,6 +35,21 @@
 #define VIRTQ_PACKED_WRAP     0x8000u
 #define VIRTQ_PACKED_POS_MASK 0x7fffu
 
+/*
+ * The driver's wrap counter at a packed ring position, guessed from the flags of the descriptor
+ * there, for when only the position is known (QEMU reports last_avail_idx without it). The
+ * driver's counter starts at 1 and flips each lap; it makes a descriptor available with AVAIL ==
+ * counter and USED != counter, and the device marks it used with AVAIL == USED == its counter
+ * (§2.8.1). So USED clear reads as counter 1 and USED set as 0, and a used descriptor gives the
+ * counter of the lap after the one it was used in, when the driver will make it available next.
+ * Ambiguous: a descriptor the device skipped (not the first of a chain it used) keeps the flags
+ * the driver gave it a lap before, and reads as available in that earlier lap.
+ */
+static inline uint16_t virtq_packed_wrap_guess(uint16_t flags)
+{
+	return (flags & VIRTQ_DESC_F_USED) ? 0 : VIRTQ_PACKED_WRAP;
+}
+
 /* Split ring layout (§2.7): byte sizes of the three areas and offsets inside them. */
 static inline uint64_t virtq_split_desc_bytes(uint32_t size)
 {
@@ -146,11 +161,21 @@ bool virtq_is_empty(const struct virtq *q);
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 /*
- * Start walking a chain without popping it (for inspection): split, from descriptor head;
- * packed, from ring position head (its AVAIL bit gives the wrap counter to match). -EINVAL
- * when head is out of range or the chain cannot be walked.
+ * Start walking a chain without popping it (for inspection): split, from descriptor head, with
+ * c->ring_pos from virtq_avail_find; packed, from ring position head (its AVAIL bit gives the
+ * wrap counter to match). -EINVAL when head is out of range or the chain cannot be walked.
  */
 int virtq_chain_start(const struct virtq *q, uint16_t head, struct virtq_chain *c);
+
+/* A ring position that is none (split sizes stop at 2^15, so no slot is 0xffff). */
+#define VIRTQ_RING_POS_NONE 0xffffu
+/*
+ * Split: the available ring slot where head was made available, searched among the entries the
+ * device has not returned yet by count, from next_used to avail.idx (all size entries when that
+ * is more than size), newest first. VIRTQ_RING_POS_NONE when head is not among them, as for a
+ * chain already returned or never made available (or in flight while later ones were returned).
+ */
+uint16_t virtq_avail_find(const struct virtq *q, uint16_t head);
 /* Give back the chain popped last (it will be popped again). */
 void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c);
 

@@ -106,13 +106,55 @@ desc indirect 1 0x0000000000008900 256 WRITE -"
 
 @test "chains --head shows one chain, even one that is not pending" {
 	gen valid-split
+	# vqgen made heads 0, 2, 3 available in that order: head 2 sits at avail.ring[1]
 	run vq-inspect chains $args --head 2
 	assert_success
-	assert_output "chain 0 2 64 0 -
+	assert_output "chain 1 2 64 0 -
 desc ring 2 0x0000000000008400 64 - -"
+	# descriptor 1 is the second of head 0's chain: no avail ring entry names it
+	run vq-inspect chains $args --head 1
+	assert_success
+	assert_output "chain - 1 0 512 -
+desc ring 1 0x0000000000008100 512 WRITE -"
+	run bash -c "vq-inspect chains --json $args --head 1 | jq -ce '.[0].ring == null'"
+	assert_success
 	run vq-inspect chains $args --head 9
 	assert_failure 1
 	assert_output "vq-inspect: --head: no chain starts at descriptor 9"
+}
+
+# The split-wrapped image (tests/cli/vqgen): entry i of the available ring is ring[i % 8]
+# (VIRTIO 1.2 §2.7.6), and the driver wrote these (free-running index, head) pairs; used.idx is
+# 0xfffd, so the first two were returned and the other six, across 0xffff, are outstanding.
+wrapped_entries="0xfffb:2 0xfffc:5 0xfffd:4 0xfffe:1 0xffff:6 0x0000:0 0x0001:7 0x0002:3"
+
+@test "chains across the wrap of avail.idx: each pending chain at ring[index % size]" {
+	gen split-wrapped
+	run bash -c "vq-inspect chains $args | awk '\$1 == \"chain\" { print \$2, \$3 }'"
+	assert_success
+	expected=""
+	for e in $wrapped_entries; do
+		i=$((${e%:*})) head=${e#*:}
+		[ "$i" -ge $((0xfffd)) ] || [ "$i" -le 2 ] || continue
+		expected+="$((i % 8)) $head"$'\n'
+	done
+	assert_output "${expected%$'\n'}"
+}
+
+@test "chains --head: the ring position of every head, '-' for those already returned" {
+	gen split-wrapped
+	for e in $wrapped_entries; do
+		i=$((${e%:*})) head=${e#*:}
+		ring=$((i % 8))
+		[ "$i" -ge $((0xfffd)) ] || [ "$i" -le 2 ] || ring=-
+		run vq-inspect chains $args --head "$head"
+		assert_success
+		assert_line --index 0 "chain $ring $head $((16 * (head + 1))) 0 -"
+	done
+	# --next-used moves the start of the search: from 0xfffb the returned ones are found too
+	run vq-inspect chains $args --next-used 0xfffb --head 5
+	assert_success
+	assert_line --index 0 "chain 4 5 96 0 -"
 }
 
 @test "chains of a packed ring: buffer ids, AVAIL and USED flags" {
@@ -124,6 +166,77 @@ desc ring 2 0x0000000000008400 64 - -"
 	assert_line --index 3 "chain 2 6 16 256 -"
 	assert_line --index 4 "desc ring 2 0x0000000000004000 32 INDIRECT,AVAIL 6"
 	assert_line --index 7 "chain 3 7 64 0 -"
+}
+
+# QEMU reports a packed queue's last_avail_idx without its wrap counter: vq-inspect reads the
+# counter from the descriptor at that position (vqgen wrote the laps as §2.8.1 says).
+@test "packed ring in a lap with wrap counter 1, read with the position alone" {
+	gen packed-wrap1
+	[[ $args == *"--last-avail 0x6 "* ]] || fail "vqgen gave no --last-avail 6: $args"
+	run vq-inspect status $args
+	assert_success
+	assert_line "last_avail 6"
+	assert_line "last_avail_wrap 1"
+	assert_line "pending 2"
+	# the chain at 6-7 (id 1) in lap 1, then the one at 0 (id 2) in lap 2, with counter 0
+	run bash -c "vq-inspect chains $args | awk '\$1 == \"chain\" { print \$2, \$3 }'"
+	assert_output "6 1
+0 2"
+	run vq-inspect check $args
+	assert_success
+	assert_output ""
+	# the counter given explicitly wins: counter 0 at position 6 sees nothing available
+	run vq-inspect status $args --last-avail-wrap 0
+	assert_line "last_avail_wrap 0"
+	assert_line "pending 0"
+	run vq-inspect status ${args/--last-avail 0x6/--last-avail 0x8006}
+	assert_line "last_avail_wrap 1"
+	assert_line "pending 2"
+}
+
+@test "packed ring in a lap with wrap counter 0, read with the position alone" {
+	gen packed-wrap0
+	run vq-inspect status $args
+	assert_success
+	assert_line "last_avail 2"
+	assert_line "last_avail_wrap 0"
+	assert_line "pending 2"
+	run bash -c "vq-inspect chains $args | awk '\$1 == \"chain\" { print \$2, \$3, \$5 }'"
+	assert_output "2 3 0
+3 4 256"
+	run vq-inspect status $args --last-avail-wrap 1
+	assert_line "pending 0"
+	# on a used descriptor the counter is that of the next lap, when it is made available again
+	run vq-inspect status ${args/--last-avail 0x2/--last-avail 5}
+	assert_line "last_avail_wrap 0"
+	assert_line "pending 0"
+	run vq-inspect status ${args/--last-avail 0x2/--last-avail 0}
+	assert_line "last_avail_wrap 1"
+	assert_line "pending 0"
+}
+
+@test "packed check reads the lap the ring shows at position 0 when --last-avail is not given" {
+	gen packed-wrap0-write-before-read
+	run vq-inspect check $args
+	assert_failure 1
+	assert_output "error 2.8.17 desc[1] device-readable descriptor after a device-writable one"
+	run vq-inspect check $args --last-avail-wrap 1
+	assert_success
+	assert_output ""
+}
+
+@test "--last-avail-wrap: 0 or 1, packed only, not against bit 15 of --last-avail" {
+	gen packed-wrap0
+	run vq-inspect status $args --last-avail-wrap 2
+	assert_failure 2
+	assert_output "vq-inspect: --last-avail-wrap: '2' is not 0 or 1"
+	run vq-inspect status ${args/--last-avail 0x2/--last-avail 0x8002} --last-avail-wrap 0
+	assert_failure 2
+	assert_output "vq-inspect: --last-avail-wrap: --last-avail 0x8002 already has the counter in bit 15"
+	gen valid-split
+	run vq-inspect status $args --last-avail-wrap 1
+	assert_failure 2
+	assert_output "vq-inspect: --last-avail-wrap: only with --packed"
 }
 
 @test "chains reports a malformed chain and exits 1" {

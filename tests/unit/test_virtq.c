@@ -240,12 +240,154 @@ TEST(init_rejects)
 	fx_free(&f);
 }
 
+/*
+ * avail_find: entry i of the available ring is ring[i % size] (§2.7.6). The driver published
+ * heads 2, 5, 4, 1, 6, 0, 7, 3 at the free-running indices 0xfffb..2 (through the wrap of the
+ * 16-bit index); the device returned two (next_used 0xfffd), so six are searched.
+ */
+TEST(avail_find)
+{
+	static const uint16_t heads[] = {2, 5, 4, 1, 6, 0, 7, 3};
+	struct fixture f;
+	struct virtq_chain c;
+
+	REQUIRE(fx_init(&f, 8, false, false, false) == 0);
+	fx_set_avail_idx(&f, 0xfffb);
+	for (unsigned i = 0; i < 8; i++) {
+		fx_desc(f.desc, heads[i], FX_BUF_GPA, 1, 0, 0);
+		fx_avail_push(&f, heads[i]);
+	}
+	REQUIRE(virtq_avail_idx(&f.q) == 3);
+	f.q.next_used = 0xfffd;
+	CHECK_EQ_U(virtq_avail_find(&f.q, 4), 0xfffd % 8);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 6), 0xffff % 8);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 0), 0);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 3), 2);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 2), VIRTQ_RING_POS_NONE); /* returned */
+	CHECK_EQ_U(virtq_avail_find(&f.q, 5), VIRTQ_RING_POS_NONE);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 9), VIRTQ_RING_POS_NONE); /* no such descriptor */
+	REQUIRE(virtq_chain_start(&f.q, 7, &c) == 0);
+	CHECK_EQ_U(c.ring_pos, 1);
+	/* all eight outstanding; more than the size (a broken driver): the same eight slots */
+	f.q.next_used = 0xfffb;
+	CHECK_EQ_U(virtq_avail_find(&f.q, 2), 0xfffb % 8);
+	f.q.next_used = 0x1000;
+	CHECK_EQ_U(virtq_avail_find(&f.q, 5), 0xfffc % 8);
+	/* a head published twice: the newest entry */
+	f.q.next_used = 0xfffd;
+	put16(f.driver + 4 + 2 * 1, 4);
+	CHECK_EQ_U(virtq_avail_find(&f.q, 4), 1);
+	fx_free(&f);
+}
+
 /* ---- properties (Firecracker's proof harnesses, REFERENCES.md "Virtqueues") ---- */
 
 /*
- * verify_spec_2_6_7_2 (VIRTIO 1.1 numbering; 1.2 §2.7.7.2): without EVENT_IDX prepare_kick
- * always asks to notify; with it, writing the used slot equal to used_event (next_used - 1 with
- * at least one entry added) must notify. Random: ≥ 100,000 cases.
+ * VIRTIO 1.2 §2.7.7.2 as the oracle, read literally: with EVENT_IDX, "if the idx field in the
+ * used ring (which determined where that descriptor index was placed) was equal to used_event,
+ * the device MUST send a notification". The device placed its num_added entries at used idx old,
+ * old + 1, ..., new - 1 (modulo 2^16, new = next_used): replay those placements one by one.
+ */
+static bool spec_used_notify(uint16_t used_event, uint16_t old_idx, uint16_t num_added)
+{
+	uint16_t idx = old_idx;
+
+	for (uint32_t k = 0; k < num_added; k++, idx++)
+		if (idx == used_event)
+			return true;
+	return false;
+}
+
+/* One case through prepare_kick; false (and a failure printed) when it disagrees with §2.7.7.2. */
+static bool kick_matches_spec(struct fixture *f, uint16_t old_idx, uint16_t num_added,
+			      uint16_t used_event)
+{
+	uint16_t new_idx = (uint16_t)(old_idx + num_added);
+	bool want = !f->q.event_idx || spec_used_notify(used_event, old_idx, num_added), kick;
+
+	f->q.next_used = new_idx;
+	f->q.num_added = num_added;
+	fx_set_used_event(f, used_event);
+	kick = virtq_prepare_kick(&f->q);
+	if (kick != want || f->q.num_added != 0) {
+		CHECK_FAIL_AT("EVENT_IDX %d old %u new %u (num_added %u) used_event %u: kick %d, "
+			      "§2.7.7.2 says %d; num_added after %u",
+			      f->q.event_idx, old_idx, new_idx, num_added, used_event, kick, want,
+			      f->q.num_added);
+		return false;
+	}
+	return true;
+}
+
+/* num_added, mostly where off-by-ones show: 0, 1, 2, small, up to a few laps; rarely any u16. */
+static uint16_t draw_num_added(struct prop_rng *r)
+{
+	static const uint16_t edges[] = {0x7fff, 0x8000, 0xfffe, 0xffff};
+	unsigned c = (unsigned)prop_below(r, 16);
+
+	if (c < 6)
+		return (uint16_t)(c / 2); /* 0, 1 and 2: each an eighth of the cases */
+	if (c < 10)
+		return (uint16_t)(3 + prop_below(r, 14));
+	if (c < 12)
+		return (uint16_t)(17 + prop_below(r, 284));
+	if (c == 12)
+		return edges[prop_below(r, 4)];
+	if (c == 13)
+		return (uint16_t)prop_next(r);
+	return (uint16_t)(1 + prop_below(r, 16)); /* up to the queue size */
+}
+
+/* The first used idx written: anywhere, on the u16 edges, or just below 0 so the run wraps. */
+static uint16_t draw_old_idx(struct prop_rng *r, uint16_t num_added)
+{
+	static const uint16_t edges[] = {0, 1, 0x7fff, 0x8000, 0xfffe, 0xffff};
+
+	switch (prop_below(r, 4)) {
+	case 0:
+		return edges[prop_below(r, 6)];
+	case 1:
+		return (uint16_t)(0 - prop_below(r, num_added + 3u)); /* [old, new) spans 0xffff */
+	default:
+		return (uint16_t)prop_next(r);
+	}
+}
+
+/* used_event around both ends of [old, new), inside it, on the u16 edges, or anywhere. */
+static uint16_t draw_used_event(struct prop_rng *r, uint16_t old_idx, uint16_t num_added)
+{
+	uint16_t new_idx = (uint16_t)(old_idx + num_added);
+
+	switch (prop_below(r, 10)) {
+	case 0:
+		return (uint16_t)(old_idx - 1);
+	case 1:
+		return old_idx;
+	case 2:
+		return (uint16_t)(old_idx + 1);
+	case 3:
+		return (uint16_t)(new_idx - 2);
+	case 4:
+		return (uint16_t)(new_idx - 1);
+	case 5:
+		return new_idx;
+	case 6:
+		return (uint16_t)(new_idx + 1);
+	case 7:
+		return (uint16_t)(old_idx + prop_below(r, num_added + 1u));
+	case 8:
+		return prop_below(r, 2) ? 0 : 0xffff;
+	default:
+		return (uint16_t)prop_next(r);
+	}
+}
+
+/*
+ * prepare_kick against §2.7.7.2 (spec_used_notify), and without EVENT_IDX always a kick.
+ * Exhaustive around the wrap of the 16-bit index: every old idx in [0xffe0, 0x20) × num_added in
+ * [0, 33] × used_event in [old - 2, old + 35], with EVENT_IDX: 64 × 34 × 38 cases. Random
+ * (≥ 100,000 cases, both feature settings), drawn where off-by-ones show: num_added 0, 1, 2 and
+ * small; used_event at old - 1, old, old + 1, new - 2, new - 1, new, new + 1; runs across 0xffff.
  */
 TEST(prop_spec_2_7_7_2_notification)
 {
@@ -254,35 +396,27 @@ TEST(prop_spec_2_7_7_2_notification)
 
 	REQUIRE(fx_init(&f[0], 16, false, false, false) == 0);
 	REQUIRE(fx_init(&f[1], 16, false, true, false) == 0);
-	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
-		struct fixture *x = &f[prop_below(&r, 2)];
-		uint16_t num_added = (uint16_t)prop_next(&r);
-		uint16_t event =
-		    prop_below(&r, 2) ? (uint16_t)(x->q.next_used - 1) : (uint16_t)prop_next(&r);
-		bool kick;
+	for (uint32_t o = 0; o < 64; o++) {
+		uint16_t old_idx = (uint16_t)(0xffe0 + o);
 
-		x->q.next_used = (uint16_t)prop_next(&r);
-		if (prop_below(&r, 2))
-			event = (uint16_t)(x->q.next_used - 1);
-		x->q.num_added = num_added;
-		fx_set_used_event(x, event);
-		kick = virtq_prepare_kick(&x->q);
-		if (!x->q.event_idx && !kick) {
-			CHECK_FAIL_AT("case %" PRIu64 ": no EVENT_IDX, no kick", i);
-			break;
-		}
-		if (x->q.event_idx && event == (uint16_t)(x->q.next_used - 1) && num_added &&
-		    !kick) {
-			CHECK_FAIL_AT("case %" PRIu64 ": used_event %u = next_used - 1, added %u, "
-				      "no kick",
-				      i, event, num_added);
-			break;
-		}
-		if (x->q.num_added != 0) {
-			CHECK_FAIL_AT("num_added not reset");
+		for (uint16_t n = 0; n <= 33; n++)
+			for (uint16_t d = 0; d < 38; d++)
+				if (!kick_matches_spec(&f[1], old_idx, n,
+						       (uint16_t)(old_idx - 2 + d)))
+					goto out;
+	}
+	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
+		struct fixture *x = &f[prop_below(&r, 4) != 0]; /* mostly with EVENT_IDX */
+		uint16_t num_added = draw_num_added(&r);
+		uint16_t old_idx = draw_old_idx(&r, num_added);
+
+		if (!kick_matches_spec(x, old_idx, num_added,
+				       draw_used_event(&r, old_idx, num_added))) {
+			CHECK_FAIL_AT("case %" PRIu64, i);
 			break;
 		}
 	}
+out:
 	fx_free(&f[0]);
 	fx_free(&f[1]);
 }
@@ -790,6 +924,7 @@ int main(void)
 	RUN(indices_wrap_at_2_16);
 	RUN(batched_used_elements);
 	RUN(init_rejects);
+	RUN(avail_find);
 	RUN(prop_spec_2_7_7_2_notification);
 	RUN(prop_prepare_kick_interval_exhaustive);
 	RUN(prop_prepare_kick_interval_random);

@@ -249,6 +249,164 @@ TEST(prop_packed_prepare_kick_exhaustive)
 	fx_free(&f);
 }
 
+/*
+ * wrap_guess, from §2.8.1: the driver makes a descriptor available in the lap with counter w by
+ * AVAIL = w, USED = !w; the device marks it used by AVAIL = USED = w, and the driver makes that
+ * position available again in the next lap, with !w. Other flag bits do not matter.
+ */
+TEST(packed_wrap_guess)
+{
+	static const struct {
+		uint16_t flags;
+		uint16_t counter;
+	} cases[] = {
+	    {VIRTQ_DESC_F_AVAIL, VIRTQ_PACKED_WRAP},			 /* available, lap 1 */
+	    {VIRTQ_DESC_F_USED, 0},					 /* available, lap 0 */
+	    {VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED, 0},		 /* used in lap 1 */
+	    {0, VIRTQ_PACKED_WRAP},					 /* used in lap 0, or new */
+	    {VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_NEXT, VIRTQ_PACKED_WRAP}, /* NEXT: no matter */
+	    {VIRTQ_DESC_F_USED | VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_INDIRECT, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK_EQ_U(virtq_packed_wrap_guess(cases[i].flags), cases[i].counter);
+}
+
+/* A ring position and the wrap counter of the lap it belongs to (§2.8.1). */
+struct lap_pos {
+	uint16_t pos;
+	bool wrap;
+};
+
+/* steps positions further on, the counter flipping each time the position returns to 0. */
+static struct lap_pos lap_walk(struct lap_pos p, uint32_t steps, uint16_t size)
+{
+	while (steps--)
+		if (++p.pos == size) {
+			p.pos = 0;
+			p.wrap = !p.wrap;
+		}
+	return p;
+}
+
+static uint16_t off_wrap(struct lap_pos p)
+{
+	return (uint16_t)(p.pos | (p.wrap ? VIRTQ_PACKED_WRAP : 0));
+}
+
+/*
+ * One case of prepare_kick (EVENT_IDX, driver flags DESC) against §2.8.10 read literally: the
+ * driver asks to hear when the device uses the descriptor at offset off in the lap with counter
+ * wrap. The device's n used descriptors went to positions start, start + 1, ... (each in its
+ * lap): replay them one by one. False (and a failure printed) when prepare_kick disagrees.
+ */
+static bool packed_kick_matches_spec(struct fixture *f, uint16_t size, struct lap_pos start,
+				     uint16_t n, struct lap_pos event)
+{
+	struct lap_pos p = start;
+	bool want = false, kick;
+
+	for (uint32_t k = 0; k < n; k++) {
+		want = want || (p.pos == event.pos && p.wrap == event.wrap);
+		p = lap_walk(p, 1, size);
+	}
+	f->q.size = size; /* prepare_kick reads only the driver area, whatever the size */
+	f->q.next_used = off_wrap(p);
+	f->q.num_added = n;
+	put16(f->driver, off_wrap(event));
+	put16(f->driver + 2, VIRTQ_EVENT_F_DESC);
+	kick = virtq_prepare_kick(&f->q);
+	if (kick != want) {
+		CHECK_FAIL_AT(
+		    "size %u: %u used from %u/wrap %d (next_used 0x%04x), event %u/wrap %d: "
+		    "kick %d, §2.8.10 says %d",
+		    size, n, start.pos, start.wrap, off_wrap(p), event.pos, event.wrap, kick, want);
+		return false;
+	}
+	return true;
+}
+
+/* Sizes: the smallest, powers of two and their neighbours, the largest, or any up to 300. */
+static uint16_t draw_packed_size(struct prop_rng *r)
+{
+	static const uint16_t sizes[] = {1, 2, 3, 5, 7, 8, 255, 256, 257, 1000, 32767, 32768};
+
+	if (prop_below(r, 2))
+		return sizes[prop_below(r, sizeof(sizes) / sizeof(sizes[0]))];
+	return (uint16_t)(1 + prop_below(r, 300));
+}
+
+/* Descriptors used: 0, 1, 2, small, or around one and two laps (size ± 1, 2 × size ± 1). */
+static uint16_t draw_packed_n(struct prop_rng *r, uint16_t size)
+{
+	uint32_t laps[] = {size - 1u, size, size + 1u, 2u * size - 1, 2u * size, 2u * size + 1};
+	uint32_t n;
+	unsigned c = (unsigned)prop_below(r, 8);
+
+	if (c < 3)
+		n = c;
+	else if (c < 5)
+		n = 3 + prop_below(r, 14);
+	else if (c < 7)
+		n = laps[prop_below(r, 6)];
+	else
+		n = prop_below(r, 3u * size + 1);
+	return (uint16_t)(n > UINT16_MAX ? UINT16_MAX : n);
+}
+
+/*
+ * Packed notifications against §2.8.10 (packed_kick_matches_spec). Exhaustive for every size in
+ * [1, 9] (odd sizes and powers of two): every start (position, counter) × every n in
+ * [0, 2 × size + 1] × every event (position, counter). Random (≥ 100,000 cases): sizes up to
+ * 32768; starts at positions 0, 1, size - 2, size - 1 or anywhere; n of 0, 1, 2, small, and one or
+ * two laps ± 1; the event one before the first used position, on it, after it, on the last,
+ * just past the end, or anywhere, in its lap or the other.
+ */
+TEST(prop_packed_spec_2_8_10_notification)
+{
+	struct prop_rng r = {prop_seed("prop_packed_spec_2_8_10_notification")};
+	struct fixture f;
+
+	REQUIRE(fx_init(&f, 32768, true, true, false) == 0);
+	for (uint16_t size = 1; size <= 9; size++)
+		for (uint32_t s = 0; s < 2u * size; s++)
+			for (uint16_t n = 0; n <= 2 * size + 1; n++)
+				for (uint32_t e = 0; e < 2u * size; e++) {
+					struct lap_pos start = {(uint16_t)(s % size), s >= size};
+					struct lap_pos ev = {(uint16_t)(e % size), e >= size};
+
+					if (!packed_kick_matches_spec(&f, size, start, n, ev))
+						goto out;
+				}
+	for (uint64_t i = 0, cases = prop_cases(100000); i < cases; i++) {
+		uint16_t size = draw_packed_size(&r), n = draw_packed_n(&r, size);
+		uint16_t starts[] = {0, 1, (uint16_t)(size - 2), (uint16_t)(size - 1),
+				     (uint16_t)prop_below(&r, size)};
+		struct lap_pos start = {starts[prop_below(&r, 5)], prop_below(&r, 2)}, ev;
+		/* steps from start: one before (a whole turn less one), 0, 1, n - 1, n, n + 1 */
+		uint32_t steps[] = {4u * size - 1,
+				    0,
+				    1,
+				    n + 4u * size - 1,
+				    n,
+				    n + 1u,
+				    (uint32_t)prop_below(&r, 2u * size)};
+
+		if (start.pos >= size)
+			start.pos = 0; /* size - 2 of a size-1 ring */
+		ev = lap_walk(start, steps[prop_below(&r, 7)] % (2u * size), size);
+		if (prop_below(&r, 4) == 0)
+			ev.wrap = !ev.wrap;
+		if (!packed_kick_matches_spec(&f, size, start, n, ev)) {
+			CHECK_FAIL_AT("case %" PRIu64, i);
+			break;
+		}
+	}
+out:
+	f.q.size = 32768;
+	fx_free(&f);
+}
+
 /* try_enable_notification true ⇒ nothing available, and the device area names next_avail. */
 TEST(packed_try_enable_notification)
 {
@@ -321,7 +479,9 @@ int main(void)
 	RUN(packed_malformed);
 	RUN(prop_packed_driver_device_laps);
 	RUN(prop_packed_prepare_kick_exhaustive);
+	RUN(prop_packed_spec_2_8_10_notification);
 	RUN(packed_try_enable_notification);
+	RUN(packed_wrap_guess);
 	RUN(prop_packed_accessors_in_bounds);
 	return CHECK_MAIN_END();
 }
