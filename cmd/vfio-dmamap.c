@@ -240,20 +240,21 @@ static uint64_t digest(const uint8_t *p, size_t n)
 static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 {
 	struct vfio_iommu *io = vfio_dev_iommu(d);
-	const uint32_t chunk = EDU_DMA_BUF_BYTES;
 	struct err e = { 0 };
 	struct dma_mem scratch;
 	struct testdrv td;
 	iova_t sio, stray;
+	uint32_t chunk;
 	int failures = 0;
 
 	if (testdrv_probe(d, &td, &e))
 		cli_die(EXIT_FAIL, "--verify", "%s", e.msg);
-	if (td.kind != TESTDRV_EDU)
+	if (!testdrv_has_dma(&td))
 		cli_die(EXIT_FAIL, "--verify", "%s: %s has no DMA test driver (edu has one)",
 			vfio_dev_bdf(d), td.name);
+	chunk = td.dma_max_bytes;
 	if (dma_mem_alloc(&scratch, DMA_BACKING_ANON, SCRATCH_BYTES, NULL, &e) ||
-	    dma_map_alloc(vfio_dma_registry(io), SCRATCH_BYTES, 0, EDU_DMA_LIMIT, &sio, &e) ||
+	    dma_map_alloc(vfio_dma_registry(io), SCRATCH_BYTES, 0, td.dma_limit, &sio, &e) ||
 	    vfio_dma_map(io, sio, SCRATCH_BYTES, scratch.hva, DMA_BACKING_ANON, &e))
 		cli_die(EXIT_FAIL, "--verify: scratch mapping", "%s", e.msg);
 	for (size_t i = 0; i < n; i++) {
@@ -273,8 +274,8 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 				break;
 			fill(src, len, m[i].iova.v + off + (uint64_t)k);
 			memset(scratch.hva, 0, chunk);
-			if (edu_dma(&td, dma_iova(m[i].iova.v + off), len, false, 10000, &e) ||
-			    edu_dma(&td, sio, len, true, 10000, &e)) {
+			if (testdrv_dma(&td, dma_iova(m[i].iova.v + off), len, false, 10000, &e) ||
+			    testdrv_dma(&td, sio, len, true, 10000, &e)) {
 				cli_error("--verify", "%s", e.msg);
 				ok = false;
 			} else if (memcmp(src, scratch.hva, len)) {
@@ -293,7 +294,7 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 		failures += !ok;
 	}
 	/* A stray DMA: to an IOVA nothing is mapped at. */
-	if (!dma_map_alloc(vfio_dma_registry(io), SCRATCH_BYTES, 0, EDU_DMA_LIMIT, &stray, &e)) {
+	if (!dma_map_alloc(vfio_dma_registry(io), SCRATCH_BYTES, 0, td.dma_limit, &stray, &e)) {
 		uint64_t before[MAX_MAPPINGS], scratch_before;
 		bool intact = true;
 
@@ -301,15 +302,15 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 		scratch_before = digest(scratch.hva, chunk);
 		for (size_t i = 0; i < n; i++)
 			before[i] = m[i].ok ? digest(m[i].mem.hva, m[i].mem.size_bytes) : 0;
-		if (edu_dma(&td, stray, chunk, true, 10000, &e))
+		if (testdrv_dma(&td, stray, chunk, true, 10000, &e))
 			cli_error("--verify: stray DMA", "%s", e.msg);
 		for (size_t i = 0; i < n; i++)
 			intact &= !m[i].ok || digest(m[i].mem.hva, m[i].mem.size_bytes) == before[i];
 		intact &= digest(scratch.hva, chunk) == scratch_before;
 		/* And the device still works. */
 		fill((uint8_t *)scratch.hva, 64, 99);
-		if (edu_dma(&td, sio, 64, false, 10000, &e) ||
-		    edu_dma(&td, dma_iova(sio.v + 64), 64, true, 10000, &e) ||
+		if (testdrv_dma(&td, sio, 64, false, 10000, &e) ||
+		    testdrv_dma(&td, dma_iova(sio.v + 64), 64, true, 10000, &e) ||
 		    memcmp(scratch.hva, (uint8_t *)scratch.hva + 64, 64)) {
 			cli_error("--verify", "the device stopped working after the stray DMA");
 			intact = false;
