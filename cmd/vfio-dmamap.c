@@ -53,17 +53,32 @@ static size_t argv_len(char **v)
 	return n;
 }
 
+/* The device, attached to an IOMMU of its own: the address space every command maps into. */
 static struct vfio_dev *open_dev(const char *text, enum vfio_backend backend)
 {
+	struct vfio_iommu *io;
 	struct vfio_dev *d;
 	struct pci_addr a;
 	struct err e = { 0 };
 
 	if (vfio_resolve_device(text, &a, &e))
 		cli_die(EXIT_USAGE, NULL, "%s", e.msg);
-	if (vfio_dev_open(&d, &a, backend, &e))
+	if (vfio_iommu_open(&io, backend, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	if (vfio_dev_open(&d, &a, io, &e)) {
+		vfio_iommu_close(io);
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	}
 	return d;
+}
+
+/* The device, then its IOMMU (the last device unmaps everything as it leaves). */
+static void close_dev(struct vfio_dev *d)
+{
+	struct vfio_iommu *io = vfio_dev_iommu(d);
+
+	vfio_dev_close(d);
+	vfio_iommu_close(io);
 }
 
 static void warn_memlock(uint64_t bytes)
@@ -103,8 +118,8 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 	size_t nrr = 0;
 	struct out *o;
 
-	if (vfio_iommu_info(d, &info, &e)) {
-		vfio_dev_close(d);
+	if (vfio_iommu_info(vfio_dev_iommu(d), &info, &e)) {
+		close_dev(d);
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	}
 	if (vfio_reserved_regions(vfio_dev_group(d), rr, 32, &nrr, &e))
@@ -180,7 +195,7 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 		}
 	}
 	out_free(o);
-	vfio_dev_close(d);
+	close_dev(d);
 	return EXIT_OK;
 }
 
@@ -224,21 +239,23 @@ static uint64_t digest(const uint8_t *p, size_t n)
  */
 static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 {
-	const uint32_t chunk = EDU_DMA_BUF_BYTES;
+	struct vfio_iommu *io = vfio_dev_iommu(d);
 	struct err e = { 0 };
 	struct dma_mem scratch;
 	struct testdrv td;
 	iova_t sio, stray;
+	uint32_t chunk;
 	int failures = 0;
 
 	if (testdrv_probe(d, &td, &e))
 		cli_die(EXIT_FAIL, "--verify", "%s", e.msg);
-	if (td.kind != TESTDRV_EDU)
+	if (!testdrv_has_dma(&td))
 		cli_die(EXIT_FAIL, "--verify", "%s: %s has no DMA test driver (edu has one)",
 			vfio_dev_bdf(d), td.name);
+	chunk = td.dma_max_bytes;
 	if (dma_mem_alloc(&scratch, DMA_BACKING_ANON, SCRATCH_BYTES, NULL, &e) ||
-	    dma_map_alloc(vfio_dma_registry(d), SCRATCH_BYTES, 0, EDU_DMA_LIMIT, &sio, &e) ||
-	    vfio_dma_map(d, sio, SCRATCH_BYTES, scratch.hva, DMA_BACKING_ANON, &e))
+	    dma_map_alloc(vfio_dma_registry(io), SCRATCH_BYTES, 0, td.dma_limit, &sio, &e) ||
+	    vfio_dma_map(io, sio, SCRATCH_BYTES, scratch.hva, DMA_BACKING_ANON, &e))
 		cli_die(EXIT_FAIL, "--verify: scratch mapping", "%s", e.msg);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t offs[3] = { 0, m[i].mem.size_bytes / 2, m[i].mem.size_bytes - chunk };
@@ -257,8 +274,8 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 				break;
 			fill(src, len, m[i].iova.v + off + (uint64_t)k);
 			memset(scratch.hva, 0, chunk);
-			if (edu_dma(&td, dma_iova(m[i].iova.v + off), len, false, 10000, &e) ||
-			    edu_dma(&td, sio, len, true, 10000, &e)) {
+			if (testdrv_dma(&td, dma_iova(m[i].iova.v + off), len, false, 10000, &e) ||
+			    testdrv_dma(&td, sio, len, true, 10000, &e)) {
 				cli_error("--verify", "%s", e.msg);
 				ok = false;
 			} else if (memcmp(src, scratch.hva, len)) {
@@ -277,7 +294,7 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 		failures += !ok;
 	}
 	/* A stray DMA: to an IOVA nothing is mapped at. */
-	if (!dma_map_alloc(vfio_dma_registry(d), SCRATCH_BYTES, 0, EDU_DMA_LIMIT, &stray, &e)) {
+	if (!dma_map_alloc(vfio_dma_registry(io), SCRATCH_BYTES, 0, td.dma_limit, &stray, &e)) {
 		uint64_t before[MAX_MAPPINGS], scratch_before;
 		bool intact = true;
 
@@ -285,15 +302,15 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 		scratch_before = digest(scratch.hva, chunk);
 		for (size_t i = 0; i < n; i++)
 			before[i] = m[i].ok ? digest(m[i].mem.hva, m[i].mem.size_bytes) : 0;
-		if (edu_dma(&td, stray, chunk, true, 10000, &e))
+		if (testdrv_dma(&td, stray, chunk, true, 10000, &e))
 			cli_error("--verify: stray DMA", "%s", e.msg);
 		for (size_t i = 0; i < n; i++)
 			intact &= !m[i].ok || digest(m[i].mem.hva, m[i].mem.size_bytes) == before[i];
 		intact &= digest(scratch.hva, chunk) == scratch_before;
 		/* And the device still works. */
 		fill((uint8_t *)scratch.hva, 64, 99);
-		if (edu_dma(&td, sio, 64, false, 10000, &e) ||
-		    edu_dma(&td, dma_iova(sio.v + 64), 64, true, 10000, &e) ||
+		if (testdrv_dma(&td, sio, 64, false, 10000, &e) ||
+		    testdrv_dma(&td, dma_iova(sio.v + 64), 64, true, 10000, &e) ||
 		    memcmp(scratch.hva, (uint8_t *)scratch.hva + 64, 64)) {
 			cli_error("--verify", "the device stopped working after the stray DMA");
 			intact = false;
@@ -306,7 +323,7 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 		out_record_end(o);
 		failures += !intact;
 	}
-	vfio_dma_unmap(d, sio, SCRATCH_BYTES, NULL);
+	vfio_dma_unmap(io, sio, SCRATCH_BYTES, NULL);
 	dma_mem_free(&scratch);
 	return failures;
 }
@@ -363,6 +380,7 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 	iova_t iovas[MAX_MAPPINGS];
 	const char *path;
 	enum dma_backing b = backing_of(&path);
+	struct vfio_iommu *io;
 	struct vfio_dev *d;
 	int status = EXIT_OK;
 	struct out *o;
@@ -386,6 +404,7 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 		total += sizes[i];
 	}
 	d = open_dev(dev, backend);
+	io = vfio_dev_iommu(d);
 	warn_memlock(total + (opt_verify ? SCRATCH_BYTES : 0));
 	o = out_new(stdout, cli.json);
 	out_list_begin(o);
@@ -403,14 +422,14 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 		}
 		if (i < ni)
 			m[i].iova = iovas[i];
-		else if (dma_map_alloc(vfio_dma_registry(d), sizes[i], m[i].mem.page_bytes,
+		else if (dma_map_alloc(vfio_dma_registry(io), sizes[i], m[i].mem.page_bytes,
 				       opt_verify ? EDU_DMA_LIMIT : dma_iova(UINT64_MAX), &m[i].iova,
 				       &e)) {
 			cli_error("map", "%s", e.msg);
 			status = EXIT_FAIL;
 			continue;
 		}
-		if (vfio_dma_map(d, m[i].iova, sizes[i], m[i].mem.hva, b, &e)) {
+		if (vfio_dma_map(io, m[i].iova, sizes[i], m[i].mem.hva, b, &e)) {
 			cli_error("map", "%s", e.msg);
 			status = EXIT_FAIL;
 			continue;
@@ -446,7 +465,7 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 			;
 		cli_verbose("signal %u: unmapping", si.ssi_signo);
 	}
-	vfio_dev_close(d); /* unmaps */
+	close_dev(d); /* unmaps */
 	for (size_t i = 0; i < ns; i++)
 		if (m[i].mem.hva || m[i].mem.fd >= 0)
 			dma_mem_free(&m[i].mem);
@@ -477,6 +496,7 @@ static const struct bench_row {
 
 struct bench_run {
 	struct vfio_dev *d;
+	struct vfio_iommu *iommu; /* d's */
 	struct dma_mem mem;
 	iova_t iova;
 	enum dma_backing backing;
@@ -493,10 +513,10 @@ static int bench_step(struct bench_run *r, enum bench_op op, uint32_t i, struct 
 	switch (op) {
 	case B_MAP_WARM:
 	case B_MAP_COLD:
-		rc = vfio_dma_map(r->d, r->iova, r->mem.size_bytes, r->mem.hva, r->backing, e);
+		rc = vfio_dma_map(r->iommu, r->iova, r->mem.size_bytes, r->mem.hva, r->backing, e);
 		break;
 	case B_UNMAP:
-		rc = vfio_dma_unmap(r->d, r->iova, r->mem.size_bytes, e);
+		rc = vfio_dma_unmap(r->iommu, r->iova, r->mem.size_bytes, e);
 		break;
 	case B_MLOCK_WARM:
 	case B_MLOCK_COLD:
@@ -528,7 +548,7 @@ static int bench_round(struct bench_run *r, uint32_t i, struct err *e)
 	if (rc || !r->cold)
 		return rc;
 	if ((rc = dma_mem_discard(&r->mem, e)) || (rc = bench_step(r, B_MAP_COLD, i, e)) ||
-	    (rc = vfio_dma_unmap(r->d, r->iova, r->mem.size_bytes, e)) ||
+	    (rc = vfio_dma_unmap(r->iommu, r->iova, r->mem.size_bytes, e)) ||
 	    (rc = dma_mem_discard(&r->mem, e)) || (rc = bench_step(r, B_MLOCK_COLD, i, e)))
 		return rc;
 	if (munlock(r->mem.hva, r->mem.size_bytes))
@@ -602,11 +622,12 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 		cli_warn("bench", "a file's pages cannot be discarded without losing its data: "
 				  "warm memory only");
 	r.d = open_dev(dev, backend);
+	r.iommu = vfio_dev_iommu(r.d);
 	warn_memlock(size);
 	if (dma_mem_alloc(&r.mem, r.backing, size, path, &e) ||
-	    dma_map_alloc(vfio_dma_registry(r.d), size, r.mem.page_bytes, dma_iova(UINT64_MAX), &r.iova,
-			  &e)) {
-		vfio_dev_close(r.d);
+	    dma_map_alloc(vfio_dma_registry(r.iommu), size, r.mem.page_bytes, dma_iova(UINT64_MAX),
+			  &r.iova, &e)) {
+		close_dev(r.d);
 		cli_die(EXIT_FAIL, "bench", "%s", e.msg);
 	}
 	for (int op = 0; op < B_NOPS; op++)
@@ -622,7 +643,7 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 		bench_print(o, &r, iters);
 		out_free(o);
 	}
-	vfio_dev_close(r.d); /* unmaps what a failed round left mapped */
+	close_dev(r.d); /* unmaps what a failed round left mapped */
 	dma_mem_free(&r.mem);
 	for (int op = 0; op < B_NOPS; op++)
 		free(r.ns[op]);

@@ -91,6 +91,26 @@ static int resolve(const char *text, struct pci_addr *a)
 	return 0;
 }
 
+/* The device on an IOMMU of its own (nothing is mapped: the IOMMU holds the group). */
+static int dev_open(struct vfio_dev **vd, const struct pci_addr *a, enum vfio_backend backend,
+		    struct err *e)
+{
+	struct vfio_iommu *io;
+	int rc = vfio_iommu_open(&io, backend, e);
+
+	if (!rc && (rc = vfio_dev_open(vd, a, io, e)))
+		vfio_iommu_close(io);
+	return rc;
+}
+
+static void dev_close(struct vfio_dev *vd)
+{
+	struct vfio_iommu *io = vd ? vfio_dev_iommu(vd) : NULL;
+
+	vfio_dev_close(vd);
+	vfio_iommu_close(io);
+}
+
 static int cmd_info(const char *dev, enum vfio_backend backend)
 {
 	struct pcicap_ctx *c;
@@ -110,7 +130,7 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 	}
 	pcicap_close(c);
 	/* VFIO's view only where the device is on vfio-pci; otherwise just the capabilities. */
-	if (!opt_dump && vfio_dev_open(&vd, &a, backend, &e)) {
+	if (!opt_dump && dev_open(&vd, &a, backend, &e)) {
 		cli_verbose("no VFIO IRQ info: %s", e.msg);
 		vd = NULL;
 	}
@@ -175,7 +195,7 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 		}
 		if (cli.json)
 			out_array_end(o);
-		vfio_dev_close(vd);
+		dev_close(vd);
 	} else if (cli.json) {
 		out_null(o, "vfio_irqs");
 	}
@@ -278,7 +298,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	if (opt_dump)
 		cli_die(EXIT_USAGE, "--pci-dump", "only for info");
 	resolve(dev, &a);
-	if (vfio_dev_open(&vd, &a, backend, &e))
+	if (dev_open(&vd, &a, backend, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	if (device) {
 		if (testdrv_probe(vd, &td, &e))
@@ -401,7 +421,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 		if (sel[v] && !msix_vec_disable(&model, v, &fd, NULL))
 			close(fd); /* the model hands each eventfd back */
 	}
-	vfio_dev_close(vd);
+	dev_close(vd);
 	close(floor_fd);
 	free(sel);
 	free(fds);
@@ -414,7 +434,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	return EXIT_OK;
 fail:
 	cli_error(NULL, "%s", e.msg);
-	vfio_dev_close(vd);
+	dev_close(vd);
 	return EXIT_FAIL;
 }
 

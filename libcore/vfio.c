@@ -1,5 +1,5 @@
-/* vfio.c: opening a VFIO device by PCI address, back-end choice, DMA through the registry,
- * regions and IRQs (what both back-ends share). */
+/* vfio.c: the IOMMU object (back-end choice, device count, DMA through its one registry) and
+ * devices opened by PCI address and attached to it: regions and IRQs (what back-ends share). */
 #include "vfio_priv.h"
 #include "pcidev.h"
 
@@ -141,14 +141,19 @@ int vfio_dev_group(const struct vfio_dev *d)
 	return d->group;
 }
 
-enum vfio_backend vfio_dev_backend(const struct vfio_dev *d)
+struct vfio_iommu *vfio_dev_iommu(const struct vfio_dev *d)
 {
-	return d->ops->kind;
+	return d->iommu;
 }
 
 int vfio_dev_fd(const struct vfio_dev *d)
 {
 	return d->device_fd;
+}
+
+int vfio_dev_kvm_fd(const struct vfio_dev *d)
+{
+	return d->group_fd >= 0 ? d->group_fd : d->device_fd;
 }
 
 uint32_t vfio_num_regions(const struct vfio_dev *d)
@@ -161,10 +166,187 @@ uint32_t vfio_num_irqs(const struct vfio_dev *d)
 	return d->info.num_irqs;
 }
 
-static int open_dev(struct vfio_dev **out, const struct pci_addr *a, enum vfio_backend backend,
-		    struct vfio_dev *peer, struct err *e)
+/* ---- the IOMMU ---------------------------------------------------------------------------- */
+
+int vfio_iommu_open_ops(struct vfio_iommu **out, const struct vfio_iommu_ops *ops,
+			struct err *e)
+{
+	struct vfio_iommu *io = calloc(1, sizeof(*io));
+
+	*out = NULL;
+	if (!io)
+		return err_set(e, ENOMEM, "out of memory");
+	io->asked = ops ? ops->kind : VFIO_BACKEND_AUTO;
+	io->ops = ops;
+	io->container_fd = io->iommufd = -1;
+	dma_map_init(&io->dma, NULL, 0, 0, NULL); /* replaced when the first device attaches */
+	*out = io;
+	return 0;
+}
+
+int vfio_iommu_open(struct vfio_iommu **out, enum vfio_backend backend, struct err *e)
+{
+	switch (backend) {
+	case VFIO_BACKEND_AUTO:
+		return vfio_iommu_open_ops(out, NULL, e);
+	case VFIO_BACKEND_CONTAINER:
+		return vfio_iommu_open_ops(out, &vfio_container_ops, e);
+	case VFIO_BACKEND_IOMMUFD:
+		return vfio_iommu_open_ops(out, &vfio_iommufd_ops, e);
+	}
+	*out = NULL;
+	return err_set(e, EINVAL, "unknown IOMMU back-end %d", (int)backend);
+}
+
+int vfio_iommu_close(struct vfio_iommu *io)
+{
+	if (!io)
+		return 0;
+	if (io->ndevs)
+		return -EBUSY;
+	dma_map_fini(&io->dma);
+	free(io);
+	return 0;
+}
+
+enum vfio_backend vfio_iommu_backend(const struct vfio_iommu *io)
+{
+	return io->ops ? io->ops->kind : io->asked;
+}
+
+unsigned vfio_iommu_devices(const struct vfio_iommu *io)
+{
+	return io->ndevs;
+}
+
+/*
+ * Fit the registry to what the kernel reports after an attach: a fresh registry for the first
+ * device; for the next ones, the ranges narrowed by their groups' reserved regions (the kernel
+ * refuses an attach that conflicts with a mapping, and dma_map_check confirms it).
+ */
+static int registry_fit(struct vfio_iommu *io, struct err *e)
 {
 	struct vfio_iommu_info info;
+	struct dma_map fresh;
+	int rc = io->ops->info(io, &info, e);
+
+	if (rc)
+		return rc;
+	rc = dma_map_init(&fresh, info.ranges, info.nranges, info.pgsizes, e);
+	if (rc)
+		return rc;
+	if (info.have_dma_avail)
+		fresh.max_count = info.dma_avail + io->dma.n;
+	if (!io->ndevs) {
+		dma_map_fini(&io->dma);
+		io->dma = fresh;
+		return 0;
+	}
+	fresh.m = io->dma.m;
+	fresh.n = io->dma.n;
+	fresh.cap = io->dma.cap;
+	fresh.total_bytes = io->dma.total_bytes;
+	rc = dma_map_check(&fresh, e);
+	if (rc) {
+		err_prefix(e, "the IOMMU's new ranges exclude a mapping");
+		return rc;
+	}
+	io->dma = fresh;
+	return 0;
+}
+
+int vfio_iommu_attach(struct vfio_iommu *io, struct vfio_dev *d, struct err *e)
+{
+	int rc;
+
+	if (!io->ops)
+		io->ops = (!access("/dev/iommu", F_OK) && d->cdev[0]) ? &vfio_iommufd_ops
+								      : &vfio_container_ops;
+	rc = io->ops->attach(io, d, e);
+	if (!rc) {
+		rc = registry_fit(io, e);
+		if (rc)
+			io->ops->detach(io, d);
+	}
+	if (rc) {
+		if (!io->ndevs && io->asked == VFIO_BACKEND_AUTO)
+			io->ops = NULL; /* the next first device chooses again */
+		return rc;
+	}
+	d->iommu = io;
+	io->ndevs++;
+	return 0;
+}
+
+void vfio_iommu_detach(struct vfio_dev *d)
+{
+	struct vfio_iommu *io = d->iommu;
+
+	if (!io)
+		return;
+	/* The last device unmaps while the address space still exists. */
+	while (io->ndevs == 1 && io->dma.n) {
+		struct dma_mapping m = io->dma.m[io->dma.n - 1];
+
+		if (vfio_dma_unmap(io, m.iova, m.size_bytes, NULL))
+			break; /* destroying the address space below unmaps the rest */
+	}
+	io->ndevs--;
+	io->ops->detach(io, d);
+	if (!io->ndevs)
+		dma_map_fini(&io->dma);
+	d->iommu = NULL;
+}
+
+int vfio_iommu_info(struct vfio_iommu *io, struct vfio_iommu_info *info, struct err *e)
+{
+	if (!io->ndevs)
+		return err_set(e, ENODEV, "the IOMMU has no device attached yet");
+	return io->ops->info(io, info, e);
+}
+
+const struct dma_map *vfio_dma_registry(const struct vfio_iommu *io)
+{
+	return &io->dma;
+}
+
+int vfio_dma_map(struct vfio_iommu *io, iova_t iova, uint64_t size_bytes, void *hva,
+		 enum dma_backing backing, struct err *e)
+{
+	int rc;
+
+	if (!io->ndevs)
+		return err_set(e, ENODEV, "the IOMMU has no device attached: nothing to map for");
+	rc = dma_map_check_add(&io->dma, iova, size_bytes, hva, e);
+	if (rc)
+		return rc;
+	rc = io->ops->map(io, iova, size_bytes, hva, e);
+	if (rc)
+		return rc;
+	rc = dma_map_add(&io->dma, iova, size_bytes, hva, backing, e);
+	if (rc)
+		io->ops->unmap(io, iova, size_bytes, NULL);
+	return rc;
+}
+
+int vfio_dma_unmap(struct vfio_iommu *io, iova_t iova, uint64_t size_bytes, struct err *e)
+{
+	const struct dma_mapping *m = dma_map_find(&io->dma, iova);
+	int rc;
+
+	if (!m || m->iova.v != iova.v || m->size_bytes != size_bytes)
+		return dma_map_remove(&io->dma, iova, size_bytes, NULL, e); /* the exact message */
+	rc = io->ops->unmap(io, iova, size_bytes, e);
+	if (rc)
+		return rc;
+	return dma_map_remove(&io->dma, iova, size_bytes, NULL, e);
+}
+
+/* ---- devices ------------------------------------------------------------------------------ */
+
+int vfio_dev_open(struct vfio_dev **out, const struct pci_addr *a, struct vfio_iommu *iommu,
+		  struct err *e)
+{
 	struct vfio_dev *d = calloc(1, sizeof(*d));
 	int rc;
 
@@ -173,18 +355,10 @@ static int open_dev(struct vfio_dev **out, const struct pci_addr *a, enum vfio_b
 		return err_set(e, ENOMEM, "out of memory");
 	d->addr = *a;
 	pci_addr_format(a, d->bdf);
-	d->device_fd = d->container_fd = d->group_fd = d->iommufd = -1;
-	d->peer = peer;
+	d->device_fd = d->group_fd = -1;
 	rc = check_device(d, e);
-	if (rc) {
-		free(d);
-		return rc;
-	}
-	if (backend == VFIO_BACKEND_AUTO)
-		backend = (!access("/dev/iommu", F_OK) && d->cdev[0]) ? VFIO_BACKEND_IOMMUFD
-								      : VFIO_BACKEND_CONTAINER;
-	d->ops = backend == VFIO_BACKEND_IOMMUFD ? &vfio_iommufd_ops : &vfio_container_ops;
-	rc = d->ops->attach(d, e);
+	if (!rc)
+		rc = vfio_iommu_attach(iommu, d, e);
 	if (rc) {
 		free(d);
 		return rc;
@@ -192,38 +366,12 @@ static int open_dev(struct vfio_dev **out, const struct pci_addr *a, enum vfio_b
 	d->info.argsz = sizeof(d->info);
 	if (ioctl(d->device_fd, VFIO_DEVICE_GET_INFO, &d->info)) {
 		rc = err_set(e, errno, "%s: VFIO_DEVICE_GET_INFO: %s", d->bdf, strerror(errno));
-		goto fail;
+		vfio_iommu_detach(d);
+		free(d);
+		return rc;
 	}
-	rc = d->ops->info(d, &info, e);
-	if (rc)
-		goto fail;
-	rc = dma_map_init(&d->dma, info.ranges, info.nranges, info.pgsizes, e);
-	if (rc)
-		goto fail;
-	if (info.have_dma_avail)
-		d->dma.max_count = info.dma_avail;
 	*out = d;
 	return 0;
-fail:
-	d->ops->detach(d);
-	free(d);
-	return rc;
-}
-
-int vfio_dev_open(struct vfio_dev **out, const struct pci_addr *a, enum vfio_backend backend,
-		  struct err *e)
-{
-	return open_dev(out, a, backend, NULL, e);
-}
-
-int vfio_dev_open_shared(struct vfio_dev **out, const struct pci_addr *a, struct vfio_dev *peer,
-			 struct err *e)
-{
-	*out = NULL;
-	if (peer->ops != &vfio_container_ops)
-		return err_set(e, ENOTSUP, "%s: sharing an address space needs the container back-end",
-			       vfio_dev_bdf(peer));
-	return open_dev(out, a, VFIO_BACKEND_CONTAINER, peer, e);
 }
 
 void vfio_dev_close(struct vfio_dev *d)
@@ -233,20 +381,8 @@ void vfio_dev_close(struct vfio_dev *d)
 	for (uint32_t i = 0; i < 32; i++)
 		if (d->irq_enabled & (1u << i))
 			vfio_irq_disable(d, i, NULL);
-	while (d->dma.n) {
-		struct dma_mapping m = d->dma.m[d->dma.n - 1];
-
-		if (vfio_dma_unmap(d, m.iova, m.size_bytes, NULL))
-			break; /* closing the descriptors below unmaps the rest */
-	}
-	dma_map_fini(&d->dma);
-	d->ops->detach(d);
+	vfio_iommu_detach(d);
 	free(d);
-}
-
-int vfio_iommu_info(struct vfio_dev *d, struct vfio_iommu_info *info, struct err *e)
-{
-	return d->ops->info(d, info, e);
 }
 
 int vfio_reserved_regions(int group, struct vfio_resv_region *out, size_t cap, size_t *n,
@@ -272,40 +408,6 @@ int vfio_reserved_regions(int group, struct vfio_resv_region *out, size_t cap, s
 	}
 	fclose(f);
 	return 0;
-}
-
-const struct dma_map *vfio_dma_registry(const struct vfio_dev *d)
-{
-	return &d->dma;
-}
-
-int vfio_dma_map(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, void *hva,
-		 enum dma_backing backing, struct err *e)
-{
-	int rc = dma_map_check_add(&d->dma, iova, size_bytes, hva, e);
-
-	if (rc)
-		return rc;
-	rc = d->ops->map(d, iova, size_bytes, hva, e);
-	if (rc)
-		return rc;
-	rc = dma_map_add(&d->dma, iova, size_bytes, hva, backing, e);
-	if (rc)
-		d->ops->unmap(d, iova, size_bytes, NULL);
-	return rc;
-}
-
-int vfio_dma_unmap(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, struct err *e)
-{
-	const struct dma_mapping *m = dma_map_find(&d->dma, iova);
-	int rc;
-
-	if (!m || m->iova.v != iova.v || m->size_bytes != size_bytes)
-		return dma_map_remove(&d->dma, iova, size_bytes, NULL, e); /* the exact message */
-	rc = d->ops->unmap(d, iova, size_bytes, e);
-	if (rc)
-		return rc;
-	return dma_map_remove(&d->dma, iova, size_bytes, NULL, e);
 }
 
 const char *vfio_region_name(uint32_t index)
@@ -501,6 +603,11 @@ int vfio_irq_disable(struct vfio_dev *d, uint32_t index, struct err *e)
 	if (!rc && index < 32)
 		d->irq_enabled &= ~(1u << index);
 	return rc;
+}
+
+bool vfio_dev_has_reset(const struct vfio_dev *d)
+{
+	return d->info.flags & VFIO_DEVICE_FLAGS_RESET;
 }
 
 int vfio_dev_reset(struct vfio_dev *d, struct err *e)

@@ -1,4 +1,5 @@
-/* vfio_container.c: the legacy back-end: /dev/vfio/vfio container + /dev/vfio/N group, type1v2. */
+/* vfio_container.c: the legacy back-end: one /dev/vfio/vfio container (type1v2) per IOMMU, the
+ * /dev/vfio/N groups of its devices in it, each opened once however many of its devices attach. */
 #include "vfio_priv.h"
 
 #include <dirent.h>
@@ -45,65 +46,83 @@ static void blockers(int group, char *buf, size_t len)
 	closedir(dir);
 }
 
-static void container_detach(struct vfio_dev *d)
+static struct vfio_group_ref *group_find(struct vfio_iommu *io, int group)
 {
-	bool own_group = !d->peer || d->peer->group_fd != d->group_fd;
-
-	if (d->device_fd >= 0)
-		close(d->device_fd);
-	if (d->group_fd >= 0 && own_group) {
-		ioctl(d->group_fd, VFIO_GROUP_UNSET_CONTAINER);
-		close(d->group_fd);
-	}
-	if (d->container_fd >= 0 && !d->peer)
-		close(d->container_fd);
-	d->device_fd = d->group_fd = d->container_fd = -1;
+	for (unsigned i = 0; i < io->ngroups; i++)
+		if (io->group[i].group == group)
+			return &io->group[i];
+	return NULL;
 }
 
-static int container_attach(struct vfio_dev *d, struct err *e)
+/* The container, created with the first device: API version and type1v2 checked. */
+static int container_create(struct vfio_iommu *io, struct err *e)
 {
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char node[32], why[512];
 	int rc;
 
-	if (d->peer) {
-		/* Share the peer's container: its IOMMU mappings (guest RAM) serve this device too. */
-		d->container_fd = d->peer->container_fd;
-		if (d->peer->group == d->group) {
-			d->group_fd = d->peer->group_fd;
-			goto get_device;
-		}
-	} else {
-		d->container_fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	}
-	if (d->container_fd < 0)
+	io->container_fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (io->container_fd < 0)
 		return err_set(e, errno, "/dev/vfio/vfio: %s%s", strerror(errno),
 			       errno == ENOENT ? " (the vfio modules are not loaded: vfio-bind loads them)"
 					       : "");
-	if (ioctl(d->container_fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+	if (ioctl(io->container_fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
 		rc = err_set(e, ENOTSUP, "/dev/vfio/vfio: unknown VFIO API version");
-		goto fail;
-	}
-	if (ioctl(d->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) != 1) {
+	else if (ioctl(io->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) != 1)
 		rc = err_set(e, ENOTSUP, "/dev/vfio/vfio: the type1v2 IOMMU is not supported");
-		goto fail;
-	}
+	else
+		return 0;
+	close(io->container_fd);
+	io->container_fd = -1;
+	return rc;
+}
+
+/* The last group has left: the kernel has released the IOMMU and its mappings with it. */
+static void container_destroy(struct vfio_iommu *io)
+{
+	if (io->container_fd >= 0)
+		close(io->container_fd);
+	io->container_fd = -1;
+	io->type_set = false;
+}
+
+static void group_close(struct vfio_iommu *io, struct vfio_group_ref *g)
+{
+	ioctl(g->fd, VFIO_GROUP_UNSET_CONTAINER);
+	close(g->fd);
+	*g = io->group[--io->ngroups];
+}
+
+static int group_open_error(const char *node, const struct vfio_dev *d, struct err *e)
+{
+	if (errno == EACCES || errno == EPERM)
+		return err_set(e, EACCES,
+			       "%s: no permission (run as root, or give the group to your "
+			       "user: vfio-bind --user USER %s)",
+			       node, d->bdf);
+	if (errno == EBUSY)
+		return err_set(e, EBUSY, "%s: the group is already open in another process", node);
+	return err_set(e, errno, "%s: %s", node, strerror(errno));
+}
+
+/* Open the device's group, check that it is viable and put it in the container. */
+static int group_join(struct vfio_iommu *io, struct vfio_dev *d, struct vfio_group_ref **out,
+		      struct err *e)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct vfio_group_ref *g;
+	char node[32], why[512];
+	int rc;
+
+	if (io->ngroups == VFIO_IOMMU_MAX_GROUPS)
+		return err_set(e, ENOSPC, "%s: at most %d IOMMU groups share a container", d->bdf,
+			       VFIO_IOMMU_MAX_GROUPS);
 	snprintf(node, sizeof(node), "/dev/vfio/%d", d->group);
-	d->group_fd = open(node, O_RDWR | O_CLOEXEC);
-	if (d->group_fd < 0) {
-		if (errno == EACCES || errno == EPERM)
-			rc = err_set(e, EACCES,
-				     "%s: no permission (run as root, or give the group to your "
-				     "user: vfio-bind --user USER %s)",
-				     node, d->bdf);
-		else if (errno == EBUSY)
-			rc = err_set(e, EBUSY, "%s: the group is already open in another process",
-				     node);
-		else
-			rc = err_set(e, errno, "%s: %s", node, strerror(errno));
-		goto fail;
-	}
-	if (ioctl(d->group_fd, VFIO_GROUP_GET_STATUS, &status)) {
+	g = &io->group[io->ngroups];
+	g->group = d->group;
+	g->users = 0;
+	g->fd = open(node, O_RDWR | O_CLOEXEC);
+	if (g->fd < 0)
+		return group_open_error(node, d, e);
+	if (ioctl(g->fd, VFIO_GROUP_GET_STATUS, &status)) {
 		rc = err_set(e, errno, "%s: VFIO_GROUP_GET_STATUS: %s", node, strerror(errno));
 		goto fail;
 	}
@@ -115,27 +134,66 @@ static int container_attach(struct vfio_dev *d, struct err *e)
 			     d->group, why[0] ? why : "a member is", d->bdf);
 		goto fail;
 	}
-	if (ioctl(d->group_fd, VFIO_GROUP_SET_CONTAINER, &d->container_fd)) {
+	if (ioctl(g->fd, VFIO_GROUP_SET_CONTAINER, &io->container_fd)) {
 		rc = err_set(e, errno, "%s: VFIO_GROUP_SET_CONTAINER: %s", node, strerror(errno));
 		goto fail;
 	}
-	if (!d->peer && ioctl(d->container_fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
+	io->ngroups++;
+	/* The IOMMU type is set once, with the first group in the container. */
+	if (!io->type_set && ioctl(io->container_fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
 		rc = err_set(e, errno, "VFIO_SET_IOMMU(type1v2): %s", strerror(errno));
-		goto fail;
+		group_close(io, g);
+		return rc;
 	}
-get_device:
-	d->device_fd = ioctl(d->group_fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
-	if (d->device_fd < 0) {
-		rc = err_set(e, errno, "%s: VFIO_GROUP_GET_DEVICE_FD: %s", d->bdf, strerror(errno));
-		goto fail;
-	}
+	io->type_set = true;
+	*out = g;
 	return 0;
 fail:
-	container_detach(d);
+	close(g->fd);
 	return rc;
 }
 
-static int container_info(struct vfio_dev *d, struct vfio_iommu_info *info, struct err *e)
+static void container_detach(struct vfio_iommu *io, struct vfio_dev *d)
+{
+	struct vfio_group_ref *g = group_find(io, d->group);
+
+	if (d->device_fd >= 0)
+		close(d->device_fd);
+	if (g && --g->users == 0)
+		group_close(io, g);
+	d->device_fd = d->group_fd = -1;
+	if (!io->ngroups)
+		container_destroy(io);
+}
+
+static int container_attach(struct vfio_iommu *io, struct vfio_dev *d, struct err *e)
+{
+	struct vfio_group_ref *g;
+	int rc = 0;
+
+	if (io->container_fd < 0 && (rc = container_create(io, e)))
+		return rc;
+	/* A second function of a group already here shares the group's descriptor. */
+	g = group_find(io, d->group);
+	if (!g && (rc = group_join(io, d, &g, e)))
+		goto fail;
+	d->device_fd = ioctl(g->fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
+	if (d->device_fd < 0) {
+		rc = err_set(e, errno, "%s: VFIO_GROUP_GET_DEVICE_FD: %s", d->bdf, strerror(errno));
+		if (!g->users)
+			group_close(io, g);
+		goto fail;
+	}
+	g->users++;
+	d->group_fd = g->fd;
+	return 0;
+fail:
+	if (!io->ngroups)
+		container_destroy(io);
+	return rc;
+}
+
+static int container_info(struct vfio_iommu *io, struct vfio_iommu_info *info, struct err *e)
 {
 	struct vfio_iommu_type1_info *ti;
 	size_t argsz = sizeof(*ti);
@@ -147,7 +205,7 @@ static int container_info(struct vfio_dev *d, struct vfio_iommu_info *info, stru
 		if (!ti)
 			return err_set(e, ENOMEM, "out of memory");
 		ti->argsz = (uint32_t)argsz;
-		if (ioctl(d->container_fd, VFIO_IOMMU_GET_INFO, ti)) {
+		if (ioctl(io->container_fd, VFIO_IOMMU_GET_INFO, ti)) {
 			int rc = err_set(e, errno, "VFIO_IOMMU_GET_INFO: %s", strerror(errno));
 
 			free(ti);
@@ -184,7 +242,7 @@ static int container_info(struct vfio_dev *d, struct vfio_iommu_info *info, stru
 	return 0;
 }
 
-static int container_map(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, void *hva,
+static int container_map(struct vfio_iommu *io, iova_t iova, uint64_t size_bytes, void *hva,
 			 struct err *e)
 {
 	struct vfio_iommu_type1_dma_map m = {
@@ -195,14 +253,14 @@ static int container_map(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, v
 		.size = size_bytes,
 	};
 
-	if (ioctl(d->container_fd, VFIO_IOMMU_MAP_DMA, &m))
+	if (ioctl(io->container_fd, VFIO_IOMMU_MAP_DMA, &m))
 		return err_set(e, errno, "VFIO_IOMMU_MAP_DMA 0x%" PRIx64 "+0x%" PRIx64 ": %s%s",
 			       iova.v, size_bytes, strerror(errno),
 			       errno == ENOMEM ? " (is RLIMIT_MEMLOCK big enough? ulimit -l)" : "");
 	return 0;
 }
 
-static int container_unmap(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, struct err *e)
+static int container_unmap(struct vfio_iommu *io, iova_t iova, uint64_t size_bytes, struct err *e)
 {
 	struct vfio_iommu_type1_dma_unmap u = {
 		.argsz = sizeof(u),
@@ -210,7 +268,7 @@ static int container_unmap(struct vfio_dev *d, iova_t iova, uint64_t size_bytes,
 		.size = size_bytes,
 	};
 
-	if (ioctl(d->container_fd, VFIO_IOMMU_UNMAP_DMA, &u))
+	if (ioctl(io->container_fd, VFIO_IOMMU_UNMAP_DMA, &u))
 		return err_set(e, errno, "VFIO_IOMMU_UNMAP_DMA 0x%" PRIx64 "+0x%" PRIx64 ": %s",
 			       iova.v, size_bytes, strerror(errno));
 	if (u.size != size_bytes)

@@ -1,4 +1,5 @@
-/* vfio_priv.h: struct vfio_dev, shared by the VFIO core and its two back-ends; the iommufd uAPI. */
+/* vfio_priv.h: the IOMMU and device structures and the back-end ops table, shared by the VFIO
+ * core (vfio.c) and its two back-ends (vfio_container.c, vfio_iommufd.c); the iommufd uAPI. */
 #ifndef CORE_VFIO_PRIV_H
 #define CORE_VFIO_PRIV_H
 
@@ -8,25 +9,74 @@
 
 #include "vfio.h"
 
+#define VFIO_IOMMU_MAX_GROUPS 16
+
+/* An IOMMU group in a container: opened by its first device, closed with its last. */
+struct vfio_group_ref {
+	int group;
+	int fd;
+	unsigned users;
+};
+
+struct vfio_iommu {
+	enum vfio_backend asked;
+	const struct vfio_iommu_ops *ops; /* NULL until the first device resolves AUTO */
+	unsigned ndevs;
+	struct dma_map dma; /* the one registry; empty while ndevs is 0 */
+	/* container back-end */
+	int container_fd;
+	bool type_set; /* VFIO_SET_IOMMU done (it needs a group in the container) */
+	struct vfio_group_ref group[VFIO_IOMMU_MAX_GROUPS];
+	unsigned ngroups;
+	/* iommufd back-end */
+	int iommufd;
+	uint32_t ioas_id;
+};
+
 struct vfio_dev {
 	struct pci_addr addr;
 	char bdf[PCI_ADDR_STRLEN];
 	int group;	 /* IOMMU group number */
 	char cdev[32];	 /* "vfio3" under /dev/vfio/devices, "" when there is none */
-	const struct vfio_iommu_ops *ops;
+	struct vfio_iommu *iommu; /* NULL until attached */
 	int device_fd;
-	/* container back-end; with a peer, its container (and group, when the same) is borrowed */
-	struct vfio_dev *peer;
-	int container_fd, group_fd;
-	/* iommufd back-end */
-	int iommufd;
-	uint32_t ioas_id, devid;
+	int group_fd; /* container back-end: the group's descriptor, owned by the IOMMU */
+	uint32_t devid; /* iommufd back-end */
 	struct vfio_device_info info;
 	struct vfio_region reg[16]; /* region info, cached on first use */
 	uint32_t reg_known;	     /* bitmap of cached regions */
 	uint32_t irq_enabled;	     /* bitmap of IRQ indexes with eventfds attached */
-	struct dma_map dma;
 };
+
+/*
+ * The back-end ops table (what differs between container/type1v2 and iommufd). attach joins d
+ * to the address space, creating the kernel's objects when io->ndevs is 0, and sets
+ * d->device_fd; detach undoes it, destroying them when io->ndevs is 0 (the core counts devices:
+ * ndevs excludes d in both calls). The rest act on the address space.
+ */
+struct vfio_iommu_ops {
+	enum vfio_backend kind;
+	int (*attach)(struct vfio_iommu *io, struct vfio_dev *d, struct err *e);
+	void (*detach)(struct vfio_iommu *io, struct vfio_dev *d);
+	int (*info)(struct vfio_iommu *io, struct vfio_iommu_info *info, struct err *e);
+	int (*map)(struct vfio_iommu *io, iova_t iova, uint64_t size_bytes, void *hva,
+		   struct err *e);
+	int (*unmap)(struct vfio_iommu *io, iova_t iova, uint64_t size_bytes, struct err *e);
+};
+
+extern const struct vfio_iommu_ops vfio_container_ops;
+extern const struct vfio_iommu_ops vfio_iommufd_ops;
+
+/*
+ * The core's attach and detach, below vfio_dev_open/vfio_dev_close's sysfs checks and device
+ * info: join d (bdf, group and cdev filled) to io and fit the registry to what the kernel then
+ * reports; leave it (the last device unmaps everything first). Unit tests drive these with an
+ * ops table of their own (vfio_iommu_open_ops).
+ */
+int vfio_iommu_open_ops(struct vfio_iommu **out, const struct vfio_iommu_ops *ops,
+			struct err *e);
+int vfio_iommu_attach(struct vfio_iommu *io, struct vfio_dev *d, struct err *e);
+void vfio_iommu_detach(struct vfio_dev *d);
 
 /*
  * iommufd and VFIO cdev uAPI (Linux 6.2+ include/uapi/linux/iommufd.h and vfio.h). The installed

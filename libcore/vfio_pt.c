@@ -13,7 +13,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vfio_priv.h"
 #include "layout.h"
 
 #define PAGE 4096ull
@@ -587,14 +586,15 @@ int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 /* Tell KVM that the VM uses this device's group (or cdev), for coherent DMA and IRQ bypass. */
 static int kvm_vfio_add(struct vfio_pt_set *s, struct vfio_dev *d, struct err *e)
 {
-	int32_t fd = d->group_fd >= 0 ? d->group_fd : d->device_fd;
+	int32_t fd = vfio_dev_kvm_fd(d);
 	struct kvm_device_attr attr = { .group = KVM_DEV_VFIO_GROUP,
 					.attr = KVM_DEV_VFIO_GROUP_ADD,
 					.addr = (uintptr_t)&fd };
 
 	/* EEXIST: another function of the same group is already known to KVM. */
 	if (ioctl(s->kvm_vfio_fd, KVM_SET_DEVICE_ATTR, &attr) < 0 && errno != EEXIST)
-		return err_set(e, errno, "%s: KVM_DEV_VFIO_GROUP_ADD: %s", d->bdf, strerror(errno));
+		return err_set(e, errno, "%s: KVM_DEV_VFIO_GROUP_ADD: %s", vfio_dev_bdf(d),
+			       strerror(errno));
 	return 0;
 }
 
@@ -716,9 +716,9 @@ static void pt_free(struct vfio_pt *p)
 			munmap(p->bar[b].map, p->bar[b].size);
 		}
 	}
-	if (p->dev && (p->dev->info.flags & VFIO_DEVICE_FLAGS_RESET))
+	if (p->dev && vfio_dev_has_reset(p->dev))
 		vfio_dev_reset(p->dev, &e);
-	vfio_dev_close(p->dev); /* unmaps guest RAM from the IOMMU */
+	vfio_dev_close(p->dev); /* the last device unmaps guest RAM from the IOMMU */
 	free(p->vec);
 	free(p->msix);
 	free(p);
@@ -731,7 +731,7 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	uint8_t *cfg = calloc(1, VPCI_CFG_SIZE);
 	struct vpci_bar vb[6];
 	struct vfio_pt *p = calloc(1, sizeof(*p));
-	struct vfio_dev *peer;
+	bool map_ram;
 	int rc;
 
 	if (!p || !cfg) {
@@ -746,25 +746,25 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	p->set = s;
 	for (int i = 0; i < 32; i++)
 		p->msi_vec[i].eventfd = -1;
-	/* Devices after the first join its IOMMU address space: guest RAM is pinned once. */
-	peer = s->n ? s->dev[0]->dev : NULL;
-	if (!peer || vfio_dev_open_shared(&p->dev, a, peer, NULL)) {
-		peer = NULL;
-		rc = vfio_dev_open(&p->dev, a, backend, e);
-		if (rc) {
-			p->dev = NULL;
-			goto fail;
-		}
+	/* One IOMMU for every passed device: guest RAM is mapped, and pinned, once. */
+	if (!s->iommu && (rc = vfio_iommu_open(&s->iommu, backend, e)))
+		goto fail;
+	map_ram = vfio_dma_registry(s->iommu)->n == 0;
+	rc = vfio_dev_open(&p->dev, a, s->iommu, e);
+	if (rc) {
+		p->dev = NULL;
+		goto fail;
 	}
 	rc = kvm_vfio_add(s, p->dev, e);
 	/* Start from a clean device where it can be reset (some, like QEMU's edu, cannot). */
-	if (!rc && (p->dev->info.flags & VFIO_DEVICE_FLAGS_RESET))
+	if (!rc && vfio_dev_has_reset(p->dev))
 		rc = vfio_dev_reset(p->dev, e);
-	/* All guest RAM at IOVA = GPA: the guest's driver programs GPAs into the device. */
-	for (unsigned i = 0; !rc && !peer && i < s->vm->ram.nr_regions; i++) {
+	/* All guest RAM at IOVA = GPA (the guest's driver programs GPAs into the device), by the
+	 * first device attached: the others see the same mappings. */
+	for (unsigned i = 0; !rc && map_ram && i < s->vm->ram.nr_regions; i++) {
 		const struct vm_ram_region *r = &s->vm->ram.region[i];
 
-		rc = vfio_dma_map(p->dev, dma_iova_from_gpa(r->gpa), r->size_bytes, r->hva,
+		rc = vfio_dma_map(s->iommu, dma_iova_from_gpa(r->gpa), r->size_bytes, r->hva,
 				  s->vm->ram.backing, e);
 	}
 	if (!rc)
@@ -814,10 +814,11 @@ fail:
 
 void vfio_pt_teardown(struct vfio_pt_set *s)
 {
-	/* Last first: devices sharing the first one's address space go before it. */
 	for (unsigned i = s->n; i-- > 0;)
 		pt_free(s->dev[i]);
 	s->n = 0;
+	vfio_iommu_close(s->iommu); /* every device is closed: it cannot refuse */
+	s->iommu = NULL;
 	if (s->kvm_vfio_fd >= 0)
 		close(s->kvm_vfio_fd);
 	s->kvm_vfio_fd = -1;

@@ -1,4 +1,5 @@
-/* virtq_priv.h: little-endian ring accesses and the descriptor layout the virtq_*.c files share. */
+/* virtq_priv.h: little-endian ring accesses, the descriptor layout and the packed-ring entry
+ * points the virtq_*.c files share (nothing outside them includes this). */
 #ifndef CORE_VIRTQ_PRIV_H
 #define CORE_VIRTQ_PRIV_H
 
@@ -86,5 +87,22 @@ static inline void virtq_desc_load(const uint8_t *table, uint32_t index, bool pa
 	memcpy(raw, table + (size_t)index * VIRTQ_DESC_BYTES, sizeof(raw));
 	virtq_desc_decode(raw, packed, index, d);
 }
+
+/*
+ * Behind virtq.h's calls: the packed-ring versions (virtq_packed.c) and the walk steps both
+ * formats share (virtq.c). Devices do not call these; struct virtq_chain's state takes the
+ * VIRTQ_CHAIN_* values.
+ */
+enum { VIRTQ_CHAIN_RING, VIRTQ_CHAIN_INDIRECT, VIRTQ_CHAIN_DONE };
+uint16_t virtq_packed_len(const struct virtq *q);
+int virtq_packed_pop(struct virtq *q, struct virtq_chain *c);
+int virtq_packed_chain_start(const struct virtq *q, uint16_t pos, struct virtq_chain *c);
+void virtq_packed_undo_pop(struct virtq *q, const struct virtq_chain *c);
+int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d);
+int virtq_packed_add_used(struct virtq *q, uint16_t id, uint16_t ndesc, uint32_t len);
+bool virtq_packed_try_enable_notification(struct virtq *q);
+bool virtq_packed_prepare_kick(struct virtq *q);
+int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d);
+int virtq_chain_buffer(struct virtq_chain *c, struct virtq_desc *d);
 
 #endif

@@ -1,5 +1,5 @@
-/* vfio.h: a VFIO device opened by PCI address, behind one interface for the two IOMMU back-ends
- * (container + group with type1v2, or iommufd + device cdev); its DMA, regions and IRQs. */
+/* vfio.h: VFIO's IOMMU (one DMA address space and its registry, behind one interface for the
+ * type1v2 container and iommufd back-ends) and the devices attached to it: regions and IRQs. */
 #ifndef CORE_VFIO_H
 #define CORE_VFIO_H
 
@@ -32,6 +32,7 @@ struct vfio_resv_region {
 	char type[24]; /* "msi", "direct", "reserved", "direct-relaxable" */
 };
 
+struct vfio_iommu;
 struct vfio_dev;
 
 /*
@@ -41,45 +42,70 @@ struct vfio_dev;
 int vfio_resolve_device(const char *text, struct pci_addr *a, struct err *e);
 
 /*
- * Open the device at a: checks the device exists, is bound to vfio-pci (else -ENXIO with a
- * message suggesting vfio-bind), has an IOMMU group; then attaches it to a fresh IOMMU address
- * space with the chosen back-end (AUTO: iommufd when /dev/iommu and the device's
- * /dev/vfio/devices/vfioX exist, else the container). Errors name the cause: group not viable
- * (-EBUSY, listing the members still on other drivers), no permission on /dev/vfio/N (-EACCES).
- * The DMA registry starts empty with the IOMMU's valid ranges and page sizes.
+ * The IOMMU: one DMA address space and its registry, which devices attach to (as the kernel's
+ * VFIO selftests do: iommu_init(mode), then vfio_pci_device_init(bdf, iommu)). Open it once,
+ * attach every device that should see the same mappings (vfio_dev_open), map through it.
+ *
+ * The kernel object exists while devices are attached: the first device creates it (a type1v2
+ * container, or an iommufd IOAS) and fixes the back-end when AUTO was asked (iommufd when
+ * /dev/iommu and that device's cdev exist, else the container); each device attached narrows
+ * the valid ranges to what the kernel then reports; the last device to leave unmaps everything
+ * first, and the registry is empty again. Before the first device, info, map and unmap fail with
+ * -ENODEV. Devices of one IOMMU group share the group's descriptor here, so two functions of one
+ * group (a GPU and its audio function) attach to one IOMMU without further ado.
+ *
+ * Close order is enforced, not reference-counted: vfio_iommu_close refuses (-EBUSY, nothing
+ * closed) while a device is attached; close the devices first.
  */
-int vfio_dev_open(struct vfio_dev **out, const struct pci_addr *a, enum vfio_backend backend,
+int vfio_iommu_open(struct vfio_iommu **out, enum vfio_backend backend, struct err *e);
+/* 0, or -EBUSY while devices are attached (the IOMMU stays open). NULL is fine. */
+int vfio_iommu_close(struct vfio_iommu *iommu);
+/* The back-end in use: what was asked, or, for AUTO, what the first device chose. */
+enum vfio_backend vfio_iommu_backend(const struct vfio_iommu *iommu);
+/* How many devices are attached. */
+unsigned vfio_iommu_devices(const struct vfio_iommu *iommu);
+/* What the kernel reports now (ranges, page sizes, DMA_AVAIL); -ENODEV before a device. */
+int vfio_iommu_info(struct vfio_iommu *iommu, struct vfio_iommu_info *info, struct err *e);
+
+/*
+ * DMA: map host memory at an IOVA for read and write, for every attached device. The registry
+ * refuses first (zero size, overflow, misalignment, outside the valid ranges, overlap: see
+ * dma_map_check_add), then the kernel is asked; on success the mapping is recorded. Unmap takes
+ * exactly what was mapped. -ENODEV when no device is attached.
+ */
+int vfio_dma_map(struct vfio_iommu *iommu, iova_t iova, uint64_t size_bytes, void *hva,
+		 enum dma_backing backing, struct err *e);
+int vfio_dma_unmap(struct vfio_iommu *iommu, iova_t iova, uint64_t size_bytes, struct err *e);
+/* The one registry of the address space, shared by every attached device. */
+const struct dma_map *vfio_dma_registry(const struct vfio_iommu *iommu);
+
+/*
+ * Open the device at a and attach it to iommu: checks the device exists, is bound to vfio-pci
+ * (else -ENXIO with a message suggesting vfio-bind), has an IOMMU group; then joins the address
+ * space (creating it when it is the first device). Errors name the cause: group not viable
+ * (-EBUSY, listing the members still on other drivers), no permission on /dev/vfio/N (-EACCES),
+ * a second IOMMU group the container cannot share (the kernel's errno). The device sees every
+ * mapping already made through iommu.
+ */
+int vfio_dev_open(struct vfio_dev **out, const struct pci_addr *a, struct vfio_iommu *iommu,
 		  struct err *e);
 /*
- * Open a device into peer's IOMMU address space (container back-end): mappings made through
- * peer serve it too, so memory is pinned once for several devices, and two functions of one
- * IOMMU group (a GPU and its audio function) can be opened at all. Close it before peer.
- * -ENOTSUP when peer uses iommufd.
+ * Disables IRQs, detaches from the IOMMU (the last device unmaps everything first), closes the
+ * device's descriptors. NULL is fine. The IOMMU stays open.
  */
-int vfio_dev_open_shared(struct vfio_dev **out, const struct pci_addr *a, struct vfio_dev *peer,
-			 struct err *e);
-/* Unmaps everything still mapped, disables IRQs, closes every descriptor. NULL is fine. */
 void vfio_dev_close(struct vfio_dev *d);
 
 const char *vfio_dev_bdf(const struct vfio_dev *d);
 int vfio_dev_group(const struct vfio_dev *d);
-enum vfio_backend vfio_dev_backend(const struct vfio_dev *d);
+struct vfio_iommu *vfio_dev_iommu(const struct vfio_dev *d);
 int vfio_dev_fd(const struct vfio_dev *d);
+/* What KVM's VFIO device is told about (KVM_DEV_VFIO_FILE_ADD): the group (container back-end)
+ * or the device (iommufd). */
+int vfio_dev_kvm_fd(const struct vfio_dev *d);
 
-int vfio_iommu_info(struct vfio_dev *d, struct vfio_iommu_info *info, struct err *e);
 /* The group's reserved regions (addresses the IOMMU will never translate). */
 int vfio_reserved_regions(int group, struct vfio_resv_region *out, size_t cap, size_t *n,
 			  struct err *e);
-
-/*
- * DMA: map host memory at an IOVA for read and write. The registry refuses first (zero size,
- * overflow, misalignment, outside the valid ranges, overlap: see dma_map_check_add), then the
- * kernel is asked; on success the mapping is recorded. Unmap takes exactly what was mapped.
- */
-int vfio_dma_map(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, void *hva,
-		 enum dma_backing backing, struct err *e);
-int vfio_dma_unmap(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, struct err *e);
-const struct dma_map *vfio_dma_registry(const struct vfio_dev *d);
 
 /* Regions (VFIO_PCI_*_REGION_INDEX: BAR0..5 = 0..5, ROM 6, config 7, VGA 8). */
 struct vfio_region {
@@ -122,22 +148,8 @@ int vfio_irq_trigger(struct vfio_dev *d, uint32_t index, uint32_t vector, struct
 /* Detach every eventfd of the index (the caller closes them). */
 int vfio_irq_disable(struct vfio_dev *d, uint32_t index, struct err *e);
 
+/* Function-level reset: -ENOTSUP when the device offers none. */
+bool vfio_dev_has_reset(const struct vfio_dev *d);
 int vfio_dev_reset(struct vfio_dev *d, struct err *e);
-
-/*
- * The back-end ops table (what differs between container/type1v2 and iommufd). attach sets
- * the device fd and the backend's own state; the rest act on the address space.
- */
-struct vfio_iommu_ops {
-	enum vfio_backend kind;
-	int (*attach)(struct vfio_dev *d, struct err *e);
-	void (*detach)(struct vfio_dev *d);
-	int (*info)(struct vfio_dev *d, struct vfio_iommu_info *info, struct err *e);
-	int (*map)(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, void *hva, struct err *e);
-	int (*unmap)(struct vfio_dev *d, iova_t iova, uint64_t size_bytes, struct err *e);
-};
-
-extern const struct vfio_iommu_ops vfio_container_ops;
-extern const struct vfio_iommu_ops vfio_iommufd_ops;
 
 #endif

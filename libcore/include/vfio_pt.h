@@ -30,6 +30,7 @@ struct vfio_pt_set {
 	struct vpci_alloc alloc;
 	uint64_t mmio64_base, mmio64_size;
 	int kvm_vfio_fd; /* KVM's VFIO pseudo device: tells KVM which groups the VM uses */
+	struct vfio_iommu *iommu; /* one DMA address space for every passed device */
 	pthread_mutex_t lock; /* BAR, MSI-X and routing state, touched from vCPU threads */
 	struct kvm_irq_routing *routes;
 	unsigned next_gsi;
@@ -43,14 +44,17 @@ struct vfio_pt_set {
  */
 int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e);
 /*
- * Pass the device at a through: open it (bound to vfio-pci, see vfio-bind), reset it, map all
- * guest RAM at IOVA = GPA, size its BARs and place them in guest windows, build its config
- * shadow and map the mmappable parts of its BARs as KVM memory slots (around the MSI-X table
- * and PBA, which are emulated). *slot_out: its slot on bus 0.
+ * Pass the device at a through: open it (bound to vfio-pci, see vfio-bind) and attach it to the
+ * set's one IOMMU (the first device opens it with backend; the others join it, and backend is
+ * then ignored), reset it, map all guest RAM at IOVA = GPA once for every device, size its BARs
+ * and place them in guest windows, build its config shadow and map the mmappable parts of its
+ * BARs as KVM memory slots (around the MSI-X table and PBA, which are emulated). *slot_out: its
+ * slot on bus 0.
  */
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
 		unsigned *slot_out, struct err *e);
-/* Disable interrupts, unmap DMA, reset and close every device; the devices stay on vfio-pci. */
+/* Disable interrupts, reset and close every device, then the IOMMU (the last device to leave
+ * unmaps guest RAM); the devices stay on vfio-pci. */
 void vfio_pt_teardown(struct vfio_pt_set *s);
 
 /* A line per device, for -v and tests: "BDF slot N BARi@GPA/SIZE ... msix N". */

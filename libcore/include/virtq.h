@@ -142,7 +142,7 @@ struct virtq_chain {
 	uint32_t pos;	    /* next entry of table to read */
 	uint32_t ttl;	    /* buffer descriptors the walk may still return */
 	uint16_t ring_left; /* packed: ring descriptors left to read */
-	uint8_t state;
+	uint8_t state;	/* where the walk is (private to the virtq_*.c files) */
 	bool seen_write;
 	bool via_indirect;		 /* the walk went through an indirect table... */
 	struct virtq_desc indirect_desc; /* ...that this descriptor refers to */
@@ -214,22 +214,6 @@ bool virtq_prepare_kick(struct virtq *q);
 uint16_t virtq_avail_idx(const struct virtq *q);
 uint16_t virtq_used_event(const struct virtq *q);
 uint16_t virtq_avail_event(const struct virtq *q);
-
-/*
- * Behind the calls above: the packed-ring versions (virtq_packed.c) and the walk steps both
- * formats share. Devices do not call these.
- */
-enum { VIRTQ_CHAIN_RING, VIRTQ_CHAIN_INDIRECT, VIRTQ_CHAIN_DONE };
-uint16_t virtq_packed_len(const struct virtq *q);
-int virtq_packed_pop(struct virtq *q, struct virtq_chain *c);
-int virtq_packed_chain_start(const struct virtq *q, uint16_t pos, struct virtq_chain *c);
-void virtq_packed_undo_pop(struct virtq *q, const struct virtq_chain *c);
-int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d);
-int virtq_packed_add_used(struct virtq *q, uint16_t id, uint16_t ndesc, uint32_t len);
-bool virtq_packed_try_enable_notification(struct virtq *q);
-bool virtq_packed_prepare_kick(struct virtq *q);
-int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d);
-int virtq_chain_buffer(struct virtq_chain *c, struct virtq_desc *d);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Checking a queue against the specification (vq-inspect check). */
