@@ -27,3 +27,21 @@ snapshot() {
 tree_digest() {
 	(cd "$1" && find . -printf '%p %l\n' | sort && find . -type f -print0 | sort -z | xargs -0 cat) | md5sum
 }
+
+# Every lab suite's setup_file calls this first: a lab suite rebinds devices, loads modules and
+# formats a disk, so run anywhere but in the lab VM it fails before it touches anything. The
+# lab's marks: the hostname its init sets, the device addresses tests/lab/lab exports, and at
+# one of them QEMU's edu device (1234:11e8), which no real machine has.
+lab_guard() {
+	local edu=/sys/bus/pci/devices/${LAB_BDF_EDU:-none}
+	if [ "$(cat /proc/sys/kernel/hostname)" = lab ] && [ -n "${LAB_BDF_EDU:-}" ] &&
+		[ "$(cat "$edu/vendor" "$edu/device" 2>/dev/null | tr '\n' :)" = 0x1234:0x11e8: ]; then
+		return 0
+	fi
+	# bats runs teardown_file even when setup_file fails: a suite's teardown (vfio-bind
+	# --restore --all, say) must not run here either.
+	teardown_file() { :; }
+	echo "${BATS_TEST_FILENAME##*/}: not inside the lab VM: this suite rebinds devices and loads modules;" \
+		"run it with tests/lab/lab run -- bats --tap ${BATS_TEST_FILENAME#"$REPO"/}" >&2
+	return 1
+}

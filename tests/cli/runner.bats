@@ -119,3 +119,59 @@ fake_lab() {
 	assert_line "not ok - tests/lab/bb.bats: did not run (the lab VM stopped first, status 125)"
 	[ "$(last_line)" = "2 passed, 1 failed" ]
 }
+
+# What a lab suite could change on this machine: drivers, overrides, modules, vfio-bind's state.
+host_state() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		echo "$d $(readlink "$d/driver") $(cat "$d/driver_override" 2>/dev/null)"
+	done
+	ls /sys/module
+	cat /run/vfio-bind/state 2>/dev/null
+	ip -o link show | cut -d: -f2
+}
+
+# Every lab suite, in a copy of the tree whose tools and system commands only log that they ran.
+@test "guard: every lab suite run outside the lab VM fails with the reason and runs nothing" {
+	local s before
+	mkdir -p "$T/c/tests/lab" "$T/c/build" "$T/bin"
+	cp "$REPO"/tests/*.bash "$T/c/tests/"
+	cp "$REPO"/tests/lab/*.bats "$T/c/tests/lab/"
+	for s in vfio-bind vfio-dmamap vfio-msix vq-inspect mvm-run; do
+		printf '#!/bin/sh\necho "%s $*" >>%s\nexit 1\n' "$s" "$T/ran" >"$T/c/build/$s"
+	done
+	for s in modprobe rmmod ip mkfs.ext4 mount umount dd setpci driverctl; do
+		printf '#!/bin/sh\necho "%s $*" >>%s\nexit 1\n' "$s" "$T/ran" >"$T/bin/$s"
+	done
+	chmod +x "$T"/c/build/* "$T"/bin/*
+	before=$(host_state)
+	for s in "$T"/c/tests/lab/*.bats; do
+		PATH=$T/bin:$PATH run bats --tap "$s"
+		assert_failure
+		assert_output --partial "${s##*/}: not inside the lab VM: this suite rebinds devices"
+		assert_output --partial "run it with tests/lab/lab run -- bats --tap"
+		refute_output --regexp '(^|'$'\n'')ok '
+		[ ! -e "$T/ran" ] || fail "${s##*/} ran: $(cat "$T/ran")"
+	done
+	[ "$(host_state)" = "$before" ]
+}
+
+@test "guard: bats tests/lab/vfio-bind.bats on this host fails, naming the lab, and changes nothing" {
+	# Only once a copy with harmless tools has stopped at the guard (the test above): a suite
+	# that passed the guard here would rebind this machine's devices.
+	mkdir -p "$T/c/tests/lab" "$T/c/build"
+	cp "$REPO"/tests/helpers.bash "$T/c/tests/"
+	cp "$REPO"/tests/lab/vfio-bind.bats "$T/c/tests/lab/"
+	printf '#!/bin/sh\ntouch %s\nexit 1\n' "$T/ran" >"$T/c/build/vfio-bind"
+	chmod +x "$T/c/build/vfio-bind"
+	run bats --tap "$T/c/tests/lab/vfio-bind.bats"
+	assert_output --partial "not inside the lab VM"
+	[ ! -e "$T/ran" ]
+	local before
+	before=$(host_state)
+	cd "$REPO"
+	run bats --tap tests/lab/vfio-bind.bats
+	assert_failure 1
+	assert_output --partial "vfio-bind.bats: not inside the lab VM: this suite rebinds devices and loads modules; run it with tests/lab/lab run -- bats --tap tests/lab/vfio-bind.bats"
+	[ "$(host_state)" = "$before" ]
+}

@@ -10,6 +10,7 @@ MVM=${MVM:-$BATS_TEST_DIRNAME/../../build/mvm-run}
 CMDLINE="console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
 
 setup_file() {
+	lab_guard
 	local kdir
 	kdir=$(ls -d "${LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-lab}"/kernel-*/ 2>/dev/null |
 		sort -V | tail -n1)
