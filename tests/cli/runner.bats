@@ -175,3 +175,35 @@ host_state() {
 	assert_output --partial "vfio-bind.bats: not inside the lab VM: this suite rebinds devices and loads modules; run it with tests/lab/lab run -- bats --tap tests/lab/vfio-bind.bats"
 	[ "$(host_state)" = "$before" ]
 }
+
+# The external commands the tests, the lab and the benchmarks call (beyond bash builtins and
+# the compiler, which make needs anyway). Add one here when a script starts using it.
+TEST_COMMANDS=(bats jq perl python3 xz readelf ld clang busybox qemu-system-x86_64 lspci setpci
+	modprobe depmod mkfs.ext4 ip dmesg mount setpriv flock timeout driverctl zsh man groff awk
+	sed grep find apt-get dpkg md5sum sha256sum)
+
+# The Debian package that installs a command, looked up by dpkg (usr-merged: /bin and /usr/bin).
+package_of() {
+	local d
+	for d in /usr/bin /bin /usr/sbin /sbin; do
+		[ -e "$d/$1" ] || continue
+		dpkg -S "$d/$1" 2>/dev/null | sed -n '1s/: .*//p' | grep . && return 0
+		dpkg -S "$(realpath "$d/$1")" 2>/dev/null | sed -n '1s/: .*//p' | grep . && return 0
+	done
+	return 1
+}
+
+@test "deps: every command the tests call is installed, from a package make deps installs" {
+	local deps c p q
+	deps=$(make -s -C "$REPO" --eval 'print-deps: ; @echo $(DEB_DEPS)' print-deps)
+	# with what they depend on (python3 brings python3-minimal, which holds /usr/bin/python3)
+	deps=" $deps $(apt-cache depends $deps | sed -n 's/^ *\(Pre\)\{0,1\}Depends: //p' | tr '\n' ' ') "
+	for c in "${TEST_COMMANDS[@]}"; do
+		command -v "$c" >/dev/null || fail "$c is not on PATH"
+		p=$(package_of "$c") || fail "$c: no Debian package installs it"
+		[[ $deps == *" $p "* ]] && continue
+		q=$(dpkg-query -W -f='${Essential} ${Priority}' "$p")
+		[[ $q == yes* || $q == *required ]] ||
+			fail "$c comes from $p, which is neither in make deps (DEB_DEPS) nor Essential"
+	done
+}
