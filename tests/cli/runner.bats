@@ -120,6 +120,19 @@ fake_lab() {
 	[ "$(last_line)" = "2 passed, 1 failed" ]
 }
 
+@test "run: a lab suite that leaves a device on another driver or override fails by name" {
+	fake_lab
+	mkdir -p "$T/pci/0000:00:06.0"
+	echo '(null)' >"$T/pci/0000:00:06.0/driver_override"
+	printf '@test "c1" { echo vfio-pci >%s; }\n' "$T/pci/0000:00:06.0/driver_override" \
+		>"$R/tests/lab/cc.bats"
+	LAB_PCI_DEVICES=$T/pci run "$R/tests/run" lab
+	assert_failure 1
+	assert_line "not ok - tests/lab/cc.bats: left devices changed: > 0000:00:06.0 - vfio-pci "
+	refute_line --partial "not ok - tests/lab/aa.bats: left"
+	[ "$(last_line)" = "3 passed, 2 failed" ]
+}
+
 # What a lab suite could change on this machine: drivers, overrides, modules, vfio-bind's state.
 host_state() {
 	local d
