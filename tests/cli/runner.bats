@@ -54,7 +54,7 @@ last_line() { echo "${lines[${#lines[@]} - 1]}"; }
 	[ "$(last_line)" = "1 passed, 0 failed" ]
 }
 
-@test "run: a skip is reported outside CI, fails under CI=true unless tests/skips.allowed lists it" {
+@test "run: a skip is reported outside CI, fails under CI=true unless tests/skips.allowed has it" {
 	fake_unit unit/test_s "ok 1 a" "ok 2 b # skip no device" "1..2"
 	CI= run "$R/tests/run" unit
 	assert_success
@@ -72,7 +72,7 @@ last_line() { echo "${lines[${#lines[@]} - 1]}"; }
 	assert_failure 1
 }
 
-@test "run: unit and unit-asan are tiers of their own, each with counts and time; the total is last" {
+@test "run: unit and unit-asan are tiers of their own, with counts and times; the total is last" {
 	fake_unit unit/test_a "ok 1 a" "ok 2 b" "1..2"
 	fake_unit asan/unit/test_a "ok 1 a" "ok 2 b" "1..2"
 	fake_unit asan/unit/test_c "ok 1 c" "not ok 2 d" "1..2"
@@ -93,7 +93,9 @@ fake_lab() {
 		while [ "$1" != -- ]; do shift; done
 		shift
 		[ -z "${LAB_FAKE_STOP_AFTER:-}" ] && exec "$@"
-		"$@" | awk -v n="$LAB_FAKE_STOP_AFTER" '{ print } /^@@suite-end/ && ++k == n { exit }'
+		"$@" | awk -v n="$LAB_FAKE_STOP_AFTER" '
+			{ print }
+			/^@@suite-end/ && ++k == n { exit }'
 		exit 125
 	EOF
 	chmod +x "$R/tests/lab/lab"
@@ -161,7 +163,7 @@ host_state() {
 	for s in "$T"/c/tests/lab/*.bats; do
 		PATH=$T/bin:$PATH run bats --tap "$s"
 		assert_failure
-		assert_output --partial "${s##*/}: not inside the lab VM: this suite rebinds devices"
+		assert_output --partial "${s##*/}: not inside the lab VM: this suite rebinds"
 		assert_output --partial "run it with tests/lab/lab run -- bats --tap"
 		refute_output --regexp '(^|'$'\n'')ok '
 		[ ! -e "$T/ran" ] || fail "${s##*/} ran: $(cat "$T/ran")"
@@ -169,7 +171,7 @@ host_state() {
 	[ "$(host_state)" = "$before" ]
 }
 
-@test "guard: bats tests/lab/vfio-bind.bats on this host fails, naming the lab, and changes nothing" {
+@test "guard: bats tests/lab/vfio-bind.bats on this host fails, naming the lab, changing nothing" {
 	# Only once a copy with harmless tools has stopped at the guard (the test above): a suite
 	# that passed the guard here would rebind this machine's devices.
 	mkdir -p "$T/c/tests/lab" "$T/c/build"
@@ -185,7 +187,8 @@ host_state() {
 	cd "$REPO"
 	run bats --tap tests/lab/vfio-bind.bats
 	assert_failure 1
-	assert_output --partial "vfio-bind.bats: not inside the lab VM: this suite rebinds devices and loads modules; run it with tests/lab/lab run -- bats --tap tests/lab/vfio-bind.bats"
+	assert_output --partial "vfio-bind.bats: not inside the lab VM: this suite rebinds devices"
+	assert_output --partial "run it with tests/lab/lab run -- bats --tap tests/lab/vfio-bind.bats"
 	[ "$(host_state)" = "$before" ]
 }
 
@@ -210,13 +213,14 @@ package_of() {
 	local deps c p q
 	deps=$(make -s -C "$REPO" --eval 'print-deps: ; @echo $(DEB_DEPS)' print-deps)
 	# with what they depend on (python3 brings python3-minimal, which holds /usr/bin/python3)
-	deps=" $deps $(apt-cache depends $deps | sed -n 's/^ *\(Pre\)\{0,1\}Depends: //p' | tr '\n' ' ') "
+	deps=" $deps $(apt-cache depends $deps | sed -n 's/^ *\(Pre\)\{0,1\}Depends: //p') "
+	deps=${deps//$'\n'/ }
 	for c in "${TEST_COMMANDS[@]}"; do
 		command -v "$c" >/dev/null || fail "$c is not on PATH"
 		p=$(package_of "$c") || fail "$c: no Debian package installs it"
 		[[ $deps == *" $p "* ]] && continue
 		q=$(dpkg-query -W -f='${Essential} ${Priority}' "$p")
 		[[ $q == yes* || $q == *required ]] ||
-			fail "$c comes from $p, which is neither in make deps (DEB_DEPS) nor Essential"
+			fail "$c comes from $p, neither in make deps (DEB_DEPS) nor Essential"
 	done
 }
