@@ -6,10 +6,13 @@ CC        ?= cc
 BUILD     := build
 PKGS      := libpci popt libudev json-c
 
-# Packages `make deps` installs when missing (build, test, lab).
+# Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
+# The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
+# xz-utils: lab and guest initramfs modules (.ko.xz); binutils: readelf, ld for tests/guests;
+# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen.
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
-             driverctl jq zsh groff-base man-db
+             driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

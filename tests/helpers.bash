@@ -43,3 +43,23 @@ tree_digest() {
 # counts as a hang: about three times the slowest run measured on a busy 2-core host. A stall
 # fails the test within minutes, with the guest's console in the test's output.
 GUEST_BOUND=${GUEST_BOUND:-240}
+
+# Every lab suite's setup_file calls this first: a lab suite rebinds devices, loads modules and
+# formats a disk, so run anywhere but in the lab VM it fails before it touches anything. The
+# lab's marks: the hostname its init sets, the device addresses tests/lab/lab exports, and at
+# one of them QEMU's edu device (1234:11e8), which no real machine has.
+lab_guard() {
+	local edu=/sys/bus/pci/devices/${LAB_BDF_EDU:-none}
+	if [ "$(cat /proc/sys/kernel/hostname)" = lab ] && [ -n "${LAB_BDF_EDU:-}" ] &&
+		[ "$(cat "$edu/vendor" 2>/dev/null)" = 0x1234 ] &&
+		[ "$(cat "$edu/device" 2>/dev/null)" = 0x11e8 ]; then
+		return 0
+	fi
+	# bats runs teardown_file even when setup_file fails: a suite's teardown (vfio-bind
+	# --restore --all, say) must not run here either.
+	teardown_file() { :; }
+	local suite=${BATS_TEST_FILENAME#"$REPO"/}
+	echo "${suite##*/}: not inside the lab VM: this suite rebinds devices and loads modules;" \
+		"run it with tests/lab/lab run -- bats --tap $suite" >&2
+	return 1
+}

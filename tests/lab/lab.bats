@@ -13,6 +13,8 @@ EDU_PEER=0000:01:00.1
 EDU=0000:00:06.0
 PCI=/sys/bus/pci/devices
 
+setup_file() { lab_guard; }
+
 setup() {
 	[ "$(cat /proc/sys/kernel/hostname)" = lab ] || skip "not inside the lab VM (run: tests/lab/lab run -- bats --tap $BATS_TEST_FILENAME)"
 }

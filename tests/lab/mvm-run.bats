@@ -10,6 +10,7 @@ MVM=${MVM:-$BATS_TEST_DIRNAME/../../build/mvm-run}
 CMDLINE="console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
 
 setup_file() {
+	lab_guard
 	local kdir
 	kdir=$LAB_KERNEL_DIR # the lab's own kernel (tests/lab/lab)
 	export KDIR=$kdir KVER=${kdir##*/kernel-}

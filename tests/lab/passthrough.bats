@@ -10,6 +10,7 @@ NVME=0000:00:04.0 NIC=0000:01:00.0 EDU=0000:00:06.0
 CMDLINE="console=ttyS0 reboot=k panic=-1 nokaslr i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
 
 setup_file() {
+	lab_guard
 	local kdir
 	kdir=$LAB_KERNEL_DIR # the lab's own kernel (tests/lab/lab)
 	export KVER=${kdir##*/kernel-}

@@ -8,6 +8,7 @@ load ../helpers
 NVME=0000:00:04.0 NIC=0000:01:00.0 EDU1=0000:01:00.1 EDU=0000:00:06.0 PORT=0000:00:05.0
 
 setup_file() {
+	lab_guard
 	export VFIO_BIND_STATE_DIR=/run/vfio-bind
 }
 

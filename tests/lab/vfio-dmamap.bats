@@ -9,6 +9,7 @@ NVME=0000:00:04.0 NIC=0000:01:00.0 EDU1=0000:01:00.1 EDU=0000:00:06.0
 HUGE=/sys/kernel/mm/hugepages/hugepages-2048kB
 
 setup_file() {
+	lab_guard
 	export VFIO_BIND_STATE_DIR=/run/vfio-bind
 	vfio-bind --group $NIC >&3
 	vfio-bind $EDU $NVME >&3
