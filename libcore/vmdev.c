@@ -62,7 +62,7 @@ static int attach(struct vmdev_set *s, struct vm *vm, struct vmdev *d,
 		d->mmio.irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (d->mmio.irq_fd < 0)
 			return err_set(e, errno, "eventfd: %s", strerror(errno));
-		rc = kvm_vm_irqfd(&vm->kvm, d->mmio.irq_fd, d->irq, e);
+		rc = kvm_irqfd_assign(&vm->kvm, d->mmio.irq_fd, d->irq, e);
 		if (rc)
 			return rc;
 		for (unsigned q = 0; q < ops->nr_queues; q++) {
