@@ -289,15 +289,16 @@ struct router {
 	int failures;
 };
 
+/* Each thread adds, replaces and removes its own GSI's route, ending with its vector routed. */
 static void *route_churn(void *p)
 {
 	struct router *r = p;
 	struct err e = { 0 };
 
-	for (unsigned i = 0; i < 300; i++) {
-		unsigned v = i & 1 ? r->vector : r->vector + 1;
-
-		if (kvm_route_msi_set(r->vm, r->gsi, MSI_ADDR_APIC0, v, &e))
+	for (unsigned i = 0; i < 2000; i++) {
+		if (kvm_route_msi_set(r->vm, r->gsi, MSI_ADDR_APIC0, r->vector + 1, &e) ||
+		    kvm_route_msi_set(r->vm, r->gsi, MSI_ADDR_APIC0, r->vector, &e) ||
+		    (i < 1999 && kvm_route_clear(r->vm, r->gsi, &e)))
 			r->failures++;
 	}
 	return NULL;
@@ -327,7 +328,7 @@ TEST(routes_from_several_threads)
 	for (unsigned i = 0; i < 4; i++) {
 		CHECK_EQ_I(r[i].failures, 0);
 		fire(&vm, r[i].gsi);
-		/* the last write of each thread (i = 299, odd) routed its vector */
+		/* each thread's last change routed its vector */
 		CHECK(lapic_pending(&cpu, r[i].vector));
 		CHECK(!lapic_pending(&cpu, r[i].vector + 1));
 	}
