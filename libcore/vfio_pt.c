@@ -1,5 +1,6 @@
 /* vfio_pt.c: a VFIO device passed through to the guest: config shadow, BARs as memory slots or
- * trapped accesses, MSI-X table emulation turned into KVM MSI routes with irqfds. */
+ * trapped accesses, MSI-X table emulation turned into MSI routes with irqfds (slots, GSIs,
+ * routes and irqfds all come from the KVM layer, kvm.h; this file issues no KVM ioctl). */
 #include "vfio_pt.h"
 
 #include <inttypes.h>
