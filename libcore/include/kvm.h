@@ -14,10 +14,9 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "gpa.h"
 #include "layout.h" /* the GSI plan: irqchip pins, then MSI GSIs */
 
-/* Guest-physical addresses have a type of their own so that they never mix with host pointers. */
-typedef uint64_t gpa_t;
 
 /* The signal that kicks a vCPU thread out of KVM_RUN (a no-op handler is installed for it). */
 #define KVM_KICK_SIGNAL SIGUSR1
