@@ -1,4 +1,4 @@
-/* kvm.c: the VM and vCPU objects on /dev/kvm: memory slots, irqchip, CPU setup, kicks, dumps. */
+/* kvm.c: the KVM layer on /dev/kvm: memory slots, GSI routes, irqfds, irqchip, vCPUs, dumps. */
 #include "kvm.h"
 #include "layout.h"
 
@@ -15,10 +15,12 @@
 
 int kvm_vm_open(struct kvm_vm *vm, const char *dev_path, struct err *e)
 {
-	int version;
+	int version, slots;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->vm_fd = -1;
+	vm->vm_fd = vm->vfio_dev_fd = -1;
+	pthread_mutex_init(&vm->route_lock, NULL);
+	vm->opened = true;
 	vm->kvm_fd = open(dev_path, O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) /* the device the caller named: no KVM there is bad input */
 		return err_input(e, errno, "%s: %s", dev_path, strerror(errno));
@@ -41,6 +43,10 @@ int kvm_vm_open(struct kvm_vm *vm, const char *dev_path, struct err *e)
 		kvm_vm_close(vm);
 		return rc;
 	}
+	slots = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	if (slots <= 0)
+		slots = 32; /* what KVM offered before it said */
+	vm->nr_slots_max = slots < KVM_SLOTS_MAX ? (unsigned)slots : KVM_SLOTS_MAX;
 	/* Intel needs these below 4 GiB and outside RAM; other back-ends ignore or refuse them. */
 	(void)ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_GPA);
 	{
@@ -53,28 +59,219 @@ int kvm_vm_open(struct kvm_vm *vm, const char *dev_path, struct err *e)
 
 void kvm_vm_close(struct kvm_vm *vm)
 {
+	if (!vm->opened) /* never opened, or closed already */
+		return;
+	kvm_vfio_close(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
+	free(vm->routes);
+	vm->routes = NULL;
+	pthread_mutex_destroy(&vm->route_lock);
+	vm->opened = false;
 }
 
 int kvm_vm_add_ram(struct kvm_vm *vm, gpa_t gpa, uint64_t size_bytes, void *hva, struct err *e)
 {
+	unsigned slot;
+	int rc = kvm_slot_alloc(vm, &slot, e);
+
+	if (!rc)
+		rc = kvm_slot_set(vm, slot, gpa, size_bytes, hva, e);
+	return rc;
+}
+
+/* ---- memory slots ---------------------------------------------------------------------------- */
+
+static bool bit_test(const uint64_t *map, unsigned i)
+{
+	return map[i / 64] >> (i % 64) & 1;
+}
+
+static void bit_set(uint64_t *map, unsigned i, bool on)
+{
+	if (on)
+		map[i / 64] |= 1ULL << (i % 64);
+	else
+		map[i / 64] &= ~(1ULL << (i % 64));
+}
+
+/* The lowest clear bit below n, or n when every one is set. */
+static unsigned bit_first_clear(const uint64_t *map, unsigned n)
+{
+	unsigned i = 0;
+
+	while (i < n && bit_test(map, i))
+		i++;
+	return i;
+}
+
+int kvm_slot_alloc(struct kvm_vm *vm, unsigned *slot, struct err *e)
+{
+	unsigned i = bit_first_clear(vm->slot_used, vm->nr_slots_max);
+
+	if (i == vm->nr_slots_max)
+		return err_set(e, ENOSPC, "out of KVM memory slots (%u)", vm->nr_slots_max);
+	bit_set(vm->slot_used, i, true);
+	*slot = i;
+	return 0;
+}
+
+int kvm_slot_set(struct kvm_vm *vm, unsigned slot, gpa_t gpa, uint64_t size_bytes, void *hva,
+		 struct err *e)
+{
 	struct kvm_userspace_memory_region r = {
-		.slot = vm->nr_slots,
+		.slot = slot,
 		.guest_phys_addr = gpa,
 		.memory_size = size_bytes,
 		.userspace_addr = (uintptr_t)hva,
 	};
 
+	if (slot >= vm->nr_slots_max || !bit_test(vm->slot_used, slot))
+		return err_set(e, EINVAL, "memory slot %u is not allocated", slot);
+	/* KVM refuses to delete a region it does not hold: removing none is done already. */
+	if (!size_bytes && !bit_test(vm->slot_mapped, slot))
+		return 0;
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return err_set(e, errno, "KVM_SET_USER_MEMORY_REGION [0x%llx, +0x%llx): %s",
-			       (unsigned long long)gpa, (unsigned long long)size_bytes,
+		return err_set(e, errno, "KVM_SET_USER_MEMORY_REGION slot %u [0x%llx, +0x%llx): %s",
+			       slot, (unsigned long long)gpa, (unsigned long long)size_bytes,
 			       strerror(errno));
-	vm->nr_slots++;
+	bit_set(vm->slot_mapped, slot, size_bytes != 0);
 	return 0;
+}
+
+void kvm_slot_free(struct kvm_vm *vm, unsigned slot)
+{
+	if (slot >= vm->nr_slots_max || !bit_test(vm->slot_used, slot))
+		return;
+	(void)kvm_slot_set(vm, slot, 0, 0, NULL, NULL);
+	bit_set(vm->slot_used, slot, false);
+}
+
+/* ---- GSI routes ------------------------------------------------------------------------------ */
+
+static struct kvm_irq_routing_entry *route_add(struct kvm_irq_routing *r, unsigned gsi,
+					       uint32_t type)
+{
+	struct kvm_irq_routing_entry *x = &r->entries[r->nr++];
+
+	memset(x, 0, sizeof(*x));
+	x->gsi = gsi;
+	x->type = type;
+	return x;
+}
+
+/*
+ * The table starts with the routes KVM set up with the irqchip (PIC and IOAPIC for GSI 0-15,
+ * IOAPIC for 16-23), which committing a table without them would erase.
+ */
+static int routes_get(struct kvm_vm *vm, struct err *e)
+{
+	struct kvm_irq_routing *r;
+
+	if (vm->routes)
+		return 0;
+	r = calloc(1, sizeof(*r) + VM_MAX_ROUTES * sizeof(r->entries[0]));
+	if (!r)
+		return err_set(e, ENOMEM, "interrupt routes: %s", strerror(ENOMEM));
+	for (unsigned gsi = 0; vm->irqchip && gsi < IOAPIC_PINS; gsi++) {
+		struct kvm_irq_routing_entry *x;
+
+		if (gsi < PIC_PINS) {
+			x = route_add(r, gsi, KVM_IRQ_ROUTING_IRQCHIP);
+			x->u.irqchip.irqchip =
+				gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			x->u.irqchip.pin = gsi % 8;
+		}
+		x = route_add(r, gsi, KVM_IRQ_ROUTING_IRQCHIP);
+		x->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		x->u.irqchip.pin = gsi;
+	}
+	vm->routes = r;
+	return 0;
+}
+
+static struct kvm_irq_routing_entry *route_find_msi(struct kvm_irq_routing *r, unsigned gsi)
+{
+	for (unsigned i = 0; i < r->nr; i++)
+		if (r->entries[i].gsi == gsi && r->entries[i].type == KVM_IRQ_ROUTING_MSI)
+			return &r->entries[i];
+	return NULL;
+}
+
+static int routes_commit(struct kvm_vm *vm, struct err *e)
+{
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routes) < 0)
+		return err_set(e, errno, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
+	return 0;
+}
+
+int kvm_gsi_alloc(struct kvm_vm *vm, unsigned *gsi, struct err *e)
+{
+	const unsigned n = VM_MSI_GSI_END - VM_MSI_FIRST_GSI;
+	unsigned i;
+
+	pthread_mutex_lock(&vm->route_lock);
+	i = bit_first_clear(vm->gsi_used, n);
+	if (i < n)
+		bit_set(vm->gsi_used, i, true);
+	pthread_mutex_unlock(&vm->route_lock);
+	if (i == n)
+		return err_set(e, ENOSPC, "out of GSIs for MSI");
+	*gsi = VM_MSI_FIRST_GSI + i;
+	return 0;
+}
+
+void kvm_gsi_free(struct kvm_vm *vm, unsigned gsi)
+{
+	if (gsi < VM_MSI_FIRST_GSI || gsi >= VM_MSI_GSI_END)
+		return;
+	(void)kvm_route_clear(vm, gsi, NULL);
+	pthread_mutex_lock(&vm->route_lock);
+	bit_set(vm->gsi_used, gsi - VM_MSI_FIRST_GSI, false);
+	pthread_mutex_unlock(&vm->route_lock);
+}
+
+int kvm_route_msi_set(struct kvm_vm *vm, unsigned gsi, uint64_t addr, uint32_t data, struct err *e)
+{
+	struct kvm_irq_routing_entry *x;
+	int rc;
+
+	pthread_mutex_lock(&vm->route_lock);
+	rc = routes_get(vm, e);
+	if (rc)
+		goto out;
+	x = route_find_msi(vm->routes, gsi);
+	if (!x && vm->routes->nr >= VM_MAX_ROUTES) {
+		rc = err_set(e, ENOSPC, "out of interrupt routes");
+		goto out;
+	}
+	if (!x)
+		x = route_add(vm->routes, gsi, KVM_IRQ_ROUTING_MSI);
+	x->u.msi.address_lo = (uint32_t)addr;
+	x->u.msi.address_hi = (uint32_t)(addr >> 32);
+	x->u.msi.data = data;
+	rc = routes_commit(vm, e);
+out:
+	pthread_mutex_unlock(&vm->route_lock);
+	return rc;
+}
+
+int kvm_route_clear(struct kvm_vm *vm, unsigned gsi, struct err *e)
+{
+	struct kvm_irq_routing_entry *x;
+	int rc = 0;
+
+	pthread_mutex_lock(&vm->route_lock);
+	x = vm->routes ? route_find_msi(vm->routes, gsi) : NULL;
+	if (x) {
+		*x = vm->routes->entries[--vm->routes->nr]; /* order does not matter to KVM */
+		rc = routes_commit(vm, e);
+	}
+	pthread_mutex_unlock(&vm->route_lock);
+	return rc;
 }
 
 int kvm_vm_create_irqchip(struct kvm_vm *vm, struct err *e)
@@ -98,13 +295,26 @@ int kvm_vm_irq_line(struct kvm_vm *vm, unsigned gsi, int level)
 	return 0;
 }
 
-int kvm_vm_irqfd(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e)
+static int irqfd(struct kvm_vm *vm, int fd, unsigned gsi, bool assign, struct err *e)
 {
-	struct kvm_irqfd f = { .fd = (uint32_t)fd, .gsi = gsi };
+	struct kvm_irqfd f = { .fd = (uint32_t)fd,
+			       .gsi = gsi,
+			       .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
 
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0)
-		return err_set(e, errno, "KVM_IRQFD (gsi %u): %s", gsi, strerror(errno));
+		return err_set(e, errno, "KVM_IRQFD%s gsi %u: %s", assign ? "" : " deassign", gsi,
+			       strerror(errno));
 	return 0;
+}
+
+int kvm_irqfd_assign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e)
+{
+	return irqfd(vm, fd, gsi, true, e);
+}
+
+int kvm_irqfd_deassign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e)
+{
+	return irqfd(vm, fd, gsi, false, e);
 }
 
 int kvm_vm_ioeventfd(struct kvm_vm *vm, int fd, gpa_t mmio_addr, unsigned len, bool match,
@@ -123,6 +333,44 @@ int kvm_vm_ioeventfd(struct kvm_vm *vm, int fd, gpa_t mmio_addr, unsigned len, b
 			       (unsigned long long)mmio_addr, strerror(errno));
 	return 0;
 }
+
+/* ---- KVM's VFIO device ----------------------------------------------------------------------- */
+
+int kvm_vfio_open(struct kvm_vm *vm, struct err *e)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+
+	if (vm->vfio_dev_fd >= 0)
+		return 0;
+	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) < 0)
+		return err_set(e, errno, "KVM_CREATE_DEVICE(VFIO): %s", strerror(errno));
+	vm->vfio_dev_fd = (int)cd.fd;
+	return 0;
+}
+
+int kvm_vfio_add(struct kvm_vm *vm, int vfio_fd, struct err *e)
+{
+	int32_t fd = vfio_fd;
+	struct kvm_device_attr attr = { .group = KVM_DEV_VFIO_GROUP,
+					.attr = KVM_DEV_VFIO_GROUP_ADD,
+					.addr = (uintptr_t)&fd };
+
+	if (vm->vfio_dev_fd < 0)
+		return err_set(e, EBADF, "KVM_DEV_VFIO_GROUP_ADD: KVM's VFIO device is not open");
+	/* EEXIST: another function of the same group is already known to KVM. */
+	if (ioctl(vm->vfio_dev_fd, KVM_SET_DEVICE_ATTR, &attr) < 0 && errno != EEXIST)
+		return err_set(e, errno, "KVM_DEV_VFIO_GROUP_ADD: %s", strerror(errno));
+	return 0;
+}
+
+void kvm_vfio_close(struct kvm_vm *vm)
+{
+	if (vm->vfio_dev_fd >= 0)
+		close(vm->vfio_dev_fd);
+	vm->vfio_dev_fd = -1;
+}
+
+/* ---- vCPUs ----------------------------------------------------------------------------------- */
 
 int kvm_vcpu_open(struct kvm_vm *vm, struct kvm_vcpu *vcpu, unsigned index, struct err *e)
 {
@@ -292,6 +540,36 @@ int kvm_vcpu_setup_lapic(struct kvm_vcpu *vcpu, struct err *e)
 	if (ioctl(vcpu->fd, KVM_SET_LAPIC, &l) < 0)
 		return err_set(e, errno, "KVM_SET_LAPIC (vCPU %u): %s", vcpu->index,
 			       strerror(errno));
+	return 0;
+}
+
+int kvm_vcpu_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs, struct err *e)
+{
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, sregs) < 0)
+		return err_set(e, errno, "KVM_GET_SREGS: %s", strerror(errno));
+	return 0;
+}
+
+int kvm_vcpu_set_regs(struct kvm_vcpu *vcpu, const struct kvm_regs *regs,
+		      const struct kvm_sregs *sregs, struct err *e)
+{
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, sregs) < 0)
+		return err_set(e, errno, "KVM_SET_SREGS: %s", strerror(errno));
+	if (ioctl(vcpu->fd, KVM_SET_REGS, regs) < 0)
+		return err_set(e, errno, "KVM_SET_REGS: %s", strerror(errno));
+	return 0;
+}
+
+int kvm_vcpu_reset_fpu(struct kvm_vcpu *vcpu, struct err *e)
+{
+	/* x87 and SSE in their reset state (Linux checks MXCSR early). */
+	struct kvm_fpu fpu;
+
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;
+	fpu.mxcsr = 0x1f80;
+	if (ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0)
+		return err_set(e, errno, "KVM_SET_FPU: %s", strerror(errno));
 	return 0;
 }
 

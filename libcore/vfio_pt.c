@@ -1,15 +1,14 @@
 /* vfio_pt.c: a VFIO device passed through to the guest: config shadow, BARs as memory slots or
- * trapped accesses, MSI-X table emulation turned into KVM MSI routes with irqfds. */
+ * trapped accesses, MSI-X table emulation turned into MSI routes with irqfds (slots, GSIs,
+ * routes and irqfds all come from the KVM layer, kvm.h; this file issues no KVM ioctl). */
 #include "vfio_pt.h"
 
 #include <inttypes.h>
-#include <linux/kvm.h>
 #include <linux/vfio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -22,7 +21,7 @@ struct pt_bar {
 	uint64_t size;
 	unsigned flags;	 /* VPCI_BAR_* */
 	void *map;	 /* host mapping of the whole BAR, NULL when not mmappable */
-	int slot[3];	 /* KVM memory slots (-1: none) around the MSI-X pages */
+	int slot[3];	 /* KVM memory slots (-1: none) around the MSI-X pages, from kvm.h */
 	uint64_t slot_off[3], slot_len[3];
 };
 
@@ -58,71 +57,12 @@ struct vfio_pt {
 
 /* ---- interrupt routing -------------------------------------------------------------------- */
 
-/* KVM's default routes (PIC and IOAPIC for GSI 0-15, IOAPIC for 16-23), which a routing update
- * would otherwise erase. */
-static void routes_init(struct kvm_irq_routing *r)
-{
-	r->nr = 0;
-	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++) {
-		struct kvm_irq_routing_entry *x;
-
-		if (gsi < 16) {
-			x = &r->entries[r->nr++];
-			memset(x, 0, sizeof(*x));
-			x->gsi = gsi;
-			x->type = KVM_IRQ_ROUTING_IRQCHIP;
-			x->u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-			x->u.irqchip.pin = gsi % 8;
-		}
-		x = &r->entries[r->nr++];
-		memset(x, 0, sizeof(*x));
-		x->gsi = gsi;
-		x->type = KVM_IRQ_ROUTING_IRQCHIP;
-		x->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		x->u.irqchip.pin = gsi;
-	}
-}
-
-static int route_set_msi(struct vfio_pt_set *s, unsigned gsi, uint64_t addr, uint32_t data,
-			 struct err *e)
-{
-	struct kvm_irq_routing *r = s->routes;
-	struct kvm_irq_routing_entry *x = NULL;
-
-	for (unsigned i = 0; i < r->nr; i++)
-		if (r->entries[i].gsi == gsi && r->entries[i].type == KVM_IRQ_ROUTING_MSI)
-			x = &r->entries[i];
-	if (!x) {
-		if (r->nr >= VFIO_PT_MAX_ROUTES)
-			return err_set(e, ENOSPC, "out of interrupt routes");
-		x = &r->entries[r->nr++];
-		memset(x, 0, sizeof(*x));
-		x->gsi = gsi;
-		x->type = KVM_IRQ_ROUTING_MSI;
-	}
-	x->u.msi.address_lo = (uint32_t)addr;
-	x->u.msi.address_hi = (uint32_t)(addr >> 32);
-	x->u.msi.data = data;
-	if (ioctl(s->vm->kvm.vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
-		return err_set(e, errno, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
-	return 0;
-}
-
-static int irqfd(struct vfio_pt_set *s, int fd, unsigned gsi, bool assign, struct err *e)
-{
-	struct kvm_irqfd req = { .fd = (uint32_t)fd, .gsi = gsi,
-				 .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
-
-	if (ioctl(s->vm->kvm.vm_fd, KVM_IRQFD, &req) < 0)
-		return err_set(e, errno, "KVM_IRQFD%s gsi %u: %s", assign ? "" : " deassign", gsi,
-			       strerror(errno));
-	return 0;
-}
+/* GSIs, routes and irqfds come from the KVM layer (kvm.h), called under s->lock. */
 
 /* Stop delivering a vector: its interrupts wait in the eventfd until it is routed again. */
 static int vec_detach(struct vfio_pt_set *s, struct pt_vec *v, struct err *e)
 {
-	int rc = v->irqfd ? irqfd(s, v->eventfd, v->gsi, false, e) : 0;
+	int rc = v->irqfd ? kvm_irqfd_deassign(&s->vm->kvm, v->eventfd, v->gsi, e) : 0;
 
 	if (!rc)
 		v->irqfd = false;
@@ -239,18 +179,16 @@ static void table_access(struct vfio_pt *p, uint64_t off, uint8_t *data, unsigne
 static int vec_route(struct vfio_pt_set *s, struct pt_vec *v, uint64_t addr, uint32_t data,
 		     bool deliver, struct err *e)
 {
+	struct kvm_vm *kvm = &s->vm->kvm;
 	int rc = 0;
 
-	if (!v->gsi) {
-		if (s->next_gsi >= VFIO_PT_FIRST_MSI_GSI + VFIO_PT_MAX_ROUTES - 40)
-			return err_set(e, ENOSPC, "out of GSIs for MSI");
-		v->gsi = s->next_gsi++;
-	}
+	if (!v->gsi && (rc = kvm_gsi_alloc(kvm, &v->gsi, e)))
+		return rc;
 	if (!deliver)
 		return vec_detach(s, v, e);
-	rc = route_set_msi(s, v->gsi, addr, data, e);
+	rc = kvm_route_msi_set(kvm, v->gsi, addr, data, e);
 	if (!rc && !v->irqfd) {
-		rc = irqfd(s, v->eventfd, v->gsi, true, e);
+		rc = kvm_irqfd_assign(kvm, v->eventfd, v->gsi, e);
 		if (!rc)
 			v->irqfd = true;
 	}
@@ -314,20 +252,6 @@ static void msi_sync(struct vfio_pt *p)
 
 /* ---- BARs --------------------------------------------------------------------------------- */
 
-static int slot_set(struct vfio_pt_set *s, int slot, uint64_t gpa, uint64_t len, void *hva,
-		    struct err *e)
-{
-	struct kvm_userspace_memory_region r = { .slot = (uint32_t)slot,
-						   .guest_phys_addr = gpa,
-						   .memory_size = len,
-						   .userspace_addr = (uintptr_t)hva };
-
-	if (ioctl(s->vm->kvm.vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return err_set(e, errno, "KVM_SET_USER_MEMORY_REGION slot %d at 0x%" PRIx64 ": %s",
-			       slot, gpa, strerror(errno));
-	return 0;
-}
-
 /* Page range [lo, hi) of the BAR that belongs to the MSI-X table or PBA, for BAR b. */
 static void msix_pages(const struct vfio_pt *p, int b, uint64_t *lo, uint64_t *hi, int which)
 {
@@ -379,15 +303,20 @@ static void plan_slots(struct vfio_pt *p, int b)
 static int bar_map(struct vfio_pt *p, int b, uint64_t gpa, bool map, struct err *e)
 {
 	struct pt_bar *bar = &p->bar[b];
+	struct kvm_vm *kvm = &p->set->vm->kvm;
 	int rc = 0;
 
 	for (int k = 0; k < 3 && !rc; k++) {
+		unsigned slot;
+
 		if (!bar->slot_len[k])
 			continue;
-		if (bar->slot[k] < 0)
-			bar->slot[k] = (int)p->set->vm->kvm.nr_slots++;
-		rc = slot_set(p->set, bar->slot[k], gpa + bar->slot_off[k],
-			      map ? bar->slot_len[k] : 0, (uint8_t *)bar->map + bar->slot_off[k], e);
+		if (bar->slot[k] < 0 && !(rc = kvm_slot_alloc(kvm, &slot, e)))
+			bar->slot[k] = (int)slot;
+		if (!rc)
+			rc = kvm_slot_set(kvm, (unsigned)bar->slot[k], gpa + bar->slot_off[k],
+					  map ? bar->slot_len[k] : 0,
+					  (uint8_t *)bar->map + bar->slot_off[k], e);
 	}
 	return rc;
 }
@@ -549,22 +478,14 @@ void vfio_pt_alloc_init(struct vpci_alloc *a, const struct vm_ram *ram)
 
 int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 {
-	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
 	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->vm = vm;
-	s->kvm_vfio_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	vfio_pt_alloc_init(&s->alloc, &vm->ram);
 	s->mmio64_base = s->alloc.mmio64.base;
 	s->mmio64_size = s->alloc.mmio64.end - s->alloc.mmio64.base;
-	s->routes = calloc(1, sizeof(*s->routes) +
-				      VFIO_PT_MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
-	if (!s->routes)
-		return err_set(e, ENOMEM, "out of memory");
-	routes_init(s->routes);
-	s->next_gsi = VFIO_PT_FIRST_MSI_GSI;
 	rc = pci_host_init(&s->host, &vm->pio, e);
 	if (!rc)
 		rc = vm_bus_register(&vm->mmio, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE, &win32_ops, s,
@@ -575,27 +496,9 @@ int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 	if (!rc)
 		rc = vm_bus_register(&vm->pio, VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE, &io_ops, s, "pci-io",
 				     e);
-	if (rc)
-		return rc;
-	if (ioctl(vm->kvm.vm_fd, KVM_CREATE_DEVICE, &cd) < 0)
-		return err_set(e, errno, "KVM_CREATE_DEVICE(VFIO): %s", strerror(errno));
-	s->kvm_vfio_fd = (int)cd.fd;
-	return 0;
-}
-
-/* Tell KVM that the VM uses this device's group (or cdev), for coherent DMA and IRQ bypass. */
-static int kvm_vfio_add(struct vfio_pt_set *s, struct vfio_dev *d, struct err *e)
-{
-	int32_t fd = vfio_dev_kvm_fd(d);
-	struct kvm_device_attr attr = { .group = KVM_DEV_VFIO_GROUP,
-					.attr = KVM_DEV_VFIO_GROUP_ADD,
-					.addr = (uintptr_t)&fd };
-
-	/* EEXIST: another function of the same group is already known to KVM. */
-	if (ioctl(s->kvm_vfio_fd, KVM_SET_DEVICE_ATTR, &attr) < 0 && errno != EEXIST)
-		return err_set(e, errno, "%s: KVM_DEV_VFIO_GROUP_ADD: %s", vfio_dev_bdf(d),
-			       strerror(errno));
-	return 0;
+	if (!rc)
+		rc = kvm_vfio_open(&vm->kvm, e);
+	return rc;
 }
 
 static int read_config(struct vfio_pt *p, uint8_t *cfg, struct err *e)
@@ -692,6 +595,29 @@ static int place_bars(struct vfio_pt *p, const uint8_t *cfg, struct vpci_bar *vb
 	return 0;
 }
 
+/* A vector's eventfd and GSI (with its route) go back, once its irqfd is detached. */
+static void vec_free(struct vfio_pt_set *s, struct pt_vec *v)
+{
+	if (v->eventfd >= 0)
+		close(v->eventfd);
+	v->eventfd = -1;
+	if (v->gsi)
+		kvm_gsi_free(&s->vm->kvm, v->gsi);
+	v->gsi = 0;
+}
+
+/* Remove BAR b from the guest and give its memory slots back. */
+static void bar_free(struct vfio_pt *p, int b)
+{
+	struct pt_bar *bar = &p->bar[b];
+
+	for (int k = 0; k < 3; k++) {
+		if (bar->slot_len[k] && bar->slot[k] >= 0)
+			kvm_slot_free(&p->set->vm->kvm, (unsigned)bar->slot[k]);
+		bar->slot[k] = -1;
+	}
+}
+
 static void pt_free(struct vfio_pt *p)
 {
 	struct err e = { 0 };
@@ -703,16 +629,14 @@ static void pt_free(struct vfio_pt *p)
 	if (p->dev)
 		msi_disarm(p);
 	for (int i = 0; i < 32; i++)
-		if (p->msi_vec[i].eventfd >= 0)
-			close(p->msi_vec[i].eventfd);
+		vec_free(p->set, &p->msi_vec[i]);
 	for (uint32_t i = 0; p->vec && i < p->msix_n; i++) {
 		vec_detach(p->set, &p->vec[i], &e);
-		if (p->vec[i].eventfd >= 0)
-			close(p->vec[i].eventfd);
+		vec_free(p->set, &p->vec[i]);
 	}
 	for (int b = 0; b < 6; b++) {
 		if (p->bar[b].map) {
-			bar_map(p, b, p->cfg.bar[b].gpa, false, &e);
+			bar_free(p, b);
 			munmap(p->bar[b].map, p->bar[b].size);
 		}
 	}
@@ -755,7 +679,11 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 		p->dev = NULL;
 		goto fail;
 	}
-	rc = kvm_vfio_add(s, p->dev, e);
+	/* Tell KVM that the VM uses this device's group (or cdev), for coherent DMA and IRQ
+	 * bypass. */
+	rc = kvm_vfio_add(&s->vm->kvm, vfio_dev_kvm_fd(p->dev), e);
+	if (rc)
+		err_prefix(e, "%s", vfio_dev_bdf(p->dev));
 	/* Start from a clean device where it can be reset (some, like QEMU's edu, cannot). */
 	if (!rc && vfio_dev_has_reset(p->dev))
 		rc = vfio_dev_reset(p->dev, e);
@@ -819,11 +747,7 @@ void vfio_pt_teardown(struct vfio_pt_set *s)
 	s->n = 0;
 	vfio_iommu_close(s->iommu); /* every device is closed: it cannot refuse */
 	s->iommu = NULL;
-	if (s->kvm_vfio_fd >= 0)
-		close(s->kvm_vfio_fd);
-	s->kvm_vfio_fd = -1;
-	free(s->routes);
-	s->routes = NULL;
+	kvm_vfio_close(&s->vm->kvm);
 	pci_host_destroy(&s->host);
 	pthread_mutex_destroy(&s->lock);
 }

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 int vm_open(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes, struct err *e)
 {
@@ -65,25 +64,15 @@ int vm_set_boot_regs(struct vm *vm, const struct boot_info *info, struct err *e)
 	struct kvm_vcpu *v = &vm->vcpu[0];
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
+	int rc = kvm_vcpu_get_sregs(v, &sregs, e);
 
-	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
-		return err_set(e, errno, "KVM_GET_SREGS: %s", strerror(errno));
+	if (rc)
+		return rc;
 	boot_vcpu_regs(info, &regs, &sregs);
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
-		return err_set(e, errno, "KVM_SET_SREGS: %s", strerror(errno));
-	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
-		return err_set(e, errno, "KVM_SET_REGS: %s", strerror(errno));
-	{
-		/* x87 and SSE in their reset state (Linux checks MXCSR early). */
-		struct kvm_fpu fpu;
-
-		memset(&fpu, 0, sizeof(fpu));
-		fpu.fcw = 0x37f;
-		fpu.mxcsr = 0x1f80;
-		if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
-			return err_set(e, errno, "KVM_SET_FPU: %s", strerror(errno));
-	}
-	return 0;
+	rc = kvm_vcpu_set_regs(v, &regs, &sregs, e);
+	if (!rc)
+		rc = kvm_vcpu_reset_fpu(v, e);
+	return rc;
 }
 
 void vm_close(struct vm *vm)

@@ -1,4 +1,4 @@
-/* vm_mem.c: guest RAM allocation and checked guest-physical → host translation. */
+/* vm_mem.c: guest RAM allocation; its guest-physical → host translation is guestmem's. */
 #include "vm_mem.h"
 #include "layout.h"
 
@@ -55,6 +55,16 @@ int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backin
 		};
 		ram->nr_regions = 2;
 	}
+	guestmem_init(&ram->mem);
+	for (unsigned i = 0; i < ram->nr_regions; i++) {
+		const struct vm_ram_region *r = &ram->region[i];
+		int rc = guestmem_add(&ram->mem, r->gpa, r->hva, r->size_bytes, e);
+
+		if (rc) { /* two regions apart: cannot happen */
+			vm_ram_free(ram);
+			return rc;
+		}
+	}
 	return 0;
 }
 
@@ -69,14 +79,7 @@ void vm_ram_free(struct vm_ram *ram)
 
 void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len)
 {
-	for (unsigned i = 0; i < ram->nr_regions; i++) {
-		const struct vm_ram_region *r = &ram->region[i];
-
-		if (gpa >= r->gpa && gpa - r->gpa <= r->size_bytes &&
-		    len <= r->size_bytes - (gpa - r->gpa))
-			return r->hva + (gpa - r->gpa);
-	}
-	return NULL;
+	return guestmem_ptr(&ram->mem, gpa, len);
 }
 
 gpa_t vm_ram_low_end(const struct vm_ram *ram)

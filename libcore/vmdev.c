@@ -52,7 +52,7 @@ static int attach(struct vmdev_set *s, struct vm *vm, struct vmdev *d,
 		return err_input(e, ENOSPC, "at most %d virtio devices", VMDEV_MAX);
 	d->gpa = vmdev_mmio_gpa(i);
 	d->irq = vmdev_irq(i);
-	virtio_mmio_init(&d->mmio, ops, &d->u, &s->mem);
+	virtio_mmio_init(&d->mmio, ops, &d->u, s->mem);
 	s->dev[s->n++] = d;
 	rc = vm_bus_register(&vm->mmio, d->gpa, VMDEV_MMIO_SIZE, &virtio_mmio_io_ops, &d->mmio,
 			     ops->name, e);
@@ -62,7 +62,7 @@ static int attach(struct vmdev_set *s, struct vm *vm, struct vmdev *d,
 		d->mmio.irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (d->mmio.irq_fd < 0)
 			return err_set(e, errno, "eventfd: %s", strerror(errno));
-		rc = kvm_vm_irqfd(&vm->kvm, d->mmio.irq_fd, d->irq, e);
+		rc = kvm_irqfd_assign(&vm->kvm, d->mmio.irq_fd, d->irq, e);
 		if (rc)
 			return rc;
 		for (unsigned q = 0; q < ops->nr_queues; q++) {
@@ -88,13 +88,7 @@ int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	guestmem_init(&s->mem);
-	for (unsigned i = 0; i < vm->ram.nr_regions; i++) {
-		rc = guestmem_add(&s->mem, vm->ram.region[i].gpa, vm->ram.region[i].hva,
-				  vm->ram.region[i].size_bytes, e);
-		if (rc)
-			return rc;
-	}
+	s->mem = &vm->ram.mem;
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		struct vmdev *d = calloc(1, sizeof(*d));
 

@@ -1,15 +1,17 @@
-/* guestmem.h: guest physical memory as a set of regions, with checked (gpa, len) translation. */
+/*
+ * guestmem.h: guest physical memory as a set of regions, with checked (gpa, len) translation:
+ * the one GPA -> host translation, for a running VM's RAM (vm_mem.h) as for a snapshot.
+ */
 #ifndef CORE_GUESTMEM_H
 #define CORE_GUESTMEM_H
 
 #include "err.h"
+#include "gpa.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Guest physical address; host addresses are plain pointers (uint8_t *), never a gpa_t. */
-typedef uint64_t gpa_t;
 
 #define GUESTMEM_MAX_REGIONS 64
 

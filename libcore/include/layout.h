@@ -70,8 +70,11 @@
 /* ---- interrupt lines (GSIs) ------------------------------------------------------------------ */
 #define IOAPIC_PINS	 24 /* GSIs 0-23 are the IOAPIC's pins (ISA IRQs 0-15 among them) */
 #define SERIAL_COM1_IRQ	 4
-#define VFIO_PT_MAX_ROUTES 1024 /* GSI routes: the irqchip pins, then one per MSI/MSI-X vector */
-#define VFIO_PT_FIRST_MSI_GSI IOAPIC_PINS
+#define PIC_PINS	 16 /* the two 8259s, routed beside IOAPIC pins 0-15 */
+#define VM_MAX_ROUTES	 1024 /* KVM's routing table (kvm.c): irqchip pins, then MSI vectors */
+#define VM_MSI_FIRST_GSI IOAPIC_PINS
+/* One route per MSI GSI: those left once the irqchip's pins have theirs. */
+#define VM_MSI_GSI_END	 (VM_MSI_FIRST_GSI + VM_MAX_ROUTES - IOAPIC_PINS - PIC_PINS)
 
 /* ---- checks ---------------------------------------------------------------------------------- */
 #define LAYOUT_BEFORE(end_a, start_b, why) _Static_assert((end_a) <= (start_b), why)
@@ -133,6 +136,6 @@ LAYOUT_ALIGNED(VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE, "passthrough I/O window not ali
 /* Interrupt lines: COM1 below the virtio pins, all on the IOAPIC, MSI routes after it. */
 LAYOUT_BEFORE(SERIAL_COM1_IRQ + 1, VMDEV_FIRST_IRQ, "COM1's IRQ among the virtio pins");
 LAYOUT_BEFORE(VMDEV_FIRST_IRQ + VMDEV_MAX, IOAPIC_PINS, "virtio pins beyond the IOAPIC");
-LAYOUT_BEFORE(IOAPIC_PINS, VFIO_PT_FIRST_MSI_GSI, "MSI routes on IOAPIC pins");
+LAYOUT_BEFORE(IOAPIC_PINS, VM_MSI_FIRST_GSI, "MSI routes on IOAPIC pins");
 
 #endif

@@ -29,11 +29,10 @@ struct vfio_pt_set {
 	struct pci_host host;
 	struct vpci_alloc alloc;
 	uint64_t mmio64_base, mmio64_size;
-	int kvm_vfio_fd; /* KVM's VFIO pseudo device: tells KVM which groups the VM uses */
 	struct vfio_iommu *iommu; /* one DMA address space for every passed device */
-	pthread_mutex_t lock; /* BAR, MSI-X and routing state, touched from vCPU threads */
-	struct kvm_irq_routing *routes;
-	unsigned next_gsi;
+	/* BAR, MSI-X and MSI state, touched from vCPU threads; held while calling the KVM layer
+	 * for slots, GSIs, routes and irqfds (kvm.h: its own lock is taken after this one). */
+	pthread_mutex_t lock;
 	unsigned n;
 	struct vfio_pt *dev[VFIO_PT_MAX];
 };

@@ -6,7 +6,8 @@
 
 #include "dma.h"
 #include "err.h"
-#include "kvm.h"
+#include "gpa.h"
+#include "guestmem.h"
 #include "layout.h" /* the MMIO hole: the top 1 GiB below 4 GiB holds no RAM */
 
 struct vm_ram_region {
@@ -22,6 +23,7 @@ struct vm_ram {
 	struct dma_mem huge;	  /* the huge-page mapping, when backing is one */
 	unsigned nr_regions;
 	struct vm_ram_region region[2];
+	struct guestmem mem; /* the same regions as devices and loaders see them */
 };
 
 /* Map size_bytes of anonymous RAM (lazily backed); regions: below the hole, then above 4 GiB. */
@@ -34,7 +36,8 @@ int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e);
 int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backing backing,
 			struct err *e);
 void vm_ram_free(struct vm_ram *ram);
-/* Host pointer for [gpa, gpa+len) if that range lies inside one region, else NULL. */
+/* Host pointer for [gpa, gpa+len) if that range lies inside one region, else NULL (guestmem_ptr
+ * on ram->mem). */
 void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len);
 /* End of the RAM below the hole (the highest GPA + 1 reachable by 32-bit code). */
 gpa_t vm_ram_low_end(const struct vm_ram *ram);

@@ -27,7 +27,7 @@ struct vmdev;
 struct vmdev_set {
 	unsigned n;
 	struct vmdev *dev[VMDEV_MAX];
-	struct guestmem mem; /* guest RAM as the queues see it */
+	const struct guestmem *mem; /* guest RAM as the queues see it: the VM's (vm_mem.h) */
 };
 
 /* Device i's transport, for status and tests. */

@@ -44,6 +44,46 @@ TEST(ram_split_around_hole)
 	CHECK(vm_ram_alloc(&ram, 4097, &e) == -EINVAL);
 }
 
+/*
+ * Random ranges near the edges of RAM: a host pointer exactly when the whole range is RAM by
+ * the layout (below the hole, or from 4 GiB on), at the offset the one mapping gives it.
+ */
+TEST(ram_translation_follows_layout)
+{
+	struct prop_rng r = { prop_seed("ram_translation_follows_layout") };
+	const uint64_t size = (3ULL << 30) + (256ULL << 20), low = VM_MMIO_HOLE_GPA;
+	const uint64_t high_end = VM_4G_GPA + size - low;
+	const uint64_t edges[] = { 0, low, VM_4G_GPA, high_end };
+	struct vm_ram ram;
+	struct err e = { 0 };
+
+	REQUIRE(vm_ram_alloc(&ram, size, &e) == 0);
+	for (unsigned i = 0; i < prop_cases(20000); i++) {
+		uint64_t edge = edges[prop_next(&r) % 4], len = prop_next(&r) % 0x3000;
+		gpa_t gpa = edge + prop_next(&r) % 0x4000 - 0x2000;
+		uint64_t to = edges[prop_next(&r) % 4] + prop_next(&r) % 3 - 1;
+
+		if (prop_next(&r) & 1 && to >= gpa) /* half of them end at an edge, or next to it */
+			len = to - gpa;
+		bool in_low = gpa < low && len <= low - gpa;
+		bool in_high = gpa >= VM_4G_GPA && gpa < high_end && len <= high_end - gpa;
+		uint8_t *want = in_low ? ram.base + gpa
+				: in_high ? ram.base + low + (gpa - VM_4G_GPA) : NULL;
+		uint8_t *got = vm_ram_hva(&ram, gpa, len);
+
+		if (got != want) {
+			CHECK_FAIL_AT("[0x%" PRIx64 ", +0x%" PRIx64 "): %p, want %p", gpa, len,
+				      (void *)got, (void *)want);
+			break;
+		}
+		if (got != guestmem_ptr(&ram.mem, gpa, len)) { /* one view for loaders and devices */
+			CHECK_FAIL_AT("guestmem disagrees at 0x%" PRIx64, gpa);
+			break;
+		}
+	}
+	vm_ram_free(&ram);
+}
+
 TEST(elf_pvh_loads_and_fills_start_info)
 {
 	struct vm_ram ram;
@@ -407,6 +447,7 @@ TEST(acpi_tables_checksum_and_describe_devices)
 int main(void)
 {
 	RUN(ram_split_around_hole);
+	RUN(ram_translation_follows_layout);
 	RUN(elf_pvh_loads_and_fills_start_info);
 	RUN(elf64_linux_boot_protocol);
 	RUN(bzimage_loads_setup_header_and_payload);
