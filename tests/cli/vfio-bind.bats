@@ -430,7 +430,7 @@ setup() {
 @test "SIGTERM to vfio-bind goes to the command, then vfio-bind exits with its status" {
 	SNAP=$(snapshot bound)
 	VFIO_BIND_FAULT=write:99 vfio-bind --sysfs-root "$SNAP" 0000:00:04.0 -- sh -c \
-		'trap "echo TERM > '"$BATS_TEST_TMPDIR"'/got; exit 3" TERM; echo $$ > '"$BATS_TEST_TMPDIR"'/ready; while :; do sleep 0.1; done' &
+		'trap "echo TERM > '"$BATS_TEST_TMPDIR"'/got; exit 3" TERM; echo $$ > '"$BATS_TEST_TMPDIR"'/ready; for i in $(seq 100); do sleep 0.1; done; exit 9' &
 	pid=$!
 	for _ in $(seq 50); do [ -s "$BATS_TEST_TMPDIR/ready" ] && break; sleep 0.1; done
 	[ -s "$BATS_TEST_TMPDIR/ready" ]
