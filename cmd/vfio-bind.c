@@ -121,7 +121,7 @@ static void parse_owner(const char *spec, struct bind_opts *bo)
 	bo->have_owner = true;
 }
 
-/* VFIO_BIND_FAULT=write:N | signal:N | hang:N — documented in vfio-bind(1) for testing rollback. */
+/* VFIO_BIND_FAULT=write:N | signal:N | hang:N — in vfio-bind(1), for testing rollback. */
 static void parse_fault(struct bind_opts *bo)
 {
 	const char *f = getenv("VFIO_BIND_FAULT");
@@ -370,7 +370,8 @@ static int hermetic_run(char **cmd, struct bind_plan *plan, const struct sysfs *
 int main(int argc, const char **argv)
 {
 	char **cmd = split_command(&argc, argv);
-	poptContext pc = cli_parse(argc, argv, options, "[OPTION...] DEVICE... [-- COMMAND [ARG...]]");
+	poptContext pc =
+		cli_parse(argc, argv, options, "[OPTION...] DEVICE... [-- COMMAND [ARG...]]");
 	struct bind_opts bo = { .timeout_ms = 10000, .sigfd = -1, .zero_vfs = cmd != NULL };
 	uint64_t guest_mem = 0;
 	struct pcidev *targets[BIND_MAX_TARGETS];
@@ -403,7 +404,8 @@ int main(int argc, const char **argv)
 	if (opt_guest_mem) {
 		guest_mem = parse_size_or_die("--guest-mem", opt_guest_mem);
 		if (!guest_mem)
-			cli_die(EXIT_USAGE, "--guest-mem", "'%s' is not a size above 0", opt_guest_mem);
+			cli_die(EXIT_USAGE, "--guest-mem", "'%s' is not a size above 0",
+				opt_guest_mem);
 	}
 	parse_fault(&bo);
 	/* A snapshot changes only in fault tests (hang:N on its plain files, then the rollback). */
@@ -450,7 +452,8 @@ int main(int argc, const char **argv)
 		goto out;
 	}
 	if (cmd && !pcidev_have_iommu(&sys))
-		cli_die(EXIT_SKIP, NULL, "no IOMMU groups (the IOMMU is off): nothing to bind; skipping");
+		cli_die(EXIT_SKIP, NULL,
+			"no IOMMU groups (the IOMMU is off): nothing to bind; skipping");
 	if (cmd && !(n = keep_eligible(&devs, idx, n)))
 		cli_die(EXIT_SKIP, NULL, "no device given can be bound to VFIO; skipping");
 	if (!opt_restore && !pcidev_have_iommu(&sys))

@@ -26,8 +26,8 @@
 
 const char *bind_step_name(enum bind_step_kind k)
 {
-	static const char *const names[] = { "modprobe", "record", "write", "wait", "chown", "forget",
-					     "sriov" };
+	static const char *const names[] = { "modprobe", "record", "write", "wait",
+					     "chown", "forget", "sriov" };
 
 	return names[k];
 }
@@ -395,7 +395,8 @@ static int fbcon_bound(const struct sysfs *s)
 		int n;
 
 		if (sscanf(de->d_name, "vtcon%d", &n) != 1 ||
-		    sysfs_read(s, name, sizeof(name), "/sys/class/vtconsole/%s/name", de->d_name) < 0 ||
+		    sysfs_read(s, name, sizeof(name), "/sys/class/vtconsole/%s/name",
+			       de->d_name) < 0 ||
 		    !strstr(name, "frame buffer") ||
 		    sysfs_read_u64(s, &bound, "/sys/class/vtconsole/%s/bind", de->d_name) || !bound)
 			continue;
@@ -591,7 +592,8 @@ void bind_alias_match(const char *aliases, const char *modalias, char *module, s
 		char buf[512], pat[400], mod[PCIDEV_NAME_MAX];
 		int stars = 0;
 
-		snprintf(buf, sizeof(buf), "%.*s", (int)(n < sizeof(buf) ? n : sizeof(buf) - 1), line);
+		snprintf(buf, sizeof(buf), "%.*s", (int)(n < sizeof(buf) ? n : sizeof(buf) - 1),
+			 line);
 		line = nl ? nl + 1 : line + n;
 		if (sscanf(buf, "alias %399s %63s", pat, mod) != 2 || strncmp(pat, "vfio_pci:", 9) ||
 		    fnmatch(pat, modalias, 0))
@@ -775,7 +777,8 @@ done:
 		char n[24];
 
 		snprintf(n, sizeof(n), "%" PRIu64, p->t[t].numvfs);
-		if (sysfs_path(s, path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs", d->bdf))
+		if (sysfs_path(s, path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
+			       d->bdf))
 			return err_set(e, ENAMETOOLONG, "%s: path too long", d->bdf);
 		rc = add_step(p, BIND_STEP_SRIOV, t, path, n, e);
 	}

@@ -24,7 +24,7 @@ enum bind_step_kind {
 	BIND_STEP_WAIT,	    /* value: the driver to wait for ("" none), plus /dev/vfio/N for vfio-pci */
 	BIND_STEP_CHOWN,    /* path: /dev/vfio/N; value: "uid:gid" */
 	BIND_STEP_FORGET,   /* path: state file */
-	BIND_STEP_SRIOV,    /* path: sriov_numvfs; value: the number of VFs written (0 before a bind) */
+	BIND_STEP_SRIOV,    /* path: sriov_numvfs; value: the VFs written (0 before a bind) */
 };
 
 struct bind_step {
@@ -37,7 +37,7 @@ struct bind_step {
 struct bind_target {
 	struct pcidev *dev;
 	char original[PCIDEV_NAME_MAX]; /* the driver to return to ("-" none, "" unknown) */
-	char driver[PCIDEV_NAME_MAX];	/* bind: the vfio driver it goes to (vfio-pci or a variant) */
+	char driver[PCIDEV_NAME_MAX];	/* bind: its vfio driver (vfio-pci or a variant) */
 	char module[PCIDEV_NAME_MAX];	/* bind: the module providing it */
 	uint64_t numvfs;		/* bind: sriov_numvfs before it was zeroed (0: untouched) */
 	bool recorded;			/* original came from the state file */
@@ -63,7 +63,7 @@ struct bind_opts {
 	bool zero_vfs;	      /* zero sriov_numvfs of a PF before binding it (restored in-process) */
 	long fault_write;     /* testing: fail the Nth write with EIO (0: never) */
 	long fault_signal;    /* testing: raise SIGTERM before the Nth write (0: never) */
-	long fault_hang;      /* testing: the Nth write blocks until the timeout kills it (0: never) */
+	long fault_hang;      /* testing: the Nth write blocks until the timeout (0: never) */
 };
 
 /* Names of the step kinds, as printed in plans. */

@@ -188,7 +188,8 @@ TEST(rollback_after_injected_hang)
 	CHECK(strstr(e.msg, "drivers/nvme/unbind did not return within") != NULL);
 	CHECK(strstr(e.msg, "injected hang") != NULL);
 	CHECK(bindstate_get(&st, "0000:02:00.0") == NULL);
-	CHECK(sysfs_read(&sys, buf, sizeof(buf), "/sys/bus/pci/devices/0000:02:00.0/driver_override") == 0);
+	CHECK(sysfs_read(&sys, buf, sizeof(buf),
+			 "/sys/bus/pci/devices/0000:02:00.0/driver_override") == 0);
 	bind_plan_free(&p);
 	bindstate_close(&st);
 }
@@ -225,7 +226,8 @@ TEST(variant_driver_from_aliases)
 	bind_alias_match(aliases, "vfio_pci:v000010DEd00002331sv000010DEsd000016C1bc03sc02i00", m,
 			 sizeof(m));
 	CHECK_STR(m, "nvgrace_gpu_vfio_pci");
-	bind_alias_match("alias vfio_pci:v000015B3d*sv*sd*bc*sc*i* mlx5_vfio_pci\n", ma, m, sizeof(m));
+	bind_alias_match("alias vfio_pci:v000015B3d*sv*sd*bc*sc*i* mlx5_vfio_pci\n", ma, m,
+			 sizeof(m));
 	CHECK_STR(m, "");
 }
 
