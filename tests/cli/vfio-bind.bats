@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# vfio-bind on the command line: usage, bad input, and planning against sysfs snapshot trees.
+# vfio-bind on the command line: usage, bad input, planning against sysfs snapshot trees, and runs
+# on them that change only plain files (hermetic runs of an already-bound device, fault injection).
 
 load ../helpers
 
