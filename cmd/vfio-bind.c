@@ -6,13 +6,17 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bind.h"
 #include "cli.h"
 
-static int opt_group, opt_restore, opt_all, opt_status, opt_dry_run, opt_force;
-static char *opt_timeout, *opt_user, *opt_root;
+/* The VFIO selftests' "skip" status: no device given could be bound (see vfio-bind(1)). */
+#define EXIT_SKIP 4
+
+static int opt_group, opt_restore, opt_all, opt_status, opt_dry_run, opt_force, opt_append_bdfs;
+static char *opt_timeout, *opt_user, *opt_root, *opt_driver, *opt_guest_mem;
 
 static struct poptOption options[] = {
 	{ "group", 'g', POPT_ARG_NONE, &opt_group, 0,
@@ -28,11 +32,22 @@ static struct poptOption options[] = {
 	{ "force", 'f', POPT_ARG_NONE, &opt_force, 0,
 	  "bind even when a pre-flight check refuses (boot VGA, framebuffer, device in use)", NULL },
 	{ "timeout", 't', POPT_ARG_STRING, &opt_timeout, 0,
-	  "seconds to wait for each device to settle (default 10)", "SECONDS" },
+	  "seconds to wait for each device to settle and for each sysfs write, unbind included "
+	  "(default 10)",
+	  "SECONDS" },
+	{ "driver", 'D', POPT_ARG_STRING, &opt_driver, 0,
+	  "bind to this vfio driver (default: the vfio_pci: alias in modules.alias, else vfio-pci)",
+	  "NAME" },
+	{ "guest-mem", 'm', POPT_ARG_STRING, &opt_guest_mem, 0,
+	  "guest RAM the VMM will pin: warn when RLIMIT_MEMLOCK is below it", "SIZE" },
+	{ "append-bdfs", '\0', POPT_ARG_NONE, &opt_append_bdfs, 0,
+	  "with -- COMMAND: append the bound addresses to its arguments", NULL },
 	{ "user", 'u', POPT_ARG_STRING, &opt_user, 0,
 	  "give /dev/vfio/N to this user (and group) for an unprivileged VMM", "USER[:GROUP]" },
 	{ "sysfs-root", '\0', POPT_ARG_STRING, &opt_root, 0,
-	  "read sysfs and /proc below DIR (a snapshot; with --dry-run or --status only)", "DIR" },
+	  "read sysfs and /proc below DIR (a snapshot; with --dry-run or --status only, or with "
+	  "VFIO_BIND_FAULT for testing)",
+	  "DIR" },
 	CLI_COMMON_TABLE,
 	POPT_AUTOHELP POPT_TABLEEND
 };
@@ -106,7 +121,7 @@ static void parse_owner(const char *spec, struct bind_opts *bo)
 	bo->have_owner = true;
 }
 
-/* VFIO_BIND_FAULT=write:N | signal:N — documented in vfio-bind(1) for testing rollback. */
+/* VFIO_BIND_FAULT=write:N | signal:N | hang:N — in vfio-bind(1), for testing rollback. */
 static void parse_fault(struct bind_opts *bo)
 {
 	const char *f = getenv("VFIO_BIND_FAULT");
@@ -118,8 +133,10 @@ static void parse_fault(struct bind_opts *bo)
 		bo->fault_write = n;
 	else if (sscanf(f, "signal:%ld", &n) == 1 && n > 0)
 		bo->fault_signal = n;
+	else if (sscanf(f, "hang:%ld", &n) == 1 && n > 0)
+		bo->fault_hang = n;
 	else
-		cli_die(EXIT_USAGE, "VFIO_BIND_FAULT", "'%s' is not write:N or signal:N", f);
+		cli_die(EXIT_USAGE, "VFIO_BIND_FAULT", "'%s' is not write:N, signal:N or hang:N", f);
 }
 
 /* Resolve the positional arguments (or --all) to device indexes. */
@@ -152,6 +169,9 @@ static size_t select_devices(poptContext pc, const struct pcidev_list *l, const 
 	return n;
 }
 
+/* The signal mask before vfio-bind blocked its signals: the command gets it back. */
+static sigset_t saved_mask;
+
 /* Block the signals that would cut a bind in half; they are read from a signalfd instead. */
 static int block_signals(void)
 {
@@ -162,9 +182,35 @@ static int block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
+	if (sigprocmask(SIG_BLOCK, &set, &saved_mask))
 		return -1;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/*
+ * A VMM pins all guest RAM for DMA (and that counts against RLIMIT_MEMLOCK); BAR mappings are
+ * not pinned, so the warning compares the limit with --guest-mem only.
+ */
+static void check_memlock(uint64_t guest_mem)
+{
+	char user[128] = "", a[32], b[32];
+	const char *source, *who;
+	uint64_t limit;
+
+	if (opt_user)
+		snprintf(user, sizeof(user), "%.*s", (int)strcspn(opt_user, ":"), opt_user);
+	who = *user ? user : "this user";
+	limit = bind_memlock_limit(*user ? user : NULL, &source);
+	if (limit == UINT64_MAX)
+		snprintf(a, sizeof(a), "unlimited");
+	else
+		format_size(limit, a, sizeof(a));
+	cli_verbose("RLIMIT_MEMLOCK for %s (%s): %s", who, source, a);
+	if (guest_mem && limit < guest_mem)
+		cli_warn("RLIMIT_MEMLOCK",
+			 "%s for %s (%s) is below the guest memory of %s that a VMM pins for DMA: "
+			 "raise it (ulimit -l, limits.conf memlock)",
+			 a, who, source, format_size(guest_mem, b, sizeof(b)));
 }
 
 /* Returns the number of refusals (a dry run still prints its plan, then fails). */
@@ -172,8 +218,6 @@ static int check_preflight(const struct sysfs *s, struct pcidev **targets, size_
 			   bool dry_run)
 {
 	int refused = 0;
-	uint64_t largest = 0;
-	const char *largest_bdf = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		struct err e = { 0 };
@@ -192,11 +236,6 @@ static int check_preflight(const struct sysfs *s, struct pcidev **targets, size_
 		}
 		free(problems);
 		refused += opt_force ? 0 : np;
-		for (int b = 0; b < 6; b++)
-			if (targets[i]->bar_size[b] > largest) {
-				largest = targets[i]->bar_size[b];
-				largest_bdf = targets[i]->bdf;
-			}
 	}
 	if (refused) {
 		cli_error(NULL, "refusing to bind (%d pre-flight problem%s); --force binds anyway",
@@ -204,28 +243,137 @@ static int check_preflight(const struct sysfs *s, struct pcidev **targets, size_
 		if (!dry_run)
 			exit(EXIT_FAIL);
 	}
-	if (largest) {
-		char user[128] = "", a[32], b[32];
-		const char *source;
-		uint64_t limit;
-
-		if (opt_user)
-			snprintf(user, sizeof(user), "%.*s", (int)strcspn(opt_user, ":"), opt_user);
-		limit = bind_memlock_limit(*user ? user : NULL, &source);
-		if (limit < largest)
-			cli_warn("RLIMIT_MEMLOCK",
-				 "%s for %s (%s) is below the largest BAR of %s (%s); a VMM pins guest "
-				 "memory and maps BARs: raise it (ulimit -l, limits.conf memlock)",
-				 format_size(limit, a, sizeof(a)), *user ? user : "this user", source,
-				 largest_bdf, format_size(largest, b, sizeof(b)));
-	}
 	return refused;
+}
+
+/*
+ * Split "... -- COMMAND ARG..." off argv before popt sees it; returns the command's argv (NULL:
+ * none; empty when nothing follows "--").
+ */
+static char **split_command(int *argc, const char **argv)
+{
+	for (int i = 1; i < *argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			*argc = i;
+			return (char **)argv + i + 1;
+		}
+	return NULL;
+}
+
+/* Devices that VFIO can never take are skipped (a hermetic run needs only one). */
+static size_t keep_eligible(const struct pcidev_list *l, size_t *idx, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct err e = { 0 };
+
+		if (bind_check_target(&l->dev[idx[i]], &e))
+			cli_warn(NULL, "%s; skipped", e.msg);
+		else
+			idx[k++] = idx[i];
+	}
+	return k;
+}
+
+/*
+ * Run the command with the bound devices, passing on SIGINT, SIGTERM and SIGHUP; returns its
+ * exit status, 128+N when signal N ended it.
+ */
+static int run_command(char **cmd, const struct bind_plan *p)
+{
+	char bdfs[BIND_MAX_TARGETS * (PCI_ADDR_STRLEN + 1)] = "";
+	char *argv[4096];
+	size_t na = 0, used = 0;
+	sigset_t set;
+	int sfd, status;
+	pid_t pid;
+
+	for (size_t i = 0; i < p->nt; i++)
+		used += (size_t)snprintf(bdfs + used, sizeof(bdfs) - used, "%s%s", used ? " " : "",
+					 p->t[i].dev->bdf);
+	for (; cmd[na] && na < 4000; na++)
+		argv[na] = cmd[na];
+	for (size_t i = 0; opt_append_bdfs && i < p->nt; i++)
+		argv[na++] = p->t[i].dev->bdf;
+	argv[na] = NULL;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		cli_die(EXIT_FAIL, "signalfd", "%s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		cli_die(EXIT_FAIL, "fork", "%s", strerror(errno));
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+		setenv("VFIO_SELFTESTS_BDF", bdfs, 1);
+		execvp(argv[0], argv);
+		cli_error(argv[0], "%s", strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	for (;;) {
+		struct signalfd_siginfo si;
+
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGCHLD) {
+			cli_verbose("passing %s to %s (pid %d)", strsignal((int)si.ssi_signo),
+				    argv[0], (int)pid);
+			kill(pid, (int)si.ssi_signo);
+		}
+	}
+	close(sfd);
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+/* Bind, run the command, restore: the shape of the VFIO selftests' setup.sh, run.sh, cleanup.sh. */
+static int hermetic_run(char **cmd, struct bind_plan *plan, const struct sysfs *s,
+			struct bindstate *st, struct bind_opts *bo)
+{
+	struct bind_plan undo;
+	struct err e = { 0 };
+	int status, rc;
+
+	if (bind_plan_run(plan, s, st, bo, &e)) {
+		cli_error(NULL, "%s", e.msg);
+		cli_error(NULL, "every device changed was returned to its original driver");
+		return EXIT_FAIL;
+	}
+	/* Let the command (or a vfio-bind --status in it) read the state meanwhile. */
+	bindstate_close(st);
+	status = run_command(cmd, plan);
+	if (bindstate_open(st, NULL, false, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	rc = bind_plan_undo(&undo, plan, s, st, &e);
+	if (!rc)
+		rc = bind_plan_run(&undo, s, st, &(struct bind_opts){ .timeout_ms = bo->timeout_ms,
+								     .sigfd = -1 },
+				   &e);
+	bind_plan_free(&undo);
+	if (rc) {
+		cli_error("restore", "%s", e.msg);
+		return status ? status : EXIT_FAIL;
+	}
+	cli_verbose("restored %zu device%s; %s exited with %d", plan->nt, plan->nt > 1 ? "s" : "",
+		    cmd[0], status);
+	return status;
 }
 
 int main(int argc, const char **argv)
 {
-	poptContext pc = cli_parse(argc, argv, options, "[OPTION...] DEVICE...");
-	struct bind_opts bo = { .timeout_ms = 10000, .sigfd = -1 };
+	char **cmd = split_command(&argc, argv);
+	poptContext pc =
+		cli_parse(argc, argv, options, "[OPTION...] DEVICE... [-- COMMAND [ARG...]]");
+	struct bind_opts bo = { .timeout_ms = 10000, .sigfd = -1, .zero_vfs = cmd != NULL };
+	uint64_t guest_mem = 0;
 	struct pcidev *targets[BIND_MAX_TARGETS];
 	size_t idx[BIND_MAX_TARGETS], n;
 	struct pcidev_list devs;
@@ -240,7 +388,28 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_USAGE, NULL, "--restore and --status exclude each other");
 	if (opt_all && !opt_restore && !opt_status)
 		cli_die(EXIT_USAGE, "--all", "only with --restore or --status");
-	if (opt_root && !opt_dry_run && !opt_status)
+	if (cmd && !cmd[0])
+		cli_die(EXIT_USAGE, "--", "no command after it");
+	if (cmd && (opt_restore || opt_status || opt_all))
+		cli_die(EXIT_USAGE, "--", "a command runs only after a bind (not with --restore, "
+					  "--status or --all)");
+	if (opt_append_bdfs && !cmd)
+		cli_die(EXIT_USAGE, "--append-bdfs", "only with -- COMMAND");
+	if (opt_driver && (opt_restore || opt_status))
+		cli_die(EXIT_USAGE, "--driver", "only when binding");
+	if (opt_driver && (!*opt_driver || strlen(opt_driver) >= PCIDEV_NAME_MAX ||
+			   strpbrk(opt_driver, "/ \t\n")))
+		cli_die(EXIT_USAGE, "--driver", "'%s' is not a driver name", opt_driver);
+	bo.driver = opt_driver;
+	if (opt_guest_mem) {
+		guest_mem = parse_size_or_die("--guest-mem", opt_guest_mem);
+		if (!guest_mem)
+			cli_die(EXIT_USAGE, "--guest-mem", "'%s' is not a size above 0",
+				opt_guest_mem);
+	}
+	parse_fault(&bo);
+	/* A snapshot changes only in fault tests (hang:N on its plain files, then the rollback). */
+	if (opt_root && !opt_dry_run && !opt_status && !getenv("VFIO_BIND_FAULT"))
 		cli_die(EXIT_USAGE, "--sysfs-root", "only with --dry-run or --status (a snapshot "
 						    "cannot be changed)");
 	if (opt_timeout) {
@@ -253,12 +422,11 @@ int main(int argc, const char **argv)
 	}
 	if (opt_user)
 		parse_owner(opt_user, &bo);
-	parse_fault(&bo);
 	if (!poptPeekArg(pc) && !opt_all && !opt_status)
 		cli_die(EXIT_USAGE, NULL, "no device given (try '%s --help')", cli.prog);
 
 	sysfs_init(&sys, opt_root);
-	if (!opt_dry_run && !opt_status && geteuid() != 0)
+	if (!opt_dry_run && !opt_status && !opt_root && geteuid() != 0)
 		cli_die(EXIT_FAIL, NULL, "binding changes sysfs and needs root (run with sudo)");
 	/*
 	 * Take the lock before looking at the devices: a concurrent invocation's changes must be
@@ -283,6 +451,11 @@ int main(int argc, const char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
+	if (cmd && !pcidev_have_iommu(&sys))
+		cli_die(EXIT_SKIP, NULL,
+			"no IOMMU groups (the IOMMU is off): nothing to bind; skipping");
+	if (cmd && !(n = keep_eligible(&devs, idx, n)))
+		cli_die(EXIT_SKIP, NULL, "no device given can be bound to VFIO; skipping");
 	if (!opt_restore && !pcidev_have_iommu(&sys))
 		cli_die(EXIT_FAIL, NULL,
 			"no IOMMU groups: the IOMMU is off. Enable VT-d/AMD-Vi in the firmware and "
@@ -298,12 +471,20 @@ int main(int argc, const char **argv)
 		targets[i] = &devs.dev[idx[i]];
 	int refused = opt_restore ? 0 : check_preflight(&sys, targets, n, opt_dry_run);
 
+	if (!opt_restore)
+		check_memlock(guest_mem);
+
 	if (bind_plan_build(&plan, opt_restore ? BIND_OP_RESTORE : BIND_OP_BIND, &sys, &st, targets,
 			    n, &bo, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	if (opt_dry_run) {
 		print_plan(o, &plan);
 		rc = refused ? EXIT_FAIL : EXIT_OK;
+	} else if (cmd) {
+		bo.sigfd = block_signals();
+		rc = hermetic_run(cmd, &plan, &sys, &st, &bo);
+		if (bo.sigfd >= 0)
+			close(bo.sigfd);
 	} else {
 		if (cli.verbose) {
 			struct out *vo = out_new(stderr, false);

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -15,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <libudev.h>
@@ -24,7 +26,8 @@
 
 const char *bind_step_name(enum bind_step_kind k)
 {
-	static const char *const names[] = { "modprobe", "record", "write", "wait", "chown", "forget" };
+	static const char *const names[] = { "modprobe", "record", "write", "wait",
+					     "chown", "forget", "sriov" };
 
 	return names[k];
 }
@@ -200,7 +203,8 @@ static void check_iomem(const struct sysfs *s, const struct pcidev *d, struct pr
 				continue;
 			if (lo < b + sz && hi >= b)
 				problem(p, "BAR%d [0x%" PRIx64 "-0x%" PRIx64 "] holds the firmware "
-					   "framebuffer '%s' (the console draws there)",
+					   "framebuffer '%s' (the console draws there; boot with "
+					   "initcall_blacklist=sysfb_init or video=efifb:off)",
 					i, b, b + sz - 1, name);
 		}
 	}
@@ -367,6 +371,84 @@ static void check_netdevs(const struct sysfs *s, const struct pcidev *d, struct 
 	closedir(dir);
 }
 
+/* Does ROOT/sys/class/graphics/fbN/device lead to the PCI device? */
+static bool fb_on_device(const struct sysfs *s, const char *fb, const char *devreal)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+
+	return !sysfs_path(s, path, sizeof(path), "/sys/class/graphics/%s/device", fb) &&
+	       realpath(path, real) && !strcmp(real, devreal);
+}
+
+/* The vtconsole that fbcon ("frame buffer device") holds bound, or -1. */
+static int fbcon_bound(const struct sysfs *s)
+{
+	char path[PATH_MAX], name[128];
+	struct dirent *de;
+	int found = -1;
+	DIR *dir;
+
+	if (sysfs_path(s, path, sizeof(path), "/sys/class/vtconsole") || !(dir = opendir(path)))
+		return -1;
+	while (found < 0 && (de = readdir(dir))) {
+		uint64_t bound;
+		int n;
+
+		if (sscanf(de->d_name, "vtcon%d", &n) != 1 ||
+		    sysfs_read(s, name, sizeof(name), "/sys/class/vtconsole/%s/name",
+			       de->d_name) < 0 ||
+		    !strstr(name, "frame buffer") ||
+		    sysfs_read_u64(s, &bound, "/sys/class/vtconsole/%s/bind", de->d_name) || !bound)
+			continue;
+		found = n;
+	}
+	closedir(dir);
+	return found;
+}
+
+/*
+ * A framebuffer of the device that the console draws on: unbinding its driver under fbcon
+ * leaves the host without a console, or hangs in the driver's remove.
+ */
+static void check_console(const struct sysfs *s, const struct pcidev *d, struct problems *p)
+{
+	char path[PATH_MAX], real[PATH_MAX], name[64];
+	struct dirent *de;
+	int vt = fbcon_bound(s);
+	DIR *dir;
+
+	if (vt < 0 || sysfs_path(s, path, sizeof(path), "/sys/bus/pci/devices/%s", d->bdf) ||
+	    !realpath(path, real) || sysfs_path(s, path, sizeof(path), "/sys/class/graphics") ||
+	    !(dir = opendir(path)))
+		return;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "fb", 2) || !fb_on_device(s, de->d_name, real))
+			continue;
+		if (sysfs_read(s, name, sizeof(name), "/sys/class/graphics/%s/name", de->d_name) < 0)
+			snprintf(name, sizeof(name), "?");
+		problem(p, "is the console: fbcon (vtcon%d) draws on its %s (%s); release it with "
+			   "'echo 0 > /sys/class/vtconsole/vtcon%d/bind', or boot with "
+			   "initcall_blacklist=sysfb_init or video=efifb:off",
+			vt, de->d_name, name, vt);
+	}
+	closedir(dir);
+}
+
+void bind_holders(const struct sysfs *s, const struct pcidev *d, char *buf, size_t len)
+{
+	struct problems p = { 0 };
+	size_t used = 0;
+
+	buf[0] = '\0';
+	check_users(s, d, &p);
+	for (char *line = p.buf, *nl; line && *line && used < len; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "; " : "", line);
+	}
+	free(p.buf);
+}
+
 int bind_check_target(const struct pcidev *d, struct err *e)
 {
 	if (d->is_bridge)
@@ -392,6 +474,7 @@ int bind_preflight(const struct sysfs *s, const struct pcidev *d, char **out, st
 	if ((d->class >> 16) == 0x03 && d->boot_vga == 1)
 		problem(&p, "is the boot VGA device (boot_vga=1): the host console runs on it");
 	check_iomem(s, d, &p);
+	check_console(s, d, &p);
 	if (*d->driver) {
 		check_users(s, d, &p);
 		check_netdevs(s, d, &p);
@@ -480,6 +563,125 @@ uint64_t bind_memlock_limit(const char *user, const char **source)
 	if (getrlimit(RLIMIT_MEMLOCK, &rl))
 		return 0;
 	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+/* ---- the vfio driver -------------------------------------------------------------------- */
+
+void bind_modalias(const struct sysfs *s, const struct pcidev *d, char *buf, size_t len)
+{
+	uint64_t sv = 0, sd = 0;
+
+	if (sysfs_read_u64(s, &sv, "/sys/bus/pci/devices/%s/subsystem_vendor", d->bdf))
+		sv = 0;
+	if (sysfs_read_u64(s, &sd, "/sys/bus/pci/devices/%s/subsystem_device", d->bdf))
+		sd = 0;
+	/* The format of the kernel's file2alias, do_pci_entry(). */
+	snprintf(buf, len, "vfio_pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", d->vendor, d->device,
+		 (unsigned)sv, (unsigned)sd, (d->class >> 16) & 0xff, (d->class >> 8) & 0xff,
+		 d->class & 0xff);
+}
+
+void bind_alias_match(const char *aliases, const char *modalias, char *module, size_t len)
+{
+	int best = -1;
+
+	module[0] = '\0';
+	for (const char *line = aliases; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[512], pat[400], mod[PCIDEV_NAME_MAX];
+		int stars = 0;
+
+		snprintf(buf, sizeof(buf), "%.*s", (int)(n < sizeof(buf) ? n : sizeof(buf) - 1),
+			 line);
+		line = nl ? nl + 1 : line + n;
+		if (sscanf(buf, "alias %399s %63s", pat, mod) != 2 || strncmp(pat, "vfio_pci:", 9) ||
+		    fnmatch(pat, modalias, 0))
+			continue;
+		for (const char *c = pat; *c; c++)
+			stars += *c == '*';
+		if (best < 0 || stars < best) {
+			best = stars;
+			snprintf(module, len, "%s", mod);
+		}
+	}
+}
+
+/* The name a loaded module registered its PCI driver under (/sys/module/M/drivers/pci:NAME). */
+static bool module_driver(const struct sysfs *s, const char *module, char *driver, size_t len)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
+
+	if (sysfs_path(s, path, sizeof(path), "/sys/module/%s/drivers", module) ||
+	    !(dir = opendir(path)))
+		return false;
+	while (!found && (de = readdir(dir)))
+		if (!strncmp(de->d_name, "pci:", 4)) {
+			snprintf(driver, len, "%s", de->d_name + 4);
+			found = true;
+		}
+	closedir(dir);
+	return found;
+}
+
+static char *read_text(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return NULL;
+	buf = malloc(max + 1);
+	n = buf ? fread(buf, 1, max, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+int bind_choose_driver(const struct sysfs *s, const struct pcidev *d, char *driver, char *module,
+		       size_t len, struct err *e)
+{
+	char path[PATH_MAX], modalias[128];
+	struct utsname u;
+	char *text;
+
+	snprintf(driver, len, "%s", BIND_DRIVER);
+	snprintf(module, len, "%s", BIND_DRIVER);
+	if (uname(&u))
+		return err_set(e, errno, "uname: %s", strerror(errno));
+	if (sysfs_path(s, path, sizeof(path), "/lib/modules/%s/modules.alias", u.release))
+		return err_set(e, ENAMETOOLONG, "modules.alias: path too long");
+	text = read_text(path, 64u << 20);
+	if (!text)
+		return errno == ENOENT ? 0 : err_set(e, errno, "%s: %s", path, strerror(errno));
+	bind_modalias(s, d, modalias, sizeof(modalias));
+	bind_alias_match(text, modalias, module, len);
+	free(text);
+	if (!*module || !strcmp(module, "vfio_pci")) {
+		snprintf(module, len, "%s", BIND_DRIVER);
+		return 0;
+	}
+	if (!module_driver(s, module, driver, len))
+		snprintf(driver, len, "%s", module);
+	return 0;
+}
+
+/* Is the module (or a driver of that name) already there? */
+static bool module_loaded(const struct sysfs *s, const char *module, const char *driver)
+{
+	char m[PCIDEV_NAME_MAX];
+
+	snprintf(m, sizeof(m), "%s", module);
+	for (char *c = m; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	return !sysfs_exists(s, "/sys/module/%s", m) ||
+	       !sysfs_exists(s, "/sys/bus/pci/drivers/%s", driver);
 }
 
 /* ---- plans ------------------------------------------------------------------------------ */
@@ -571,11 +773,35 @@ static int restore_steps(struct bind_plan *p, const struct sysfs *s, size_t t, c
 			rc = add_step(p, BIND_STEP_WAIT, t, NULL, to, e);
 	}
 done:
+	if (!rc && p->t[t].numvfs) {
+		char n[24];
+
+		snprintf(n, sizeof(n), "%" PRIu64, p->t[t].numvfs);
+		if (sysfs_path(s, path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
+			       d->bdf))
+			return err_set(e, ENAMETOOLONG, "%s: path too long", d->bdf);
+		rc = add_step(p, BIND_STEP_SRIOV, t, path, n, e);
+	}
 	if (!rc && p->t[t].recorded) {
 		snprintf(path, sizeof(path), "%s", state_path);
 		rc = add_step(p, BIND_STEP_FORGET, t, path, d->bdf, e);
 	}
 	return rc;
+}
+
+/* A PF with VFs: remove them first, as the VFIO selftests' setup.sh does; numvfs restores them. */
+static int zero_vfs_step(struct bind_plan *p, const struct sysfs *s, size_t t, struct err *e)
+{
+	char rel[PATH_MAX], path[PATH_MAX];
+	uint64_t n;
+
+	snprintf(rel, sizeof(rel), "/sys/bus/pci/devices/%s/sriov_numvfs", p->t[t].dev->bdf);
+	if (sysfs_read_u64(s, &n, "%s", rel) || n == 0)
+		return 0;
+	if (sysfs_path(s, path, sizeof(path), "%s", rel))
+		return err_set(e, ENAMETOOLONG, "%s: path too long", rel);
+	p->t[t].numvfs = n;
+	return add_step(p, BIND_STEP_SRIOV, t, path, "0", e);
 }
 
 int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
@@ -598,9 +824,16 @@ int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 		t->recorded = rec != NULL;
 		snprintf(t->original, sizeof(t->original), "%s",
 			 rec ? rec->driver : (*t->dev->driver ? t->dev->driver : BINDSTATE_NONE));
-		if (op == BIND_OP_BIND)
-			t->noop = !strcmp(t->dev->driver, BIND_DRIVER);
-		else
+		if (op == BIND_OP_BIND) {
+			if (o && o->driver) {
+				snprintf(t->driver, sizeof(t->driver), "%s", o->driver);
+				snprintf(t->module, sizeof(t->module), "%s", o->driver);
+			} else if ((rc = bind_choose_driver(s, t->dev, t->driver, t->module,
+							    sizeof(t->driver), e))) {
+				return rc;
+			}
+			t->noop = !strcmp(t->dev->driver, t->driver);
+		} else
 			t->noop = !rec && strcmp(t->dev->driver, BIND_DRIVER);
 	}
 	if (op == BIND_OP_RESTORE) {
@@ -610,12 +843,15 @@ int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 						   state_path, e);
 		return rc;
 	}
-	/* Load vfio-pci first, record every original driver, then move the devices one by one. */
-	for (size_t i = 0; i < p->nt && !rc; i++)
-		if (!p->t[i].noop && sysfs_exists(s, "/sys/module/vfio_pci")) {
-			rc = add_step(p, BIND_STEP_MODPROBE, i, NULL, BIND_DRIVER, e);
-			break;
-		}
+	/* Load the drivers first, record every original driver, then move the devices one by one. */
+	for (size_t i = 0; i < p->nt && !rc; i++) {
+		bool earlier = false;
+
+		for (size_t k = 0; k < i; k++)
+			earlier |= !p->t[k].noop && !strcmp(p->t[k].module, p->t[i].module);
+		if (!p->t[i].noop && !earlier && !module_loaded(s, p->t[i].module, p->t[i].driver))
+			rc = add_step(p, BIND_STEP_MODPROBE, i, NULL, p->t[i].module, e);
+	}
 	for (size_t i = 0; i < p->nt && !rc; i++)
 		if (!p->t[i].noop && !p->t[i].recorded)
 			rc = add_step(p, BIND_STEP_RECORD, i, state_path, p->t[i].original, e);
@@ -624,14 +860,17 @@ int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 
 		if (p->t[i].noop)
 			continue;
-		rc = add_write(p, s, i, BIND_DRIVER, e, "/sys/bus/pci/devices/%s/driver_override",
-			       d->bdf);
+		if (o && o->zero_vfs)
+			rc = zero_vfs_step(p, s, i, e);
+		if (!rc)
+			rc = add_write(p, s, i, p->t[i].driver, e,
+				       "/sys/bus/pci/devices/%s/driver_override", d->bdf);
 		if (!rc && *d->driver)
 			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers/%s/unbind", d->driver);
 		if (!rc)
 			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers_probe");
 		if (!rc)
-			rc = add_step(p, BIND_STEP_WAIT, i, NULL, BIND_DRIVER, e);
+			rc = add_step(p, BIND_STEP_WAIT, i, NULL, p->t[i].driver, e);
 	}
 	for (size_t i = 0; i < p->nt && !rc && o && o->have_owner; i++) {
 		char owner[64];
@@ -691,8 +930,8 @@ static int run_modprobe(const char *module, struct err *e)
 	return 0;
 }
 
-/* Is the device where the wait step wants it: on `driver`, and for vfio-pci with its node? */
-static bool wait_done(const struct sysfs *s, struct pcidev *d, const char *driver)
+/* Is the device where the wait step wants it: on `driver`, and for a vfio driver with its node? */
+static bool wait_done(const struct sysfs *s, struct pcidev *d, const char *driver, bool vfio)
 {
 	char node[PATH_MAX];
 	struct stat st;
@@ -700,14 +939,14 @@ static bool wait_done(const struct sysfs *s, struct pcidev *d, const char *drive
 	pcidev_refresh(s, d);
 	if (strcmp(d->driver, strcmp(driver, BINDSTATE_NONE) ? driver : ""))
 		return false;
-	if (strcmp(driver, BIND_DRIVER))
+	if (!vfio)
 		return true;
 	vfio_node(s, d->iommu_group, node, sizeof(node));
 	return *node && !stat(node, &st) && S_ISCHR(st.st_mode);
 }
 
 /* Wait for the kernel, woken by its uevents (libudev), bounded by the timeout and signals. */
-static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver,
+static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver, bool vfio,
 		    const struct bind_opts *o, struct udev_monitor *mon, struct err *e)
 {
 	int64_t deadline = clock_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
@@ -717,14 +956,14 @@ static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver,
 		int64_t left;
 		int sig;
 
-		if (wait_done(s, d, driver))
+		if (wait_done(s, d, driver, vfio))
 			return 0;
 		left = deadline - clock_now_ms();
 		if (left <= 0)
 			return err_set(e, ETIMEDOUT,
 				       "%s: timed out after %d ms waiting for driver %s%s (now: %s)",
 				       d->bdf, o->timeout_ms, driver,
-				       strcmp(driver, BIND_DRIVER) ? "" : " and /dev/vfio/N",
+				       vfio ? " and /dev/vfio/N" : "",
 				       *d->driver ? d->driver : "no driver");
 		pfd[0].fd = mon ? udev_monitor_get_fd(mon) : -1;
 		pfd[0].events = POLLIN;
@@ -742,6 +981,48 @@ static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver,
 				return err_set(e, EINTR, "interrupted by %s", strsignal(sig));
 		}
 	}
+}
+
+/*
+ * One sysfs write in a child process, so that a driver whose remove never returns (the unbind
+ * blocks in the kernel) cannot hang vfio-bind: after timeout_ms the child is killed and left
+ * (a task blocked in the kernel dies when the write returns) and -ETIMEDOUT comes back.
+ */
+static int write_bounded(const char *path, const char *value, int timeout_ms, bool hang)
+{
+	struct pollfd pfd;
+	int fds[2], rc = -EIO, status;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		while (hang)
+			pause(); /* testing: a write that never returns */
+		rc = sysfs_write_path(path, value);
+		_exit(write(fds[1], &rc, sizeof(rc)) == sizeof(rc) ? 0 : 1);
+	}
+	close(fds[1]);
+	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+	if (poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : 10000) <= 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, WNOHANG);
+		close(fds[0]);
+		return -ETIMEDOUT;
+	}
+	if (read(fds[0], &rc, sizeof(rc)) != sizeof(rc))
+		rc = -EIO;
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	return rc;
 }
 
 static int run_step(struct bind_plan *p, struct bind_step *st, const struct sysfs *s,
@@ -762,7 +1043,8 @@ static int run_step(struct bind_plan *p, struct bind_step *st, const struct sysf
 	case BIND_STEP_FORGET:
 		return bindstate_forget(state, t->dev->bdf, e);
 	case BIND_STEP_WAIT:
-		return run_wait(s, t->dev, st->value, o, mon, e);
+		return run_wait(s, t->dev, st->value,
+				p->op == BIND_OP_BIND && !strcmp(st->value, t->driver), o, mon, e);
 	case BIND_STEP_CHOWN:
 		if (sscanf(st->value, "%u:%u", &uid, &gid) != 2 || chown(st->path, uid, gid) ||
 		    chmod(st->path, 0660))
@@ -770,6 +1052,7 @@ static int run_step(struct bind_plan *p, struct bind_step *st, const struct sysf
 				       strerror(errno));
 		return 0;
 	case BIND_STEP_WRITE:
+	case BIND_STEP_SRIOV:
 		++*writes;
 		if (o->fault_signal && *writes == o->fault_signal) {
 			raise(SIGTERM); /* blocked: arrives through the signalfd */
@@ -777,8 +1060,22 @@ static int run_step(struct bind_plan *p, struct bind_step *st, const struct sysf
 				return err_set(e, EINTR, "interrupted by %s", strsignal(sig));
 		}
 		t->touched = true;
-		rc = o->fault_write && *writes == o->fault_write ? -EIO
-								  : sysfs_write_path(st->path, st->value);
+		rc = o->fault_write && *writes == o->fault_write
+			     ? -EIO
+			     : write_bounded(st->path, st->value, o->timeout_ms,
+					     o->fault_hang && *writes == o->fault_hang);
+		if (rc == -ETIMEDOUT) {
+			char holders[400];
+
+			bind_holders(s, t->dev, holders, sizeof(holders));
+			return err_set(e, ETIMEDOUT,
+				       "%s: write '%s' to %s did not return within %d s%s; %s",
+				       t->dev->bdf, strcmp(st->value, "\n") ? st->value : "\\n",
+				       st->path, o->timeout_ms / 1000,
+				       o->fault_hang && *writes == o->fault_hang ? " (injected hang)"
+										 : "",
+				       *holders ? holders : "no process holds its nodes or BARs");
+		}
 		if (rc)
 			return err_set(e, rc, "%s: write '%s' to %s: %s%s", t->dev->bdf,
 				       strcmp(st->value, "\n") ? st->value : "\\n", st->path,
@@ -812,7 +1109,7 @@ static void rollback(struct bind_plan *p, const struct sysfs *s, struct bindstat
 	size_t used = strlen(e->msg);
 
 	ro.sigfd = -1; /* finish the rollback even when signalled again */
-	ro.fault_write = ro.fault_signal = 0;
+	ro.fault_write = ro.fault_signal = ro.fault_hang = 0;
 	snprintf(state_path, sizeof(state_path), "%s/state", state->dir);
 	for (size_t i = p->nt; i-- > 0;) {
 		struct bind_target *t = &p->t[i];
@@ -868,5 +1165,27 @@ int bind_plan_run(struct bind_plan *p, const struct sysfs *s, struct bindstate *
 		udev_monitor_unref(mon);
 	if (udev)
 		udev_unref(udev);
+	return rc;
+}
+
+int bind_plan_undo(struct bind_plan *undo, const struct bind_plan *done, const struct sysfs *s,
+		   const struct bindstate *st, struct err *e)
+{
+	char state_path[300];
+	int rc = 0;
+
+	memset(undo, 0, sizeof(*undo));
+	undo->op = BIND_OP_RESTORE;
+	snprintf(state_path, sizeof(state_path), "%s/state", st->dir);
+	for (size_t i = 0; i < done->nt && !rc; i++) {
+		struct bind_target *t = &undo->t[undo->nt];
+
+		if (done->t[i].noop)
+			continue;
+		*t = done->t[i];
+		t->recorded = bindstate_get(st, t->dev->bdf) != NULL;
+		t->touched = false;
+		rc = restore_steps(undo, s, undo->nt++, t->original, state_path, e);
+	}
 	return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "bindstate.h"
@@ -23,6 +24,7 @@ enum bind_step_kind {
 	BIND_STEP_WAIT,	    /* value: the driver to wait for ("" none), plus /dev/vfio/N for vfio-pci */
 	BIND_STEP_CHOWN,    /* path: /dev/vfio/N; value: "uid:gid" */
 	BIND_STEP_FORGET,   /* path: state file */
+	BIND_STEP_SRIOV,    /* path: sriov_numvfs; value: the VFs written (0 before a bind) */
 };
 
 struct bind_step {
@@ -35,6 +37,9 @@ struct bind_step {
 struct bind_target {
 	struct pcidev *dev;
 	char original[PCIDEV_NAME_MAX]; /* the driver to return to ("-" none, "" unknown) */
+	char driver[PCIDEV_NAME_MAX];	/* bind: its vfio driver (vfio-pci or a variant) */
+	char module[PCIDEV_NAME_MAX];	/* bind: the module providing it */
+	uint64_t numvfs;		/* bind: sriov_numvfs before it was zeroed (0: untouched) */
 	bool recorded;			/* original came from the state file */
 	bool noop;			/* already where the operation would put it */
 	bool touched;			/* a write was made: roll back on failure */
@@ -54,8 +59,11 @@ struct bind_opts {
 	uid_t uid;
 	gid_t gid;
 	int sigfd;	      /* signalfd of the blocked signals that interrupt, -1 for none */
+	const char *driver;   /* the driver every target goes to (NULL: chosen by modules.alias) */
+	bool zero_vfs;	      /* zero sriov_numvfs of a PF before binding it (restored in-process) */
 	long fault_write;     /* testing: fail the Nth write with EIO (0: never) */
 	long fault_signal;    /* testing: raise SIGTERM before the Nth write (0: never) */
+	long fault_hang;      /* testing: the Nth write blocks until the timeout (0: never) */
 };
 
 /* Names of the step kinds, as printed in plans. */
@@ -88,6 +96,27 @@ int bind_preflight(const struct sysfs *s, const struct pcidev *d, char **problem
 /* RLIMIT_MEMLOCK that USER gets (limits.conf, else this process's); RLIM_INFINITY as UINT64_MAX. */
 uint64_t bind_memlock_limit(const char *user, const char **source);
 
+/*
+ * The vfio driver for a device, as userspace is meant to choose a vfio-pci variant driver: the
+ * "alias vfio_pci:v...d...sv...sd...bc..sc..i.. MODULE" lines of modules.alias of the running
+ * kernel (below the sysfs root) whose pattern matches the device's IDs (fnmatch); the most
+ * specific one (fewest '*') wins; vfio_pci or no match gives vfio-pci. The module to load goes to
+ * *module, the driver name (from /sys/module/MODULE/drivers when loaded, else the module name)
+ * to *driver. A missing modules.alias is no error (vfio-pci).
+ */
+int bind_choose_driver(const struct sysfs *s, const struct pcidev *d, char *driver, char *module,
+		       size_t len, struct err *e);
+/*
+ * The matching part, on modules.alias text: the module of the best vfio_pci: alias matching
+ * modalias ("vfio_pci:v0000144Dd0000A808sv...bc01sc08i02"), or "" when none matches.
+ */
+void bind_alias_match(const char *aliases, const char *modalias, char *module, size_t len);
+/* The vfio_pci: modalias of a device (subsystem IDs from sysfs, 0 when absent). */
+void bind_modalias(const struct sysfs *s, const struct pcidev *d, char *buf, size_t len);
+
+/* Processes holding the device's nodes open or mapping a BAR: one "; "-joined line, "" none. */
+void bind_holders(const struct sysfs *s, const struct pcidev *d, char *buf, size_t len);
+
 /* Build the plan for the targets (state may be a read-only snapshot for --dry-run). */
 int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 		    const struct bindstate *st, struct pcidev **targets, size_t n,
@@ -101,5 +130,12 @@ void bind_plan_free(struct bind_plan *p);
  */
 int bind_plan_run(struct bind_plan *p, const struct sysfs *s, struct bindstate *st,
 		  const struct bind_opts *o, struct err *e);
+
+/*
+ * The plan that undoes a bind plan that ran: its changed targets back to their original drivers
+ * (and their VFs back), the records dropped. For runs that bind, use, and restore in one process.
+ */
+int bind_plan_undo(struct bind_plan *undo, const struct bind_plan *done, const struct sysfs *s,
+		   const struct bindstate *st, struct err *e);
 
 #endif

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# vfio-bind on the command line: usage, bad input, and planning against sysfs snapshot trees.
+# vfio-bind on the command line: usage, bad input, planning against sysfs snapshot trees, and runs
+# on them that change only plain files (hermetic runs of an already-bound device, fault injection).
 
 load ../helpers
 
@@ -244,17 +245,238 @@ setup() {
 @test "VFIO_BIND_FAULT must be well formed" {
 	VFIO_BIND_FAULT=bogus run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
 	assert_failure 2
-	assert_output --partial "VFIO_BIND_FAULT: 'bogus' is not write:N or signal:N"
+	assert_output --partial "VFIO_BIND_FAULT: 'bogus' is not write:N, signal:N or hang:N"
+	VFIO_BIND_FAULT=hang:0 run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: VFIO_BIND_FAULT: 'hang:0' is not"
 }
 
-@test "RLIMIT_MEMLOCK below the largest BAR is a warning naming both sizes" {
+@test "RLIMIT_MEMLOCK is compared with --guest-mem, never with a BAR" {
+	# A 16G BAR and a 64K limit: BAR mappings are not pinned, so no warning.
 	run bash -c "ulimit -l 64; vfio-bind --sysfs-root '$SNAP' --dry-run --group --force 01:00.0"
 	assert_success
-	assert_output --partial "warning: RLIMIT_MEMLOCK: 64K for this user (this shell) is below the largest BAR of 0000:01:00.0 (16G)"
-	# the nvme's 16K BAR fits in any usual limit
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	refute_output --partial "RLIMIT_MEMLOCK"
+	run bash -c "ulimit -l 64; vfio-bind --sysfs-root '$SNAP' --dry-run --guest-mem 16G 02:00.0"
+	assert_success
+	assert_output --partial "vfio-bind: warning: RLIMIT_MEMLOCK: 64K for this user (this shell) is below the guest memory of 16G that a VMM pins"
+	run bash -c "ulimit -l 64; vfio-bind --sysfs-root '$SNAP' --dry-run --guest-mem 64K 02:00.0"
 	assert_success
 	refute_output --partial "RLIMIT_MEMLOCK"
-	run bash -c "ulimit -l 8; vfio-bind --sysfs-root '$SNAP' --dry-run 0000:02:00.0"
-	assert_output --partial "RLIMIT_MEMLOCK: 8K for this user (this shell) is below the largest BAR of 0000:02:00.0 (16K)"
+	run bash -c "ulimit -l 64; vfio-bind --sysfs-root '$SNAP' --dry-run --guest-mem 65K 02:00.0"
+	assert_output --partial "RLIMIT_MEMLOCK: 64K for this user (this shell) is below the guest memory of 65K"
+}
+
+@test "--verbose prints the memlock limit" {
+	run bash -c "ulimit -l 2048; vfio-bind -v --sysfs-root '$SNAP' --dry-run 02:00.0"
+	assert_success
+	assert_output --partial "vfio-bind: RLIMIT_MEMLOCK for this user (this shell): 2M"
+	run bash -c "ulimit -l 2048; vfio-bind --sysfs-root '$SNAP' --dry-run 02:00.0"
+	refute_output --partial "RLIMIT_MEMLOCK"
+}
+
+@test "--guest-mem must be a size above 0" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --guest-mem lots 02:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --guest-mem: 'lots' is not"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --guest-mem 0 02:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --guest-mem: '0' is not a size above 0"
+}
+
+# ---- variant drivers (tests/fixtures/console.spec: aliases in the file2alias format) ----
+
+@test "the vfio driver comes from a vfio_pci: alias matching the device's IDs" {
+	SNAP=$(snapshot console)
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	assert_success
+	assert_line --index 0 "modprobe 0000:00:04.0 - mlx5_vfio_pci"
+	assert_output --partial "0000:00:04.0/driver_override mlx5_vfio_pci"
+	assert_output --partial "wait 0000:00:04.0 - mlx5_vfio_pci"
+	refute_output --partial " vfio-pci"
+}
+
+@test "the most specific alias wins (subsystem IDs and class)" {
+	SNAP=$(snapshot console)
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:03.0
+	assert_success
+	assert_output --partial "0000:00:03.0/driver_override gpu_vfio_special"
+	# without the subsystem match, the device-wide alias
+	echo 0x1043 > "$SNAP/sys/bus/pci/devices/0000:00:03.0/subsystem_vendor"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:03.0
+	assert_success
+	assert_output --partial "0000:00:03.0/driver_override nvgrace_gpu_vfio_pci"
+}
+
+@test "only the generic alias, or no modules.alias: vfio-pci" {
+	SNAP=$(snapshot console)
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:05.0
+	assert_success
+	assert_output --partial "0000:00:05.0/driver_override vfio-pci"
+	refute_output --partial "modprobe"
+	rm -r "$SNAP/lib"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	assert_success
+	assert_output --partial "0000:00:04.0/driver_override vfio-pci"
+}
+
+@test "a loaded variant module is not loaded again, and its driver name is used" {
+	SNAP=$(snapshot console)
+	mkdir -p "$SNAP/sys/module/mlx5_vfio_pci/drivers/pci:mlx5-vfio-pci"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	assert_success
+	refute_output --partial "modprobe"
+	assert_output --partial "0000:00:04.0/driver_override mlx5-vfio-pci"
+}
+
+@test "--driver overrides the alias" {
+	SNAP=$(snapshot console)
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --driver vfio-pci 0000:00:04.0
+	assert_success
+	assert_output --partial "0000:00:04.0/driver_override vfio-pci"
+	refute_output --partial "mlx5_vfio_pci"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --driver my_vfio 0000:00:05.0
+	assert_success
+	assert_line --index 0 "modprobe 0000:00:05.0 - my_vfio"
+}
+
+@test "--driver must be a driver name, and only when binding" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --driver "" 02:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --driver: '' is not a driver name"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --driver ../x 02:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --driver: '../x' is not a driver name"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore --driver vfio-pci 02:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --driver: only when binding"
+}
+
+# ---- the console ----
+
+@test "a display device under fbcon is refused, the fixes named; --force overrides" {
+	SNAP=$(snapshot console)
+	before=$(tree_digest "$SNAP")
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:02.0
+	assert_failure 1
+	assert_output --partial "vfio-bind: 0000:00:02.0: is the console: fbcon (vtcon1) draws on its fb0 (bochs-drmfb)"
+	assert_output --partial "'echo 0 > /sys/class/vtconsole/vtcon1/bind'"
+	assert_output --partial "initcall_blacklist=sysfb_init"
+	assert_output --partial "video=efifb:off"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --force 0000:00:02.0
+	assert_success
+	assert_output --partial "warning: 0000:00:02.0: is the console"
+	[ "$(tree_digest "$SNAP")" = "$before" ]
+}
+
+@test "a released console (vtcon bind=0) or an fb elsewhere is no refusal" {
+	SNAP=$(snapshot console)
+	echo 0 > "$SNAP/sys/class/vtconsole/vtcon1/bind"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:02.0
+	assert_success
+	refute_output --partial "console"
+	echo 1 > "$SNAP/sys/class/vtconsole/vtcon1/bind"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:05.0
+	assert_success
+	refute_output --partial "console"
+}
+
+# ---- an unbind that hangs (VFIO_BIND_FAULT=hang:N on the snapshot's plain files) ----
+
+@test "a hung unbind times out, names the holders and restores (exit 1)" {
+	mkdir -p "$SNAP/proc/4242"
+	echo qemu-system-x86 > "$SNAP/proc/4242/comm"
+	echo "7f0000-7f4000 rw-s 0 00:05 12 /sys/devices/pci0000:00/0000:02:00.0/resource0" > "$SNAP/proc/4242/maps"
+	SECONDS=0
+	VFIO_BIND_FAULT=hang:2 run vfio-bind --sysfs-root "$SNAP" --force --timeout 1 0000:02:00.0
+	assert_failure 1
+	[ "$SECONDS" -le 5 ]
+	assert_output --partial "vfio-bind: 0000:02:00.0: write '0000:02:00.0' to $SNAP/sys/bus/pci/drivers/nvme/unbind did not return within 1 s (injected hang); process 4242 (qemu-system-x86) has a BAR of the device mapped"
+	assert_output --partial "every device changed was returned to its original driver"
+	# restored: the override cleared (write 1 undone), nothing recorded
+	[ -z "$(cat "$SNAP/sys/bus/pci/devices/0000:02:00.0/driver_override")" ]
+	run ! grep -q 0000:02:00.0 "$VFIO_BIND_STATE_DIR/state"
+	[ "$(basename "$(readlink "$SNAP/sys/bus/pci/devices/0000:02:00.0/driver")")" = nvme ]
+}
+
+@test "a hang without holders says so" {
+	VFIO_BIND_FAULT=hang:2 run vfio-bind --sysfs-root "$SNAP" --timeout 1 0000:02:00.0
+	assert_failure 1
+	assert_output --partial "(injected hang); no process holds its nodes or BARs"
+}
+
+# ---- hermetic runs: bind, run a command, restore ----
+# bound.spec's device is already on vfio-pci, so the run changes nothing in the snapshot; a
+# fault that never fires (write:99) lets --sysfs-root through.
+
+@test "-- COMMAND gets VFIO_SELFTESTS_BDF, and its exit status is vfio-bind's" {
+	SNAP=$(snapshot bound)
+	VFIO_BIND_FAULT=write:99 run vfio-bind --sysfs-root "$SNAP" 0000:00:04.0 -- sh -c 'echo "bdf=[$VFIO_SELFTESTS_BDF] args=[$*]"; exit 7' sh
+	assert_failure 7
+	assert_output "bdf=[0000:00:04.0] args=[]"
+}
+
+@test "--append-bdfs appends the addresses as the last arguments" {
+	SNAP=$(snapshot bound)
+	VFIO_BIND_FAULT=write:99 run vfio-bind --sysfs-root "$SNAP" --append-bdfs 00:04.0 -- sh -c 'echo "$#:$*"' sh a b
+	assert_success
+	assert_output "3:a b 0000:00:04.0"
+}
+
+@test "a command killed by signal N gives 128+N" {
+	SNAP=$(snapshot bound)
+	VFIO_BIND_FAULT=write:99 run vfio-bind --sysfs-root "$SNAP" 0000:00:04.0 -- sh -c 'kill -KILL $$'
+	assert_failure 137
+}
+
+@test "SIGTERM to vfio-bind goes to the command, then vfio-bind exits with its status" {
+	SNAP=$(snapshot bound)
+	VFIO_BIND_FAULT=write:99 vfio-bind --sysfs-root "$SNAP" 0000:00:04.0 -- sh -c \
+		'trap "echo TERM > '"$BATS_TEST_TMPDIR"'/got; exit 3" TERM; echo $$ > '"$BATS_TEST_TMPDIR"'/ready; for i in $(seq 100); do sleep 0.1; done; exit 9' &
+	pid=$!
+	for _ in $(seq 50); do [ -s "$BATS_TEST_TMPDIR/ready" ] && break; sleep 0.1; done
+	[ -s "$BATS_TEST_TMPDIR/ready" ]
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 3 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/got")" = TERM ]
+}
+
+@test "no eligible device: exit 4 (the selftests' skip) and the command does not run" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:01.0 -- touch "$BATS_TEST_TMPDIR/ran"
+	assert_failure 4
+	assert_output --partial "vfio-bind: warning: 0000:00:01.0: is a PCI bridge; vfio-pci binds endpoints only; skipped"
+	assert_output --partial "vfio-bind: no device given can be bound to VFIO; skipping"
+	[ ! -e "$BATS_TEST_TMPDIR/ran" ]
+	SNAP=$(snapshot no-iommu)
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:02.0 -- touch "$BATS_TEST_TMPDIR/ran"
+	assert_failure 4
+	assert_output --partial "no IOMMU groups"
+	[ ! -e "$BATS_TEST_TMPDIR/ran" ]
+}
+
+@test "a PF's VFs are zeroed before a hermetic bind, not before a plain one" {
+	SNAP=$(snapshot console)
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0 -- true
+	assert_success
+	assert_line --index 2 "sriov 0000:00:04.0 $SNAP/sys/bus/pci/devices/0000:00:04.0/sriov_numvfs 0"
+	assert_line --index 3 --partial "0000:00:04.0/driver_override mlx5_vfio_pci"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	assert_success
+	refute_output --partial "sriov"
+}
+
+@test "hermetic runs: bad usage is exit 2" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 02:00.0 --
+	assert_failure 2
+	assert_output --partial "vfio-bind: --: no command after it"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore 02:00.0 -- true
+	assert_failure 2
+	assert_output --partial "vfio-bind: --: a command runs only after a bind"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --append-bdfs 02:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --append-bdfs: only with -- COMMAND"
+	run vfio-bind -- true
+	assert_failure 2
+	assert_output --partial "vfio-bind: no device given"
 }

@@ -255,3 +255,60 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	assert_line --index 0 --regexp "^$EDU - [0-9]+ - -$"
 	assert_line --index 1 --regexp "^$EDU1 - [0-9]+ - -$"
 }
+
+# ---- hermetic runs (vfio-bind DEVICE... -- COMMAND), as the kernel's VFIO selftests need ----
+
+@test "-- COMMAND: the command sees the BDF bound, the device goes back, the status is the command's" {
+	run vfio-bind $EDU -- sh -c 'echo "$VFIO_SELFTESTS_BDF"; readlink "/sys/bus/pci/devices/$VFIO_SELFTESTS_BDF/driver"'
+	assert_success
+	assert_line --index 0 "$EDU"
+	assert_line --index 1 --regexp "/vfio-pci$"
+	[ "$(drv $EDU)" = - ]
+	[ "$(override $EDU)" = "(null)" ]
+	[ -z "$(state_of $EDU)" ]
+	run vfio-bind $EDU -- sh -c 'exit 7'
+	assert_failure 7
+	[ "$(drv $EDU)" = - ]
+	[ -z "$(state_of $EDU)" ]
+}
+
+@test "-- COMMAND on nvme with --append-bdfs: on vfio-pci during, on nvme after" {
+	run vfio-bind --append-bdfs $NVME -- sh -c 'basename "$(readlink "/sys/bus/pci/devices/$1/driver")"' sh
+	assert_success
+	assert_output vfio-pci
+	[ "$(drv $NVME)" = nvme ]
+	[ -z "$(state_of $NVME)" ]
+	wait_for nvme_blk
+}
+
+@test "SIGTERM mid-run goes to the command, then the device is restored (143)" {
+	rm -f "$BATS_TEST_TMPDIR/ready"
+	vfio-bind $NVME -- sh -c 'echo "$(basename "$(readlink /sys/bus/pci/devices/'$NVME'/driver)")" > '"$BATS_TEST_TMPDIR"'/ready; exec sleep 600' &
+	pid=$!
+	wait_for test -s "$BATS_TEST_TMPDIR/ready"
+	[ "$(cat "$BATS_TEST_TMPDIR/ready")" = vfio-pci ]
+	kill -TERM $pid
+	rc=0
+	wait $pid || rc=$?
+	[ "$rc" -eq 143 ]
+	[ "$(drv $NVME)" = nvme ]
+	[ "$(override $NVME)" = "(null)" ]
+	[ -z "$(state_of $NVME)" ]
+	wait_for nvme_blk
+}
+
+@test "a hung unbind (hang:2) times out, names the holder, nvme stays on nvme" {
+	wait_for nvme_blk
+	dev=/dev/$(ls /sys/bus/pci/devices/$NVME/nvme/nvme*/ | grep -m1 '^nvme[0-9]*n1$')
+	exec 7<"$dev"
+	SECONDS=0
+	VFIO_BIND_FAULT=hang:2 run vfio-bind --force --timeout 2 $NVME
+	exec 7<&-
+	assert_failure 1
+	[ "$SECONDS" -le 15 ]
+	# named by the timeout's message itself, not only by the pre-flight warnings of --force
+	assert_line --regexp "drivers/nvme/unbind did not return within 2 s \(injected hang\);.* process $BASHPID \([^)]*\) holds $dev open"
+	[ "$(drv $NVME)" = nvme ]
+	[ "$(override $NVME)" = "(null)" ]
+	[ -z "$(state_of $NVME)" ]
+}

@@ -171,6 +171,96 @@ TEST(rollback_after_injected_fault)
 	bindstate_close(&st);
 }
 
+/* The hang fault: the write never returns, the timeout ends it, and the rollback runs. */
+TEST(rollback_after_injected_hang)
+{
+	struct pcidev *t[1] = { &devs.dev[index_of("0000:02:00.0")] };
+	struct bind_opts o = { .timeout_ms = 200, .sigfd = -1, .fault_hang = 2 };
+	struct bindstate st;
+	struct bind_plan p;
+	struct err e = { 0 };
+	char path[160], buf[64];
+
+	snprintf(path, sizeof(path), "%s/run", root);
+	REQUIRE(bindstate_open(&st, path, false, &e) == 0);
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &sys, &st, t, 1, &o, &e) == 0);
+	CHECK_EQ_I(bind_plan_run(&p, &sys, &st, &o, &e), -ETIMEDOUT);
+	CHECK(strstr(e.msg, "drivers/nvme/unbind did not return within") != NULL);
+	CHECK(strstr(e.msg, "injected hang") != NULL);
+	CHECK(bindstate_get(&st, "0000:02:00.0") == NULL);
+	CHECK(sysfs_read(&sys, buf, sizeof(buf),
+			 "/sys/bus/pci/devices/0000:02:00.0/driver_override") == 0);
+	bind_plan_free(&p);
+	bindstate_close(&st);
+}
+
+/*
+ * The modalias as the kernel's file2alias writes vfio_pci: aliases (do_pci_entry: "v%08X"
+ * "d%08X" "sv%08X" "sd%08X" "bc%02X" "sc%02X" "i%02X"), and the most specific alias winning.
+ */
+TEST(variant_driver_from_aliases)
+{
+	static const char aliases[] =
+		"alias pci:v0000144Dd0000A808sv*sd*bc*sc*i* nvme\n"
+		"alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\n"
+		"alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n"
+		"alias vfio_pci:v000010DEd*sv*sd*bc03sc*i* nvgrace_gpu_vfio_pci\n"
+		"alias vfio_pci:v000010DEd00002330sv*sd*bc03sc02i00 nvgrace_gpu_vfio_pci_h100\n"
+		"# a comment\n"
+		"alias vfio_pci:v00001AF4d*sv*sd*bc*sc*i*"; /* no module: ignored */
+	char m[64], ma[128];
+
+	bind_modalias(&sys, &devs.dev[index_of("0000:02:00.0")], ma, sizeof(ma));
+	CHECK_STR(ma, "vfio_pci:v0000144Dd0000A808sv00000000sd00000000bc01sc08i02");
+	bind_alias_match(aliases, ma, m, sizeof(m));
+	CHECK_STR(m, "vfio_pci"); /* the pci: alias of nvme is not a vfio one */
+	bind_alias_match(aliases, "vfio_pci:v000015B3d0000101Esv000015B3sd00000051bc02sc00i00", m,
+			 sizeof(m));
+	CHECK_STR(m, "mlx5_vfio_pci");
+	bind_alias_match(aliases, "vfio_pci:v000015B3d0000101Fsv000015B3sd00000051bc02sc00i00", m,
+			 sizeof(m));
+	CHECK_STR(m, "vfio_pci");
+	bind_alias_match(aliases, "vfio_pci:v000010DEd00002330sv000010DEsd000016C1bc03sc02i00", m,
+			 sizeof(m));
+	CHECK_STR(m, "nvgrace_gpu_vfio_pci_h100");
+	bind_alias_match(aliases, "vfio_pci:v000010DEd00002331sv000010DEsd000016C1bc03sc02i00", m,
+			 sizeof(m));
+	CHECK_STR(m, "nvgrace_gpu_vfio_pci");
+	bind_alias_match("alias vfio_pci:v000015B3d*sv*sd*bc*sc*i* mlx5_vfio_pci\n", ma, m,
+			 sizeof(m));
+	CHECK_STR(m, "");
+}
+
+/* A PF with VFs: zeroed before the bind (as setup.sh does), given its VFs back by the undo. */
+TEST(sriov_zeroed_and_restored)
+{
+	struct pcidev *t[1] = { &devs.dev[index_of("0000:02:00.0")] };
+	struct bind_opts o = { .timeout_ms = 100, .sigfd = -1, .zero_vfs = true };
+	struct bindstate st = { .lock_fd = -1 };
+	struct bind_plan p, u;
+	struct err e = { 0 };
+	char path[160];
+	FILE *f;
+
+	snprintf(st.dir, sizeof(st.dir), "%s/run", root);
+	snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/0000:02:00.0/sriov_numvfs", root);
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fputs("4\n", f);
+	fclose(f);
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &sys, &st, t, 1, &o, &e) == 0);
+	CHECK(has_step(&p, BIND_STEP_SRIOV, "/0000:02:00.0/sriov_numvfs", "0"));
+	CHECK_EQ_I(p.steps[1].kind, BIND_STEP_SRIOV); /* after the record, before any write */
+	REQUIRE(bind_plan_undo(&u, &p, &sys, &st, &e) == 0);
+	CHECK(has_step(&u, BIND_STEP_SRIOV, "/0000:02:00.0/sriov_numvfs", "4"));
+	bind_plan_free(&u);
+	bind_plan_free(&p);
+	o.zero_vfs = false;
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &sys, &st, t, 1, &o, &e) == 0);
+	CHECK(!has_step(&p, BIND_STEP_SRIOV, "/0000:02:00.0/sriov_numvfs", "0"));
+	bind_plan_free(&p);
+	unlink(path);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -185,6 +275,9 @@ int main(void)
 	RUN(preflight);
 	RUN(plan_bind_order);
 	RUN(rollback_after_injected_fault);
+	RUN(rollback_after_injected_hang);
+	RUN(variant_driver_from_aliases);
+	RUN(sriov_zeroed_and_restored);
 	pcidev_list_free(&devs);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
