@@ -1,10 +1,11 @@
-# Makefile: builds libcore.a and the tools, runs the tests, installs.
+# Makefile: builds libcore.a, the tools' libcli.a and the tools, runs the tests, installs.
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 CC        ?= cc
 BUILD     := build
-PKGS      := libpci popt libudev json-c
+PKGS      := libpci libudev json-c
+CLI_PKGS  := popt
 
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
 # The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
@@ -16,6 +17,8 @@ DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
+CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wstrict-prototypes \
             -Wno-format-truncation -Wno-unknown-warning-option
@@ -26,8 +29,11 @@ LDLIBS   := $(PKG_LIBS) -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(wildcard libcore/*.c)
+CLI_SRC  := $(wildcard cmd/common/*.c)
 TOOLS    := $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+# The unit tests of cmd/common/ (test_cli*.c) link libcli.a as well.
+CLI_UNITS := $(filter test_cli%,$(UNITS))
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 BENCHES  := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/bench_*.c))
 MANS     := $(wildcard man/*.1)
@@ -36,6 +42,14 @@ LIB      := $(BUILD)/libcore.a
 LIB_ASAN := $(BUILD)/asan/libcore.a
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 ASAN_OBJ := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRC))
+CLI      := $(BUILD)/libcli.a
+CLI_ASAN := $(BUILD)/asan/libcli.a
+
+# Only the tools and their layer's own unit tests see cmd/common/ and popt: libcore cannot
+# include cli.h or out.h, and nothing but the tools links popt.
+$(BUILD)/cmd/%.o $(BUILD)/asan/cmd/%.o: ALL_CFLAGS += -Icmd/common $(CLI_CFLAGS)
+$(foreach u,$(CLI_UNITS),$(BUILD)/tests/unit/$(u).o $(BUILD)/asan/tests/unit/$(u).o): \
+	ALL_CFLAGS += -Icmd/common $(CLI_CFLAGS)
 
 BIN_TOOLS  := $(addprefix $(BUILD)/,$(TOOLS))
 BIN_UNITS  := $(addprefix $(BUILD)/unit/,$(UNITS))
@@ -71,8 +85,14 @@ $(LIB): $(LIB_OBJ)
 $(LIB_ASAN): $(ASAN_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/%: $(BUILD)/cmd/%.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(CLI): $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
+	$(AR) rcs $@ $^
+
+$(CLI_ASAN): $(patsubst %.c,$(BUILD)/asan/%.o,$(CLI_SRC))
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: $(BUILD)/cmd/%.o $(CLI) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
 $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/check.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -81,6 +101,16 @@ $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/check.o $(LIB)
 $(BUILD)/asan/unit/%: $(BUILD)/asan/tests/unit/%.o $(BUILD)/asan/tests/unit/check.o $(LIB_ASAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(addprefix $(BUILD)/unit/,$(CLI_UNITS)): $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o \
+		$(BUILD)/tests/unit/check.o $(CLI) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
+
+$(addprefix $(BUILD)/asan/unit/,$(CLI_UNITS)): $(BUILD)/asan/unit/%: \
+		$(BUILD)/asan/tests/unit/%.o $(BUILD)/asan/tests/unit/check.o $(CLI_ASAN) $(LIB_ASAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -10,6 +10,7 @@
 
 #include "bind.h"
 #include "cli.h"
+#include "out.h"
 
 static int opt_group, opt_restore, opt_all, opt_status, opt_dry_run, opt_force;
 static char *opt_timeout, *opt_user, *opt_root;
