@@ -1,21 +1,25 @@
-# Makefile: builds libcore.a and the tools, runs the tests, installs.
+# Makefile: builds libcore.a, the tools' libcli.a and the tools, runs the tests, installs.
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 CC        ?= cc
 BUILD     := build
-PKGS      := libpci popt libudev json-c
+PKGS      := libpci libudev json-c
+CLI_PKGS  := popt
 
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
 # The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
 # xz-utils: lab and guest initramfs modules (.ko.xz); binutils: readelf, ld for tests/guests;
-# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen.
+# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint.
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
-             driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3
+             driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
+             clang-format
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
+CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wstrict-prototypes \
             -Wno-format-truncation -Wno-unknown-warning-option
@@ -26,8 +30,11 @@ LDLIBS   := $(PKG_LIBS) -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  := $(wildcard libcore/*.c)
+CLI_SRC  := $(wildcard cmd/common/*.c)
 TOOLS    := $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
 UNITS    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+# The unit tests of cmd/common/ (test_cli*.c) link libcli.a as well.
+CLI_UNITS := $(filter test_cli%,$(UNITS))
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 BENCHES  := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/bench_*.c))
 MANS     := $(wildcard man/*.1)
@@ -36,6 +43,14 @@ LIB      := $(BUILD)/libcore.a
 LIB_ASAN := $(BUILD)/asan/libcore.a
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 ASAN_OBJ := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRC))
+CLI      := $(BUILD)/libcli.a
+CLI_ASAN := $(BUILD)/asan/libcli.a
+
+# Only the tools and their layer's own unit tests see cmd/common/ and popt: libcore cannot
+# include cli.h or out.h, and nothing but the tools links popt.
+$(BUILD)/cmd/%.o $(BUILD)/asan/cmd/%.o: ALL_CFLAGS += -Icmd/common $(CLI_CFLAGS)
+CLI_UNIT_OBJ := $(foreach u,$(CLI_UNITS),$(BUILD)/tests/unit/$(u).o $(BUILD)/asan/tests/unit/$(u).o)
+$(CLI_UNIT_OBJ): ALL_CFLAGS += -Icmd/common $(CLI_CFLAGS)
 
 BIN_TOOLS  := $(addprefix $(BUILD)/,$(TOOLS))
 BIN_UNITS  := $(addprefix $(BUILD)/unit/,$(UNITS))
@@ -43,7 +58,8 @@ ASAN_UNITS := $(addprefix $(BUILD)/asan/unit/,$(UNITS))
 BIN_FUZZ   := $(addprefix $(BUILD)/fuzz/,$(FUZZERS))
 BIN_BENCH  := $(addprefix $(BUILD)/bench/,$(BENCHES))
 
-.PHONY: all test-build deps check unit unit-asan cli lab fuzz bench demo install uninstall clean format
+.PHONY: all test-build deps check lint unit unit-asan cli lab fuzz bench demo install uninstall \
+	clean format
 all: $(LIB) $(BIN_TOOLS)
 
 # Install whatever is missing (Debian); a no-op when everything is there.
@@ -71,8 +87,14 @@ $(LIB): $(LIB_OBJ)
 $(LIB_ASAN): $(ASAN_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/%: $(BUILD)/cmd/%.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(CLI): $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
+	$(AR) rcs $@ $^
+
+$(CLI_ASAN): $(patsubst %.c,$(BUILD)/asan/%.o,$(CLI_SRC))
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: $(BUILD)/cmd/%.o $(CLI) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
 $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/check.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -81,6 +103,16 @@ $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/check.o $(LIB)
 $(BUILD)/asan/unit/%: $(BUILD)/asan/tests/unit/%.o $(BUILD)/asan/tests/unit/check.o $(LIB_ASAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(addprefix $(BUILD)/unit/,$(CLI_UNITS)): $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o \
+		$(BUILD)/tests/unit/check.o $(CLI) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
+
+$(addprefix $(BUILD)/asan/unit/,$(CLI_UNITS)): $(BUILD)/asan/unit/%: \
+		$(BUILD)/asan/tests/unit/%.o $(BUILD)/asan/tests/unit/check.o $(CLI_ASAN) $(LIB_ASAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -94,12 +126,15 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 
 test-build: all $(BIN_UNITS) $(ASAN_UNITS) $(BIN_FUZZ)
 
-# The whole test suite: unit (plain and ASan+UBSan), fuzz smoke, bats CLI, lab. One summary line.
+# The whole test suite: lint, unit (plain and ASan+UBSan), fuzz smoke, bats CLI, lab. One summary
+# line.
 # deps first, in a make of its own, so that pkg-config's answers come from the installed packages.
 check: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) test-build
 	@tests/run all
 
+lint:
+	@tests/run lint
 unit: $(BIN_UNITS)
 	@tests/run unit
 unit-asan: $(ASAN_UNITS)
@@ -135,8 +170,9 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
 		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_$$t; done
 
+# The files tests/lint checks with clang-format --dry-run, formatted in place.
 format:
-	clang-format -i libcore/*.c libcore/include/*.h cmd/*.c tests/unit/*.[ch]
+	tests/lint --format-files | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD)

@@ -11,6 +11,7 @@
 
 #include "bind.h"
 #include "cli.h"
+#include "out.h"
 
 /* The VFIO selftests' "skip" status: no device given could be bound (see vfio-bind(1)). */
 #define EXIT_SKIP 4

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "out.h"
 #include "clock.h"
 #include "dma.h"
 #include "testdrv.h"

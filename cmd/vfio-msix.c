@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "out.h"
 #include "clock.h"
 #include "msix.h"
 #include "pcicap.h"

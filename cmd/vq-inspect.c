@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "out.h"
 #include "guestmem.h"
 #include "virtq.h"
 

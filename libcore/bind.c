@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <libudev.h>
 
-#include "cli.h"
+#include "parse.h"
 #include "clock.h"
 
 const char *bind_step_name(enum bind_step_kind k)

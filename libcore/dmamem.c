@@ -1,6 +1,6 @@
 /* dmamem.c: memory for DMA mappings: anonymous, hugetlb 2M/1G, memfd or a file. */
 #include "dma.h"
-#include "cli.h"
+#include "parse.h"
 
 #include <fcntl.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* pciacc.c: libpci's error callback for libcore, which jumps back out of the library. */
-#include "pciacc_priv.h"
+#include "pci_priv.h"
 
 #include <stdarg.h>
 #include <stdio.h>

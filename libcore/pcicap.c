@@ -1,6 +1,6 @@
 /* pcicap.c: MSI/MSI-X capability parsing through libpci (sysfs or `lspci -xxx` dumps). */
 #include "pcicap.h"
-#include "pciacc_priv.h"
+#include "pci_priv.h"
 
 #include <pci/pci.h>
 #include <stdlib.h>

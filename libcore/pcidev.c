@@ -1,6 +1,6 @@
 /* pcidev.c: PCI device enumeration through libpci, with the sysfs attributes binding needs. */
 #include "pcidev.h"
-#include "pciacc_priv.h"
+#include "pci_priv.h"
 
 #include <dirent.h>
 #include <pci/pci.h>

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "parse.h"
 
 void sysfs_init(struct sysfs *s, const char *root)
 {

@@ -196,15 +196,18 @@ host_state() {
 # the compiler, which make needs anyway). Add one here when a script starts using it.
 TEST_COMMANDS=(bats jq perl python3 xz readelf ld clang busybox qemu-system-x86_64 lspci setpci
 	modprobe depmod mkfs.ext4 ip dmesg mount setpriv flock timeout driverctl zsh man groff awk
-	sed grep find apt-get dpkg md5sum sha256sum)
+	sed grep find apt-get dpkg md5sum sha256sum clang-format)
 
-# The Debian package that installs a command, looked up by dpkg (usr-merged: /bin and /usr/bin).
+# The Debian package that installs a command, looked up by dpkg (usr-merged: /bin and /usr/bin),
+# without its architecture (dpkg -S says clang-format:amd64).
 package_of() {
-	local d
+	local d f
 	for d in /usr/bin /bin /usr/sbin /sbin; do
 		[ -e "$d/$1" ] || continue
-		dpkg -S "$d/$1" 2>/dev/null | sed -n '1s/: .*//p' | grep . && return 0
-		dpkg -S "$(realpath "$d/$1")" 2>/dev/null | sed -n '1s/: .*//p' | grep . && return 0
+		for f in "$d/$1" "$(realpath "$d/$1")"; do
+			dpkg -S "$f" 2>/dev/null | sed -n '1{s/: .*//;s/:[a-z0-9]*$//;p}' | grep . &&
+				return 0
+		done
 	done
 	return 1
 }

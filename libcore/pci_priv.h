@@ -1,6 +1,6 @@
-/* pciacc_priv.h: a libpci access whose errors jump back to libcore instead of exiting. */
-#ifndef CORE_PCIACC_PRIV_H
-#define CORE_PCIACC_PRIV_H
+/* pci_priv.h: libpci access for libcore/pci*.c, whose errors jump back instead of exiting. */
+#ifndef CORE_PCI_PRIV_H
+#define CORE_PCI_PRIV_H
 
 #include <pci/pci.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* out.c: one output path that prints records as text lines or as JSON. */
-#include "cli.h"
+#include "out.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,0 +1,63 @@
+/*
+ * cli.h: the command-line layer every tool shares (build/libcli.a, linked by the tools only):
+ * common options, exit statuses, errors on stderr, parse-or-exit helpers. It prints and exits;
+ * libcore never includes it.
+ */
+#ifndef CMD_CLI_H
+#define CMD_CLI_H
+
+#include <popt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "parse.h"
+
+#ifndef PROJECT_VERSION
+#define PROJECT_VERSION "0.1.0"
+#endif
+
+/* Exit statuses, the same for every tool. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,	/* the operation failed */
+	EXIT_USAGE = 2, /* bad usage or bad input */
+};
+
+/* State behind the common options. */
+struct cli {
+	const char *prog;
+	int json;
+	int verbose;
+	int version;
+};
+
+extern struct cli cli;
+
+/* The common popt table: --json, -v/--verbose, --version; include it with POPT_AUTOHELP. */
+extern struct poptOption cli_common_options[];
+#define CLI_COMMON_TABLE                                                                           \
+	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, cli_common_options, 0, "Common options:", NULL }
+
+/*
+ * Parse argv with the tool's table (which must include CLI_COMMON_TABLE and POPT_AUTOHELP).
+ * Handles --version and usage errors itself (exits 0 or 2). Returns the popt context, whose
+ * leftover arguments are the positional ones; free it with poptFreeContext.
+ */
+poptContext cli_parse(int argc, const char **argv, const struct poptOption *table,
+		      const char *positional_help);
+
+/* "prog: what: why" on stderr. */
+void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_warn(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_error, then exit with status. */
+void cli_die(int status, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+/* Print only with -v. */
+void cli_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The parsers of parse.h, or exit 2 with "prog: what: 'value' is not a ...". */
+uint64_t parse_u64_or_die(const char *what, const char *s);
+uint64_t parse_size_or_die(const char *what, const char *s);
+
+#endif
