@@ -168,13 +168,16 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "TAP[,mac=MAC]" },
 		{ "rng", 0, POPT_ARG_NONE, &rng, 0, "virtio-rng entropy device", NULL },
 		{ "vfio", 0, POPT_ARG_ARGV, &vfios, 0,
-		  "pass a PCI device through (bound to vfio-pci, see vfio-bind; repeatable)", "BDF" },
+		  "pass a PCI device through (bound to vfio-pci, see vfio-bind; repeatable)",
+		  "BDF" },
 		{ "vfio-backend", 0, POPT_ARG_STRING, &vfio_backend, 0,
-		  "VFIO back-end (default auto: iommufd where available)", "container|iommufd|auto" },
+		  "VFIO back-end (default auto: iommufd where available)",
+		  "container|iommufd|auto" },
 		{ "console", 0, POPT_ARG_STRING, &console, 0,
 		  "serial console: stdio (default; Ctrl-A x quits), none, or an output file",
 		  "stdio|none|FILE" },
-		{ "config", 0, POPT_ARG_STRING, &config, 0, "Firecracker config file (JSON)", "FILE" },
+		{ "config", 0, POPT_ARG_STRING, &config, 0, "Firecracker config file (JSON)",
+		  "FILE" },
 		{ "kvm-dev", 0, POPT_ARG_STRING, &kvm_dev, 0, "KVM device (default /dev/kvm)",
 		  "PATH" },
 		{ "no-seccomp", 0, POPT_ARG_NONE, &no_seccomp, 0,
@@ -253,8 +256,8 @@ static void open_console_or_die(struct monitor *t)
 		t->console_fd = -1;
 		break;
 	case VMCONFIG_CONSOLE_FILE:
-		t->console_fd = open(t->cfg.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				     0644);
+		t->console_fd =
+			open(t->cfg.console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (t->console_fd < 0)
 			cli_die(EXIT_USAGE, "--console", "%s: %s", t->cfg.console_path,
 				strerror(errno));

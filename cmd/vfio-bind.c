@@ -24,14 +24,15 @@ static struct poptOption options[] = {
 	  "bind (or restore) every endpoint of the devices' IOMMU groups", NULL },
 	{ "restore", 'r', POPT_ARG_NONE, &opt_restore, 0,
 	  "return devices to their recorded original drivers", NULL },
-	{ "all", 'a', POPT_ARG_NONE, &opt_all, 0, "with --restore or --status: every recorded device",
-	  NULL },
+	{ "all", 'a', POPT_ARG_NONE, &opt_all, 0,
+	  "with --restore or --status: every recorded device", NULL },
 	{ "status", 's', POPT_ARG_NONE, &opt_status, 0,
 	  "print the current state (all vfio-pci or recorded devices by default)", NULL },
 	{ "dry-run", 'n', POPT_ARG_NONE, &opt_dry_run, 0,
 	  "print the plan (every write, in order) and change nothing", NULL },
 	{ "force", 'f', POPT_ARG_NONE, &opt_force, 0,
-	  "bind even when a pre-flight check refuses (boot VGA, framebuffer, device in use)", NULL },
+	  "bind even when a pre-flight check refuses (boot VGA, framebuffer, device in use)",
+	  NULL },
 	{ "timeout", 't', POPT_ARG_STRING, &opt_timeout, 0,
 	  "seconds to wait for each device to settle and for each sysfs write, unbind included "
 	  "(default 10)",
@@ -137,12 +138,13 @@ static void parse_fault(struct bind_opts *bo)
 	else if (sscanf(f, "hang:%ld", &n) == 1 && n > 0)
 		bo->fault_hang = n;
 	else
-		cli_die(EXIT_USAGE, "VFIO_BIND_FAULT", "'%s' is not write:N, signal:N or hang:N", f);
+		cli_die(EXIT_USAGE, "VFIO_BIND_FAULT", "'%s' is not write:N, signal:N or hang:N",
+			f);
 }
 
 /* Resolve the positional arguments (or --all) to device indexes. */
-static size_t select_devices(poptContext pc, const struct pcidev_list *l, const struct bindstate *st,
-			     size_t *idx)
+static size_t select_devices(poptContext pc, const struct pcidev_list *l,
+			     const struct bindstate *st, size_t *idx)
 {
 	const char *arg;
 	struct err e = { 0 };
@@ -215,8 +217,7 @@ static void check_memlock(uint64_t guest_mem)
 }
 
 /* Returns the number of refusals (a dry run still prints its plan, then fails). */
-static int check_preflight(const struct sysfs *s, struct pcidev **targets, size_t n,
-			   bool dry_run)
+static int check_preflight(const struct sysfs *s, struct pcidev **targets, size_t n, bool dry_run)
 {
 	int refused = 0;
 
@@ -355,8 +356,8 @@ static int hermetic_run(char **cmd, struct bind_plan *plan, const struct sysfs *
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	rc = bind_plan_undo(&undo, plan, s, st, &e);
 	if (!rc)
-		rc = bind_plan_run(&undo, s, st, &(struct bind_opts){ .timeout_ms = bo->timeout_ms,
-								     .sigfd = -1 },
+		rc = bind_plan_run(&undo, s, st,
+				   &(struct bind_opts){ .timeout_ms = bo->timeout_ms, .sigfd = -1 },
 				   &e);
 	bind_plan_free(&undo);
 	if (rc) {
@@ -392,8 +393,9 @@ int main(int argc, const char **argv)
 	if (cmd && !cmd[0])
 		cli_die(EXIT_USAGE, "--", "no command after it");
 	if (cmd && (opt_restore || opt_status || opt_all))
-		cli_die(EXIT_USAGE, "--", "a command runs only after a bind (not with --restore, "
-					  "--status or --all)");
+		cli_die(EXIT_USAGE, "--",
+			"a command runs only after a bind (not with --restore, "
+			"--status or --all)");
 	if (opt_append_bdfs && !cmd)
 		cli_die(EXIT_USAGE, "--append-bdfs", "only with -- COMMAND");
 	if (opt_driver && (opt_restore || opt_status))
@@ -411,8 +413,9 @@ int main(int argc, const char **argv)
 	parse_fault(&bo);
 	/* A snapshot changes only in fault tests (hang:N on its plain files, then the rollback). */
 	if (opt_root && !opt_dry_run && !opt_status && !getenv("VFIO_BIND_FAULT"))
-		cli_die(EXIT_USAGE, "--sysfs-root", "only with --dry-run or --status (a snapshot "
-						    "cannot be changed)");
+		cli_die(EXIT_USAGE, "--sysfs-root",
+			"only with --dry-run or --status (a snapshot "
+			"cannot be changed)");
 	if (opt_timeout) {
 		uint64_t t = parse_u64_or_die("--timeout", opt_timeout);
 

@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "out.h"
 #include "clock.h"
 #include "dma.h"
+#include "out.h"
 #include "testdrv.h"
 #include "vfio.h"
 
-#define MAX_MAPPINGS 64
+#define MAX_MAPPINGS  64
 #define SCRATCH_BYTES 4096u /* the second mapping a --verify round trip copies into */
 
 static char **opt_size, **opt_iova;
@@ -32,9 +32,11 @@ static struct poptOption options[] = {
 	{ "iova", 'i', POPT_ARG_ARGV, &opt_iova, 0,
 	  "map: IOVA of the matching --size (default: allocated in the valid ranges)", "ADDR" },
 	{ "backing", 'B', POPT_ARG_STRING, &opt_backing, 0,
-	  "memory: anon (default), 2M or 1G huge pages, memfd, or a FILE path", "anon|2M|1G|memfd|FILE" },
+	  "memory: anon (default), 2M or 1G huge pages, memfd, or a FILE path",
+	  "anon|2M|1G|memfd|FILE" },
 	{ "verify", '\0', POPT_ARG_NONE, &opt_verify, 0,
-	  "map: prove the device reaches the memory (edu: DMA round trip, stray DMA blocked)", NULL },
+	  "map: prove the device reaches the memory (edu: DMA round trip, stray DMA blocked)",
+	  NULL },
 	{ "hold", 'H', POPT_ARG_NONE, &opt_hold, 0, "map: keep the mappings until SIGINT/SIGTERM",
 	  NULL },
 	{ "iterations", 'n', POPT_ARG_STRING, &opt_iterations, 0,
@@ -268,8 +270,8 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 		for (int k = 0; k < 3 && ok; k++) {
 			uint64_t off = offs[k] & ~(uint64_t)(chunk - 1);
 			uint8_t *src = (uint8_t *)m[i].mem.hva + off;
-			uint32_t len = m[i].mem.size_bytes < chunk ? (uint32_t)m[i].mem.size_bytes
-								   : chunk;
+			uint32_t len =
+				m[i].mem.size_bytes < chunk ? (uint32_t)m[i].mem.size_bytes : chunk;
 
 			if (k && m[i].mem.size_bytes <= chunk)
 				break;
@@ -306,7 +308,8 @@ static int verify(struct vfio_dev *d, struct mapped *m, size_t n, struct out *o)
 		if (testdrv_dma(&td, stray, chunk, true, 10000, &e))
 			cli_error("--verify: stray DMA", "%s", e.msg);
 		for (size_t i = 0; i < n; i++)
-			intact &= !m[i].ok || digest(m[i].mem.hva, m[i].mem.size_bytes) == before[i];
+			intact &=
+				!m[i].ok || digest(m[i].mem.hva, m[i].mem.size_bytes) == before[i];
 		intact &= digest(scratch.hva, chunk) == scratch_before;
 		/* And the device still works. */
 		fill((uint8_t *)scratch.hva, 64, 99);
@@ -399,7 +402,8 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 	for (size_t i = 0; i < ns; i++) {
 		sizes[i] = parse_size_or_die("--size", opt_size[i]);
 		if (!sizes[i])
-			cli_die(EXIT_USAGE, "--size", "'%s': the size must not be zero", opt_size[i]);
+			cli_die(EXIT_USAGE, "--size", "'%s': the size must not be zero",
+				opt_size[i]);
 		if (i < ni)
 			iovas[i] = dma_iova(parse_u64_or_die("--iova", opt_iova[i]));
 		total += sizes[i];
@@ -424,8 +428,8 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 		if (i < ni)
 			m[i].iova = iovas[i];
 		else if (dma_map_alloc(vfio_dma_registry(io), sizes[i], m[i].mem.page_bytes,
-				       opt_verify ? EDU_DMA_LIMIT : dma_iova(UINT64_MAX), &m[i].iova,
-				       &e)) {
+				       opt_verify ? EDU_DMA_LIMIT : dma_iova(UINT64_MAX),
+				       &m[i].iova, &e)) {
 			cli_error("map", "%s", e.msg);
 			status = EXIT_FAIL;
 			continue;
@@ -613,8 +617,7 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 		size = parse_size_or_die("--size", opt_size[0]);
 	if (opt_iova)
 		cli_die(EXIT_USAGE, "--iova", "bench allocates its IOVA");
-	if (opt_iterations &&
-	    (parse_u32(opt_iterations, &iters) || iters == 0 || iters > 1000000))
+	if (opt_iterations && (parse_u32(opt_iterations, &iters) || iters == 0 || iters > 1000000))
 		cli_die(EXIT_USAGE, "--iterations", "'%s' is not a number from 1 to 1000000",
 			opt_iterations);
 	r.backing = backing_of(&path);
@@ -653,10 +656,11 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 
 int main(int argc, const char **argv)
 {
-	poptContext pc = cli_parse(argc, argv, options,
-				   "info DEVICE | map DEVICE --size SIZE [--iova ADDR] [--backing B] "
-				   "[--verify] [--hold | -- COMMAND...] | bench DEVICE [--size SIZE] "
-				   "[--backing B] [--iterations N]");
+	poptContext pc =
+		cli_parse(argc, argv, options,
+			  "info DEVICE | map DEVICE --size SIZE [--iova ADDR] [--backing B] "
+			  "[--verify] [--hold | -- COMMAND...] | bench DEVICE [--size SIZE] "
+			  "[--backing B] [--iterations N]");
 	const char *cmd = poptGetArg(pc), *dev = poptGetArg(pc);
 	const char **rest = poptGetArgs(pc);
 	enum vfio_backend backend = VFIO_BACKEND_AUTO;

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "out.h"
 #include "clock.h"
 #include "msix.h"
+#include "out.h"
 #include "pcicap.h"
 #include "testdrv.h"
 #include "vfio.h"
@@ -222,8 +222,8 @@ static uint32_t parse_vectors(const char *s, uint32_t max, bool *sel)
 		uint32_t want;
 
 		if (parse_u32(s, &want) || want == 0 || want > max)
-			cli_die(EXIT_USAGE, "--vectors", "'%s': the device has %u vectors (1..%u)", s,
-				max, max);
+			cli_die(EXIT_USAGE, "--vectors", "'%s': the device has %u vectors (1..%u)",
+				s, max, max);
 		for (v = 0; v < want; v++)
 			sel[v] = true;
 		return want;
@@ -292,7 +292,8 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	if (opt_count && (parse_u32(opt_count, &count) || count == 0 || count > 1000000))
 		cli_die(EXIT_USAGE, "--count", "'%s' is not a number from 1 to 1000000", opt_count);
 	if (opt_timeout && (parse_u32(opt_timeout, &timeout_ms) || timeout_ms == 0))
-		cli_die(EXIT_USAGE, "--timeout", "'%s' is not a positive number of ms", opt_timeout);
+		cli_die(EXIT_USAGE, "--timeout", "'%s' is not a positive number of ms",
+			opt_timeout);
 	if (opt_source && strcmp(opt_source, "loopback") && strcmp(opt_source, "device"))
 		cli_die(EXIT_USAGE, "--source", "'%s': loopback or device", opt_source);
 	device = opt_source && !strcmp(opt_source, "device");
@@ -459,7 +460,8 @@ int main(int argc, const char **argv)
 	if (opt_backend && vfio_backend_parse(opt_backend, &backend))
 		cli_die(EXIT_USAGE, "--backend", "'%s': auto, container or iommufd", opt_backend);
 	if (!strcmp(cmd, "info") && (opt_vectors || opt_count || opt_source || opt_timeout))
-		cli_die(EXIT_USAGE, "info", "--vectors, --count, --source and --timeout are for test");
+		cli_die(EXIT_USAGE, "info",
+			"--vectors, --count, --source and --timeout are for test");
 	status = !strcmp(cmd, "info") ? cmd_info(dev, backend) : cmd_test(dev, backend);
 	poptFreeContext(pc);
 	return status;

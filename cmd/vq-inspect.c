@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "out.h"
 #include "guestmem.h"
+#include "out.h"
 #include "virtq.h"
 
 static char **opt_mem;
@@ -74,7 +74,7 @@ static void add_mem(struct guestmem *gm, const char *arg, const char *pid_mem)
 	char *copy = strdup(arg), *at, *item, *save = NULL;
 	unsigned nr = 0;
 	bool sized = true;
-	struct err e = {0};
+	struct err e = { 0 };
 	uint64_t hva = 0;
 	int rc;
 
@@ -180,7 +180,7 @@ static const char *features(const struct virtq *q)
 
 static const char *event_flags_name(uint16_t f)
 {
-	static const char *names[] = {"enable", "disable", "desc", "reserved"};
+	static const char *names[] = { "enable", "disable", "desc", "reserved" };
 
 	return f > 3 ? "reserved" : names[f];
 }
@@ -268,9 +268,9 @@ static void print_flags(struct out *o, uint16_t flags, bool packed)
 		uint16_t bit;
 		const char *name;
 	} names[] = {
-	    {VIRTQ_DESC_F_NEXT, "NEXT"},	 {VIRTQ_DESC_F_WRITE, "WRITE"},
-	    {VIRTQ_DESC_F_INDIRECT, "INDIRECT"}, {VIRTQ_DESC_F_AVAIL, "AVAIL"},
-	    {VIRTQ_DESC_F_USED, "USED"},
+		{ VIRTQ_DESC_F_NEXT, "NEXT" },	       { VIRTQ_DESC_F_WRITE, "WRITE" },
+		{ VIRTQ_DESC_F_INDIRECT, "INDIRECT" }, { VIRTQ_DESC_F_AVAIL, "AVAIL" },
+		{ VIRTQ_DESC_F_USED, "USED" },
 	};
 	uint16_t rest = flags;
 	char hex[8];
@@ -470,8 +470,8 @@ static uint16_t packed_last_avail(const struct virtq *q, const struct guestmem *
 
 static int cmd_check(struct out *o, const struct virtq *q, const struct guestmem *gm)
 {
-	struct virtq_check_opts co = {0};
-	struct report_ctx r = {.o = o};
+	struct virtq_check_opts co = { 0 };
+	struct report_ctx r = { .o = o };
 	unsigned errors;
 
 	if (opt_last_avail || q->packed) { /* packed: the counter may come from the ring */
@@ -496,8 +496,8 @@ int main(int argc, const char **argv)
 				   "--avail GPA --used GPA");
 	const char *cmd = poptGetArg(pc), *extra = poptGetArg(pc);
 	struct guestmem gm;
-	struct virtq q = {0};
-	struct err e = {0};
+	struct virtq q = { 0 };
+	struct err e = { 0 };
 	char pid_mem[64] = "";
 	struct out *o;
 	uint64_t size;

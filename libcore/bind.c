@@ -6,6 +6,7 @@
 #include <fnmatch.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <libudev.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -19,15 +20,14 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <libudev.h>
 
-#include "parse.h"
 #include "clock.h"
+#include "parse.h"
 
 const char *bind_step_name(enum bind_step_kind k)
 {
 	static const char *const names[] = { "modprobe", "record", "write", "wait",
-					     "chown", "forget", "sriov" };
+					     "chown",	 "forget", "sriov" };
 
 	return names[k];
 }
@@ -117,7 +117,8 @@ int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const 
 		char others[400] = "";
 		size_t nm, len = 0;
 
-		if (d->iommu_group < 0 || bind_group_members(s, d->iommu_group, m, BIND_MAX_TARGETS, &nm))
+		if (d->iommu_group < 0 ||
+		    bind_group_members(s, d->iommu_group, m, BIND_MAX_TARGETS, &nm))
 			continue;
 		for (size_t j = 0; j < nm; j++) {
 			const struct pcidev *md = pcidev_find(l, &m[j]);
@@ -125,17 +126,19 @@ int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const 
 			if (!md || md->is_bridge || in_set(idx, n, (size_t)(md - l->dev)) ||
 			    driver_viable(md->driver))
 				continue;
-			len += (size_t)snprintf(others + len, len < sizeof(others) ? sizeof(others) - len : 0,
+			len += (size_t)snprintf(others + len,
+						len < sizeof(others) ? sizeof(others) - len : 0,
 						"%s%s (%s)", len ? ", " : "", md->bdf, md->driver);
 			if (len >= sizeof(others))
 				len = sizeof(others) - 1;
 		}
 		if (*others)
-			return err_set(e, EBUSY,
-				       "%s: IOMMU group %d would not be viable: %s %s still bound to "
-				       "%s; bind the whole group with --group",
-				       d->bdf, d->iommu_group, others,
-				       strchr(others, ',') ? "are" : "is", "a host driver");
+			return err_set(
+				e, EBUSY,
+				"%s: IOMMU group %d would not be viable: %s %s still bound to "
+				"%s; bind the whole group with --group",
+				d->bdf, d->iommu_group, others, strchr(others, ',') ? "are" : "is",
+				"a host driver");
 	}
 	return 0;
 }
@@ -173,8 +176,9 @@ static void problem(struct problems *p, const char *fmt, ...)
 
 static bool is_framebuffer(const char *name)
 {
-	static const char *const fb[] = { "efifb", "simplefb", "simple-framebuffer", "simpledrm",
-					   "vesafb", "vesa-framebuffer", "BOOTFB", "bootfb" };
+	static const char *const fb[] = { "efifb",     "simplefb", "simple-framebuffer",
+					  "simpledrm", "vesafb",   "vesa-framebuffer",
+					  "BOOTFB",    "bootfb" };
 
 	for (size_t i = 0; i < sizeof(fb) / sizeof(fb[0]); i++)
 		if (strstr(name, fb[i]))
@@ -194,7 +198,8 @@ static void check_iomem(const struct sysfs *s, const struct pcidev *d, struct pr
 		unsigned long long lo, hi;
 		char name[128];
 
-		if (sscanf(line, " %llx-%llx : %127[^\n]", &lo, &hi, name) != 3 || !is_framebuffer(name))
+		if (sscanf(line, " %llx-%llx : %127[^\n]", &lo, &hi, name) != 3 ||
+		    !is_framebuffer(name))
 			continue;
 		for (int i = 0; i < 6; i++) {
 			uint64_t b = d->bar_base[i], sz = d->bar_size[i];
@@ -202,9 +207,10 @@ static void check_iomem(const struct sysfs *s, const struct pcidev *d, struct pr
 			if (d->bar_io[i] || !sz || !b)
 				continue;
 			if (lo < b + sz && hi >= b)
-				problem(p, "BAR%d [0x%" PRIx64 "-0x%" PRIx64 "] holds the firmware "
-					   "framebuffer '%s' (the console draws there; boot with "
-					   "initcall_blacklist=sysfb_init or video=efifb:off)",
+				problem(p,
+					"BAR%d [0x%" PRIx64 "-0x%" PRIx64 "] holds the firmware "
+					"framebuffer '%s' (the console draws there; boot with "
+					"initcall_blacklist=sysfb_init or video=efifb:off)",
 					i, b, b + sz - 1, name);
 		}
 	}
@@ -265,7 +271,8 @@ static void collect_nodes(const char *dir, int depth, struct devnode *v, size_t 
 static const struct devnode *match_node(const struct devnode *v, size_t n, const struct stat *st)
 {
 	for (size_t i = 0; i < n; i++)
-		if (st->st_rdev == v[i].rdev && (v[i].block ? S_ISBLK(st->st_mode) : S_ISCHR(st->st_mode)))
+		if (st->st_rdev == v[i].rdev &&
+		    (v[i].block ? S_ISBLK(st->st_mode) : S_ISCHR(st->st_mode)))
 			return &v[i];
 	return NULL;
 }
@@ -323,9 +330,11 @@ static void check_users(const struct sysfs *s, const struct pcidev *d, struct pr
 			fclose(f);
 		}
 		if (hit)
-			problem(p, "process %s (%s) holds /dev/%s open", pe->d_name, comm, hit->name);
+			problem(p, "process %s (%s) holds /dev/%s open", pe->d_name, comm,
+				hit->name);
 		else
-			problem(p, "process %s (%s) has a BAR of the device mapped", pe->d_name, comm);
+			problem(p, "process %s (%s) has a BAR of the device mapped", pe->d_name,
+				comm);
 	}
 	closedir(pd);
 	/* Mounted file systems on its block devices. */
@@ -395,8 +404,8 @@ static int fbcon_bound(const struct sysfs *s)
 		int n;
 
 		if (sscanf(de->d_name, "vtcon%d", &n) != 1 ||
-		    sysfs_read(s, name, sizeof(name), "/sys/class/vtconsole/%s/name",
-			       de->d_name) < 0 ||
+		    sysfs_read(s, name, sizeof(name), "/sys/class/vtconsole/%s/name", de->d_name) <
+			    0 ||
 		    !strstr(name, "frame buffer") ||
 		    sysfs_read_u64(s, &bound, "/sys/class/vtconsole/%s/bind", de->d_name) || !bound)
 			continue;
@@ -424,11 +433,13 @@ static void check_console(const struct sysfs *s, const struct pcidev *d, struct 
 	while ((de = readdir(dir))) {
 		if (strncmp(de->d_name, "fb", 2) || !fb_on_device(s, de->d_name, real))
 			continue;
-		if (sysfs_read(s, name, sizeof(name), "/sys/class/graphics/%s/name", de->d_name) < 0)
+		if (sysfs_read(s, name, sizeof(name), "/sys/class/graphics/%s/name", de->d_name) <
+		    0)
 			snprintf(name, sizeof(name), "?");
-		problem(p, "is the console: fbcon (vtcon%d) draws on its %s (%s); release it with "
-			   "'echo 0 > /sys/class/vtconsole/vtcon%d/bind', or boot with "
-			   "initcall_blacklist=sysfb_init or video=efifb:off",
+		problem(p,
+			"is the console: fbcon (vtcon%d) draws on its %s (%s); release it with "
+			"'echo 0 > /sys/class/vtconsole/vtcon%d/bind', or boot with "
+			"initcall_blacklist=sysfb_init or video=efifb:off",
 			vt, de->d_name, name, vt);
 	}
 	closedir(dir);
@@ -452,7 +463,8 @@ void bind_holders(const struct sysfs *s, const struct pcidev *d, char *buf, size
 int bind_check_target(const struct pcidev *d, struct err *e)
 {
 	if (d->is_bridge)
-		return err_set(e, EINVAL, "%s: is a PCI bridge; vfio-pci binds endpoints only", d->bdf);
+		return err_set(e, EINVAL, "%s: is a PCI bridge; vfio-pci binds endpoints only",
+			       d->bdf);
 	if (d->iommu_group < 0)
 		return err_set(e, ENODEV,
 			       "%s: has no IOMMU group (it sits behind no IOMMU, or the IOMMU "
@@ -497,8 +509,8 @@ static int limits_scan(const char *path, const char *user, gid_t *groups, int ng
 		int rank = 0;
 		uint64_t v;
 
-		if (sscanf(line, "%63s %15s %31s %31s", dom, type, item, val) != 4 || dom[0] == '#' ||
-		    strcmp(item, "memlock") || !strcmp(type, "hard"))
+		if (sscanf(line, "%63s %15s %31s %31s", dom, type, item, val) != 4 ||
+		    dom[0] == '#' || strcmp(item, "memlock") || !strcmp(type, "hard"))
 			continue;
 		if (!strcmp(dom, user))
 			rank = 3;
@@ -548,7 +560,8 @@ uint64_t bind_memlock_limit(const char *user, const char **source)
 
 					if (len < 6 || strcmp(de->d_name + len - 5, ".conf"))
 						continue;
-					snprintf(p, sizeof(p), "/etc/security/limits.d/%s", de->d_name);
+					snprintf(p, sizeof(p), "/etc/security/limits.d/%s",
+						 de->d_name);
 					limits_scan(p, user, groups, ng, &best, &rank);
 				}
 				closedir(d);
@@ -595,8 +608,8 @@ void bind_alias_match(const char *aliases, const char *modalias, char *module, s
 		snprintf(buf, sizeof(buf), "%.*s", (int)(n < sizeof(buf) ? n : sizeof(buf) - 1),
 			 line);
 		line = nl ? nl + 1 : line + n;
-		if (sscanf(buf, "alias %399s %63s", pat, mod) != 2 || strncmp(pat, "vfio_pci:", 9) ||
-		    fnmatch(pat, modalias, 0))
+		if (sscanf(buf, "alias %399s %63s", pat, mod) != 2 ||
+		    strncmp(pat, "vfio_pci:", 9) || fnmatch(pat, modalias, 0))
 			continue;
 		for (const char *c = pat; *c; c++)
 			stars += *c == '*';
@@ -736,7 +749,8 @@ static bool override_set(const struct sysfs *s, const char *bdf)
 {
 	char buf[PCIDEV_NAME_MAX];
 
-	return sysfs_read(s, buf, sizeof(buf), "/sys/bus/pci/devices/%s/driver_override", bdf) > 0 &&
+	return sysfs_read(s, buf, sizeof(buf), "/sys/bus/pci/devices/%s/driver_override", bdf) >
+		       0 &&
 	       strcmp(buf, "(null)") != 0;
 }
 
@@ -839,11 +853,13 @@ int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 	if (op == BIND_OP_RESTORE) {
 		for (size_t i = 0; i < p->nt && !rc; i++)
 			if (!p->t[i].noop)
-				rc = restore_steps(p, s, i, p->t[i].recorded ? p->t[i].original : "",
+				rc = restore_steps(p, s, i,
+						   p->t[i].recorded ? p->t[i].original : "",
 						   state_path, e);
 		return rc;
 	}
-	/* Load the drivers first, record every original driver, then move the devices one by one. */
+	/* Load the drivers first, record every original driver, then move the devices one by one.
+	 */
 	for (size_t i = 0; i < p->nt && !rc; i++) {
 		bool earlier = false;
 
@@ -866,7 +882,8 @@ int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 			rc = add_write(p, s, i, p->t[i].driver, e,
 				       "/sys/bus/pci/devices/%s/driver_override", d->bdf);
 		if (!rc && *d->driver)
-			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers/%s/unbind", d->driver);
+			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers/%s/unbind",
+				       d->driver);
 		if (!rc)
 			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers_probe");
 		if (!rc)
@@ -925,8 +942,9 @@ static int run_modprobe(const char *module, struct err *e)
 	if (waitpid(pid, &status, 0) < 0)
 		return err_set(e, errno, "modprobe %s: %s", module, strerror(errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		return err_set(e, ENOENT, "modprobe %s failed (status %d): is the module available?",
-			       module, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return err_set(e, ENOENT,
+			       "modprobe %s failed (status %d): is the module available?", module,
+			       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return 0;
 }
 
@@ -960,11 +978,11 @@ static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver,
 			return 0;
 		left = deadline - clock_now_ms();
 		if (left <= 0)
-			return err_set(e, ETIMEDOUT,
-				       "%s: timed out after %d ms waiting for driver %s%s (now: %s)",
-				       d->bdf, o->timeout_ms, driver,
-				       vfio ? " and /dev/vfio/N" : "",
-				       *d->driver ? d->driver : "no driver");
+			return err_set(
+				e, ETIMEDOUT,
+				"%s: timed out after %d ms waiting for driver %s%s (now: %s)",
+				d->bdf, o->timeout_ms, driver, vfio ? " and /dev/vfio/N" : "",
+				*d->driver ? d->driver : "no driver");
 		pfd[0].fd = mon ? udev_monitor_get_fd(mon) : -1;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = o->sigfd;
@@ -1068,20 +1086,21 @@ static int run_step(struct bind_plan *p, struct bind_step *st, const struct sysf
 			char holders[400];
 
 			bind_holders(s, t->dev, holders, sizeof(holders));
-			return err_set(e, ETIMEDOUT,
-				       "%s: write '%s' to %s did not return within %d s%s; %s",
-				       t->dev->bdf, strcmp(st->value, "\n") ? st->value : "\\n",
-				       st->path, o->timeout_ms / 1000,
-				       o->fault_hang && *writes == o->fault_hang ? " (injected hang)"
-										 : "",
-				       *holders ? holders : "no process holds its nodes or BARs");
+			return err_set(
+				e, ETIMEDOUT,
+				"%s: write '%s' to %s did not return within %d s%s; %s",
+				t->dev->bdf, strcmp(st->value, "\n") ? st->value : "\\n", st->path,
+				o->timeout_ms / 1000,
+				o->fault_hang && *writes == o->fault_hang ? " (injected hang)" : "",
+				*holders ? holders : "no process holds its nodes or BARs");
 		}
 		if (rc)
 			return err_set(e, rc, "%s: write '%s' to %s: %s%s", t->dev->bdf,
 				       strcmp(st->value, "\n") ? st->value : "\\n", st->path,
 				       strerror(-rc),
-				       o->fault_write && *writes == o->fault_write ? " (injected fault)"
-										   : "");
+				       o->fault_write && *writes == o->fault_write
+					       ? " (injected fault)"
+					       : "");
 		return 0;
 	}
 	return err_set(e, EINVAL, "bad plan step");
@@ -1135,7 +1154,8 @@ static void rollback(struct bind_plan *p, const struct sysfs *s, struct bindstat
 		bind_plan_free(&rp);
 		if (rc && used < sizeof(e->msg) - 1)
 			used += (size_t)snprintf(e->msg + used, sizeof(e->msg) - used,
-						 "; rollback of %s failed: %s", t->dev->bdf, re.msg);
+						 "; rollback of %s failed: %s", t->dev->bdf,
+						 re.msg);
 		if (used >= sizeof(e->msg))
 			used = sizeof(e->msg) - 1;
 	}

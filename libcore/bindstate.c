@@ -150,7 +150,8 @@ int bindstate_open(struct bindstate *st, const char *dir, bool read_only, struct
 	}
 	rc = mkdir_p(st->dir);
 	if (rc)
-		return err_set(e, rc, "%s: cannot create state directory: %s", st->dir, strerror(-rc));
+		return err_set(e, rc, "%s: cannot create state directory: %s", st->dir,
+			       strerror(-rc));
 	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (st->lock_fd < 0)
 		return err_set(e, errno, "%s: %s", path, strerror(errno));

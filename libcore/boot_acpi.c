@@ -286,8 +286,8 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 	len = 276;
 	boot_put32(t + 40, (uint32_t)dsdt);
 	boot_put16(t + 109, (1 << 1) | (1 << 2) | (1 << 5)); /* 8042, no VGA, no CMOS RTC */
-	boot_put32(t + 112, 1u << 20);			    /* HW_REDUCED_ACPI */
-	t[131] = 4;					    /* minor version: 6.4 */
+	boot_put32(t + 112, 1u << 20);			     /* HW_REDUCED_ACPI */
+	t[131] = 4;					     /* minor version: 6.4 */
 	boot_put64(t + 140, dsdt);
 	gas_io8(t + 244, BOOT_ACPI_SLEEP_PORT);
 	gas_io8(t + 256, BOOT_ACPI_SLEEP_PORT + 1);

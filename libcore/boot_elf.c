@@ -56,8 +56,7 @@ static int elf_parse(const uint8_t *k, size_t size, struct elf *f)
 		if (f->phentsize < sizeof(Elf32_Phdr))
 			return -ENOEXEC;
 	}
-	if (f->phnum == 0 || f->phoff > size ||
-	    (uint64_t)f->phnum * f->phentsize > size - f->phoff)
+	if (f->phnum == 0 || f->phoff > size || (uint64_t)f->phnum * f->phentsize > size - f->phoff)
 		return -ENOEXEC;
 	return 0;
 }
@@ -96,7 +95,8 @@ static int elf_find_pvh(const struct elf *f, uint64_t *entry)
 		off = p.offset;
 		end = p.offset + p.filesz;
 		while (end - off >= 12) {
-			uint32_t namesz = boot_get32(f->k + off), descsz = boot_get32(f->k + off + 4);
+			uint32_t namesz = boot_get32(f->k + off),
+				 descsz = boot_get32(f->k + off + 4);
 			uint32_t type = boot_get32(f->k + off + 8);
 			uint64_t name = off + 12, desc = name + (((uint64_t)namesz + 3) & ~3ULL);
 			uint64_t next = desc + (((uint64_t)descsz + 3) & ~3ULL);
@@ -166,11 +166,12 @@ int boot_elf_load(const struct vm_ram *ram, const struct boot_image *img, struct
 		dst = vm_ram_hva(ram, p.paddr, p.memsz);
 		if (!dst || p.paddr + p.memsz > vm_ram_low_end(ram))
 			return err_input(
-			    e, ENOMEM,
-			    "memory too small for the kernel: its segment [0x%llx, 0x%llx) "
-			    "is beyond the end of RAM (0x%llx)",
-			    (unsigned long long)p.paddr, (unsigned long long)(p.paddr + p.memsz),
-			    (unsigned long long)vm_ram_low_end(ram));
+				e, ENOMEM,
+				"memory too small for the kernel: its segment [0x%llx, 0x%llx) "
+				"is beyond the end of RAM (0x%llx)",
+				(unsigned long long)p.paddr,
+				(unsigned long long)(p.paddr + p.memsz),
+				(unsigned long long)vm_ram_low_end(ram));
 		memcpy(dst, img->kernel + p.offset, p.filesz);
 		memset(dst + p.filesz, 0, p.memsz - p.filesz);
 		if (p.paddr < lo)
@@ -190,8 +191,8 @@ int boot_elf_load(const struct vm_ram *ram, const struct boot_image *img, struct
 	} else {
 		if (!f.is64)
 			return err_input(
-			    e, ENOEXEC,
-			    "kernel: 32-bit ELF without a PVH entry note is not bootable");
+				e, ENOEXEC,
+				"kernel: 32-bit ELF without a PVH entry note is not bootable");
 		info->format = BOOT_FORMAT_ELF;
 		info->mode = BOOT_MODE_LINUX64;
 		/* vmlinux's entry is physical (phys_startup_64); virtual ones are refused. */

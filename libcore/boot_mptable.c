@@ -7,7 +7,7 @@
 #define MP_LAPIC_GPA   ((uint32_t)LAPIC_GPA)
 #define MP_IOAPIC_GPA  ((uint32_t)IOAPIC_GPA)
 #define MP_IOAPIC_PINS IOAPIC_PINS
-#define MP_TABLE_MAX  (BOOT_LOWMEM_END_GPA - BOOT_EBDA_GPA)
+#define MP_TABLE_MAX   (BOOT_LOWMEM_END_GPA - BOOT_EBDA_GPA)
 
 static uint8_t checksum(const uint8_t *p, size_t n)
 {
@@ -35,12 +35,12 @@ int boot_mptable_write(const struct vm_ram *ram, unsigned nr_cpus, struct err *e
 	cfg = base + 16;
 	p = cfg + 44;
 	for (unsigned i = 0; i < nr_cpus; i++, entries++, p += 20) {
-		p[0] = 0;		      /* processor */
-		p[1] = (uint8_t)i;	      /* local APIC id */
-		p[2] = 0x14;		      /* local APIC version */
+		p[0] = 0;				/* processor */
+		p[1] = (uint8_t)i;			/* local APIC id */
+		p[2] = 0x14;				/* local APIC version */
 		p[3] = (uint8_t)(1 | (i == 0 ? 2 : 0)); /* enabled, bootstrap */
-		boot_put32(p + 4, 0x600);     /* family 6 */
-		boot_put32(p + 8, 0x201);     /* FPU, APIC */
+		boot_put32(p + 4, 0x600);		/* family 6 */
+		boot_put32(p + 8, 0x201);		/* FPU, APIC */
 	}
 	p[0] = 1; /* bus 0: ISA */
 	p[1] = 0;
@@ -53,8 +53,8 @@ int boot_mptable_write(const struct vm_ram *ram, unsigned nr_cpus, struct err *e
 	boot_put32(p + 4, MP_IOAPIC_GPA);
 	p += 8, entries++;
 	for (unsigned irq = 0; irq < MP_IOAPIC_PINS; irq++, entries++, p += 8) {
-		p[0] = 3; /* I/O interrupt: ISA irq → same IOAPIC pin */
-		p[1] = 0; /* INT */
+		p[0] = 3;	      /* I/O interrupt: ISA irq → same IOAPIC pin */
+		p[1] = 0;	      /* INT */
 		boot_put16(p + 2, 0); /* conforming polarity and trigger */
 		p[4] = 0;
 		p[5] = (uint8_t)irq;

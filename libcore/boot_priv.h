@@ -80,9 +80,9 @@ int boot_bzimage_load(const struct vm_ram *ram, const struct boot_image *img,
 #define E820_RAM      1
 #define E820_RESERVED 2
 
-#define BZ_HDRS_MAGIC	   0x53726448u /* "HdrS" */
-#define BZ_XLF_KERNEL_64   0x1
-#define BZ_LOADED_HIGH	   0x1
-#define BZ_MIN_PROTOCOL	   0x0206
+#define BZ_HDRS_MAGIC	 0x53726448u /* "HdrS" */
+#define BZ_XLF_KERNEL_64 0x1
+#define BZ_LOADED_HIGH	 0x1
+#define BZ_MIN_PROTOCOL	 0x0206
 
 #endif

@@ -44,8 +44,8 @@ static void memmap_build(const struct vm_ram *ram, struct memmap *m)
 	m->e[m->n++] = (typeof(m->e[0])){ 0, BOOT_EBDA_GPA, E820_RAM };
 	m->e[m->n++] = (typeof(m->e[0])){ BOOT_EBDA_GPA, BOOT_LOWMEM_END_GPA - BOOT_EBDA_GPA,
 					  E820_RESERVED };
-	m->e[m->n++] = (typeof(m->e[0])){ BOOT_HIMEM_GPA, vm_ram_low_end(ram) - BOOT_HIMEM_GPA,
-					  E820_RAM };
+	m->e[m->n++] =
+		(typeof(m->e[0])){ BOOT_HIMEM_GPA, vm_ram_low_end(ram) - BOOT_HIMEM_GPA, E820_RAM };
 	if (ram->nr_regions > 1)
 		m->e[m->n++] = (typeof(m->e[0])){ ram->region[1].gpa, ram->region[1].size_bytes,
 						  E820_RAM };
@@ -73,7 +73,7 @@ static int write_page_tables(const struct vm_ram *ram, struct err *e)
 static int write_gdt(const struct vm_ram *ram, struct err *e)
 {
 	static const uint64_t gdt[] = {
-		0,			/* null */
+		0,		       /* null */
 		0x00cf9b000000ffffULL, /* 0x08: 32-bit code, flat */
 		0x00af9b000000ffffULL, /* 0x10: 64-bit code */
 		0x00cf93000000ffffULL, /* 0x18: data, flat */
@@ -269,7 +269,7 @@ void boot_sregs_long_mode(struct kvm_sregs *sregs)
 	common_sregs(sregs, 1);
 	sregs->cr0 = 0x80050033; /* PG WP NE ET MP PE */
 	sregs->cr3 = BOOT_PML4_GPA;
-	sregs->cr4 = 0x20; /* PAE */
+	sregs->cr4 = 0x20;   /* PAE */
 	sregs->efer = 0x500; /* LMA LME */
 }
 

@@ -223,7 +223,8 @@ int dma_map_alloc(const struct dma_map *dm, uint64_t size_bytes, uint64_t align,
 		align = pg;
 	if (!dma_is_aligned(size_bytes, pg))
 		return err_set(e, EINVAL,
-			       "size 0x%" PRIx64 " is not a multiple of the IOMMU page size 0x%" PRIx64,
+			       "size 0x%" PRIx64
+			       " is not a multiple of the IOMMU page size 0x%" PRIx64,
 			       size_bytes, pg);
 	if (dm->max_count && dm->n >= dm->max_count)
 		return err_set(e, ENOSPC, "the IOMMU allows no more than %" PRIu64 " mappings",
@@ -284,8 +285,8 @@ int dma_map_check(const struct dma_map *dm, struct err *e)
 		sum += m->size_bytes;
 	}
 	if (sum != dm->total_bytes)
-		return err_set(e, EUCLEAN, "total 0x%" PRIx64 " != sum 0x%" PRIx64,
-			       dm->total_bytes, sum);
+		return err_set(e, EUCLEAN, "total 0x%" PRIx64 " != sum 0x%" PRIx64, dm->total_bytes,
+			       sum);
 	if (dm->max_count && dm->n > dm->max_count)
 		return err_set(e, EUCLEAN, "%zu mappings exceed the limit", dm->n);
 	return 0;

@@ -47,13 +47,14 @@ int dma_huge_free_pages(uint64_t page_bytes, uint64_t *free_pages, uint64_t *tot
 	char path[128];
 	int rc;
 
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/free_hugepages",
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/free_hugepages",
 		 page_bytes >> 10);
 	rc = read_u64_file(path, free_pages);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
-		 page_bytes >> 10);
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages", page_bytes >> 10);
 	return read_u64_file(path, total_pages);
 }
 
@@ -86,14 +87,15 @@ static int huge_alloc(struct dma_mem *mem, uint64_t page, struct err *e)
 		return err_set(e, -rc, "reading the %s huge page counts: %s", name, strerror(-rc));
 	if (nfree < need)
 		return err_input(
-		    e, ENOMEM,
-		    "%" PRIu64 " free %s huge pages needed, %" PRIu64 " free of %" PRIu64
-		    " reserved "
-		    "(reserve more: echo N > /sys/kernel/mm/hugepages/hugepages-%" PRIu64
-		    "kB/nr_hugepages)",
-		    need, name, nfree, total, page >> 10);
-	mem->hva = mmap(NULL, mem->size_bytes, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT), -1, 0);
+			e, ENOMEM,
+			"%" PRIu64 " free %s huge pages needed, %" PRIu64 " free of %" PRIu64
+			" reserved "
+			"(reserve more: echo N > /sys/kernel/mm/hugepages/hugepages-%" PRIu64
+			"kB/nr_hugepages)",
+			need, name, nfree, total, page >> 10);
+	mem->hva =
+		mmap(NULL, mem->size_bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT), -1, 0);
 	if (mem->hva == MAP_FAILED) {
 		mem->hva = NULL;
 		return err_set(e, errno, "mmap of %" PRIu64 " %s huge pages: %s", need, name,
@@ -168,8 +170,8 @@ int dma_mem_alloc(struct dma_mem *mem, enum dma_backing backing, uint64_t size_b
 			mem->page_bytes = (uint64_t)st.st_blksize; /* hugetlbfs: the huge page */
 		rc = check_multiple(size_bytes, mem->page_bytes, e);
 		if (!rc && (uint64_t)st.st_size < size_bytes)
-			rc = err_set(e, EINVAL, "%s: %" PRIu64 " bytes, smaller than %" PRIu64, path,
-				     (uint64_t)st.st_size, size_bytes);
+			rc = err_set(e, EINVAL, "%s: %" PRIu64 " bytes, smaller than %" PRIu64,
+				     path, (uint64_t)st.st_size, size_bytes);
 		if (rc) {
 			dma_mem_free(mem);
 			return rc;

@@ -68,7 +68,7 @@ static int region_insert(struct guestmem *gm, const struct guestmem_region *nr, 
 
 int guestmem_add(struct guestmem *gm, gpa_t gpa, void *hva, uint64_t size_bytes, struct err *e)
 {
-	struct guestmem_region r = {.gpa = gpa, .size_bytes = size_bytes, .hva = hva};
+	struct guestmem_region r = { .gpa = gpa, .size_bytes = size_bytes, .hva = hva };
 
 	return region_insert(gm, &r, e);
 }
@@ -107,7 +107,7 @@ static int read_whole(int fd, const char *path, uint64_t offset, uint64_t len, v
 int guestmem_add_file(struct guestmem *gm, const char *path, uint64_t file_offset, gpa_t gpa,
 		      uint64_t size_bytes, struct err *e)
 {
-	struct guestmem_region r = {.gpa = gpa};
+	struct guestmem_region r = { .gpa = gpa };
 	struct stat st;
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t pg_off;
@@ -148,7 +148,7 @@ int guestmem_add_file(struct guestmem *gm, const char *path, uint64_t file_offse
 	if (size_bytes + (file_offset - pg_off) <= SIZE_MAX) {
 		size_t map_len = (size_t)(size_bytes + (file_offset - pg_off));
 		void *p =
-		    mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)pg_off);
+			mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)pg_off);
 
 		if (p != MAP_FAILED) {
 			r.owned = p;

@@ -9,13 +9,13 @@
 #define ST_CMD_DATA 0x08
 #define ST_KBD_ON   0x10
 
-#define CMD_READ_CTR  0x20
-#define CMD_WRITE_CTR 0x60
-#define CMD_SELF_TEST 0xaa
-#define CMD_KBD_TEST  0xab
-#define CMD_READ_OUTP 0xd0
+#define CMD_READ_CTR   0x20
+#define CMD_WRITE_CTR  0x60
+#define CMD_SELF_TEST  0xaa
+#define CMD_KBD_TEST   0xab
+#define CMD_READ_OUTP  0xd0
 #define CMD_WRITE_OUTP 0xd1
-#define CMD_RESET_CPU 0xfe
+#define CMD_RESET_CPU  0xfe
 
 void i8042_init(struct i8042 *k, i8042_reset_fn *reset, void *opaque)
 {

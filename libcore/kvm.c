@@ -480,21 +480,21 @@ int kvm_vcpu_setup_msrs(struct kvm_vcpu *vcpu, struct err *e)
 		uint32_t index;
 		uint64_t data;
 	} init[] = {
-		{ 0x174, 0 },	      /* IA32_SYSENTER_CS */
-		{ 0x175, 0 },	      /* IA32_SYSENTER_ESP */
-		{ 0x176, 0 },	      /* IA32_SYSENTER_EIP */
-		{ 0xc0000081, 0 },    /* STAR */
-		{ 0xc0000082, 0 },    /* LSTAR */
-		{ 0xc0000083, 0 },    /* CSTAR */
-		{ 0xc0000084, 0 },    /* SYSCALL_MASK */
-		{ 0xc0000102, 0 },    /* KERNEL_GS_BASE */
-		{ 0x1a0, 1 },	      /* IA32_MISC_ENABLE: fast strings */
+		{ 0x174, 0 },	   /* IA32_SYSENTER_CS */
+		{ 0x175, 0 },	   /* IA32_SYSENTER_ESP */
+		{ 0x176, 0 },	   /* IA32_SYSENTER_EIP */
+		{ 0xc0000081, 0 }, /* STAR */
+		{ 0xc0000082, 0 }, /* LSTAR */
+		{ 0xc0000083, 0 }, /* CSTAR */
+		{ 0xc0000084, 0 }, /* SYSCALL_MASK */
+		{ 0xc0000102, 0 }, /* KERNEL_GS_BASE */
+		{ 0x1a0, 1 },	   /* IA32_MISC_ENABLE: fast strings */
 	};
 	const unsigned n = sizeof(init) / sizeof(init[0]);
 	union {
 		struct kvm_msrs hdr;
-		uint8_t raw[sizeof(struct kvm_msrs) + sizeof(init) / sizeof(init[0]) *
-							       sizeof(struct kvm_msr_entry)];
+		uint8_t raw[sizeof(struct kvm_msrs) +
+			    sizeof(init) / sizeof(init[0]) * sizeof(struct kvm_msr_entry)];
 	} msrs;
 	int set;
 
@@ -652,7 +652,8 @@ const char *kvm_exit_name(uint32_t reason)
 
 static int dump_seg(char *buf, size_t len, const char *name, const struct kvm_segment *s)
 {
-	return snprintf(buf, len, "%-3s sel=0x%04x base=0x%016llx limit=0x%08x type=%u s=%u dpl=%u "
+	return snprintf(buf, len,
+			"%-3s sel=0x%04x base=0x%016llx limit=0x%08x type=%u s=%u dpl=%u "
 			"p=%u db=%u l=%u g=%u\n",
 			name, s->selector, (unsigned long long)s->base, s->limit, s->type, s->s,
 			s->dpl, s->present, s->db, s->l, s->g);
@@ -682,8 +683,7 @@ int kvm_vcpu_dump(struct kvm_vcpu *vcpu, char *buf, size_t len)
 	     r.rdx);
 	EMIT("rsi=0x%016llx rdi=0x%016llx rbp=0x%016llx rsp=0x%016llx\n", r.rsi, r.rdi, r.rbp,
 	     r.rsp);
-	EMIT("r8 =0x%016llx r9 =0x%016llx r10=0x%016llx r11=0x%016llx\n", r.r8, r.r9, r.r10,
-	     r.r11);
+	EMIT("r8 =0x%016llx r9 =0x%016llx r10=0x%016llx r11=0x%016llx\n", r.r8, r.r9, r.r10, r.r11);
 	EMIT("r12=0x%016llx r13=0x%016llx r14=0x%016llx r15=0x%016llx\n", r.r12, r.r13, r.r14,
 	     r.r15);
 	EMIT("rip=0x%016llx rflags=0x%016llx\n", r.rip, r.rflags);

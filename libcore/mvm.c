@@ -65,10 +65,10 @@ static int images_get(const struct mvm_config *c, struct image *kernel, struct i
 		return rc;
 	if (boot_detect(kernel->data, kernel->size) == BOOT_FORMAT_UNKNOWN)
 		return err_input(
-		    e, ENOEXEC,
-		    "kernel: %s: kernel format not recognised (expected an x86 ELF or a "
-		    "bzImage)",
-		    path);
+			e, ENOEXEC,
+			"kernel: %s: kernel format not recognised (expected an x86 ELF or a "
+			"bzImage)",
+			path);
 	if (c->initrd)
 		*initrd = (struct image){ c->initrd, c->initrd_size, false };
 	else if (c->vm->initrd)
@@ -169,12 +169,12 @@ static int boot_tables(struct mvm *m, unsigned cpus, const struct image *kernel,
 	gpa_t rsdp = 0;
 
 	for (unsigned i = 0; i < m->devs.n; i++)
-		adev[i] = (struct boot_acpi_dev){ vmdev_mmio_gpa(i), VMDEV_MMIO_SIZE,
-						  vmdev_irq(i) };
+		adev[i] =
+			(struct boot_acpi_dev){ vmdev_mmio_gpa(i), VMDEV_MMIO_SIZE, vmdev_irq(i) };
 	if (boot_acpi_write(&m->vm.ram, cpus, adev, m->devs.n, &rsdp, e))
 		return err_prefix(e, "ACPI tables");
-	img = (struct boot_image){ kernel->data, kernel->size, initrd->data, initrd->size,
-				   m->cmdline, rsdp };
+	img = (struct boot_image){ kernel->data, kernel->size, initrd->data,
+				   initrd->size, m->cmdline,   rsdp };
 	if (boot_load(&m->vm.ram, &img, &m->boot, e))
 		return err_prefix(e, "kernel");
 	if (boot_mptable_write(&m->vm.ram, cpus, e))

@@ -35,7 +35,8 @@ uint32_t pci_host_conf_read(struct pci_host *h, unsigned port_off, unsigned len)
 
 		v = 0;
 		for (unsigned i = 0; i < len; i++)
-			v |= (uint32_t)(off + i < sizeof(h->bridge) ? h->bridge[off + i] : 0) << (8 * i);
+			v |= (uint32_t)(off + i < sizeof(h->bridge) ? h->bridge[off + i] : 0)
+			     << (8 * i);
 	} else if (s > 0 && h->slot[s].ops) {
 		v = h->slot[s].ops->cfg_read(h->slot[s].dev, reg + (port_off - 4), len);
 	}
@@ -95,7 +96,8 @@ int pci_host_init(struct pci_host *h, struct vm_bus *pio, struct err *e)
 	h->bridge[0x0b] = 0x06; /* class: bridge, host */
 	h->bridge[0x0a] = 0x00;
 	if (pio)
-		return vm_bus_register(pio, PCI_HOST_CONF_ADDR, PCI_HOST_CONF_PORTS, &pio_ops, h, "pci-conf1", e);
+		return vm_bus_register(pio, PCI_HOST_CONF_ADDR, PCI_HOST_CONF_PORTS, &pio_ops, h,
+				       "pci-conf1", e);
 	return 0;
 }
 

@@ -58,7 +58,8 @@ int pci_addr_parse(const char *s, struct pci_addr *a, bool *has_domain, struct e
 		if (bus > 0xff)
 			return err_set(e, EINVAL, "%s: bus 0x%x is out of range (00-ff)", s, bus);
 		if (dev > 0x1f)
-			return err_set(e, EINVAL, "%s: device 0x%x is out of range (00-1f)", s, dev);
+			return err_set(e, EINVAL, "%s: device 0x%x is out of range (00-1f)", s,
+				       dev);
 		if (fn > 7)
 			return err_set(e, EINVAL, "%s: function %u is out of range (0-7)", s, fn);
 		a->domain = dom;
@@ -84,8 +85,10 @@ const char *pci_addr_format(const struct pci_addr *a, char buf[PCI_ADDR_STRLEN])
 
 int pci_addr_cmp(const struct pci_addr *a, const struct pci_addr *b)
 {
-	uint64_t ka = (uint64_t)a->domain << 16 | (uint64_t)a->bus << 8 | (uint64_t)a->dev << 3 | a->fn;
-	uint64_t kb = (uint64_t)b->domain << 16 | (uint64_t)b->bus << 8 | (uint64_t)b->dev << 3 | b->fn;
+	uint64_t ka =
+		(uint64_t)a->domain << 16 | (uint64_t)a->bus << 8 | (uint64_t)a->dev << 3 | a->fn;
+	uint64_t kb =
+		(uint64_t)b->domain << 16 | (uint64_t)b->bus << 8 | (uint64_t)b->dev << 3 | b->fn;
 
 	return ka < kb ? -1 : ka > kb;
 }

@@ -38,7 +38,8 @@ static int check_area(const char *what, uint8_t bir, uint32_t offset, uint64_t l
 		      const uint64_t bar_size[6], struct err *e)
 {
 	if (bir > 5)
-		return err_set(e, EINVAL, "MSI-X %s: BIR %u is reserved (BARs are 0..5)", what, bir);
+		return err_set(e, EINVAL, "MSI-X %s: BIR %u is reserved (BARs are 0..5)", what,
+			       bir);
 	if (!bar_size[bir])
 		return err_set(e, EINVAL, "MSI-X %s: BAR %u is not implemented", what, bir);
 	if (offset > bar_size[bir] || len > bar_size[bir] - offset)
@@ -51,8 +52,8 @@ static int check_area(const char *what, uint8_t bir, uint32_t offset, uint64_t l
 
 int pcicap_msix_check_bars(const struct pcicap_msix *m, const uint64_t bar_size[6], struct err *e)
 {
-	int rc = check_area("table", m->table_bir, m->table_offset, 16ull * m->table_size,
-			    bar_size, e);
+	int rc = check_area("table", m->table_bir, m->table_offset, 16ull * m->table_size, bar_size,
+			    e);
 
 	if (rc)
 		return rc;

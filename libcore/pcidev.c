@@ -89,7 +89,7 @@ int pcidev_scan(const struct sysfs *s, struct pcidev_list *out, struct err *e)
 
 			d->bar_io[i] = b & PCI_BASE_ADDRESS_SPACE_IO;
 			d->bar_base[i] = d->bar_io[i] ? (b & PCI_BASE_ADDRESS_IO_MASK)
-						       : (b & PCI_BASE_ADDRESS_MEM_MASK);
+						      : (b & PCI_BASE_ADDRESS_MEM_MASK);
 			d->bar_size[i] = p->size[i];
 		}
 		pcidev_refresh(s, d);
@@ -152,8 +152,9 @@ int pcidev_resolve(const struct pcidev_list *l, const struct pci_sel *sel, const
 		if (!match)
 			continue;
 		if (sel->kind == PCI_SEL_SHORT_ADDR && found == 1)
-			return err_set(e, EINVAL, "%s: ambiguous: both %s and %s match; give the domain",
-				       text, pci_addr_format(&l->dev[first].addr, a),
+			return err_set(e, EINVAL,
+				       "%s: ambiguous: both %s and %s match; give the domain", text,
+				       pci_addr_format(&l->dev[first].addr, a),
 				       pci_addr_format(&d->addr, b));
 		if (!found)
 			first = i;

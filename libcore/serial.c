@@ -1,4 +1,5 @@
-/* serial.c: 8250/16550A UART emulation: registers, loopback (for the driver's probe), interrupts. */
+/* serial.c: 8250/16550A UART emulation: registers, loopback (for the driver's probe), interrupts.
+ */
 #include "serial.h"
 
 #include <errno.h>
@@ -19,25 +20,25 @@
 #define UART_MSR 6
 #define UART_SCR 7
 
-#define IER_RDI	 0x01
-#define IER_THRI 0x02
-#define IIR_NONE 0x01
-#define IIR_THRI 0x02
-#define IIR_RDI	 0x04
-#define IIR_FIFO 0xc0
-#define LCR_DLAB 0x80
-#define MCR_DTR	 0x01
-#define MCR_RTS	 0x02
-#define MCR_OUT1 0x04
-#define MCR_OUT2 0x08
-#define MCR_LOOP 0x10
-#define LSR_DR	 0x01
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define MSR_CTS	 0x10
-#define MSR_DSR	 0x20
-#define MSR_RI	 0x40
-#define MSR_DCD	 0x80
+#define IER_RDI	   0x01
+#define IER_THRI   0x02
+#define IIR_NONE   0x01
+#define IIR_THRI   0x02
+#define IIR_RDI	   0x04
+#define IIR_FIFO   0xc0
+#define LCR_DLAB   0x80
+#define MCR_DTR	   0x01
+#define MCR_RTS	   0x02
+#define MCR_OUT1   0x04
+#define MCR_OUT2   0x08
+#define MCR_LOOP   0x10
+#define LSR_DR	   0x01
+#define LSR_THRE   0x20
+#define LSR_TEMT   0x40
+#define MSR_CTS	   0x10
+#define MSR_DSR	   0x20
+#define MSR_RI	   0x40
+#define MSR_DCD	   0x80
 #define FCR_ENABLE 0x01
 
 void serial_init(struct serial *s, int out_fd, unsigned gsi, serial_irq_fn *irq, void *opaque)

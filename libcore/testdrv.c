@@ -41,7 +41,9 @@ int testdrv_probe(struct vfio_dev *d, struct testdrv *t, struct err *e)
 	}
 	for (size_t i = 0; i < NDRIVERS && off < sizeof(known); i++)
 		off += (size_t)snprintf(known + off, sizeof(known) - off, "%s%s %04x:%04x",
-					i == 0 ? "" : i + 1 == NDRIVERS ? " and " : ", ",
+					i == 0		    ? ""
+					: i + 1 == NDRIVERS ? " and "
+							    : ", ",
 					drivers[i]->name, drivers[i]->vendor, drivers[i]->device);
 	return err_set(e, ENOTSUP, "%s (%04x:%04x): no test driver (%s have one)", vfio_dev_bdf(d),
 		       id[0], id[1], known);
@@ -79,7 +81,8 @@ int testdrv_dma(struct testdrv *t, iova_t iova, uint32_t len, bool to_ram, int t
 			       t->dma_max_bytes);
 	if (iova.v > t->dma_limit.v || len - 1 > t->dma_limit.v - iova.v)
 		return err_set(e, ERANGE,
-			       "%s DMA at IOVA 0x%" PRIx64 ": the device reaches only up to 0x%" PRIx64,
+			       "%s DMA at IOVA 0x%" PRIx64
+			       ": the device reaches only up to 0x%" PRIx64,
 			       t->name, iova.v, t->dma_limit.v);
 	return t->ops->dma(t, iova, len, to_ram, timeout_ms, e);
 }

@@ -5,20 +5,20 @@
 #include <linux/vfio.h>
 
 /* BAR0 registers and bits */
-#define E1000_CTRL_EXT 0x0018
-#define E1000_ICR 0x00c0
-#define E1000_ITR 0x00c4
-#define E1000_ICS 0x00c8
-#define E1000_IMS 0x00d0
-#define E1000_IMC 0x00d8
-#define E1000_EIAC 0x00dc
-#define E1000_IAM 0x00e0
-#define E1000_IVAR 0x00e4
-#define E1000_EITR(n) (0x00e8 + 4 * (n))
+#define E1000_CTRL_EXT		 0x0018
+#define E1000_ICR		 0x00c0
+#define E1000_ITR		 0x00c4
+#define E1000_ICS		 0x00c8
+#define E1000_IMS		 0x00d0
+#define E1000_IMC		 0x00d8
+#define E1000_EIAC		 0x00dc
+#define E1000_IAM		 0x00e0
+#define E1000_IVAR		 0x00e4
+#define E1000_EITR(n)		 (0x00e8 + 4 * (n))
 #define E1000_CTRL_EXT_AUTO_BITS 0xa9000000u /* PBA_CLR, INT_TIMERS_CLEAR_ENA, IAME, EIAME */
-#define E1000_ICR_QUEUE0 20		     /* RXQ0, RXQ1, TXQ0, TXQ1, OTHER: bits 20..24 */
-#define E1000_IVAR_VALID 0x8u
-#define E1000_MSIX_VECTORS 5
+#define E1000_ICR_QUEUE0	 20	     /* RXQ0, RXQ1, TXQ0, TXQ1, OTHER: bits 20..24 */
+#define E1000_IVAR_VALID	 0x8u
+#define E1000_MSIX_VECTORS	 5
 
 /* No throttling, no auto-clear/auto-mask, cause i -> vector i, queue causes on. */
 static int e1000e_irq_setup(struct testdrv *t, struct err *e)

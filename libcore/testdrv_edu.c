@@ -1,23 +1,23 @@
 /* testdrv_edu.c: QEMU's edu device (docs/specs/edu.txt): MSI raised by a register, and a DMA
  * engine between a 4 KiB internal buffer and a 28-bit bus address. */
-#include "testdrv_priv.h"
 #include "clock.h"
+#include "testdrv_priv.h"
 
 #include <linux/vfio.h>
 #include <time.h>
 
 /* BAR0 registers */
-#define EDU_ID 0x00
+#define EDU_ID	       0x00
 #define EDU_IRQ_STATUS 0x24
-#define EDU_IRQ_RAISE 0x60
-#define EDU_IRQ_ACK 0x64
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_CNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_DMA_RUN 0x1
+#define EDU_IRQ_RAISE  0x60
+#define EDU_IRQ_ACK    0x64
+#define EDU_DMA_SRC    0x80
+#define EDU_DMA_DST    0x88
+#define EDU_DMA_CNT    0x90
+#define EDU_DMA_CMD    0x98
+#define EDU_DMA_RUN    0x1
 #define EDU_DMA_TO_RAM 0x2
-#define EDU_BUF 0x40000
+#define EDU_BUF	       0x40000
 
 static int edu_irq_setup(struct testdrv *t, struct err *e)
 {

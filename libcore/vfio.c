@@ -1,7 +1,7 @@
 /* vfio.c: the IOMMU object (back-end choice, device count, DMA through its one registry) and
  * devices opened by PCI address and attached to it: regions and IRQs (what back-ends share). */
-#include "vfio_priv.h"
 #include "pcidev.h"
+#include "vfio_priv.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -168,8 +168,7 @@ uint32_t vfio_num_irqs(const struct vfio_dev *d)
 
 /* ---- the IOMMU ---------------------------------------------------------------------------- */
 
-int vfio_iommu_open_ops(struct vfio_iommu **out, const struct vfio_iommu_ops *ops,
-			struct err *e)
+int vfio_iommu_open_ops(struct vfio_iommu **out, const struct vfio_iommu_ops *ops, struct err *e)
 {
 	struct vfio_iommu *io = calloc(1, sizeof(*io));
 
@@ -412,7 +411,7 @@ int vfio_reserved_regions(int group, struct vfio_resv_region *out, size_t cap, s
 
 const char *vfio_region_name(uint32_t index)
 {
-	static const char *names[] = { "bar0", "bar1", "bar2", "bar3", "bar4",
+	static const char *names[] = { "bar0", "bar1", "bar2",	 "bar3", "bar4",
 				       "bar5", "rom",  "config", "vga" };
 
 	return index < sizeof(names) / sizeof(names[0]) ? names[index] : "other";
@@ -460,7 +459,8 @@ int vfio_region_info(struct vfio_dev *d, uint32_t index, struct vfio_region *r, 
 			struct vfio_info_cap_header *h = (void *)((char *)ri + off);
 
 			if (h->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP)
-				r->nsparse = ((struct vfio_region_info_cap_sparse_mmap *)h)->nr_areas;
+				r->nsparse =
+					((struct vfio_region_info_cap_sparse_mmap *)h)->nr_areas;
 			off = h->next;
 		}
 	}
@@ -482,7 +482,8 @@ static int region_rw(struct vfio_dev *d, uint32_t index, uint64_t off, void *buf
 	if (rc)
 		return rc;
 	if (off > r.size_bytes || len > r.size_bytes - off)
-		return err_set(e, EINVAL, "%s: %s+0x%" PRIx64 ": outside the 0x%" PRIx64 "-byte region",
+		return err_set(e, EINVAL,
+			       "%s: %s+0x%" PRIx64 ": outside the 0x%" PRIx64 "-byte region",
 			       d->bdf, vfio_region_name(index), off, r.size_bytes);
 	n = write ? pwrite(d->device_fd, buf, len, (off_t)(r.offset + off))
 		  : pread(d->device_fd, buf, len, (off_t)(r.offset + off));
@@ -499,8 +500,8 @@ int vfio_region_read(struct vfio_dev *d, uint32_t index, uint64_t off, void *buf
 	return region_rw(d, index, off, buf, len, false, e);
 }
 
-int vfio_region_write(struct vfio_dev *d, uint32_t index, uint64_t off, const void *buf,
-		      size_t len, struct err *e)
+int vfio_region_write(struct vfio_dev *d, uint32_t index, uint64_t off, const void *buf, size_t len,
+		      struct err *e)
 {
 	return region_rw(d, index, off, (void *)buf, len, true, e);
 }

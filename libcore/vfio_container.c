@@ -62,8 +62,9 @@ static int container_create(struct vfio_iommu *io, struct err *e)
 	io->container_fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	if (io->container_fd < 0)
 		return err_set(e, errno, "/dev/vfio/vfio: %s%s", strerror(errno),
-			       errno == ENOENT ? " (the vfio modules are not loaded: vfio-bind loads them)"
-					       : "");
+			       errno == ENOENT
+				       ? " (the vfio modules are not loaded: vfio-bind loads them)"
+				       : "");
 	if (ioctl(io->container_fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
 		rc = err_set(e, ENOTSUP, "/dev/vfio/vfio: unknown VFIO API version");
 	else if (ioctl(io->container_fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) != 1)
@@ -233,7 +234,8 @@ static int container_info(struct vfio_iommu *io, struct vfio_iommu_info *info, s
 				}
 			} else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
 				info->have_dma_avail = true;
-				info->dma_avail = ((struct vfio_iommu_type1_info_dma_avail *)h)->avail;
+				info->dma_avail =
+					((struct vfio_iommu_type1_info_dma_avail *)h)->avail;
 			}
 			off = h->next;
 		}
@@ -272,7 +274,8 @@ static int container_unmap(struct vfio_iommu *io, iova_t iova, uint64_t size_byt
 		return err_set(e, errno, "VFIO_IOMMU_UNMAP_DMA 0x%" PRIx64 "+0x%" PRIx64 ": %s",
 			       iova.v, size_bytes, strerror(errno));
 	if (u.size != size_bytes)
-		return err_set(e, EIO, "VFIO_IOMMU_UNMAP_DMA 0x%" PRIx64 ": unmapped 0x%llx of 0x%" PRIx64,
+		return err_set(e, EIO,
+			       "VFIO_IOMMU_UNMAP_DMA 0x%" PRIx64 ": unmapped 0x%llx of 0x%" PRIx64,
 			       iova.v, (unsigned long long)u.size, size_bytes);
 	return 0;
 }

@@ -20,8 +20,9 @@ static int ioas_create(struct vfio_iommu *io, struct err *e)
 	io->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	if (io->iommufd < 0)
 		return err_set(e, errno, "/dev/iommu: %s%s", strerror(errno),
-			       errno == ENOENT ? " (the kernel lacks IOMMUFD; use --backend container)"
-					       : "");
+			       errno == ENOENT
+				       ? " (the kernel lacks IOMMUFD; use --backend container)"
+				       : "");
 	if (ioctl(io->iommufd, LAB_IOMMU_IOAS_ALLOC, &alloc)) {
 		rc = err_set(e, errno, "IOMMU_IOAS_ALLOC: %s", strerror(errno));
 		close(io->iommufd);
@@ -84,7 +85,8 @@ static int iommufd_attach(struct vfio_iommu *io, struct vfio_dev *d, struct err 
 	d->devid = bind.out_devid;
 	at.pt_id = io->ioas_id;
 	if (ioctl(d->device_fd, LAB_VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at)) {
-		rc = err_set(e, errno, "%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", node, strerror(errno));
+		rc = err_set(e, errno, "%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", node,
+			     strerror(errno));
 		goto fail;
 	}
 	return 0;

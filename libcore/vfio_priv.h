@@ -36,16 +36,16 @@ struct vfio_iommu {
 struct vfio_dev {
 	struct pci_addr addr;
 	char bdf[PCI_ADDR_STRLEN];
-	int group;	 /* IOMMU group number */
-	char cdev[32];	 /* "vfio3" under /dev/vfio/devices, "" when there is none */
+	int group;		  /* IOMMU group number */
+	char cdev[32];		  /* "vfio3" under /dev/vfio/devices, "" when there is none */
 	struct vfio_iommu *iommu; /* NULL until attached */
 	int device_fd;
-	int group_fd; /* container back-end: the group's descriptor, owned by the IOMMU */
+	int group_fd;	/* container back-end: the group's descriptor, owned by the IOMMU */
 	uint32_t devid; /* iommufd back-end */
 	struct vfio_device_info info;
 	struct vfio_region reg[16]; /* region info, cached on first use */
-	uint32_t reg_known;	     /* bitmap of cached regions */
-	uint32_t irq_enabled;	     /* bitmap of IRQ indexes with eventfds attached */
+	uint32_t reg_known;	    /* bitmap of cached regions */
+	uint32_t irq_enabled;	    /* bitmap of IRQ indexes with eventfds attached */
 };
 
 /*
@@ -73,8 +73,7 @@ extern const struct vfio_iommu_ops vfio_iommufd_ops;
  * reports; leave it (the last device unmaps everything first). Unit tests drive these with an
  * ops table of their own (vfio_iommu_open_ops).
  */
-int vfio_iommu_open_ops(struct vfio_iommu **out, const struct vfio_iommu_ops *ops,
-			struct err *e);
+int vfio_iommu_open_ops(struct vfio_iommu **out, const struct vfio_iommu_ops *ops, struct err *e);
 int vfio_iommu_attach(struct vfio_iommu *io, struct vfio_dev *d, struct err *e);
 void vfio_iommu_detach(struct vfio_dev *d);
 
@@ -83,20 +82,20 @@ void vfio_iommu_detach(struct vfio_dev *d);
  * headers (6.1) lack them, so the few structures and ioctl numbers used here are written out
  * from the uAPI documentation. Untested in the lab: Debian kernels do not enable IOMMUFD.
  */
-#define LAB_IOMMUFD_TYPE ';'
-#define LAB_IOMMUFD_CMD_IOAS_ALLOC 0x81
-#define LAB_IOMMUFD_CMD_IOAS_IOVA_RANGES 0x84
-#define LAB_IOMMUFD_CMD_IOAS_MAP 0x85
-#define LAB_IOMMUFD_CMD_IOAS_UNMAP 0x86
-#define LAB_IOMMU_DESTROY _IO(LAB_IOMMUFD_TYPE, 0x80)
-#define LAB_IOMMU_IOAS_ALLOC _IO(LAB_IOMMUFD_TYPE, LAB_IOMMUFD_CMD_IOAS_ALLOC)
-#define LAB_IOMMU_IOAS_IOVA_RANGES _IO(LAB_IOMMUFD_TYPE, LAB_IOMMUFD_CMD_IOAS_IOVA_RANGES)
-#define LAB_IOMMU_IOAS_MAP _IO(LAB_IOMMUFD_TYPE, LAB_IOMMUFD_CMD_IOAS_MAP)
-#define LAB_IOMMU_IOAS_UNMAP _IO(LAB_IOMMUFD_TYPE, LAB_IOMMUFD_CMD_IOAS_UNMAP)
-#define LAB_IOMMU_IOAS_MAP_FIXED_IOVA (1u << 0)
-#define LAB_IOMMU_IOAS_MAP_WRITEABLE (1u << 1)
-#define LAB_IOMMU_IOAS_MAP_READABLE (1u << 2)
-#define LAB_VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
+#define LAB_IOMMUFD_TYPE		  ';'
+#define LAB_IOMMUFD_CMD_IOAS_ALLOC	  0x81
+#define LAB_IOMMUFD_CMD_IOAS_IOVA_RANGES  0x84
+#define LAB_IOMMUFD_CMD_IOAS_MAP	  0x85
+#define LAB_IOMMUFD_CMD_IOAS_UNMAP	  0x86
+#define LAB_IOMMU_DESTROY		  _IO(LAB_IOMMUFD_TYPE, 0x80)
+#define LAB_IOMMU_IOAS_ALLOC		  _IO(LAB_IOMMUFD_TYPE, LAB_IOMMUFD_CMD_IOAS_ALLOC)
+#define LAB_IOMMU_IOAS_IOVA_RANGES	  _IO(LAB_IOMMUFD_TYPE, LAB_IOMMUFD_CMD_IOAS_IOVA_RANGES)
+#define LAB_IOMMU_IOAS_MAP		  _IO(LAB_IOMMUFD_TYPE, LAB_IOMMUFD_CMD_IOAS_MAP)
+#define LAB_IOMMU_IOAS_UNMAP		  _IO(LAB_IOMMUFD_TYPE, LAB_IOMMUFD_CMD_IOAS_UNMAP)
+#define LAB_IOMMU_IOAS_MAP_FIXED_IOVA	  (1u << 0)
+#define LAB_IOMMU_IOAS_MAP_WRITEABLE	  (1u << 1)
+#define LAB_IOMMU_IOAS_MAP_READABLE	  (1u << 2)
+#define LAB_VFIO_DEVICE_BIND_IOMMUFD	  _IO(VFIO_TYPE, VFIO_BASE + 18)
 #define LAB_VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
 
 struct lab_iommu_destroy {

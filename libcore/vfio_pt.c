@@ -14,14 +14,14 @@
 
 #include "layout.h"
 
-#define PAGE 4096ull
+#define PAGE	   4096ull
 #define MSIX_ENTRY 16
 
 struct pt_bar {
 	uint64_t size;
-	unsigned flags;	 /* VPCI_BAR_* */
-	void *map;	 /* host mapping of the whole BAR, NULL when not mmappable */
-	int slot[3];	 /* KVM memory slots (-1: none) around the MSI-X pages, from kvm.h */
+	unsigned flags; /* VPCI_BAR_* */
+	void *map;	/* host mapping of the whole BAR, NULL when not mmappable */
+	int slot[3];	/* KVM memory slots (-1: none) around the MSI-X pages, from kvm.h */
 	uint64_t slot_off[3], slot_len[3];
 };
 
@@ -132,8 +132,8 @@ static void msix_control(struct vfio_pt *p, uint16_t ctl)
 		if (fds) {
 			for (uint32_t i = 0; i < p->msix_n; i++)
 				fds[i] = -1;
-			p->msix_armed = !vfio_irq_enable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0, p->msix_n,
-							 fds, &e);
+			p->msix_armed = !vfio_irq_enable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, 0,
+							 p->msix_n, fds, &e);
 			free(fds);
 		}
 	}
@@ -488,14 +488,14 @@ int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 	s->mmio64_size = s->alloc.mmio64.end - s->alloc.mmio64.base;
 	rc = pci_host_init(&s->host, &vm->pio, e);
 	if (!rc)
-		rc = vm_bus_register(&vm->mmio, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE, &win32_ops, s,
-				     "pci-mmio32", e);
+		rc = vm_bus_register(&vm->mmio, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE,
+				     &win32_ops, s, "pci-mmio32", e);
 	if (!rc)
 		rc = vm_bus_register(&vm->mmio, s->mmio64_base, s->mmio64_size, &win64_ops, s,
 				     "pci-mmio64", e);
 	if (!rc)
-		rc = vm_bus_register(&vm->pio, VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE, &io_ops, s, "pci-io",
-				     e);
+		rc = vm_bus_register(&vm->pio, VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE, &io_ops, s,
+				     "pci-io", e);
 	if (!rc)
 		rc = kvm_vfio_open(&vm->kvm, e);
 	return rc;
@@ -565,7 +565,8 @@ static int place_bars(struct vfio_pt *p, const uint8_t *cfg, struct vpci_bar *vb
 			continue;
 		p->bar[b].size = r.size_bytes;
 		p->bar[b].flags = reg & 1 ? VPCI_BAR_IO
-					  : ((reg & 6) == 4 ? VPCI_BAR_64 : 0) | (reg & 8 ? VPCI_BAR_PREFETCH : 0);
+					  : ((reg & 6) == 4 ? VPCI_BAR_64 : 0) |
+						    (reg & 8 ? VPCI_BAR_PREFETCH : 0);
 		if (r.flags & VFIO_REGION_INFO_FLAG_MMAP && !(reg & 1)) {
 			void *m = mmap(NULL, r.size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
 				       vfio_dev_fd(p->dev), (off_t)r.offset);
@@ -763,8 +764,9 @@ int vfio_pt_describe(struct vfio_pt_set *s, unsigned i, char *buf, size_t len)
 	used = (size_t)snprintf(buf, len, "%s slot %u", vfio_dev_bdf(p->dev), p->slot);
 	for (int b = 0; b < 6 && used < len; b++)
 		if (p->cfg.bar[b].size)
-			used += (size_t)snprintf(buf + used, len - used, " BAR%d@0x%" PRIx64 "/0x%" PRIx64 "%s",
-						 b, p->cfg.bar[b].gpa, p->cfg.bar[b].size,
+			used += (size_t)snprintf(buf + used, len - used,
+						 " BAR%d@0x%" PRIx64 "/0x%" PRIx64 "%s", b,
+						 p->cfg.bar[b].gpa, p->cfg.bar[b].size,
 						 p->bar[b].map ? "" : "(trapped)");
 	if (used < len && p->msix_cap)
 		snprintf(buf + used, len - used, " msix %u", p->msix_n);

@@ -152,7 +152,8 @@ static uint8_t blk_request(struct virtio_blk *b, struct virtio_sg *sg, uint32_t 
 
 		memcpy(id, b->id, strnlen(b->id, sizeof(id)));
 		k = virtio_sg_copy_to(sg->wr, sg->nwr, 0, id,
-				      sg->wr_bytes - 1 < sizeof(id) ? sg->wr_bytes - 1 : sizeof(id));
+				      sg->wr_bytes - 1 < sizeof(id) ? sg->wr_bytes - 1
+								    : sizeof(id));
 		*written = (uint32_t)k;
 		return VIRTIO_BLK_S_OK;
 	}

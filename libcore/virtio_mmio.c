@@ -224,8 +224,8 @@ static void reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		if (m->driver_features_sel == 0)
 			m->driver_features = (m->driver_features & ~0xffffffffULL) | v;
 		else if (m->driver_features_sel == 1)
-			m->driver_features =
-				(m->driver_features & 0xffffffffULL) | (uint64_t)v << 32;
+			m->driver_features = (m->driver_features & 0xffffffffULL) | (uint64_t)v
+											    << 32;
 		break;
 	case REG_DRIVER_FEAT_SEL:
 		m->driver_features_sel = v;

@@ -28,8 +28,8 @@ int virtio_net_open(struct virtio_net *n, const char *tap, const uint8_t mac[6],
 	memset(&ifr, 0, sizeof(ifr));
 	strncpy(ifr.ifr_name, tap, IFNAMSIZ - 1);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(n->tap_fd, TUNSETIFF, &ifr) < 0 ||
-	    ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(n->tap_fd, TUNSETOFFLOAD, 0) < 0) {
+	if (ioctl(n->tap_fd, TUNSETIFF, &ifr) < 0 || ioctl(n->tap_fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+	    ioctl(n->tap_fd, TUNSETOFFLOAD, 0) < 0) {
 		/* The tap the caller named cannot be attached (name, owner, flags): bad input. */
 		int rc = err_input(e, errno, "tap %s: %s", tap, strerror(errno));
 

@@ -34,14 +34,14 @@ struct loc {
 	int32_t i, j;	  /* -1: none */
 };
 
-#define LOC_NAME(n)  (&(struct loc){(n), -1, -1})
-#define LOC_AT(n, x) (&(struct loc){(n), (int32_t)(x), -1})
+#define LOC_NAME(n)  (&(struct loc){ (n), -1, -1 })
+#define LOC_AT(n, x) (&(struct loc){ (n), (int32_t)(x), -1 })
 
 static void __attribute__((format(printf, 5, 6)))
 finding(struct checker *k, enum virtq_severity sev, const char *section, const struct loc *where,
 	const char *fmt, ...)
 {
-	struct virtq_finding f = {.severity = sev, .section = section};
+	struct virtq_finding f = { .severity = sev, .section = section };
 	va_list ap;
 
 	if (where->i < 0)
@@ -172,11 +172,11 @@ static void check_total_bytes(struct checker *k, const struct walk *w, const str
 
 static void split_chain(struct checker *k, const uint8_t *ring_table, uint16_t head)
 {
-	struct walk w = {.head = head};
+	struct walk w = { .head = head };
 	struct virtq_desc d;
 	const uint8_t *table = ring_table;
 	uint32_t table_len = k->n, idx = head, prev = head;
-	struct loc where = {"desc", head, -1};
+	struct loc where = { "desc", head, -1 };
 	bool in_ind = false;
 
 	k->chain_no++;
@@ -347,8 +347,8 @@ static void check_event(struct checker *k, const struct loc *where, const char *
 static uint32_t packed_chain(struct checker *k, const uint8_t *ring, uint32_t pos, bool wrap)
 {
 	struct virtq_desc d;
-	struct walk w = {.head = (uint16_t)pos};
-	struct loc where = {"desc", (int32_t)pos, -1};
+	struct walk w = { .head = (uint16_t)pos };
+	struct loc where = { "desc", (int32_t)pos, -1 };
 	uint32_t m;
 
 	for (m = 1; m <= k->n; m++) {
@@ -365,7 +365,7 @@ static uint32_t packed_chain(struct checker *k, const uint8_t *ring, uint32_t po
 			if (check_indirect_table(k, &d, &where)) {
 				const uint8_t *table = guestmem_ptr(k->mem, d.addr, d.len);
 				uint32_t entries = d.len / VIRTQ_DESC_BYTES;
-				struct loc iw = {"desc", (int32_t)pos, 0};
+				struct loc iw = { "desc", (int32_t)pos, 0 };
 
 				for (uint32_t i = 0; i < entries; i++) {
 					struct virtq_desc id;
@@ -373,9 +373,8 @@ static uint32_t packed_chain(struct checker *k, const uint8_t *ring, uint32_t po
 					iw.j = (int32_t)i;
 					desc_read(k, table, i, &id);
 					if (id.flags & VIRTQ_DESC_F_INDIRECT) {
-						finding(
-						    k, VIRTQ_SEV_ERROR, "2.8.19", &iw,
-						    "INDIRECT inside an indirect table (nested)");
+						finding(k, VIRTQ_SEV_ERROR, "2.8.19", &iw,
+							"INDIRECT inside an indirect table (nested)");
 						break;
 					}
 					if (id.flags & ~VIRTQ_DESC_F_WRITE)
@@ -466,8 +465,8 @@ static void check_packed(struct checker *k, const struct virtq_check_opts *o)
 unsigned virtq_check(const struct virtq *q, const struct guestmem *mem,
 		     const struct virtq_check_opts *opts, virtq_report_fn *report, void *arg)
 {
-	struct checker k = {.q = q, .mem = mem, .report = report, .arg = arg};
-	struct virtq_check_opts none = {0};
+	struct checker k = { .q = q, .mem = mem, .report = report, .arg = arg };
+	struct virtq_check_opts none = { 0 };
 
 	if (!opts)
 		opts = &none;

@@ -10,8 +10,8 @@ int vm_open(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes, struct err *
 	return vm_open_backed(vm, kvm_dev, mem_bytes, DMA_BACKING_ANON, e);
 }
 
-int vm_open_backed(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes,
-		   enum dma_backing backing, struct err *e)
+int vm_open_backed(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes, enum dma_backing backing,
+		   struct err *e)
 {
 	int rc;
 

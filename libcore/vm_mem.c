@@ -87,8 +87,7 @@ gpa_t vm_ram_low_end(const struct vm_ram *ram)
 	return ram->nr_regions ? ram->region[0].size_bytes : 0;
 }
 
-int vm_ram_write(const struct vm_ram *ram, gpa_t gpa, const void *src, uint64_t len,
-		 struct err *e)
+int vm_ram_write(const struct vm_ram *ram, gpa_t gpa, const void *src, uint64_t len, struct err *e)
 {
 	void *dst = vm_ram_hva(ram, gpa, len);
 

@@ -5,8 +5,8 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/kvm.h>
-#include <linux/vfio.h>
 #include <linux/seccomp.h>
+#include <linux/vfio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,28 +18,80 @@
 
 /* What the vCPU, device, console and signal threads do once the VM runs. */
 static const unsigned allowed[] = {
-	SYS_read,	     SYS_write,	       SYS_readv,	  SYS_writev,
-	SYS_pread64,	     SYS_pwrite64,     SYS_preadv,	  SYS_pwritev,
-	SYS_fsync,	     SYS_fdatasync,    SYS_lseek,	  SYS_close,
-	SYS_fstat,	     SYS_newfstatat,   SYS_poll,	  SYS_ppoll,
-	SYS_epoll_wait,	     SYS_epoll_pwait,  SYS_epoll_ctl,	  SYS_futex,
-	SYS_nanosleep,	     SYS_clock_nanosleep, SYS_clock_gettime, SYS_gettimeofday,
-	SYS_mmap,	     SYS_munmap,       SYS_mprotect,	  SYS_madvise,
-	SYS_brk,	     SYS_mremap,       SYS_rt_sigreturn,  SYS_rt_sigprocmask,
-	SYS_rt_sigtimedwait, SYS_rt_sigaction, SYS_sigaltstack,	  SYS_tgkill,
-	SYS_getpid,	     SYS_gettid,       SYS_exit,	  SYS_exit_group,
-	SYS_clone,	     SYS_clone3,       SYS_set_robust_list, SYS_rseq,
-	SYS_sched_yield,     SYS_sched_getaffinity, SYS_getrandom, SYS_restart_syscall,
-	SYS_fallocate,	     SYS_sendmsg,      SYS_recvmsg,	  SYS_eventfd2,
+	SYS_read,
+	SYS_write,
+	SYS_readv,
+	SYS_writev,
+	SYS_pread64,
+	SYS_pwrite64,
+	SYS_preadv,
+	SYS_pwritev,
+	SYS_fsync,
+	SYS_fdatasync,
+	SYS_lseek,
+	SYS_close,
+	SYS_fstat,
+	SYS_newfstatat,
+	SYS_poll,
+	SYS_ppoll,
+	SYS_epoll_wait,
+	SYS_epoll_pwait,
+	SYS_epoll_ctl,
+	SYS_futex,
+	SYS_nanosleep,
+	SYS_clock_nanosleep,
+	SYS_clock_gettime,
+	SYS_gettimeofday,
+	SYS_mmap,
+	SYS_munmap,
+	SYS_mprotect,
+	SYS_madvise,
+	SYS_brk,
+	SYS_mremap,
+	SYS_rt_sigreturn,
+	SYS_rt_sigprocmask,
+	SYS_rt_sigtimedwait,
+	SYS_rt_sigaction,
+	SYS_sigaltstack,
+	SYS_tgkill,
+	SYS_getpid,
+	SYS_gettid,
+	SYS_exit,
+	SYS_exit_group,
+	SYS_clone,
+	SYS_clone3,
+	SYS_set_robust_list,
+	SYS_rseq,
+	SYS_sched_yield,
+	SYS_sched_getaffinity,
+	SYS_getrandom,
+	SYS_restart_syscall,
+	SYS_fallocate,
+	SYS_sendmsg,
+	SYS_recvmsg,
+	SYS_eventfd2,
 };
 
 /* ioctls: running vCPUs, dumping registers, interrupts, and restoring the terminal. */
 static const unsigned long allowed_ioctls[] = {
-	KVM_RUN,      KVM_GET_REGS, KVM_GET_SREGS, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS,
-	TCGETS,	      TCSETS,	    TCSETSW,	   TCSETSF,	 TIOCGWINSZ,
+	KVM_RUN,
+	KVM_GET_REGS,
+	KVM_GET_SREGS,
+	KVM_IRQ_LINE,
+	KVM_IRQ_LINE_STATUS,
+	TCGETS,
+	TCSETS,
+	TCSETSW,
+	TCSETSF,
+	TIOCGWINSZ,
 	/* PCI passthrough: BARs moved by the guest, MSI-X vectors it unmasks, teardown. */
-	KVM_SET_USER_MEMORY_REGION, KVM_SET_GSI_ROUTING, KVM_IRQFD, VFIO_DEVICE_SET_IRQS,
-	VFIO_DEVICE_RESET, VFIO_IOMMU_UNMAP_DMA, VFIO_GROUP_UNSET_CONTAINER,
+	KVM_SET_USER_MEMORY_REGION,
+	KVM_SET_GSI_ROUTING,
+	KVM_IRQFD,
+	VFIO_DEVICE_SET_IRQS,
+	VFIO_DEVICE_RESET,
+	VFIO_IOMMU_UNMAP_DMA,
+	VFIO_GROUP_UNSET_CONTAINER,
 };
 
 #define ARCH_NR	   AUDIT_ARCH_X86_64
@@ -54,7 +106,8 @@ int vm_seccomp_install(struct err *e)
 
 #define STMT(code, k) (f[n++] = (struct sock_filter){ (uint16_t)(code), 0, 0, (uint32_t)(k) })
 #define JUMP(code, k, t, fl)                                                                       \
-	(f[n++] = (struct sock_filter){ (uint16_t)(code), (uint8_t)(t), (uint8_t)(fl), (uint32_t)(k) })
+	(f[n++] = (struct sock_filter){ (uint16_t)(code), (uint8_t)(t), (uint8_t)(fl),             \
+					(uint32_t)(k) })
 	STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0);
 	STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);

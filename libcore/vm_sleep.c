@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-#define SLP_EN	     0x20
-#define SLP_TYP(v)   (((v) >> 2) & 7)
-#define SLP_TYP_S5   5
+#define SLP_EN	   0x20
+#define SLP_TYP(v) (((v) >> 2) & 7)
+#define SLP_TYP_S5 5
 
 static void sleep_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 {

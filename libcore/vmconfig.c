@@ -285,8 +285,8 @@ static int parse_boot_source(struct jctx *j, json_object *o)
 
 static int parse_drive(struct jctx *j, json_object *o, unsigned idx)
 {
-	static const char *const unsup[] = { "partuuid", "cache_type", "rate_limiter", "io_engine",
-					     "socket", NULL };
+	static const char *const unsup[] = { "partuuid",  "cache_type", "rate_limiter",
+					     "io_engine", "socket",	NULL };
 	char where[32];
 	struct vmconfig_disk d = { 0 };
 	bool have_ro = false;
@@ -353,7 +353,8 @@ static int parse_machine(struct jctx *j, json_object *o)
 		if (strcmp(key, "vcpu_count") == 0) {
 			rc = get_uint(j, "machine-config.vcpu_count", val, 32, &v);
 			if (!rc && v == 0)
-				rc = err_set(j->e, ERANGE, "machine-config.vcpu_count: must be >= 1");
+				rc = err_set(j->e, ERANGE,
+					     "machine-config.vcpu_count: must be >= 1");
 			if (!rc)
 				j->c->cpus = (unsigned)v;
 		} else if (strcmp(key, "mem_size_mib") == 0) {
@@ -368,8 +369,10 @@ static int parse_machine(struct jctx *j, json_object *o)
 
 			rc = get_string(j, "machine-config.huge_pages", val, &hp);
 			if (!rc && vmconfig_parse_huge_pages(hp, &j->c->mem_backing))
-				rc = err_set(j->e, EINVAL,
-					     "machine-config.huge_pages: '%s' is not None, 2M or 1G", hp);
+				rc = err_set(
+					j->e, EINVAL,
+					"machine-config.huge_pages: '%s' is not None, 2M or 1G",
+					hp);
 			free(hp);
 		} else if (strcmp(key, "smt") == 0) {
 			bool smt = false;
@@ -424,8 +427,8 @@ static int parse_net(struct jctx *j, json_object *o, unsigned idx)
 	}
 	if (mac) {
 		if (vmconfig_parse_mac(mac, n.mac)) {
-			rc = err_set(j->e, EINVAL, "%s.guest_mac: '%s' is not a unicast MAC address",
-				     where, mac);
+			rc = err_set(j->e, EINVAL,
+				     "%s.guest_mac: '%s' is not a unicast MAC address", where, mac);
 			goto fail;
 		}
 		n.has_mac = true;
@@ -497,8 +500,8 @@ static int parse_array(struct jctx *j, const char *where, json_object *o,
 int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *warn, void *arg,
 			struct err *e)
 {
-	static const char *const unsup[] = { "logger", "metrics", "vsock", "mmds-config", "balloon",
-					     "cpu-config", NULL };
+	static const char *const unsup[] = { "logger",	"metrics",    "vsock", "mmds-config",
+					     "balloon", "cpu-config", NULL };
 	struct jctx j = { c, warn, arg, e };
 	struct json_tokener *tok = json_tokener_new();
 	json_object *root;

@@ -9,9 +9,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "virtio_devs.h"
 #include "virtio_mmio.h"
-#include "layout.h"
 
 struct vmdev {
 	struct virtio_mmio mmio;
@@ -70,8 +70,8 @@ static int attach(struct vmdev_set *s, struct vm *vm, struct vmdev *d,
 
 			if (fd < 0)
 				return err_set(e, errno, "eventfd: %s", strerror(errno));
-			if (kvm_vm_ioeventfd(&vm->kvm, fd, d->gpa + VIRTIO_MMIO_QUEUE_NOTIFY, 4, true,
-					     q, NULL)) {
+			if (kvm_vm_ioeventfd(&vm->kvm, fd, d->gpa + VIRTIO_MMIO_QUEUE_NOTIFY, 4,
+					     true, q, NULL)) {
 				/* No ioeventfd: notifications come as MMIO exits instead. */
 				close(fd);
 				break;
@@ -82,8 +82,8 @@ static int attach(struct vmdev_set *s, struct vm *vm, struct vmdev *d,
 	return append(cmdline, cmdline_len, d->gpa, d->irq, e);
 }
 
-int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *cfg,
-		     char *cmdline, size_t cmdline_len, struct err *e)
+int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *cfg, char *cmdline,
+		     size_t cmdline_len, struct err *e)
 {
 	int rc;
 

@@ -6,16 +6,16 @@
 #define PAGE_SIZE 4096u
 
 /* Standard config-space offsets and IDs (PCI Local Bus 3.0, PCIe 5.0). */
-#define CFG_STATUS 0x06
+#define CFG_STATUS	    0x06
 #define CFG_STATUS_CAP_LIST 0x10
-#define CFG_BAR0 0x10
-#define CFG_ROM 0x30
-#define CFG_CAP_PTR 0x34
-#define CFG_INT_LINE 0x3c
-#define CAP_ID_MSI 0x05
-#define CAP_ID_MSIX 0x11
-#define EXT_CAP_START 0x100
-#define CAP_WALK_MAX 48 /* a malicious or broken list must not loop us */
+#define CFG_BAR0	    0x10
+#define CFG_ROM		    0x30
+#define CFG_CAP_PTR	    0x34
+#define CFG_INT_LINE	    0x3c
+#define CAP_ID_MSI	    0x05
+#define CAP_ID_MSIX	    0x11
+#define EXT_CAP_START	    0x100
+#define CAP_WALK_MAX	    48 /* a malicious or broken list must not loop us */
 
 static bool is_pow2(uint64_t x)
 {
@@ -55,7 +55,8 @@ int vpci_alloc_bar(struct vpci_alloc *a, uint64_t size, unsigned flags, uint64_t
 		w = &a->mmio32;
 	/* Align up without wrapping past 2^64. */
 	if (w->next > UINT64_MAX - (span - 1))
-		return err_set(e, ENOSPC, "no room for a BAR of 0x%llx bytes", (unsigned long long)size);
+		return err_set(e, ENOSPC, "no room for a BAR of 0x%llx bytes",
+			       (unsigned long long)size);
 	addr = (w->next + span - 1) & ~(span - 1);
 	if (addr < w->base || addr > w->end || w->end - addr < span)
 		return err_set(e, ENOSPC, "no room for a BAR of 0x%llx bytes in [0x%llx, 0x%llx)",
@@ -93,7 +94,8 @@ static uint32_t bar_reg_value(const struct vpci_cfg *c, int r)
 	if (lo->size) {
 		uint64_t mask = ~(lo->size - 1);
 
-		return (uint32_t)((c->sizing[r] ? mask : lo->gpa) & (lo->flags & VPCI_BAR_IO ? ~3u : ~15u)) |
+		return (uint32_t)((c->sizing[r] ? mask : lo->gpa) &
+				  (lo->flags & VPCI_BAR_IO ? ~3u : ~15u)) |
 		       lo->low_bits;
 	}
 	if (r > 0 && c->bar[r - 1].size && (c->bar[r - 1].flags & VPCI_BAR_64)) {
@@ -192,7 +194,8 @@ int vpci_cfg_init(struct vpci_cfg *c, const uint8_t *config, unsigned config_len
 		  struct err *e)
 {
 	if (config_len < 64 || config_len > VPCI_CFG_SIZE)
-		return err_set(e, EINVAL, "config space of %u bytes (expected 64..4096)", config_len);
+		return err_set(e, EINVAL, "config space of %u bytes (expected 64..4096)",
+			       config_len);
 	memset(c, 0, sizeof(*c));
 	memcpy(c->shadow, config, config_len);
 	for (int r = 0; r < 6; r++) {
@@ -201,13 +204,15 @@ int vpci_cfg_init(struct vpci_cfg *c, const uint8_t *config, unsigned config_len
 		if (!b->size)
 			continue;
 		if (!is_pow2(b->size) || (b->gpa & (b->size - 1)) ||
-		    ((b->flags & VPCI_BAR_64) && r == 5) || (!(b->flags & VPCI_BAR_64) && b->size > (1ull << 32)))
+		    ((b->flags & VPCI_BAR_64) && r == 5) ||
+		    (!(b->flags & VPCI_BAR_64) && b->size > (1ull << 32)))
 			return err_set(e, EINVAL, "BAR%d: size 0x%llx at 0x%llx is not valid", r,
 				       (unsigned long long)b->size, (unsigned long long)b->gpa);
 		c->bar[r] = *b;
-		c->bar[r].low_bits = b->flags & VPCI_BAR_IO ? 0x1
-							     : (b->flags & VPCI_BAR_64 ? 0x4 : 0) |
-								       (b->flags & VPCI_BAR_PREFETCH ? 0x8 : 0);
+		c->bar[r].low_bits = b->flags & VPCI_BAR_IO
+					     ? 0x1
+					     : (b->flags & VPCI_BAR_64 ? 0x4 : 0) |
+						       (b->flags & VPCI_BAR_PREFETCH ? 0x8 : 0);
 		if (b->flags & VPCI_BAR_64) {
 			memset(&c->bar[r + 1], 0, sizeof(c->bar[r + 1]));
 			r++;
@@ -285,7 +290,8 @@ unsigned vpci_cfg_write(struct vpci_cfg *c, unsigned off, unsigned len, uint32_t
 
 			c->sizing[r] = w == 0xffffffffu;
 			if (!c->sizing[r])
-				b->gpa = (((uint64_t)w << 32) | (b->gpa & 0xffffffffull)) & ~(b->size - 1);
+				b->gpa = (((uint64_t)w << 32) | (b->gpa & 0xffffffffull)) &
+					 ~(b->size - 1);
 		}
 	}
 	sync_bars(c);

@@ -94,8 +94,8 @@ void cli_verbose(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static uint64_t parse_or_die(int (*fn)(const char *, uint64_t *), const char *what,
-			     const char *s, const char *kind)
+static uint64_t parse_or_die(int (*fn)(const char *, uint64_t *), const char *what, const char *s,
+			     const char *kind)
 {
 	uint64_t v;
 	int rc = fn(s, &v);

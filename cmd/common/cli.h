@@ -37,7 +37,9 @@ extern struct cli cli;
 /* The common popt table: --json, -v/--verbose, --version; include it with POPT_AUTOHELP. */
 extern struct poptOption cli_common_options[];
 #define CLI_COMMON_TABLE                                                                           \
-	{ NULL, '\0', POPT_ARG_INCLUDE_TABLE, cli_common_options, 0, "Common options:", NULL }
+	{                                                                                          \
+		NULL, '\0', POPT_ARG_INCLUDE_TABLE, cli_common_options, 0, "Common options:", NULL \
+	}
 
 /*
  * Parse argv with the tool's table (which must include CLI_COMMON_TABLE and POPT_AUTOHELP).

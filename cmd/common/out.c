@@ -13,10 +13,10 @@ struct out {
 	int depth;
 	bool first[OUT_MAX_DEPTH]; /* no member printed yet at this level */
 	bool is_array[OUT_MAX_DEPTH];
-	int text_fields;     /* fields already on the current text line */
+	int text_fields;      /* fields already on the current text line */
 	int text_array_items; /* items in the open text-mode array field, -1 when none */
-	int text_skip;	     /* depth of JSON-only objects being skipped in text mode */
-	bool text_list;	     /* top-level list open in text mode */
+	int text_skip;	      /* depth of JSON-only objects being skipped in text mode */
+	bool text_list;	      /* top-level list open in text mode */
 };
 
 struct out *out_new(FILE *f, bool json)

@@ -15,10 +15,10 @@
 struct out;
 struct out *out_new(FILE *f, bool json);
 void out_free(struct out *o);
-void out_list_begin(struct out *o);   /* JSON: '[' */
-void out_list_end(struct out *o);     /* JSON: ']' */
-void out_record_begin(struct out *o); /* JSON: '{' */
-void out_record_end(struct out *o);   /* text: newline; JSON: '}' */
+void out_list_begin(struct out *o);			       /* JSON: '[' */
+void out_list_end(struct out *o);			       /* JSON: ']' */
+void out_record_begin(struct out *o);			       /* JSON: '{' */
+void out_record_end(struct out *o);			       /* text: newline; JSON: '}' */
 void out_str(struct out *o, const char *key, const char *val); /* NULL: '-' / null */
 void out_u64(struct out *o, const char *key, uint64_t val);
 void out_i64(struct out *o, const char *key, int64_t val);

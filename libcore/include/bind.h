@@ -13,7 +13,7 @@
 #include "sysfs.h"
 
 #define BIND_MAX_TARGETS 64
-#define BIND_DRIVER "vfio-pci"
+#define BIND_DRIVER	 "vfio-pci"
 
 enum bind_op { BIND_OP_BIND, BIND_OP_RESTORE };
 
@@ -21,10 +21,10 @@ enum bind_step_kind {
 	BIND_STEP_MODPROBE, /* value: module */
 	BIND_STEP_RECORD,   /* path: state file; value: original driver */
 	BIND_STEP_WRITE,    /* path: sysfs file; value: what is written */
-	BIND_STEP_WAIT,	    /* value: the driver to wait for ("" none), plus /dev/vfio/N for vfio-pci */
-	BIND_STEP_CHOWN,    /* path: /dev/vfio/N; value: "uid:gid" */
-	BIND_STEP_FORGET,   /* path: state file */
-	BIND_STEP_SRIOV,    /* path: sriov_numvfs; value: the VFs written (0 before a bind) */
+	BIND_STEP_WAIT, /* value: the driver to wait for ("" none), plus /dev/vfio/N for vfio-pci */
+	BIND_STEP_CHOWN,  /* path: /dev/vfio/N; value: "uid:gid" */
+	BIND_STEP_FORGET, /* path: state file */
+	BIND_STEP_SRIOV,  /* path: sriov_numvfs; value: the VFs written (0 before a bind) */
 };
 
 struct bind_step {
@@ -58,12 +58,12 @@ struct bind_opts {
 	bool have_owner;
 	uid_t uid;
 	gid_t gid;
-	int sigfd;	      /* signalfd of the blocked signals that interrupt, -1 for none */
-	const char *driver;   /* the driver every target goes to (NULL: chosen by modules.alias) */
-	bool zero_vfs;	      /* zero sriov_numvfs of a PF before binding it (restored in-process) */
-	long fault_write;     /* testing: fail the Nth write with EIO (0: never) */
-	long fault_signal;    /* testing: raise SIGTERM before the Nth write (0: never) */
-	long fault_hang;      /* testing: the Nth write blocks until the timeout (0: never) */
+	int sigfd;	    /* signalfd of the blocked signals that interrupt, -1 for none */
+	const char *driver; /* the driver every target goes to (NULL: chosen by modules.alias) */
+	bool zero_vfs;	    /* zero sriov_numvfs of a PF before binding it (restored in-process) */
+	long fault_write;   /* testing: fail the Nth write with EIO (0: never) */
+	long fault_signal;  /* testing: raise SIGTERM before the Nth write (0: never) */
+	long fault_hang;    /* testing: the Nth write blocks until the timeout (0: never) */
 };
 
 /* Names of the step kinds, as printed in plans. */

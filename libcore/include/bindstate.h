@@ -10,7 +10,7 @@
 #include "pcidev.h"
 
 #define BINDSTATE_DIR_DEFAULT "/run/vfio-bind"
-#define BINDSTATE_NONE "-" /* recorded: the device had no driver */
+#define BINDSTATE_NONE	      "-" /* recorded: the device had no driver */
 
 struct bindstate_entry {
 	char bdf[PCI_ADDR_STRLEN];

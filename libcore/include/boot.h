@@ -49,7 +49,7 @@ struct boot_info {
 	gpa_t kernel_start, kernel_end; /* [start, end) as loaded */
 	gpa_t initrd_gpa;
 	uint64_t initrd_size;
-	gpa_t params_gpa; /* zero page (LINUX64) or start_info (PVH32) */
+	gpa_t params_gpa;  /* zero page (LINUX64) or start_info (PVH32) */
 	uint16_t protocol; /* bzImage boot protocol version (0x020f), 0 otherwise */
 	gpa_t acpi_rsdp;
 };

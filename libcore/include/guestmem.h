@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 #define GUESTMEM_MAX_REGIONS 64
 
 struct guestmem_region {

@@ -12,10 +12,10 @@ typedef void i8042_reset_fn(void *opaque);
 
 struct i8042 {
 	pthread_mutex_t lock;
-	uint8_t ctr;	  /* controller configuration byte */
-	uint8_t outp;	  /* output port */
-	uint8_t pending;  /* command waiting for its data byte (0: none) */
-	uint8_t out[4];	  /* output buffer */
+	uint8_t ctr;	 /* controller configuration byte */
+	uint8_t outp;	 /* output port */
+	uint8_t pending; /* command waiting for its data byte (0: none) */
+	uint8_t out[4];	 /* output buffer */
 	unsigned out_len;
 	i8042_reset_fn *reset;
 	void *opaque;

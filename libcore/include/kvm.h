@@ -17,7 +17,6 @@
 #include "gpa.h"
 #include "layout.h" /* the GSI plan: irqchip pins, then MSI GSIs */
 
-
 /* The signal that kicks a vCPU thread out of KVM_RUN (a no-op handler is installed for it). */
 #define KVM_KICK_SIGNAL SIGUSR1
 

@@ -27,16 +27,16 @@
 #define BOOT_ACPI_MAX	    0x10000u
 #define BOOT_HIMEM_GPA	    0x100000ULL /* kernels load at 1 MiB */
 /* The smallest guest this layout supports (page tables, tables, a 1 MiB kernel area). */
-#define BOOT_MIN_RAM	    (2ULL << 20)
+#define BOOT_MIN_RAM (2ULL << 20)
 
 /* ---- the 32-bit MMIO hole: the top 1 GiB below 4 GiB holds no RAM ------------------------ */
 #define VM_MMIO_HOLE_GPA 0xc0000000ULL
 #define VM_4G_GPA	 0x100000000ULL
 /* virtio-mmio devices: VMDEV_MAX slots of 4 KiB, IOAPIC pins from VMDEV_FIRST_IRQ. */
-#define VMDEV_MAX	 16
-#define VMDEV_MMIO_BASE	 0xd0000000ULL
-#define VMDEV_MMIO_SIZE	 0x1000ULL
-#define VMDEV_FIRST_IRQ	 5
+#define VMDEV_MAX	16
+#define VMDEV_MMIO_BASE 0xd0000000ULL
+#define VMDEV_MMIO_SIZE 0x1000ULL
+#define VMDEV_FIRST_IRQ 5
 /* Passthrough BARs: a 32-bit window up to the IOAPIC; 64-bit ones above RAM (vfio_pt.c). */
 #define VFIO_PT_MMIO32_BASE  0xe0000000ULL
 #define VFIO_PT_MMIO32_SIZE  0x1ec00000ULL
@@ -70,11 +70,11 @@
 /* ---- interrupt lines (GSIs) ------------------------------------------------------------------ */
 #define IOAPIC_PINS	 24 /* GSIs 0-23 are the IOAPIC's pins (ISA IRQs 0-15 among them) */
 #define SERIAL_COM1_IRQ	 4
-#define PIC_PINS	 16 /* the two 8259s, routed beside IOAPIC pins 0-15 */
+#define PIC_PINS	 16   /* the two 8259s, routed beside IOAPIC pins 0-15 */
 #define VM_MAX_ROUTES	 1024 /* KVM's routing table (kvm.c): irqchip pins, then MSI vectors */
 #define VM_MSI_FIRST_GSI IOAPIC_PINS
 /* One route per MSI GSI: those left once the irqchip's pins have theirs. */
-#define VM_MSI_GSI_END	 (VM_MSI_FIRST_GSI + VM_MAX_ROUTES - IOAPIC_PINS - PIC_PINS)
+#define VM_MSI_GSI_END (VM_MSI_FIRST_GSI + VM_MAX_ROUTES - IOAPIC_PINS - PIC_PINS)
 
 /* ---- checks ---------------------------------------------------------------------------------- */
 #define LAYOUT_BEFORE(end_a, start_b, why) _Static_assert((end_a) <= (start_b), why)

@@ -1,4 +1,5 @@
-/* msix.h: the MSI-X state model: vectors configured, enabled and masked, with checked transitions. */
+/* msix.h: the MSI-X state model: vectors configured, enabled and masked, with checked transitions.
+ */
 #ifndef CORE_MSIX_H
 #define CORE_MSIX_H
 
@@ -25,8 +26,8 @@ enum msix_vec_state { MSIX_VEC_UNCONFIGURED, MSIX_VEC_CONFIGURED, MSIX_VEC_ENABL
 struct msix_vec {
 	enum msix_vec_state state;
 	bool masked;
-	int eventfd;	/* -1 when unconfigured */
-	uint64_t addr;	/* message address and data (what a guest wrote to the table) */
+	int eventfd;   /* -1 when unconfigured */
+	uint64_t addr; /* message address and data (what a guest wrote to the table) */
 	uint32_t data;
 };
 

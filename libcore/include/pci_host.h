@@ -1,4 +1,5 @@
-/* pci_host.h: the microVM's PCI host bridge: bus 0 behind configuration mechanism #1 (0xcf8/0xcfc). */
+/* pci_host.h: the microVM's PCI host bridge: bus 0 behind configuration mechanism #1 (0xcf8/0xcfc).
+ */
 #ifndef CORE_PCI_HOST_H
 #define CORE_PCI_HOST_H
 

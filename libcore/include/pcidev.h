@@ -16,7 +16,7 @@ struct pcidev {
 	struct pci_addr addr;
 	char bdf[PCI_ADDR_STRLEN];
 	uint16_t vendor, device;
-	uint32_t class;	/* 24-bit class code: base, sub, prog-if */
+	uint32_t class; /* 24-bit class code: base, sub, prog-if */
 	bool is_bridge; /* a PCI-to-PCI or CardBus bridge: vfio-pci never binds these */
 	char driver[PCIDEV_NAME_MAX]; /* "" when no driver is bound */
 	int iommu_group;	      /* -1 when the device has none */

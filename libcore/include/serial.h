@@ -10,7 +10,7 @@
 #include "layout.h" /* COM1's ports and IRQ */
 #include "vm_bus.h"
 
-#define SERIAL_RX_SIZE	 1024
+#define SERIAL_RX_SIZE 1024
 
 /* Interrupt line callback: level 1 raised, 0 lowered. */
 typedef void serial_irq_fn(void *opaque, unsigned gsi, int level);

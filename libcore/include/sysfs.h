@@ -1,4 +1,5 @@
-/* sysfs.h: reading and writing sysfs/procfs attributes below a root (real "/" or a snapshot tree). */
+/* sysfs.h: reading and writing sysfs/procfs attributes below a root (real "/" or a snapshot tree).
+ */
 #ifndef CORE_SYSFS_H
 #define CORE_SYSFS_H
 

@@ -112,7 +112,7 @@ struct vfio_region {
 	uint32_t index;
 	uint32_t flags; /* VFIO_REGION_INFO_FLAG_READ/WRITE/MMAP */
 	uint64_t size_bytes;
-	uint64_t offset; /* of the region in the device fd */
+	uint64_t offset;  /* of the region in the device fd */
 	uint32_t nsparse; /* sparse-mmap areas (mmap-able parts around e.g. an MSI-X table) */
 };
 
@@ -123,8 +123,8 @@ int vfio_region_info(struct vfio_dev *d, uint32_t index, struct vfio_region *r, 
 /* Read/write len (1, 2, 4 or 8) bytes at off inside a region, little-endian value. */
 int vfio_region_read(struct vfio_dev *d, uint32_t index, uint64_t off, void *buf, size_t len,
 		     struct err *e);
-int vfio_region_write(struct vfio_dev *d, uint32_t index, uint64_t off, const void *buf,
-		      size_t len, struct err *e);
+int vfio_region_write(struct vfio_dev *d, uint32_t index, uint64_t off, const void *buf, size_t len,
+		      struct err *e);
 int vfio_bar_read32(struct vfio_dev *d, uint32_t bar, uint64_t off, uint32_t *v, struct err *e);
 int vfio_bar_write32(struct vfio_dev *d, uint32_t bar, uint64_t off, uint32_t v, struct err *e);
 int vfio_bar_write64(struct vfio_dev *d, uint32_t bar, uint64_t off, uint64_t v, struct err *e);

@@ -124,8 +124,7 @@ struct virtio_sg {
 int virtio_mmio_pop(struct virtio_mmio *m, unsigned q, struct virtq_chain *c, struct virtio_sg *sg);
 
 /* Copy helpers over an iovec list (offset into the list's bytes); return bytes copied. */
-size_t virtio_sg_copy_from(const struct iovec *iov, unsigned n, size_t off, void *dst,
-			   size_t len);
+size_t virtio_sg_copy_from(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len);
 size_t virtio_sg_copy_to(const struct iovec *iov, unsigned n, size_t off, const void *src,
 			 size_t len);
 

@@ -142,7 +142,7 @@ struct virtq_chain {
 	uint32_t pos;	    /* next entry of table to read */
 	uint32_t ttl;	    /* buffer descriptors the walk may still return */
 	uint16_t ring_left; /* packed: ring descriptors left to read */
-	uint8_t state;	/* where the walk is (private to the virtq_*.c files) */
+	uint8_t state;	    /* where the walk is (private to the virtq_*.c files) */
 	bool seen_write;
 	bool via_indirect;		 /* the walk went through an indirect table... */
 	struct virtq_desc indirect_desc; /* ...that this descriptor refers to */

@@ -44,8 +44,8 @@ struct vm {
 /* Open KVM and map RAM into it (the first steps of building a VM). */
 int vm_open(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes, struct err *e);
 /* The same with guest RAM on huge pages (see vm_ram_alloc_backed). */
-int vm_open_backed(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes,
-		   enum dma_backing backing, struct err *e);
+int vm_open_backed(struct vm *vm, const char *kvm_dev, uint64_t mem_bytes, enum dma_backing backing,
+		   struct err *e);
 /* Create nr vCPUs with CPUID, MSRs and LAPIC set up (after the irqchip). */
 int vm_create_vcpus(struct vm *vm, unsigned nr, struct err *e);
 /* Boot vCPU's registers for the loaded kernel; the others wait for INIT/SIPI. */

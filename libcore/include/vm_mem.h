@@ -42,7 +42,6 @@ void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len);
 /* End of the RAM below the hole (the highest GPA + 1 reachable by 32-bit code). */
 gpa_t vm_ram_low_end(const struct vm_ram *ram);
 /* Copy into guest RAM with bounds checks; -EFAULT with a message when out of range. */
-int vm_ram_write(const struct vm_ram *ram, gpa_t gpa, const void *src, uint64_t len,
-		 struct err *e);
+int vm_ram_write(const struct vm_ram *ram, gpa_t gpa, const void *src, uint64_t len, struct err *e);
 
 #endif

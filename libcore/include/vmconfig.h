@@ -45,7 +45,7 @@ struct vmconfig {
 	char *console_path;
 };
 
-#define VMCONFIG_DEFAULT_MEM  (128ULL << 20)
+#define VMCONFIG_DEFAULT_MEM (128ULL << 20)
 #define VMCONFIG_DEFAULT_CMDLINE                                                                   \
 	"console=ttyS0 reboot=k panic=1 pci=off nomodules i8042.noaux i8042.nomux i8042.nopnp "    \
 	"i8042.dumbkbd"

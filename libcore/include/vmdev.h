@@ -40,8 +40,8 @@ unsigned vmdev_report_broken(struct vmdev_set *s, void (*fn)(const char *line, v
  * Create the disks, network interfaces and rng of cfg as virtio-mmio devices on vm's MMIO bus
  * and append "virtio_mmio.device=4K@ADDR:IRQ" for each to cmdline (of cmdline_len bytes).
  */
-int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *cfg,
-		     char *cmdline, size_t cmdline_len, struct err *e);
+int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *cfg, char *cmdline,
+		     size_t cmdline_len, struct err *e);
 /* Start the devices' worker threads (after the VM is built, before it runs). */
 int vmdev_start_all(struct vmdev_set *s, struct err *e);
 

@@ -32,7 +32,8 @@ struct vpci_alloc {
 };
 
 void vpci_alloc_init(struct vpci_alloc *a, uint64_t mmio32_base, uint64_t mmio32_size,
-		     uint64_t mmio64_base, uint64_t mmio64_size, uint64_t io_base, uint64_t io_size);
+		     uint64_t mmio64_base, uint64_t mmio64_size, uint64_t io_base,
+		     uint64_t io_size);
 /* size must be a power of two (>= 4 for I/O, >= 16 for memory). Returns 0 or -EINVAL/-ENOSPC. */
 int vpci_alloc_bar(struct vpci_alloc *a, uint64_t size, unsigned flags, uint64_t *gpa,
 		   struct err *e);
@@ -42,9 +43,9 @@ int vpci_alloc_bar(struct vpci_alloc *a, uint64_t size, unsigned flags, uint64_t
 #define VPCI_CFG_SIZE 4096
 
 struct vpci_bar {
-	uint64_t size;	/* 0: not implemented */
-	uint64_t gpa;	/* where the guest placed it (what the VMM maps) */
-	unsigned flags; /* VPCI_BAR_* */
+	uint64_t size;	   /* 0: not implemented */
+	uint64_t gpa;	   /* where the guest placed it (what the VMM maps) */
+	unsigned flags;	   /* VPCI_BAR_* */
 	uint32_t low_bits; /* the read-only type bits of the low register */
 };
 

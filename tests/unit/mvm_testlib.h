@@ -12,7 +12,8 @@
  * is not 0, a PT_NOTE with Xen's PHYS32_ENTRY. *size gets the image size; free() the result.
  */
 static inline uint8_t *mvm_test_elf(int is64, uint64_t paddr, const void *code, size_t code_len,
-				    uint64_t memsz, uint64_t entry, uint32_t pvh_entry, size_t *size)
+				    uint64_t memsz, uint64_t entry, uint32_t pvh_entry,
+				    size_t *size)
 {
 	const size_t note_len = 12 + 4 + 4, code_off = 0x200, note_off = 0x100;
 	uint8_t *b = calloc(1, code_off + code_len);
@@ -34,9 +35,15 @@ static inline uint8_t *mvm_test_elf(int is64, uint64_t paddr, const void *code, 
 		h.e_phoff = sizeof(h);
 		h.e_phentsize = sizeof(Elf64_Phdr);
 		h.e_phnum = pvh_entry ? 2 : 1;
-		p[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = code_off, .p_paddr = paddr,
-				     .p_vaddr = paddr, .p_filesz = code_len, .p_memsz = memsz };
-		p[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = note_off, .p_filesz = note_len };
+		p[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				     .p_offset = code_off,
+				     .p_paddr = paddr,
+				     .p_vaddr = paddr,
+				     .p_filesz = code_len,
+				     .p_memsz = memsz };
+		p[1] = (Elf64_Phdr){ .p_type = PT_NOTE,
+				     .p_offset = note_off,
+				     .p_filesz = note_len };
 		memcpy(b, &h, sizeof(h));
 		memcpy(b + sizeof(h), p, sizeof(p));
 	} else {
@@ -51,10 +58,14 @@ static inline uint8_t *mvm_test_elf(int is64, uint64_t paddr, const void *code, 
 		h.e_phoff = sizeof(h);
 		h.e_phentsize = sizeof(Elf32_Phdr);
 		h.e_phnum = pvh_entry ? 2 : 1;
-		p[0] = (Elf32_Phdr){ .p_type = PT_LOAD, .p_offset = code_off,
-				     .p_paddr = (uint32_t)paddr, .p_vaddr = (uint32_t)paddr,
-				     .p_filesz = (uint32_t)code_len, .p_memsz = (uint32_t)memsz };
-		p[1] = (Elf32_Phdr){ .p_type = PT_NOTE, .p_offset = note_off,
+		p[0] = (Elf32_Phdr){ .p_type = PT_LOAD,
+				     .p_offset = code_off,
+				     .p_paddr = (uint32_t)paddr,
+				     .p_vaddr = (uint32_t)paddr,
+				     .p_filesz = (uint32_t)code_len,
+				     .p_memsz = (uint32_t)memsz };
+		p[1] = (Elf32_Phdr){ .p_type = PT_NOTE,
+				     .p_offset = note_off,
 				     .p_filesz = note_len };
 		memcpy(b, &h, sizeof(h));
 		memcpy(b + sizeof(h), p, sizeof(p));

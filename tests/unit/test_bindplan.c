@@ -118,7 +118,8 @@ static bool has_step(const struct bind_plan *p, enum bind_step_kind k, const cha
 	for (size_t i = 0; i < p->ns; i++) {
 		size_t lp = strlen(p->steps[i].path), le = strlen(path_end);
 
-		if (p->steps[i].kind == k && lp >= le && !strcmp(p->steps[i].path + lp - le, path_end) &&
+		if (p->steps[i].kind == k && lp >= le &&
+		    !strcmp(p->steps[i].path + lp - le, path_end) &&
 		    !strcmp(p->steps[i].value, value))
 			return true;
 	}
@@ -166,7 +167,8 @@ TEST(rollback_after_injected_fault)
 	CHECK_EQ_I(bind_plan_run(&p, &sys, &st, &o, &e), -EIO);
 	CHECK(strstr(e.msg, "injected fault") != NULL);
 	CHECK(bindstate_get(&st, "0000:02:00.0") == NULL);
-	CHECK(sysfs_read(&sys, buf, sizeof(buf), "/sys/bus/pci/devices/0000:02:00.0/driver_override") == 0);
+	CHECK(sysfs_read(&sys, buf, sizeof(buf),
+			 "/sys/bus/pci/devices/0000:02:00.0/driver_override") == 0);
 	bind_plan_free(&p);
 	bindstate_close(&st);
 }

@@ -131,7 +131,8 @@ TEST(concurrent_writers)
 			char bdf[PCI_ADDR_STRLEN];
 
 			snprintf(bdf, sizeof(bdf), "0000:00:%02x.0", i);
-			if (bindstate_open(&c, dir, false, NULL) || bindstate_record(&c, bdf, "nvme", NULL))
+			if (bindstate_open(&c, dir, false, NULL) ||
+			    bindstate_record(&c, bdf, "nvme", NULL))
 				_exit(1);
 			bindstate_close(&c);
 			_exit(0);

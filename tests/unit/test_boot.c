@@ -5,7 +5,6 @@
 #include "check.h"
 #include "mvm_testlib.h"
 
-
 static const uint8_t code[] = { 0xee, 0xeb, 0xfd }; /* out %al,(%dx); jmp back */
 
 static uint32_t rd32(const struct vm_ram *ram, gpa_t gpa)
@@ -67,8 +66,9 @@ TEST(ram_translation_follows_layout)
 			len = to - gpa;
 		bool in_low = gpa < low && len <= low - gpa;
 		bool in_high = gpa >= VM_4G_GPA && gpa < high_end && len <= high_end - gpa;
-		uint8_t *want = in_low ? ram.base + gpa
-				: in_high ? ram.base + low + (gpa - VM_4G_GPA) : NULL;
+		uint8_t *want = in_low	  ? ram.base + gpa
+				: in_high ? ram.base + low + (gpa - VM_4G_GPA)
+					  : NULL;
 		uint8_t *got = vm_ram_hva(&ram, gpa, len);
 
 		if (got != want) {
@@ -76,7 +76,8 @@ TEST(ram_translation_follows_layout)
 				      (void *)got, (void *)want);
 			break;
 		}
-		if (got != guestmem_ptr(&ram.mem, gpa, len)) { /* one view for loaders and devices */
+		if (got !=
+		    guestmem_ptr(&ram.mem, gpa, len)) { /* one view for loaders and devices */
 			CHECK_FAIL_AT("guestmem disagrees at 0x%" PRIx64, gpa);
 			break;
 		}
@@ -401,7 +402,8 @@ TEST(acpi_tables_checksum_and_describe_devices)
 {
 	struct vm_ram ram;
 	struct err e = { 0 };
-	struct boot_acpi_dev devs[3] = { { 0xd0000000, 0x1000, 5 }, { 0xd0001000, 0x1000, 6 },
+	struct boot_acpi_dev devs[3] = { { 0xd0000000, 0x1000, 5 },
+					 { 0xd0001000, 0x1000, 6 },
 					 { 0xd0002000, 0x1000, 7 } };
 	gpa_t rsdp = 0, xsdt, t;
 	const uint8_t *p;
@@ -438,7 +440,8 @@ TEST(acpi_tables_checksum_and_describe_devices)
 			CHECK(memmem(d, len, "_S5_", 4) != NULL);
 		} else {
 			CHECK(memcmp(p, "APIC", 4) == 0);
-			CHECK_EQ_U(rd32(&ram, t + 4), 44 + 4 * 8 + 12 + 6); /* 4 LAPICs, IOAPIC, NMI */
+			CHECK_EQ_U(rd32(&ram, t + 4),
+				   44 + 4 * 8 + 12 + 6); /* 4 LAPICs, IOAPIC, NMI */
 		}
 	}
 	vm_ram_free(&ram);

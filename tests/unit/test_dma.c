@@ -49,8 +49,7 @@ TEST(map_basics)
 	CHECK_EQ_I(map_anon(&dm, 0xfee00000, 0x1000, &e), -ERANGE);
 	CHECK(strstr(e.msg, "outside the valid IOVA ranges (0x0-0xfedfffff, 0xfef00000-") != NULL);
 	CHECK_EQ_I(map_anon(&dm, 0xfedff000, 0x2000, &e), -ERANGE);
-	CHECK_EQ_I(map_anon(&dm, 0xfffffffffffff000ull, 0x2000, &e),
-		   -EOVERFLOW);
+	CHECK_EQ_I(map_anon(&dm, 0xfffffffffffff000ull, 0x2000, &e), -EOVERFLOW);
 	CHECK(dma_map_find(&dm, dma_iova(0x2fff)) &&
 	      dma_map_find(&dm, dma_iova(0x2fff))->iova.v == 0x1000);
 	CHECK(dma_map_find(&dm, dma_iova(0x4000)) == NULL);
@@ -98,7 +97,8 @@ TEST(alloc_basics)
 	CHECK_EQ_I(dma_map_alloc(&dm, 1 << 20, 0, dma_iova((1 << 28) - 1), &iova, &e), 0);
 	CHECK(iova.v + (1 << 20) - 1 <= (1 << 28) - 1);
 	/* Skips the hole between the ranges. */
-	CHECK_EQ_I(dma_map_alloc(&dm, 0x200000, 0x100000000ull, dma_iova(UINT64_MAX), &iova, &e), 0);
+	CHECK_EQ_I(dma_map_alloc(&dm, 0x200000, 0x100000000ull, dma_iova(UINT64_MAX), &iova, &e),
+		   0);
 	CHECK_EQ_U(iova.v, 0x100000000ull);
 	CHECK_EQ_I(dma_map_alloc(&dm, 0, 0, dma_iova(UINT64_MAX), &iova, &e), -EINVAL);
 	CHECK_EQ_I(dma_map_alloc(&dm, 0x1000, 3, dma_iova(UINT64_MAX), &iova, &e), -EINVAL);
@@ -241,8 +241,8 @@ TEST(prop_dma_sequences_match_model)
 					want = 0;
 				rc = map_anon(&dm, a, sz, &e);
 				if (rc != want) {
-					CHECK_FAIL_AT("case %" PRIu64 " add 0x%" PRIx64 "+0x%" PRIx64
-						      ": %d, model %d (%s)",
+					CHECK_FAIL_AT("case %" PRIu64 " add 0x%" PRIx64
+						      "+0x%" PRIx64 ": %d, model %d (%s)",
 						      c, a, sz, rc, want, e.msg);
 					dma_map_fini(&dm);
 					return;
@@ -259,13 +259,15 @@ TEST(prop_dma_sequences_match_model)
 				rc = dma_map_remove(&dm, dma_iova(ref.iova[k]), ref.size[k], NULL,
 						    &e);
 				if (rc) {
-					CHECK_FAIL_AT("case %" PRIu64 " remove existing: %s", c, e.msg);
+					CHECK_FAIL_AT("case %" PRIu64 " remove existing: %s", c,
+						      e.msg);
 					dma_map_fini(&dm);
 					return;
 				}
 				ref.iova[k] = ref.iova[--ref.n];
 				ref.size[k] = ref.size[ref.n];
-			} else if (op < 9) { /* remove what is not exactly mapped: refused, no change */
+			} else if (op <
+				   9) { /* remove what is not exactly mapped: refused, no change */
 				bool exact = false;
 				uint64_t before = dm.total_bytes;
 				size_t nbefore = dm.n;
@@ -276,8 +278,8 @@ TEST(prop_dma_sequences_match_model)
 					continue;
 				rc = dma_map_remove(&dm, dma_iova(a), sz, NULL, &e);
 				if (rc != -ENOENT || dm.total_bytes != before || dm.n != nbefore) {
-					CHECK_FAIL_AT("case %" PRIu64 " remove 0x%" PRIx64 "+0x%" PRIx64
-						      " not mapped: %d",
+					CHECK_FAIL_AT("case %" PRIu64 " remove 0x%" PRIx64
+						      "+0x%" PRIx64 " not mapped: %d",
 						      c, a, sz, rc);
 					dma_map_fini(&dm);
 					return;
@@ -388,7 +390,8 @@ TEST(prop_alloc_lowest_valid_slot)
 		if (brute != UINT64_MAX ? (rc != 0 || got.v != brute)
 					: (rc == 0 && got.v <= 160 * PG)) {
 			CHECK_FAIL_AT("case %" PRIu64 ": size 0x%" PRIx64 " align 0x%" PRIx64
-				      " limit 0x%" PRIx64 ": rc %d got 0x%" PRIx64 " brute 0x%" PRIx64,
+				      " limit 0x%" PRIx64 ": rc %d got 0x%" PRIx64
+				      " brute 0x%" PRIx64,
 				      c, size, align, limit, rc, got.v, brute);
 			dma_map_fini(&dm);
 			return;
@@ -411,7 +414,8 @@ TEST(prop_address_safety)
 	uint64_t cases = prop_cases(10000);
 
 	for (uint64_t c = 0; c < cases; c++) {
-		uint64_t x = prop_next(&r) >> prop_below(&r, 64), y = prop_next(&r) >> prop_below(&r, 64);
+		uint64_t x = prop_next(&r) >> prop_below(&r, 64),
+			 y = prop_next(&r) >> prop_below(&r, 64);
 		uint64_t align = 1ull << prop_below(&r, 40), up = 0, expect;
 		bool ok = true, ovf = __builtin_add_overflow(x, y, &expect);
 		iova_t out = dma_iova(12345), last = dma_iova(0);
@@ -437,7 +441,8 @@ TEST(prop_address_safety)
 			ok &= x > UINT64_MAX - align + 1;
 		ok &= dma_is_aligned(x, align) == (x % align == 0);
 		if (!ok) {
-			CHECK_FAIL_AT("case %" PRIu64 ": x 0x%" PRIx64 " y 0x%" PRIx64 " align 0x%" PRIx64,
+			CHECK_FAIL_AT("case %" PRIu64 ": x 0x%" PRIx64 " y 0x%" PRIx64
+				      " align 0x%" PRIx64,
 				      c, x, y, align);
 			return;
 		}

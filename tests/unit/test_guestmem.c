@@ -36,9 +36,10 @@ TEST(translate_edges_exhaustive)
 	const struct {
 		uint64_t gpa;
 		uint8_t *hva;
-	} reg[] = {{0, lo}, {0x1000, mid}, {UINT64_MAX - 63, hi}};
+	} reg[] = { { 0, lo }, { 0x1000, mid }, { UINT64_MAX - 63, hi } };
 	const uint64_t lens[] = {
-	    0, 1, 2, 3, 7, 8, 15, 16, 63, 64, 65, UINT64_MAX / 2, UINT64_MAX - 1, UINT64_MAX};
+		0, 1, 2, 3, 7, 8, 15, 16, 63, 64, 65, UINT64_MAX / 2, UINT64_MAX - 1, UINT64_MAX
+	};
 	struct guestmem gm;
 
 	guestmem_init(&gm);
@@ -83,7 +84,7 @@ TEST(translate_edges_exhaustive)
 /* Random ranges against a model (≥ 100,000 cases). */
 TEST(prop_translate_random)
 {
-	struct prop_rng r = {prop_seed("prop_translate_random")};
+	struct prop_rng r = { prop_seed("prop_translate_random") };
 	static uint8_t buf[8][256];
 	uint64_t gpas[8];
 	struct guestmem gm;
@@ -96,7 +97,7 @@ TEST(prop_translate_random)
 	for (uint64_t c = 0, n = prop_cases(100000); c < n; c++) {
 		unsigned k = (unsigned)prop_below(&r, 8);
 		uint64_t gpa =
-		    prop_below(&r, 4) ? gpas[k] + prop_below(&r, 300) - 20 : prop_next(&r);
+			prop_below(&r, 4) ? gpas[k] + prop_below(&r, 300) - 20 : prop_next(&r);
 		uint64_t len = prop_below(&r, 4) ? prop_below(&r, 300) : prop_next(&r);
 		uint8_t *want = NULL;
 
@@ -117,7 +118,7 @@ TEST(files_and_layout)
 	int fd = mkstemp(path);
 	uint8_t data[0x3000];
 	struct guestmem gm;
-	struct guestmem_layout layout[] = {{0, 0x1000}, {0x100000, 0x2000}};
+	struct guestmem_layout layout[] = { { 0, 0x1000 }, { 0x100000, 0x2000 } };
 	struct err e;
 	uint16_t v;
 
@@ -160,7 +161,7 @@ TEST(files_and_layout)
 
 TEST(process_memory)
 {
-	static uint8_t secret[64] = {0x34, 0x12};
+	static uint8_t secret[64] = { 0x34, 0x12 };
 	char path[64];
 	struct guestmem gm;
 	struct err e;

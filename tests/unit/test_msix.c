@@ -95,9 +95,9 @@ TEST(prop_msix_state_machine)
 		}
 		for (unsigned s = 0; s < steps; s++) {
 			/* Mostly valid indexes, sometimes just past the end or far out. */
-			uint32_t idx = prop_below(&r, 8) ? (uint32_t)prop_below(&r, size)
-			       : prop_below(&r, 2)	 ? size + (uint32_t)prop_below(&r, 3)
-							 : (uint32_t)prop_next(&r);
+			uint32_t idx = prop_below(&r, 8)   ? (uint32_t)prop_below(&r, size)
+				       : prop_below(&r, 2) ? size + (uint32_t)prop_below(&r, 3)
+							   : (uint32_t)prop_next(&r);
 			bool valid = idx < size;
 			unsigned op = (unsigned)prop_below(&r, 7);
 			int fd = 100 + (int)prop_below(&r, 1000), got = -7, rc, want = 0;
@@ -105,8 +105,9 @@ TEST(prop_msix_state_machine)
 
 			switch (op) {
 			case 0: /* configure */
-				want = !valid ? -ERANGE
-				       : model[idx] == MSIX_VEC_ENABLED ? -EBUSY : 0;
+				want = !valid				? -ERANGE
+				       : model[idx] == MSIX_VEC_ENABLED ? -EBUSY
+									: 0;
 				rc = msix_vec_configure(&st, idx, fd, 0xfee00000, idx, &e);
 				if (!rc) {
 					model[idx] = MSIX_VEC_CONFIGURED;
@@ -114,20 +115,23 @@ TEST(prop_msix_state_machine)
 				}
 				break;
 			case 1: /* enable */
-				want = !valid ? -ERANGE
+				want = !valid				     ? -ERANGE
 				       : model[idx] == MSIX_VEC_UNCONFIGURED ? -ENOENT
-				       : model[idx] == MSIX_VEC_ENABLED ? -EALREADY : 0;
+				       : model[idx] == MSIX_VEC_ENABLED	     ? -EALREADY
+									     : 0;
 				rc = msix_vec_enable(&st, idx, &e);
 				if (!rc)
 					model[idx] = MSIX_VEC_ENABLED;
 				break;
 			case 2: /* disable */
-				want = !valid ? -ERANGE
-				       : model[idx] == MSIX_VEC_UNCONFIGURED ? -ENOENT : 0;
+				want = !valid				     ? -ERANGE
+				       : model[idx] == MSIX_VEC_UNCONFIGURED ? -ENOENT
+									     : 0;
 				rc = msix_vec_disable(&st, idx, &got, &e);
 				if (!rc) {
 					if (got != model_fd[idx]) {
-						CHECK_FAIL_AT("case %" PRIu64 ": disable %u gave fd %d, "
+						CHECK_FAIL_AT("case %" PRIu64
+							      ": disable %u gave fd %d, "
 							      "configured %d",
 							      c, idx, got, model_fd[idx]);
 						return;
@@ -135,7 +139,8 @@ TEST(prop_msix_state_machine)
 					model[idx] = MSIX_VEC_UNCONFIGURED;
 					model_fd[idx] = -1;
 				} else if (got != -7) {
-					CHECK_FAIL_AT("case %" PRIu64 ": failed disable wrote fd", c);
+					CHECK_FAIL_AT("case %" PRIu64 ": failed disable wrote fd",
+						      c);
 					return;
 				}
 				break;
@@ -168,7 +173,8 @@ TEST(prop_msix_state_machine)
 			}
 			}
 			if (rc != want) {
-				CHECK_FAIL_AT("case %" PRIu64 " step %u: op %u on %u (table %u): %d, "
+				CHECK_FAIL_AT("case %" PRIu64
+					      " step %u: op %u on %u (table %u): %d, "
 					      "model %d (%s)",
 					      c, s, op, idx, size, rc, want, e.msg);
 				return;
@@ -178,9 +184,10 @@ TEST(prop_msix_state_machine)
 				return;
 			}
 			for (uint32_t i = 0; i < size; i++)
-				if (st.vec[i].state != model[i] || st.vec[i].eventfd != model_fd[i]) {
-					CHECK_FAIL_AT("case %" PRIu64 ": vector %u is %s, model %s", c,
-						      i, msix_vec_state_name(st.vec[i].state),
+				if (st.vec[i].state != model[i] ||
+				    st.vec[i].eventfd != model_fd[i]) {
+					CHECK_FAIL_AT("case %" PRIu64 ": vector %u is %s, model %s",
+						      c, i, msix_vec_state_name(st.vec[i].state),
 						      msix_vec_state_name(model[i]));
 					return;
 				}
@@ -215,10 +222,12 @@ TEST(prop_msix_vectors_independent)
 		ok &= msix_vec_disable(&st, victim, &fd, &e) == 0 && fd == 1000 + (int)victim;
 		for (uint32_t i = 0; i < size; i++)
 			ok &= msix_can_deliver(&st, i) == (i != victim) &&
-			      (i == victim || (st.vec[i].eventfd == 1000 + (int)i && st.vec[i].data == i));
+			      (i == victim ||
+			       (st.vec[i].eventfd == 1000 + (int)i && st.vec[i].data == i));
 		ok &= st.nenabled == size - 1 && st.nconfigured == size - 1;
 		if (!ok) {
-			CHECK_FAIL_AT("case %" PRIu64 ": size %u victim %u (%s)", c, size, victim, e.msg);
+			CHECK_FAIL_AT("case %" PRIu64 ": size %u victim %u (%s)", c, size, victim,
+				      e.msg);
 			return;
 		}
 	}

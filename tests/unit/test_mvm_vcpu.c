@@ -1,15 +1,15 @@
 /* test_mvm_vcpu.c: vCPUs on the host's /dev/kvm: register round trips, kicks, whole-VM stops. */
 #include <errno.h>
-#include <string.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "boot.h"
 #include "check.h"
-#include "mvm_testlib.h"
 #include "mvm.h"
+#include "mvm_testlib.h"
 #include "vm.h"
 
 #define KVM_DEV "/dev/kvm"
@@ -95,8 +95,8 @@ TEST(registers_survive_exits)
 		REQUIRE(ioctl(v->fd, KVM_GET_REGS, &out) == 0);
 		for (unsigned i = 0; i < 16; i++)
 			if (((uint64_t *)&out)[i] != g[i]) {
-				CHECK_FAIL_AT("round %u: register %u was 0x%llx, now 0x%llx", round, i,
-					      (unsigned long long)g[i],
+				CHECK_FAIL_AT("round %u: register %u was 0x%llx, now 0x%llx", round,
+					      i, (unsigned long long)g[i],
 					      (unsigned long long)((uint64_t *)&out)[i]);
 				goto done;
 			}
@@ -242,8 +242,11 @@ static int build_fails(struct vmconfig *cfg, const char *kvm_dev, const uint8_t 
 		       size_t kernel_size, struct err *e)
 {
 	static struct mvm m;
-	struct mvm_config c = { .vm = cfg, .kvm_dev = kvm_dev, .kernel = kernel,
-				.kernel_size = kernel_size, .console_fd = -1 };
+	struct mvm_config c = { .vm = cfg,
+				.kvm_dev = kvm_dev,
+				.kernel = kernel,
+				.kernel_size = kernel_size,
+				.console_fd = -1 };
 	int rc;
 
 	memset(e, 0, sizeof(*e));
@@ -309,8 +312,8 @@ TEST(builder_host_failure_is_host)
 	struct vmconfig cfg;
 	struct err e;
 	size_t n;
-	uint8_t *k = mvm_test_elf(1, 0x200000, code_spin, sizeof(code_spin), 0x1000, 0x200000, 0,
-				  &n);
+	uint8_t *k =
+		mvm_test_elf(1, 0x200000, code_spin, sizeof(code_spin), 0x1000, 0x200000, 0, &n);
 
 	vmconfig_init(&cfg);
 	CHECK(build_fails(&cfg, "/dev/null", k, n, &e) < 0);
@@ -374,13 +377,16 @@ TEST(builder_console_and_reset)
 TEST(builder_reset_and_poweroff_hooks)
 {
 	/* mov $0xfe,%al; out %al,$0x64 (x3); S5: mov $0x600,%dx; mov $0x34,%al; out; jmp . */
-	static const uint8_t reset3[] = { 0xb0, 0xfe, 0xe6, 0x64, 0xe6, 0x64,
-					  0xe6, 0x64, 0xeb, 0xfe };
+	static const uint8_t reset3[] = {
+		0xb0, 0xfe, 0xe6, 0x64, 0xe6, 0x64, 0xe6, 0x64, 0xeb, 0xfe
+	};
 	static const uint8_t s5[] = { 0x66, 0xba, 0x00, 0x06, 0xb0, 0x34, 0xee, 0xeb, 0xfe };
 	static struct mvm m;
 	struct events ev = { 0 };
-	struct mvm_config hooks = { .console_fd = -1, .on_reset = count_reset,
-				    .on_poweroff = count_poweroff, .opaque = &ev };
+	struct mvm_config hooks = { .console_fd = -1,
+				    .on_reset = count_reset,
+				    .on_poweroff = count_poweroff,
+				    .opaque = &ev };
 	struct err e = { 0 };
 	enum vm_stop_reason why = VM_RUNNING;
 

@@ -187,9 +187,9 @@ TEST(blk_write_read_flush)
 	memset(hva(&r, BUF_GPA + 0x1000), 0, 1024);
 	CHECK_EQ_U(blk_rw(&r, 0, 7, 1024), 0);
 	CHECK_EQ_U(*hva(&r, BUF_GPA + 0x1000 + 1023), 0xa5);
-	CHECK_EQ_U(blk_rw(&r, 4, 0, 0), 0);	    /* flush (an empty data descriptor) */
+	CHECK_EQ_U(blk_rw(&r, 4, 0, 0), 0);	/* flush (an empty data descriptor) */
 	CHECK_EQ_U(blk_rw(&r, 0, 63, 1024), 1); /* beyond the end: IOERR */
-	CHECK_EQ_U(blk_rw(&r, 99, 0, 512), 2);	    /* unsupported type */
+	CHECK_EQ_U(blk_rw(&r, 99, 0, 512), 2);	/* unsupported type */
 	CHECK_EQ_U(used_idx(&r), 5);
 	CHECK(r.irqs >= 5);
 	CHECK_EQ_U(r32(&r, 0x70) & VIRTIO_STATUS_DEVICE_NEEDS_RESET, 0);
@@ -225,8 +225,9 @@ TEST(rng_fills_buffers)
 /* Each rule a driver can break marks the device DEVICE_NEEDS_RESET; a reset revives it. */
 TEST(malicious_drivers_mark_the_device_broken)
 {
-	static const char *const cases[] = { "loop", "ahead", "outside", "badhead", "badnext",
-					     "wrap", "readable-after-writable" };
+	static const char *const cases[] = {
+		"loop", "ahead", "outside", "badhead", "badnext", "wrap", "readable-after-writable"
+	};
 
 	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct rig r;

@@ -25,7 +25,9 @@ TEST(parse_u64_forms)
 
 TEST(parse_u64_rejects)
 {
-	static const char *bad[] = { "", "-1", "+1", " 1", "1 ", "0x", "1k", "12abc", "0x1g", "abc" };
+	static const char *bad[] = {
+		"", "-1", "+1", " 1", "1 ", "0x", "1k", "12abc", "0x1g", "abc"
+	};
 	uint64_t v = 77;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

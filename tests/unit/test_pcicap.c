@@ -164,17 +164,18 @@ TEST(prop_decode_roundtrip)
 
 		pcicap_decode_msix(ctl, tab, pba, &x);
 		ok &= x.table_size >= 1 && x.table_size <= 2048;
-		ok &= (uint16_t)((x.table_size - 1) | (x.function_mask << 14) | (x.enabled << 15)) ==
-		      (ctl & 0xc7ff);
+		ok &= (uint16_t)((x.table_size - 1) | (x.function_mask << 14) |
+				 (x.enabled << 15)) == (ctl & 0xc7ff);
 		ok &= (x.table_offset | x.table_bir) == tab && (x.pba_offset | x.pba_bir) == pba;
 		ok &= x.table_offset % 8 == 0 && x.table_bir < 8;
 		pcicap_decode_msi_control(ctl, &m);
-		ok &= m.vectors_max >= 1 && m.vectors_max <= 128 && !(m.vectors_max & (m.vectors_max - 1));
+		ok &= m.vectors_max >= 1 && m.vectors_max <= 128 &&
+		      !(m.vectors_max & (m.vectors_max - 1));
 		ok &= m.enabled == (ctl & 1) && m.is_64bit == !!(ctl & 0x80) &&
 		      m.per_vector_mask == !!(ctl & 0x100);
 		if (!ok) {
-			CHECK_FAIL_AT("case %" PRIu64 ": control 0x%04x table 0x%08x pba 0x%08x", c, ctl,
-				      tab, pba);
+			CHECK_FAIL_AT("case %" PRIu64 ": control 0x%04x table 0x%08x pba 0x%08x", c,
+				      ctl, tab, pba);
 			return;
 		}
 	}
@@ -202,14 +203,15 @@ TEST(prop_msix_bar_boundaries)
 		x.table_bir = (uint8_t)prop_below(&r, 8);
 		x.pba_bir = (uint8_t)prop_below(&r, 8);
 		x.table_offset = (uint32_t)(prop_below(&r, 2) ? prop_next(&r) & ~7u
-							     : (prop_below(&r, 64) * 0x1000));
+							      : (prop_below(&r, 64) * 0x1000));
 		x.pba_offset = (uint32_t)(prop_below(&r, 64) * 0x1000);
 		want = x.table_bir < 6 && x.pba_bir < 6 && bars[x.table_bir] && bars[x.pba_bir] &&
 		       (uint64_t)x.table_offset + 16ull * x.table_size <= bars[x.table_bir] &&
-		       (uint64_t)x.pba_offset + 8ull * ((x.table_size + 63) / 64) <= bars[x.pba_bir];
+		       (uint64_t)x.pba_offset + 8ull * ((x.table_size + 63) / 64) <=
+			       bars[x.pba_bir];
 		if ((pcicap_msix_check_bars(&x, bars, &e) == 0) != want) {
-			CHECK_FAIL_AT("case %" PRIu64 ": bir %u/%u offsets 0x%x/0x%x size %u: %s", c,
-				      x.table_bir, x.pba_bir, x.table_offset, x.pba_offset,
+			CHECK_FAIL_AT("case %" PRIu64 ": bir %u/%u offsets 0x%x/0x%x size %u: %s",
+				      c, x.table_bir, x.pba_bir, x.table_offset, x.pba_offset,
 				      x.table_size, e.msg);
 			return;
 		}
@@ -224,8 +226,8 @@ int main(void)
 	snprintf(fixture_dir, sizeof(fixture_dir), "%s", __FILE__);
 	slash = strstr(fixture_dir, "unit/test_pcicap.c");
 	if (slash)
-		snprintf(fixture_dir + (slash - fixture_dir), sizeof(fixture_dir) - (size_t)(slash - fixture_dir),
-			 "fixtures/pci");
+		snprintf(fixture_dir + (slash - fixture_dir),
+			 sizeof(fixture_dir) - (size_t)(slash - fixture_dir), "fixtures/pci");
 	RUN(nvme_msix_65_vectors_sharing_bar0);
 	RUN(e1000e_msi_and_msix);
 	RUN(edu_msi_only);

@@ -2,8 +2,8 @@
  * the address space's life from first attach to last detach, the close order enforced. The
  * back-end is a fake ops table whose "kernel" keeps its own record of what it was asked to map:
  * the oracle the registry is compared with. */
-#include "check.h"
 #include "../../libcore/vfio_priv.h"
+#include "check.h"
 
 #define PG 4096ull
 
@@ -128,7 +128,8 @@ static bool registry_matches_kernel(const struct dma_map *dm)
 		bool found = false;
 
 		for (unsigned j = 0; j < k.nmap; j++)
-			found |= k.map[j].iova == dm->m[i].iova.v && k.map[j].size == dm->m[i].size_bytes;
+			found |= k.map[j].iova == dm->m[i].iova.v &&
+				 k.map[j].size == dm->m[i].size_bytes;
 		if (!found)
 			return false;
 	}

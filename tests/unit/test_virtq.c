@@ -137,23 +137,25 @@ TEST(malformed_chains)
 		bool indirect;
 		int expect;
 	} cases[] = {
-	    {"next out of range", VIRTQ_DESC_F_NEXT, FX_BUF_GPA, 1, 9, 0, true, -ENOENT},
-	    {"indirect with next", VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, FX_BUF_GPA + 0x1000,
-	     16, 1, 0, true, -EINVAL},
-	    {"indirect not negotiated", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + 0x1000, 16, 0, 0, false,
-	     -EINVAL},
-	    {"indirect len 0", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + 0x1000, 0, 0, 0, true, -EINVAL},
-	    {"indirect len 24", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + 0x1000, 24, 0, 0, true,
-	     -EINVAL},
-	    {"nested indirect", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + 0x1000, 16, 0,
-	     VIRTQ_DESC_F_INDIRECT, true, -EINVAL},
-	    {"indirect table outside memory", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + FX_BUF_BYTES - 8,
-	     16, 0, 0, true, -EFAULT},
-	    {"buffer outside memory", 0, FX_BUF_GPA + FX_BUF_BYTES - 1, 2, 0, 0, true, -EFAULT},
-	    {"buffer wrapping", 0, UINT64_MAX - 1, 4, 0, 0, true, -EFAULT},
-	    {"buffer at 2^64 - 1, len 1", 0, UINT64_MAX, 1, 0, 0, true, -EFAULT},
-	    {"write before read", VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, FX_BUF_GPA, 1, 1, 0, true,
-	     -EINVAL},
+		{ "next out of range", VIRTQ_DESC_F_NEXT, FX_BUF_GPA, 1, 9, 0, true, -ENOENT },
+		{ "indirect with next", VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT,
+		  FX_BUF_GPA + 0x1000, 16, 1, 0, true, -EINVAL },
+		{ "indirect not negotiated", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + 0x1000, 16, 0, 0,
+		  false, -EINVAL },
+		{ "indirect len 0", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + 0x1000, 0, 0, 0, true,
+		  -EINVAL },
+		{ "indirect len 24", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + 0x1000, 24, 0, 0, true,
+		  -EINVAL },
+		{ "nested indirect", VIRTQ_DESC_F_INDIRECT, FX_BUF_GPA + 0x1000, 16, 0,
+		  VIRTQ_DESC_F_INDIRECT, true, -EINVAL },
+		{ "indirect table outside memory", VIRTQ_DESC_F_INDIRECT,
+		  FX_BUF_GPA + FX_BUF_BYTES - 8, 16, 0, 0, true, -EFAULT },
+		{ "buffer outside memory", 0, FX_BUF_GPA + FX_BUF_BYTES - 1, 2, 0, 0, true,
+		  -EFAULT },
+		{ "buffer wrapping", 0, UINT64_MAX - 1, 4, 0, 0, true, -EFAULT },
+		{ "buffer at 2^64 - 1, len 1", 0, UINT64_MAX, 1, 0, 0, true, -EFAULT },
+		{ "write before read", VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, FX_BUF_GPA, 1, 1, 0,
+		  true, -EINVAL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		REQUIRE(fx_init(&f, 8, false, false, cases[i].indirect) == 0);
@@ -247,7 +249,7 @@ TEST(init_rejects)
  */
 TEST(avail_find)
 {
-	static const uint16_t heads[] = {2, 5, 4, 1, 6, 0, 7, 3};
+	static const uint16_t heads[] = { 2, 5, 4, 1, 6, 0, 7, 3 };
 	struct fixture f;
 	struct virtq_chain c;
 
@@ -322,7 +324,7 @@ static bool kick_matches_spec(struct fixture *f, uint16_t old_idx, uint16_t num_
 /* num_added, mostly where off-by-ones show: 0, 1, 2, small, up to a few laps; rarely any u16. */
 static uint16_t draw_num_added(struct prop_rng *r)
 {
-	static const uint16_t edges[] = {0x7fff, 0x8000, 0xfffe, 0xffff};
+	static const uint16_t edges[] = { 0x7fff, 0x8000, 0xfffe, 0xffff };
 	unsigned c = (unsigned)prop_below(r, 16);
 
 	if (c < 6)
@@ -341,7 +343,7 @@ static uint16_t draw_num_added(struct prop_rng *r)
 /* The first used idx written: anywhere, on the u16 edges, or just below 0 so the run wraps. */
 static uint16_t draw_old_idx(struct prop_rng *r, uint16_t num_added)
 {
-	static const uint16_t edges[] = {0, 1, 0x7fff, 0x8000, 0xfffe, 0xffff};
+	static const uint16_t edges[] = { 0, 1, 0x7fff, 0x8000, 0xfffe, 0xffff };
 
 	switch (prop_below(r, 4)) {
 	case 0:
@@ -391,7 +393,7 @@ static uint16_t draw_used_event(struct prop_rng *r, uint16_t old_idx, uint16_t n
  */
 TEST(prop_spec_2_7_7_2_notification)
 {
-	struct prop_rng r = {prop_seed("prop_spec_2_7_7_2_notification")};
+	struct prop_rng r = { prop_seed("prop_spec_2_7_7_2_notification") };
 	struct fixture f[2];
 
 	REQUIRE(fx_init(&f[0], 16, false, false, false) == 0);
@@ -448,17 +450,17 @@ TEST(prop_prepare_kick_interval_exhaustive)
 
 TEST(prop_prepare_kick_interval_random)
 {
-	struct prop_rng r = {prop_seed("prop_prepare_kick_interval_random")};
+	struct prop_rng r = { prop_seed("prop_prepare_kick_interval_random") };
 	struct fixture f;
 
 	REQUIRE(fx_init(&f, 256, false, true, false) == 0);
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		uint16_t next_used = (uint16_t)prop_next(&r);
 		uint16_t num_added =
-		    (uint16_t)(prop_below(&r, 2) ? prop_below(&r, 300) : prop_next(&r));
+			(uint16_t)(prop_below(&r, 2) ? prop_below(&r, 300) : prop_next(&r));
 		uint16_t old = (uint16_t)(next_used - num_added);
-		uint16_t event =
-		    (uint16_t)(prop_below(&r, 2) ? old + prop_below(&r, 400) - 50 : prop_next(&r));
+		uint16_t event = (uint16_t)(prop_below(&r, 2) ? old + prop_below(&r, 400) - 50
+							      : prop_next(&r));
 		/* membership by walking the interval, independent of the formula */
 		bool in = false;
 
@@ -485,7 +487,7 @@ TEST(prop_prepare_kick_interval_random)
  */
 TEST(prop_add_used_exhaustive)
 {
-	struct prop_rng r = {prop_seed("prop_add_used_exhaustive")};
+	struct prop_rng r = { prop_seed("prop_add_used_exhaustive") };
 
 	for (unsigned lg = 0; lg < NSIZES; lg++) {
 		uint16_t size = (uint16_t)(1u << lg);
@@ -530,8 +532,8 @@ TEST(prop_add_used_exhaustive)
  */
 TEST(prop_len_is_empty)
 {
-	static const uint16_t starts[] = {0, 1, 2, 0x7fff, 0x8000, 0x8001, 0xfffe, 0xffff};
-	struct prop_rng r = {prop_seed("prop_len_is_empty")};
+	static const uint16_t starts[] = { 0, 1, 2, 0x7fff, 0x8000, 0x8001, 0xfffe, 0xffff };
+	struct prop_rng r = { prop_seed("prop_len_is_empty") };
 	struct fixture f;
 
 	REQUIRE(fx_init(&f, 64, false, false, false) == 0);
@@ -570,11 +572,11 @@ TEST(prop_len_is_empty)
  */
 TEST(prop_initialize)
 {
-	struct prop_rng r = {prop_seed("prop_initialize")};
+	struct prop_rng r = { prop_seed("prop_initialize") };
 	const uint64_t base = 0x10000000, mem_bytes = 2ull << 20;
 	uint8_t *mem = aligned_alloc(4096, mem_bytes);
 	struct guestmem gm;
-	struct virtq q = {0};
+	struct virtq q = { 0 };
 
 	REQUIRE(mem);
 	guestmem_init(&gm);
@@ -586,8 +588,9 @@ TEST(prop_initialize)
 			bool aligned = !dm && !am && !um;
 			int rc;
 
-			q = (struct virtq){
-			    .max_size = VIRTQ_MAX_SIZE, .size = (uint16_t)size, .ready = true};
+			q = (struct virtq){ .max_size = VIRTQ_MAX_SIZE,
+					    .size = (uint16_t)size,
+					    .ready = true };
 			q.desc_gpa = base + dm;
 			q.driver_gpa = base + 0x80010 + am; /* after a 32768-entry table */
 			q.device_gpa = base + 0x90020 + um;
@@ -601,16 +604,16 @@ TEST(prop_initialize)
 	}
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		uint16_t size =
-		    prop_below(&r, 2) ? random_pow2_size(&r, 16) : (uint16_t)prop_next(&r);
+			prop_below(&r, 2) ? random_pow2_size(&r, 16) : (uint16_t)prop_next(&r);
 		uint64_t span = mem_bytes + 0x2000;
 		int rc;
 
-		q = (struct virtq){.max_size = (uint16_t)prop_next(&r),
-				   .size = size,
-				   .ready = prop_below(&r, 8) != 0};
+		q = (struct virtq){ .max_size = (uint16_t)prop_next(&r),
+				    .size = size,
+				    .ready = prop_below(&r, 8) != 0 };
 		q.desc_gpa = base - 0x1000 + prop_below(&r, span);
 		q.driver_gpa =
-		    prop_below(&r, 16) ? base - 0x1000 + prop_below(&r, span) : prop_next(&r);
+			prop_below(&r, 16) ? base - 0x1000 + prop_below(&r, span) : prop_next(&r);
 		q.device_gpa = base - 0x1000 + prop_below(&r, span);
 		rc = virtq_init(&q, &gm, NULL);
 		if (rc == 0 &&
@@ -635,10 +638,10 @@ static void random_queue(struct prop_rng *r, struct fixture *f, uint16_t size)
 	fx_random(r, f->device, f->device_bytes);
 	fx_random(r, f->buf, 4096);
 	for (uint32_t i = 0; i < size; i++) {
-		uint64_t addr =
-		    prop_below(r, 8) ? FX_BUF_GPA + prop_below(r, FX_BUF_BYTES + 64) : prop_next(r);
+		uint64_t addr = prop_below(r, 8) ? FX_BUF_GPA + prop_below(r, FX_BUF_BYTES + 64)
+						 : prop_next(r);
 		uint32_t len =
-		    prop_below(r, 8) ? (uint32_t)prop_below(r, 256) : (uint32_t)prop_next(r);
+			prop_below(r, 8) ? (uint32_t)prop_below(r, 256) : (uint32_t)prop_next(r);
 		uint16_t flags = (uint16_t)(prop_below(r, 16) ? prop_below(r, 8) : prop_next(r));
 		uint16_t next = (uint16_t)prop_below(r, size + size / 4u + 2);
 
@@ -661,7 +664,7 @@ static void random_queue(struct prop_rng *r, struct fixture *f, uint16_t size)
  */
 TEST(prop_accessors_in_bounds)
 {
-	struct prop_rng r = {prop_seed("prop_accessors_in_bounds")};
+	struct prop_rng r = { prop_seed("prop_accessors_in_bounds") };
 
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		uint16_t size = random_pow2_size(&r, prop_below(&r, 256) ? 8 : 15);
@@ -711,7 +714,7 @@ TEST(prop_accessors_in_bounds)
  */
 TEST(prop_pop)
 {
-	struct prop_rng r = {prop_seed("prop_pop")};
+	struct prop_rng r = { prop_seed("prop_pop") };
 
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		uint16_t size = random_pow2_size(&r, 8), len, before;
@@ -741,7 +744,7 @@ TEST(prop_pop)
 /* pop then undo_pop leaves the queue as it was (state and memory). Random (≥ 100,000 cases). */
 TEST(prop_pop_undo_pop)
 {
-	struct prop_rng r = {prop_seed("prop_pop_undo_pop")};
+	struct prop_rng r = { prop_seed("prop_pop_undo_pop") };
 
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		uint16_t size = random_pow2_size(&r, 6);
@@ -766,7 +769,7 @@ TEST(prop_pop_undo_pop)
 			    memcmp(dev, f.device, f.device_bytes) || virtq_pop(&f.q, &c2) != 1 ||
 			    c2.head != c.head) {
 				CHECK_FAIL_AT(
-				    "case %" PRIu64 ": undo_pop did not restore the queue", i);
+					"case %" PRIu64 ": undo_pop did not restore the queue", i);
 				fx_free(&f);
 				break;
 			}
@@ -781,14 +784,14 @@ TEST(prop_pop_undo_pop)
  */
 TEST(prop_try_enable_notification)
 {
-	struct prop_rng r = {prop_seed("prop_try_enable_notification")};
+	struct prop_rng r = { prop_seed("prop_try_enable_notification") };
 	struct fixture f;
 
 	REQUIRE(fx_init(&f, 32, false, true, false) == 0);
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		f.q.next_avail = (uint16_t)prop_next(&r);
-		fx_set_avail_idx(
-		    &f, (uint16_t)(f.q.next_avail + (prop_below(&r, 2) ? 0 : prop_below(&r, 33))));
+		fx_set_avail_idx(&f, (uint16_t)(f.q.next_avail +
+						(prop_below(&r, 2) ? 0 : prop_below(&r, 33))));
 		if (virtq_try_enable_notification(&f.q) &&
 		    (!virtq_is_empty(&f.q) || virtq_avail_event(&f.q) != f.q.next_avail)) {
 			CHECK_FAIL_AT("case %" PRIu64 ": true but not empty", i);
@@ -805,7 +808,7 @@ TEST(prop_try_enable_notification)
  */
 TEST(prop_checked_new_exhaustive)
 {
-	struct prop_rng r = {prop_seed("prop_checked_new_exhaustive")};
+	struct prop_rng r = { prop_seed("prop_checked_new_exhaustive") };
 
 	for (unsigned lg = 0; lg < NSIZES; lg++) {
 		uint16_t size = (uint16_t)(1u << lg);
@@ -849,7 +852,7 @@ TEST(prop_checked_new_exhaustive)
  */
 TEST(prop_pop_resync)
 {
-	struct prop_rng r = {prop_seed("prop_pop_resync")};
+	struct prop_rng r = { prop_seed("prop_pop_resync") };
 	struct fixture f;
 
 	REQUIRE(fx_init(&f, 16, false, false, false) == 0);
@@ -859,7 +862,7 @@ TEST(prop_pop_resync)
 		struct virtq_chain c;
 		/* a quarter of the cases on the boundary: size + 1 resyncs, size does not */
 		uint16_t ahead =
-		    (uint16_t)(prop_below(&r, 4) ? 17 + prop_below(&r, 65536 - 17) : 17);
+			(uint16_t)(prop_below(&r, 4) ? 17 + prop_below(&r, 65536 - 17) : 17);
 		uint16_t avail = (uint16_t)prop_next(&r);
 
 		f.q.next_avail = (uint16_t)(avail - ahead);
@@ -881,7 +884,7 @@ TEST(prop_pop_resync)
 /* A driver model: random chains published, popped, returned; used ring matches. Random. */
 TEST(prop_driver_device_roundtrip)
 {
-	struct prop_rng r = {prop_seed("prop_driver_device_roundtrip")};
+	struct prop_rng r = { prop_seed("prop_driver_device_roundtrip") };
 	struct fixture f;
 	uint16_t n_inflight = 0;
 

@@ -54,7 +54,7 @@ static int drv_get_used(struct fixture *f, struct driver *dv, unsigned ndesc, ui
 TEST(packed_pop_walk_add_used)
 {
 	struct fixture f;
-	struct driver dv = {.wrap = true, .used_wrap = true};
+	struct driver dv = { .wrap = true, .used_wrap = true };
 	struct virtq_chain c;
 	struct virtq_desc d;
 	uint32_t len;
@@ -137,9 +137,9 @@ TEST(packed_malformed)
  */
 TEST(prop_packed_driver_device_laps)
 {
-	struct prop_rng r = {prop_seed("prop_packed_driver_device_laps")};
+	struct prop_rng r = { prop_seed("prop_packed_driver_device_laps") };
 	struct fixture f;
-	struct driver dv = {.wrap = true, .used_wrap = true};
+	struct driver dv = { .wrap = true, .used_wrap = true };
 	/* chains in flight, in order: (id, ndesc), a FIFO over the ring */
 	uint16_t fifo_id[64], fifo_n[64], pend_id[64], pend_n[64];
 	unsigned head = 0, count = 0, free_desc = 7, phead = 0, pcount = 0;
@@ -227,7 +227,7 @@ TEST(prop_packed_prepare_kick_exhaustive)
 				for (unsigned k = 1; k <= n; k++)
 					in = in || (now + 16 - k) % 16 == ev;
 				f.q.next_used =
-				    (uint16_t)((now % 8) | (now >= 8 ? VIRTQ_PACKED_WRAP : 0));
+					(uint16_t)((now % 8) | (now >= 8 ? VIRTQ_PACKED_WRAP : 0));
 				f.q.num_added = (uint16_t)n;
 				put16(f.driver,
 				      (uint16_t)((ev % 8) | (ev >= 8 ? VIRTQ_PACKED_WRAP : 0)));
@@ -260,12 +260,12 @@ TEST(packed_wrap_guess)
 		uint16_t flags;
 		uint16_t counter;
 	} cases[] = {
-	    {VIRTQ_DESC_F_AVAIL, VIRTQ_PACKED_WRAP},			 /* available, lap 1 */
-	    {VIRTQ_DESC_F_USED, 0},					 /* available, lap 0 */
-	    {VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED, 0},		 /* used in lap 1 */
-	    {0, VIRTQ_PACKED_WRAP},					 /* used in lap 0, or new */
-	    {VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_NEXT, VIRTQ_PACKED_WRAP}, /* NEXT: no matter */
-	    {VIRTQ_DESC_F_USED | VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_INDIRECT, 0},
+		{ VIRTQ_DESC_F_AVAIL, VIRTQ_PACKED_WRAP },     /* available, lap 1 */
+		{ VIRTQ_DESC_F_USED, 0 },		       /* available, lap 0 */
+		{ VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED, 0 }, /* used in lap 1 */
+		{ 0, VIRTQ_PACKED_WRAP },		       /* used in lap 0, or new */
+		{ VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_NEXT, VIRTQ_PACKED_WRAP }, /* NEXT: no matter */
+		{ VIRTQ_DESC_F_USED | VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_INDIRECT, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -318,9 +318,10 @@ static bool packed_kick_matches_spec(struct fixture *f, uint16_t size, struct la
 	kick = virtq_prepare_kick(&f->q);
 	if (kick != want) {
 		CHECK_FAIL_AT(
-		    "size %u: %u used from %u/wrap %d (next_used 0x%04x), event %u/wrap %d: "
-		    "kick %d, §2.8.10 says %d",
-		    size, n, start.pos, start.wrap, off_wrap(p), event.pos, event.wrap, kick, want);
+			"size %u: %u used from %u/wrap %d (next_used 0x%04x), event %u/wrap %d: "
+			"kick %d, §2.8.10 says %d",
+			size, n, start.pos, start.wrap, off_wrap(p), event.pos, event.wrap, kick,
+			want);
 		return false;
 	}
 	return true;
@@ -329,7 +330,7 @@ static bool packed_kick_matches_spec(struct fixture *f, uint16_t size, struct la
 /* Sizes: the smallest, powers of two and their neighbours, the largest, or any up to 300. */
 static uint16_t draw_packed_size(struct prop_rng *r)
 {
-	static const uint16_t sizes[] = {1, 2, 3, 5, 7, 8, 255, 256, 257, 1000, 32767, 32768};
+	static const uint16_t sizes[] = { 1, 2, 3, 5, 7, 8, 255, 256, 257, 1000, 32767, 32768 };
 
 	if (prop_below(r, 2))
 		return sizes[prop_below(r, sizeof(sizes) / sizeof(sizes[0]))];
@@ -339,7 +340,7 @@ static uint16_t draw_packed_size(struct prop_rng *r)
 /* Descriptors used: 0, 1, 2, small, or around one and two laps (size ± 1, 2 × size ± 1). */
 static uint16_t draw_packed_n(struct prop_rng *r, uint16_t size)
 {
-	uint32_t laps[] = {size - 1u, size, size + 1u, 2u * size - 1, 2u * size, 2u * size + 1};
+	uint32_t laps[] = { size - 1u, size, size + 1u, 2u * size - 1, 2u * size, 2u * size + 1 };
 	uint32_t n;
 	unsigned c = (unsigned)prop_below(r, 8);
 
@@ -364,7 +365,7 @@ static uint16_t draw_packed_n(struct prop_rng *r, uint16_t size)
  */
 TEST(prop_packed_spec_2_8_10_notification)
 {
-	struct prop_rng r = {prop_seed("prop_packed_spec_2_8_10_notification")};
+	struct prop_rng r = { prop_seed("prop_packed_spec_2_8_10_notification") };
 	struct fixture f;
 
 	REQUIRE(fx_init(&f, 32768, true, true, false) == 0);
@@ -372,25 +373,25 @@ TEST(prop_packed_spec_2_8_10_notification)
 		for (uint32_t s = 0; s < 2u * size; s++)
 			for (uint16_t n = 0; n <= 2 * size + 1; n++)
 				for (uint32_t e = 0; e < 2u * size; e++) {
-					struct lap_pos start = {(uint16_t)(s % size), s >= size};
-					struct lap_pos ev = {(uint16_t)(e % size), e >= size};
+					struct lap_pos start = { (uint16_t)(s % size), s >= size };
+					struct lap_pos ev = { (uint16_t)(e % size), e >= size };
 
 					if (!packed_kick_matches_spec(&f, size, start, n, ev))
 						goto out;
 				}
 	for (uint64_t i = 0, cases = prop_cases(100000); i < cases; i++) {
 		uint16_t size = draw_packed_size(&r), n = draw_packed_n(&r, size);
-		uint16_t starts[] = {0, 1, (uint16_t)(size - 2), (uint16_t)(size - 1),
-				     (uint16_t)prop_below(&r, size)};
-		struct lap_pos start = {starts[prop_below(&r, 5)], prop_below(&r, 2)}, ev;
+		uint16_t starts[] = { 0, 1, (uint16_t)(size - 2), (uint16_t)(size - 1),
+				      (uint16_t)prop_below(&r, size) };
+		struct lap_pos start = { starts[prop_below(&r, 5)], prop_below(&r, 2) }, ev;
 		/* steps from start: one before (a whole turn less one), 0, 1, n - 1, n, n + 1 */
-		uint32_t steps[] = {4u * size - 1,
-				    0,
-				    1,
-				    n + 4u * size - 1,
-				    n,
-				    n + 1u,
-				    (uint32_t)prop_below(&r, 2u * size)};
+		uint32_t steps[] = { 4u * size - 1,
+				     0,
+				     1,
+				     n + 4u * size - 1,
+				     n,
+				     n + 1u,
+				     (uint32_t)prop_below(&r, 2u * size) };
 
 		if (start.pos >= size)
 			start.pos = 0; /* size - 2 of a size-1 ring */
@@ -411,7 +412,7 @@ out:
 TEST(packed_try_enable_notification)
 {
 	struct fixture f;
-	struct driver dv = {.wrap = true, .used_wrap = true};
+	struct driver dv = { .wrap = true, .used_wrap = true };
 
 	REQUIRE(fx_init(&f, 4, true, true, false) == 0);
 	CHECK(virtq_try_enable_notification(&f.q));
@@ -428,7 +429,7 @@ TEST(packed_try_enable_notification)
  */
 TEST(prop_packed_accessors_in_bounds)
 {
-	struct prop_rng r = {prop_seed("prop_packed_accessors_in_bounds")};
+	struct prop_rng r = { prop_seed("prop_packed_accessors_in_bounds") };
 
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		uint16_t size = (uint16_t)(1 + prop_below(&r, 300));
@@ -438,14 +439,15 @@ TEST(prop_packed_accessors_in_bounds)
 
 		REQUIRE(fx_init(&f, size, true, prop_below(&r, 2), prop_below(&r, 2)) == 0);
 		for (uint32_t k = 0; k < size; k++)
-			fx_desc(
-			    f.desc, k,
-			    prop_below(&r, 4) ? FX_BUF_GPA + prop_below(&r, FX_BUF_BYTES)
-					      : prop_next(&r),
-			    (uint32_t)(prop_below(&r, 4) ? 16 * prop_below(&r, 8) : prop_next(&r)),
-			    (uint16_t)prop_next(&r),
-			    (uint16_t)(prop_below(&r, 2) ? prop_next(&r)
-							 : VIRTQ_DESC_F_AVAIL | prop_below(&r, 8)));
+			fx_desc(f.desc, k,
+				prop_below(&r, 4) ? FX_BUF_GPA + prop_below(&r, FX_BUF_BYTES)
+						  : prop_next(&r),
+				(uint32_t)(prop_below(&r, 4) ? 16 * prop_below(&r, 8)
+							     : prop_next(&r)),
+				(uint16_t)prop_next(&r),
+				(uint16_t)(prop_below(&r, 2)
+						   ? prop_next(&r)
+						   : VIRTQ_DESC_F_AVAIL | prop_below(&r, 8)));
 		fx_random(&r, f.driver, 4);
 		fx_random(&r, f.buf, 4096);
 		f.q.next_avail = (uint16_t)((prop_below(&r, size) |

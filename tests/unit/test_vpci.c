@@ -64,11 +64,13 @@ TEST(bar_alloc_aligned_disjoint_monotonic)
 
 			if (vpci_alloc_bar(&a, size, flags, &gpa, NULL))
 				continue;
-			p[n] = (struct placed){ gpa, size, size < 4096 && !(flags & VPCI_BAR_IO) ? 4096 : size,
+			p[n] = (struct placed){ gpa, size,
+						size < 4096 && !(flags & VPCI_BAR_IO) ? 4096 : size,
 						flags };
 			if (gpa % size) {
 				CHECK_FAIL_AT("case %" PRIu64 ": BAR of 0x%" PRIx64 " at 0x%" PRIx64
-					      " is not naturally aligned", c, size, gpa);
+					      " is not naturally aligned",
+					      c, size, gpa);
 				return;
 			}
 			w = flags & VPCI_BAR_IO ? 2 : flags & VPCI_BAR_64 ? 1 : 0;
@@ -83,9 +85,11 @@ TEST(bar_alloc_aligned_disjoint_monotonic)
 				return;
 			}
 			for (int j = 0; j < n; j++) {
-				bool same_space = !(p[j].flags & VPCI_BAR_IO) == !(flags & VPCI_BAR_IO);
+				bool same_space =
+					!(p[j].flags & VPCI_BAR_IO) == !(flags & VPCI_BAR_IO);
 
-				if (same_space && gpa < p[j].gpa + p[j].span && p[j].gpa < gpa + p[n].span) {
+				if (same_space && gpa < p[j].gpa + p[j].span &&
+				    p[j].gpa < gpa + p[n].span) {
 					CHECK_FAIL_AT("case %" PRIu64 ": BARs overlap", c);
 					return;
 				}
@@ -182,11 +186,11 @@ static void rand_dev(struct prop_rng *r, struct dev *d, struct vpci_alloc *a)
 	d->cfg[0x06] |= 0x10; /* capability list */
 	d->cfg[0x0e] = 0;
 	d->cfg[0x34] = 0x40;
-	d->cfg[0x40] = 0x01, d->cfg[0x41] = 0x50;		 /* PM */
-	d->cfg[0x50] = 0x05, d->cfg[0x51] = 0x70;		 /* MSI */
+	d->cfg[0x40] = 0x01, d->cfg[0x41] = 0x50; /* PM */
+	d->cfg[0x50] = 0x05, d->cfg[0x51] = 0x70; /* MSI */
 	d->cfg[0x52] = (uint8_t)(prop_next(r) & 0x80), d->cfg[0x53] = 0x01;
-	d->cfg[0x70] = 0x11, d->cfg[0x71] = 0x90;		 /* MSI-X */
-	d->cfg[0x90] = 0x10, d->cfg[0x91] = 0x00;		 /* PCIe */
+	d->cfg[0x70] = 0x11, d->cfg[0x71] = 0x90; /* MSI-X */
+	d->cfg[0x90] = 0x10, d->cfg[0x91] = 0x00; /* PCIe */
 	for (int i = 0; i < 6; i++) {
 		unsigned flags;
 		uint64_t size = rand_size(r, &flags);
@@ -331,7 +335,8 @@ TEST(config_shadow_properties)
 				vpci_cfg_write(&c, off, len, 0x12345678, &pass);
 				vpci_cfg_write(&ct, off, len, 0x12345678, &pass);
 				if (pass) {
-					CHECK_FAIL_AT("BAR write 0x%x/%u passed to the device", off, len);
+					CHECK_FAIL_AT("BAR write 0x%x/%u passed to the device", off,
+						      len);
 					return;
 				}
 			}
@@ -364,8 +369,9 @@ TEST(config_shadow_properties)
 				continue;
 			/* Natural alignment survives whatever the guest wrote. */
 			if (b->gpa & (db->size - 1)) {
-				CHECK_FAIL_AT("case %" PRIu64 ": BAR%d moved to unaligned 0x%" PRIx64, n, i,
-					      b->gpa);
+				CHECK_FAIL_AT("case %" PRIu64
+					      ": BAR%d moved to unaligned 0x%" PRIx64,
+					      n, i, b->gpa);
 				return;
 			}
 			/* Out of sizing, the guest reads where the BAR is mapped. */
@@ -392,12 +398,14 @@ TEST(config_shadow_properties)
 					mask |= 0xffffffff00000000ull;
 				}
 				if (~mask + 1 != db->size) {
-					CHECK_FAIL_AT("case %" PRIu64 ": BAR%d sizes as 0x%" PRIx64 " not 0x%" PRIx64,
+					CHECK_FAIL_AT("case %" PRIu64 ": BAR%d sizes as 0x%" PRIx64
+						      " not 0x%" PRIx64,
 						      n, i, ~mask + 1, db->size);
 					return;
 				}
 				if ((lo & type_mask) != spec_type_bits(db->flags)) {
-					CHECK_FAIL_AT("case %" PRIu64 ": BAR%d type bits changed", n, i);
+					CHECK_FAIL_AT("case %" PRIu64 ": BAR%d type bits changed",
+						      n, i);
 					return;
 				}
 			}
@@ -423,9 +431,10 @@ TEST(config_caps_hidden_and_stable)
 		rand_dev(&r, &d, &a);
 		REQUIRE(vpci_cfg_init(&c, d.cfg, 256, d.bars, hide, NULL, NULL) == 0);
 		msix = vpci_cfg_find_cap(&c, 0x11);
-		if (msix != 0x70 || vpci_cfg_find_cap(&c, 0x01) || vpci_cfg_find_cap(&c, 0x05) != 0x50 ||
-		    vpci_cfg_find_cap(&c, 0x10) != 0x90) {
-			CHECK_FAIL_AT("case %" PRIu64 ": capability list wrong (msix at 0x%x)", n, msix);
+		if (msix != 0x70 || vpci_cfg_find_cap(&c, 0x01) ||
+		    vpci_cfg_find_cap(&c, 0x05) != 0x50 || vpci_cfg_find_cap(&c, 0x10) != 0x90) {
+			CHECK_FAIL_AT("case %" PRIu64 ": capability list wrong (msix at 0x%x)", n,
+				      msix);
 			return;
 		}
 		for (int step = 0; step < 32; step++) {
@@ -434,7 +443,8 @@ TEST(config_caps_hidden_and_stable)
 			vpci_cfg_write(&c, off, 1, (uint32_t)prop_next(&r), &pass);
 		}
 		if (vpci_cfg_find_cap(&c, 0x11) != msix || vpci_cfg_find_cap(&c, 0x01)) {
-			CHECK_FAIL_AT("case %" PRIu64 ": guest writes changed the capability list", n);
+			CHECK_FAIL_AT("case %" PRIu64 ": guest writes changed the capability list",
+				      n);
 			return;
 		}
 	}
@@ -492,8 +502,7 @@ TEST(bars_never_overlap_ram)
 					CHECK_FAIL_AT("case %" PRIu64 ": BAR 0x%" PRIx64
 						      "+0x%" PRIx64 " overlaps RAM 0x%" PRIx64
 						      "+0x%" PRIx64,
-						      n, gpa, size, g->gpa,
-						      g->size_bytes);
+						      n, gpa, size, g->gpa, g->size_bytes);
 					vm_ram_free(&ram);
 					return;
 				}
@@ -512,10 +521,12 @@ TEST(bar_registers_exhaustive)
 	static struct vpci_cfg c;
 
 	for (int i = 0; i < 6; i++)
-		bars[i] = (struct vpci_bar){ .size = 0x1000, .gpa = 0xe0000000ull + 0x1000ull * (unsigned)i };
+		bars[i] = (struct vpci_bar){ .size = 0x1000,
+					     .gpa = 0xe0000000ull + 0x1000ull * (unsigned)i };
 	REQUIRE(vpci_cfg_init(&c, cfg0, 256, bars, NULL, NULL, NULL) == 0);
 	for (unsigned off = 0; off < 256; off += 4) {
-		unsigned pass, moved = vpci_cfg_write(&c, off, 4, 0xe0100000u + off * 0x1000u, &pass);
+		unsigned pass,
+			moved = vpci_cfg_write(&c, off, 4, 0xe0100000u + off * 0x1000u, &pass);
 		bool is_bar = off >= 0x10 && off < 0x28;
 
 		if (is_bar ? moved != 1u << ((off - 0x10) / 4) : moved != 0)
@@ -563,11 +574,15 @@ TEST(msix_vectors_independent)
 				bool want = s.vec[i].state == MSIX_VEC_ENABLED && !s.vec[i].masked;
 
 				if (i != v && msix_can_deliver(&s, i) != before[i]) {
-					CHECK_FAIL_AT("case %" PRIu64 ": vector %u changed vector %u", n, v, i);
+					CHECK_FAIL_AT("case %" PRIu64
+						      ": vector %u changed vector %u",
+						      n, v, i);
 					return;
 				}
 				if (msix_can_deliver(&s, i) != want) {
-					CHECK_FAIL_AT("case %" PRIu64 ": vector %u delivers wrongly", n, i);
+					CHECK_FAIL_AT("case %" PRIu64
+						      ": vector %u delivers wrongly",
+						      n, i);
 					return;
 				}
 			}
