@@ -255,3 +255,43 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	assert_line --index 0 --regexp "^$EDU - [0-9]+ - -$"
 	assert_line --index 1 --regexp "^$EDU1 - [0-9]+ - -$"
 }
+
+# --info on the lab's GPU stand-ins (tests/lab/lab: VGA + HDA behind 00:07.0, ivshmem behind
+# 00:08.0). The oracles: QEMU's VGA BIOS (vgabios-stdvga: a 0x55AA x86 image whose PCIR names
+# 1234:1111) and the lab's own lspci.
+@test "--info --json on the VGA: a valid x86 ROM for 1234:1111, its size as lspci reports, left disabled" {
+	local vga=$LAB_BDF_VGA hda=$LAB_BDF_HDA lsrom
+	run vfio-bind --info --json "$vga"
+	assert_success
+	echo "$output" | jq -e --arg v "$vga" --arg h "$hda" '.[0] |
+		.bdf == $v and .class == "0x030000" and .vendor == "0x1234" and .device == "0x1111" and
+		.rom.read == true and .rom.signature == true and .rom.valid == true and
+		.rom.vendor == "0x1234" and .rom.device == "0x1111" and .rom.code_types[0] == "x86" and
+		.group_members == [$v, $h] and .bus_reset_possible == true and
+		.bus_reset_affects == [$h]'
+	# lspci: "Expansion ROM at 000c0000 [disabled] [size=128K]"
+	lsrom=$(lspci -vv -s "${vga#0000:}" | sed -n 's/.*Expansion ROM at .*\[size=\([0-9]*\)K\].*/\1/p')
+	[ -n "$lsrom" ]
+	echo "$output" | jq -e --argjson k "$lsrom" '.[0].rom.size == $k * 1024'
+	lspci -vv -s "${vga#0000:}" | grep -q 'Expansion ROM at .*\[disabled\]'
+}
+
+@test "--info --json on the ivshmem: BAR2 is 128 GiB, 64-bit, prefetchable, as lspci says" {
+	local bar
+	run vfio-bind --info --json "$LAB_BDF_IVSHMEM"
+	assert_success
+	bar=$(echo "$output" | jq -c '.[0].bars[] | select(.index == 2)')
+	echo "$bar" | jq -e '.size == 137438953472 and .is_64bit == true and .prefetchable == true and
+		.type == "memory"'
+	run lspci -vv -s "${LAB_BDF_IVSHMEM#0000:}"
+	assert_line --regexp "^	Region 2: Memory at $(echo "$bar" | jq -r '.base | ltrimstr("0x")') \(64-bit, prefetchable\) \[size=128G\]$"
+}
+
+@test "--info (text) on the nvme: one line, FLR from the DevCap as lspci shows it" {
+	run vfio-bind --info "$LAB_BDF_NVME"
+	assert_success
+	assert_output --regexp "^$LAB_BDF_NVME 0x1b36 0x0010 0x010802 - nvme [0-9]+ $LAB_BDF_NVME "
+	# FLR: QEMU's nvme advertises it in DevCap, as lspci shows
+	lspci -vv -s "${LAB_BDF_NVME#0000:}" | grep -q 'FLReset+'
+	echo "$output" | awk '{ exit !($10 == "yes") }'
+}
