@@ -11,14 +11,14 @@
 #include "bind.h"
 
 /* include/linux/ioport.h: the flags column of sysfs "resource". */
-#define IORESOURCE_IO 0x00000100
+#define IORESOURCE_IO	    0x00000100
 #define IORESOURCE_PREFETCH 0x00002000
-#define IORESOURCE_MEM_64 0x00100000
+#define IORESOURCE_MEM_64   0x00100000
 
-#define PCI_CAP_ID_EXP 0x10
-#define PCI_EXP_DEVCAP_FLR (1u << 28)
+#define PCI_CAP_ID_EXP	     0x10
+#define PCI_EXP_DEVCAP_FLR   (1u << 28)
 #define PCI_EXT_CAP_ID_REBAR 0x15
-#define PCI_ROM_SIZE_MAX (16u << 20) /* more than any ROM BAR a device decodes in practice */
+#define PCI_ROM_SIZE_MAX     (16u << 20) /* more than any ROM BAR a device decodes in practice */
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -32,7 +32,7 @@ static uint32_t le32(const uint8_t *p)
 
 const char *pciinfo_rom_code_name(uint8_t type, char *buf, size_t len)
 {
-	static const char *const names[] = { "x86", "open-firmware", "hp-pa-risc", "efi" };
+	static const char *const names[] = {"x86", "open-firmware", "hp-pa-risc", "efi"};
 
 	if (type < sizeof(names) / sizeof(names[0]))
 		return names[type];
@@ -153,9 +153,12 @@ static void read_bars(const struct sysfs *s, struct pcidev *d, struct pciinfo *o
 			continue;
 		}
 		out->bars[out->nbars++] = (struct pciinfo_bar){
-			.index = i, .base = start, .size_bytes = end - start + 1,
-			.io = flags & IORESOURCE_IO, .is_64bit = flags & IORESOURCE_MEM_64,
-			.prefetchable = flags & IORESOURCE_PREFETCH,
+		    .index = i,
+		    .base = start,
+		    .size_bytes = end - start + 1,
+		    .io = flags & IORESOURCE_IO,
+		    .is_64bit = flags & IORESOURCE_MEM_64,
+		    .prefetchable = flags & IORESOURCE_PREFETCH,
 		};
 	}
 	if (f)
@@ -165,8 +168,10 @@ static void read_bars(const struct sysfs *s, struct pcidev *d, struct pciinfo *o
 	for (int i = 0; i < 6; i++) /* a resource file without sizes: libpci's view */
 		if (d->bar_size[i])
 			out->bars[out->nbars++] = (struct pciinfo_bar){
-				.index = i, .base = d->bar_base[i], .size_bytes = d->bar_size[i],
-				.io = d->bar_io[i],
+			    .index = i,
+			    .base = d->bar_base[i],
+			    .size_bytes = d->bar_size[i],
+			    .io = d->bar_io[i],
 			};
 }
 
@@ -237,9 +242,9 @@ static void read_bus_reset(const struct sysfs *s, const struct pcidev_list *l,
 	if (!sysfs_path(s, path, sizeof(path), "/sys/bus/pci/devices/%s", d->bdf) &&
 	    realpath(path, real))
 		out->bus_reset_possible =
-			!pci_addr_parse(basename(dirname(real)), &parent, &dom, NULL) && dom;
-	for (size_t i = 0; out->bus_reset_possible && i < l->n && out->nbus_peers < PCIINFO_MAX_PEERS;
-	     i++) {
+		    !pci_addr_parse(basename(dirname(real)), &parent, &dom, NULL) && dom;
+	for (size_t i = 0;
+	     out->bus_reset_possible && i < l->n && out->nbus_peers < PCIINFO_MAX_PEERS; i++) {
 		const struct pci_addr *a = &l->dev[i].addr;
 
 		if (a->domain == d->addr.domain && a->bus == d->addr.bus &&

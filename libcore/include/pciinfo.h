@@ -1,4 +1,5 @@
-/* pciinfo.h: what a person needs to know before passing a PCI device: BARs, ROM, resets, holders. */
+/* pciinfo.h: what a person needs to know before passing a PCI device: BARs, ROM, resets, holders.
+ */
 #ifndef CORE_PCIINFO_H
 #define CORE_PCIINFO_H
 
@@ -10,7 +11,7 @@
 #include "pcidev.h"
 #include "sysfs.h"
 
-#define PCIINFO_MAX_PEERS 64
+#define PCIINFO_MAX_PEERS      64
 #define PCIINFO_MAX_ROM_IMAGES 8
 
 struct pciinfo_bar {
@@ -28,11 +29,11 @@ struct pciinfo_rebar {
 
 /* The expansion ROM (PCI Firmware 3.3, 5.1): its images and their PCI data structures. */
 struct pciinfo_rom {
-	uint64_t size_bytes; /* from the ROM BAR's resource, 0 without a ROM */
-	bool read;	     /* its contents could be read (root, on the running system) */
-	int read_errno;	     /* why not, when !read and size_bytes (positive errno, 0 unread) */
-	bool signature;	     /* the first image starts with 0x55 0xAA */
-	bool pcir;	     /* its PCI data structure ("PCIR") was found */
+	uint64_t size_bytes;	 /* from the ROM BAR's resource, 0 without a ROM */
+	bool read;		 /* its contents could be read (root, on the running system) */
+	int read_errno;		 /* why not, when !read and size_bytes (positive errno, 0 unread) */
+	bool signature;		 /* the first image starts with 0x55 0xAA */
+	bool pcir;		 /* its PCI data structure ("PCIR") was found */
 	uint16_t vendor, device; /* from that structure */
 	bool valid;		 /* signature, PCIR, and PCIR's IDs are the device's */
 	uint8_t code_types[PCIINFO_MAX_ROM_IMAGES]; /* 0 x86, 1 Open Firmware, 2 HP PA, 3 EFI */
@@ -46,7 +47,7 @@ struct pciinfo {
 	struct pci_addr group[PCIINFO_MAX_PEERS]; /* IOMMU group members, this device included */
 	size_t ngroup;
 	char reset_method[128]; /* sysfs reset_method ("" when absent or none) */
-	int flr;		/* FLR in PCIe DevCap: 1, 0, or -1 when config space is not readable */
+	int flr; /* FLR in PCIe DevCap: 1, 0, or -1 when config space is not readable */
 	bool bus_reset_possible; /* there is a parent bridge whose secondary bus can be reset */
 	struct pci_addr bus_peers[PCIINFO_MAX_PEERS]; /* other devices a bus reset would hit */
 	size_t nbus_peers;
