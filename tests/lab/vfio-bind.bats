@@ -281,6 +281,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	run vfio-bind --info --json "$LAB_BDF_IVSHMEM"
 	assert_success
 	bar=$(echo "$output" | jq -c '.[0].bars[] | select(.index == 2)')
+	[ -n "$bar" ]
 	echo "$bar" | jq -e '.size == 137438953472 and .is_64bit == true and .prefetchable == true and
 		.type == "memory"'
 	run lspci -vv -s "${LAB_BDF_IVSHMEM#0000:}"
