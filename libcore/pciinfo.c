@@ -223,8 +223,8 @@ static void read_rom(const struct sysfs *s, const struct pcidev *d, unsigned fla
 		rom->read_errno = EIO; /* the kernel found no 0x55AA image (pci_map_rom) */
 	if (fd >= 0)
 		close(fd);
-	if (enable)
-		sysfs_write_path(path, "0");
+	if (enable) /* what `echo 0 > rom` writes; anything else not starting with '0' enables */
+		sysfs_write_path(path, "0\n");
 	rom->read = n > 0;
 	if (rom->read)
 		pciinfo_parse_rom(buf, (size_t)n, d->vendor, d->device, rom);

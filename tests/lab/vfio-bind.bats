@@ -256,11 +256,19 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	assert_line --index 1 --regexp "^$EDU1 - [0-9]+ - -$"
 }
 
+lspci_bars() { # bdf: its memory BARs as lspci -vv shows them, in --info's text form N:SIZE:64:pref
+	lspci -vv -s "${1#0000:}" |
+		sed -n 's/^\tRegion \([0-5]\): Memory at [0-9a-f]* (\(32\|64\)-bit, \(prefetchable\|non-prefetchable\)) \[size=\([0-9]*[KMG]*\)\]$/\1:\4:\2:\3/p' |
+		sed 's/:non-prefetchable$/:npref/; s/:prefetchable$/:pref/' | paste -sd, -
+}
+
 # --info on the lab's GPU stand-ins (tests/lab/lab: VGA + HDA behind 00:07.0, ivshmem behind
 # 00:08.0). The oracles: QEMU's VGA BIOS (vgabios-stdvga: a 0x55AA x86 image whose PCIR names
 # 1234:1111) and the lab's own lspci.
-@test "--info --json on the VGA: a valid x86 ROM for 1234:1111, its size as lspci reports, left disabled" {
+@test "--info --json on the VGA: a valid x86 ROM for 1234:1111, its size as lspci reports, rom disabled again" {
 	local vga=$LAB_BDF_VGA hda=$LAB_BDF_HDA lsrom
+	# the kernel refuses to read a ROM not enabled through the rom attribute (EINVAL)
+	run ! cat /sys/bus/pci/devices/$vga/rom
 	run vfio-bind --info --json "$vga"
 	assert_success
 	echo "$output" | jq -e --arg v "$vga" --arg h "$hda" '.[0] |
@@ -274,6 +282,9 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	[ -n "$lsrom" ]
 	echo "$output" | jq -e --argjson k "$lsrom" '.[0].rom.size == $k * 1024'
 	lspci -vv -s "${vga#0000:}" | grep -q 'Expansion ROM at .*\[disabled\]'
+	# and the rom attribute is disabled again
+	run ! cat /sys/bus/pci/devices/$vga/rom
+	assert_output --partial "Invalid argument"
 }
 
 @test "--info --json on the ivshmem: BAR2 is 128 GiB, 64-bit, prefetchable, as lspci says" {
@@ -286,6 +297,17 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 		.type == "memory"'
 	run lspci -vv -s "${LAB_BDF_IVSHMEM#0000:}"
 	assert_line --regexp "^	Region 2: Memory at $(echo "$bar" | jq -r '.base | ltrimstr("0x")') \(64-bit, prefetchable\) \[size=128G\]$"
+}
+
+@test "--info (text): the BARs of the VGA, HDA, ivshmem and nvme are lspci's" {
+	local d want
+	for d in $LAB_BDF_VGA $LAB_BDF_HDA $LAB_BDF_IVSHMEM $LAB_BDF_NVME; do
+		want=$(lspci_bars $d)
+		[ -n "$want" ]
+		run vfio-bind --info $d
+		assert_success
+		assert_equal "$(echo "$output" | awk '{ print $13 }')" "$want"
+	done
 }
 
 @test "--info (text) on the nvme: one line, FLR from the DevCap as lspci shows it" {
