@@ -139,7 +139,10 @@ static void print_rebar(struct out *o, const struct pciinfo *p)
 		if (cli.json) {
 			out_object_begin(o, NULL);
 			out_i64(o, "bar", r->bar);
-			out_u64(o, "current", 1ull << r->current_log2);
+			if (r->current_log2 < 0)
+				out_null(o, "current");
+			else
+				out_u64(o, "current", 1ull << r->current_log2);
 			out_array_begin(o, "sizes");
 		}
 		for (int b = 20; b < 64; b++) {

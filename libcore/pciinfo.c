@@ -88,14 +88,16 @@ static unsigned find_cap(const uint8_t *cfg, size_t len, uint8_t id)
 
 static void parse_rebar(const uint8_t *cfg, size_t len, unsigned pos, struct pciinfo *out)
 {
-	unsigned nbars = (le32(cfg + pos + 8) >> 5) & 7;
+	unsigned nbars = pos + 12 <= len ? (le32(cfg + pos + 8) >> 5) & 7 : 0;
 
-	for (unsigned i = 0; i < nbars && i < 6 && pos + 16 + 8 * i <= len; i++) {
+	for (unsigned i = 0; i < nbars && out->nrebar < 6 && pos + 12 + 8 * i <= len; i++) {
 		uint32_t cap = le32(cfg + pos + 4 + 8 * i), ctrl = le32(cfg + pos + 8 + 8 * i);
 		struct pciinfo_rebar *r = &out->rebar[out->nrebar++];
 
 		r->bar = (int)(ctrl & 7);
 		r->current_log2 = 20 + (int)((ctrl >> 8) & 0x3f);
+		if (r->current_log2 > 63) /* encodings past 2^63 bytes are reserved */
+			r->current_log2 = -1;
 		/* Capability bits 4..31: 1 MiB .. 128 TiB; control bits 16..31: 256 TiB and up. */
 		r->sizes_log2_mask = (uint64_t)(cap >> 4) << 20 | (uint64_t)(ctrl >> 16) << 48;
 	}
@@ -132,6 +134,10 @@ void pciinfo_parse_config(const uint8_t *cfg, size_t len, struct pciinfo *out)
 			break;
 		if ((h & 0xffff) == PCI_EXT_CAP_ID_REBAR)
 			parse_rebar(cfg, len, pos, out);
+		/* a pointer that does not move forward would loop (the list is in ascending order)
+		 */
+		if (((h >> 20) & 0xffc) <= pos)
+			break;
 		pos = (h >> 20) & 0xffc;
 	}
 }

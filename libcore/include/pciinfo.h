@@ -24,7 +24,7 @@ struct pciinfo_bar {
 struct pciinfo_rebar {
 	int bar;
 	uint64_t sizes_log2_mask; /* bit n: 2^n bytes is supported (n = 20..63) */
-	int current_log2;	  /* the size the control register selects now */
+	int current_log2;	  /* the size the control register selects now, -1 reserved */
 };
 
 /* The expansion ROM (PCI Firmware 3.3, 5.1): its images and their PCI data structures. */
