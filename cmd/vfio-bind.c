@@ -12,11 +12,13 @@
 #include "bind.h"
 #include "cli.h"
 #include "out.h"
+#include "pciinfo.h"
 
 /* The VFIO selftests' "skip" status: no device given could be bound (see vfio-bind(1)). */
 #define EXIT_SKIP 4
 
-static int opt_group, opt_restore, opt_all, opt_status, opt_dry_run, opt_force, opt_append_bdfs;
+static int opt_group, opt_restore, opt_all, opt_status, opt_dry_run, opt_force, opt_append_bdfs,
+	opt_info;
 static char *opt_timeout, *opt_user, *opt_root, *opt_driver, *opt_guest_mem;
 
 static struct poptOption options[] = {
@@ -28,6 +30,10 @@ static struct poptOption options[] = {
 	  "with --restore or --status: every recorded device", NULL },
 	{ "status", 's', POPT_ARG_NONE, &opt_status, 0,
 	  "print the current state (all vfio-pci or recorded devices by default)", NULL },
+	{ "info", 'i', POPT_ARG_NONE, &opt_info, 0,
+	  "print what decides whether the devices can be passed (BARs, ROM, resets, holders) and "
+	  "change nothing",
+	  NULL },
 	{ "dry-run", 'n', POPT_ARG_NONE, &opt_dry_run, 0,
 	  "print the plan (every write, in order) and change nothing", NULL },
 	{ "force", 'f', POPT_ARG_NONE, &opt_force, 0,
@@ -96,6 +102,217 @@ static void print_plan(struct out *o, const struct bind_plan *p)
 		out_record_end(o);
 	}
 	out_list_end(o);
+}
+
+static void print_addrs(struct out *o, const char *key, const struct pci_addr *a, size_t n)
+{
+	char b[PCI_ADDR_STRLEN];
+
+	out_array_begin(o, key);
+	for (size_t i = 0; i < n; i++)
+		out_str(o, NULL, pci_addr_format(&a[i], b));
+	out_array_end(o);
+}
+
+static void print_int_or_null(struct out *o, const char *key, int v)
+{
+	if (v < 0)
+		out_null(o, key);
+	else
+		out_i64(o, key, v);
+}
+
+/* A BAR as one text field "N:SIZE:64|32:pref|npref" (io: "N:SIZE:io"), an object in JSON. */
+static void print_bar(struct out *o, const struct pciinfo_bar *b)
+{
+	char sz[32], text[96];
+
+	if (!cli.json) {
+		snprintf(text, sizeof(text), "%d:%s:%s", b->index,
+			 format_size(b->size_bytes, sz, sizeof(sz)),
+			 b->io	       ? "io"
+			 : b->is_64bit ? (b->prefetchable ? "64:pref" : "64:npref")
+				       : (b->prefetchable ? "32:pref" : "32:npref"));
+		out_str(o, NULL, text);
+		return;
+	}
+	out_object_begin(o, NULL);
+	out_i64(o, "index", b->index);
+	out_hex(o, "base", b->base, 0);
+	out_u64(o, "size", b->size_bytes);
+	out_str(o, "type", b->io ? "io" : "memory");
+	out_bool(o, "is_64bit", b->is_64bit);
+	out_bool(o, "prefetchable", b->prefetchable);
+	out_object_end(o);
+}
+
+static void print_rebar(struct out *o, const struct pciinfo *p)
+{
+	char sz[32], text[600];
+
+	out_array_begin(o, "resizable_bars");
+	for (size_t i = 0; i < p->nrebar; i++) {
+		const struct pciinfo_rebar *r = &p->rebar[i];
+		size_t len = (size_t)snprintf(text, sizeof(text), "%d:", r->bar);
+
+		if (cli.json) {
+			out_object_begin(o, NULL);
+			out_i64(o, "bar", r->bar);
+			if (r->current_log2 < 0)
+				out_null(o, "current");
+			else
+				out_u64(o, "current", 1ull << r->current_log2);
+			out_array_begin(o, "sizes");
+		}
+		for (int b = 20; b < 64; b++) {
+			if (!(r->sizes_log2_mask & (1ull << b)))
+				continue;
+			if (cli.json)
+				out_u64(o, NULL, 1ull << b);
+			else if (len < sizeof(text))
+				len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s",
+							text[len - 1] == ':' ? "" : "/",
+							format_size(1ull << b, sz, sizeof(sz)));
+		}
+		if (cli.json) {
+			out_array_end(o);
+			out_object_end(o);
+		} else {
+			out_str(o, NULL, text);
+		}
+	}
+	out_array_end(o);
+}
+
+static void print_rom(struct out *o, const struct pciinfo_rom *r)
+{
+	char name[16];
+
+	out_object_begin(o, "rom");
+	out_u64(o, "size", r->size_bytes);
+	out_bool(o, "read", r->read);
+	out_str(o, "error", !r->read && r->read_errno ? strerror(r->read_errno) : NULL);
+	if (r->read) {
+		out_bool(o, "signature", r->signature);
+		if (r->pcir) {
+			out_hex(o, "vendor", r->vendor, 4);
+			out_hex(o, "device", r->device, 4);
+		} else {
+			out_null(o, "vendor");
+			out_null(o, "device");
+		}
+		out_array_begin(o, "code_types");
+		for (size_t i = 0; i < r->nimages; i++)
+			out_str(o, NULL,
+				pciinfo_rom_code_name(r->code_types[i], name, sizeof(name)));
+		out_array_end(o);
+		out_bool(o, "valid", r->valid);
+	}
+	out_object_end(o);
+}
+
+/* The ROM in one text field: "-", "SIZE:unread", "SIZE:valid:1234:1111:x86+efi", ... */
+static void print_rom_text(struct out *o, const struct pciinfo_rom *r)
+{
+	char sz[32], name[16], text[200];
+	size_t len;
+
+	if (!r->size_bytes) {
+		out_str(o, "rom", NULL);
+		return;
+	}
+	len = (size_t)snprintf(text, sizeof(text),
+			       "%s:", format_size(r->size_bytes, sz, sizeof(sz)));
+	if (!r->read)
+		snprintf(text + len, sizeof(text) - len, "unread");
+	else if (!r->signature)
+		snprintf(text + len, sizeof(text) - len, "no-signature");
+	else
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"%s:%04x:%04x:", r->valid ? "valid" : "invalid", r->vendor,
+					r->device);
+	for (size_t i = 0; r->read && r->signature && i < r->nimages && len < sizeof(text); i++)
+		len += (size_t)snprintf(
+			text + len, sizeof(text) - len, "%s%s", i ? "+" : "",
+			pciinfo_rom_code_name(r->code_types[i], name, sizeof(name)));
+	out_str(o, "rom", text);
+}
+
+/* One record per device: text is one line of fields (see vfio-bind(1) for their order). */
+static void print_info(struct out *o, const struct pciinfo *p)
+{
+	const struct pcidev *d = p->dev;
+
+	out_record_begin(o);
+	out_str(o, "bdf", d->bdf);
+	out_hex(o, "vendor", d->vendor, 4);
+	out_hex(o, "device", d->device, 4);
+	out_hex(o, "class", d->class, 6);
+	print_int_or_null(o, "boot_vga", d->boot_vga);
+	out_str(o, "driver", *d->driver ? d->driver : NULL);
+	print_int_or_null(o, "iommu_group", d->iommu_group);
+	print_addrs(o, "group_members", p->group, p->ngroup);
+	if (!*p->reset_method) {
+		out_null(o, "reset_method");
+	} else if (cli.json) {
+		out_str(o, "reset_method", p->reset_method);
+	} else { /* "flr bus" as one field */
+		char m[sizeof(p->reset_method)];
+
+		snprintf(m, sizeof(m), "%s", p->reset_method);
+		for (char *c = m; (c = strchr(c, ' '));)
+			*c = ',';
+		out_str(o, "reset_method", m);
+	}
+	if (p->flr < 0)
+		out_null(o, "flr");
+	else
+		out_bool(o, "flr", p->flr);
+	out_bool(o, "bus_reset_possible", p->bus_reset_possible);
+	print_addrs(o, "bus_reset_affects", p->bus_peers, p->nbus_peers);
+	out_array_begin(o, "bars");
+	for (size_t i = 0; i < p->nbars; i++)
+		print_bar(o, &p->bars[i]);
+	out_array_end(o);
+	if (p->rebar_known)
+		print_rebar(o, p);
+	else
+		out_null(o, "resizable_bars");
+	if (cli.json)
+		print_rom(o, &p->rom);
+	else
+		print_rom_text(o, &p->rom);
+	print_int_or_null(o, "sriov_totalvfs", p->sriov_total);
+	print_int_or_null(o, "sriov_numvfs", p->sriov_num);
+	out_str(o, "vfio_driver", p->vfio_driver);
+	out_array_begin(o, "holders");
+	for (char *line = p->holders, *nl; line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		out_str(o, NULL, line);
+		*nl = '\n';
+	}
+	out_array_end(o);
+	out_record_end(o);
+}
+
+static int run_info(const struct sysfs *s, const struct pcidev_list *l, const size_t *idx, size_t n,
+		    struct out *o)
+{
+	unsigned flags = !s->root[0] && geteuid() == 0 ? PCIINFO_ENABLE_ROM : 0;
+
+	out_list_begin(o);
+	for (size_t i = 0; i < n; i++) {
+		struct err e = { 0 };
+		struct pciinfo p;
+
+		if (pciinfo_read(s, l, &l->dev[idx[i]], flags, &p, &e))
+			cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+		print_info(o, &p);
+		pciinfo_destroy(&p);
+	}
+	out_list_end(o);
+	return EXIT_OK;
 }
 
 /* USER[:GROUP] to ids; the group defaults to the user's primary group. */
@@ -386,8 +603,11 @@ int main(int argc, const char **argv)
 	struct out *o;
 	int rc;
 
-	if (opt_restore + opt_status > 1)
-		cli_die(EXIT_USAGE, NULL, "--restore and --status exclude each other");
+	if (opt_restore + opt_status + opt_info > 1)
+		cli_die(EXIT_USAGE, NULL, "--restore, --status and --info exclude each other");
+	if (opt_info && (opt_group || opt_all || opt_dry_run || opt_force || opt_user || cmd ||
+			 opt_driver || opt_guest_mem || opt_append_bdfs))
+		cli_die(EXIT_USAGE, "--info", "takes devices and --json, --sysfs-root only");
 	if (opt_all && !opt_restore && !opt_status)
 		cli_die(EXIT_USAGE, "--all", "only with --restore or --status");
 	if (cmd && !cmd[0])
@@ -412,9 +632,9 @@ int main(int argc, const char **argv)
 	}
 	parse_fault(&bo);
 	/* A snapshot changes only in fault tests (hang:N on its plain files, then the rollback). */
-	if (opt_root && !opt_dry_run && !opt_status && !getenv("VFIO_BIND_FAULT"))
+	if (opt_root && !opt_dry_run && !opt_status && !opt_info && !getenv("VFIO_BIND_FAULT"))
 		cli_die(EXIT_USAGE, "--sysfs-root",
-			"only with --dry-run or --status (a snapshot "
+			"only with --dry-run, --status or --info (a snapshot "
 			"cannot be changed)");
 	if (opt_timeout) {
 		uint64_t t = parse_u64_or_die("--timeout", opt_timeout);
@@ -426,17 +646,17 @@ int main(int argc, const char **argv)
 	}
 	if (opt_user)
 		parse_owner(opt_user, &bo);
-	if (!poptPeekArg(pc) && !opt_all && !opt_status)
+	if (!poptPeekArg(pc) && !opt_all && (!opt_status || opt_info))
 		cli_die(EXIT_USAGE, NULL, "no device given (try '%s --help')", cli.prog);
 
 	sysfs_init(&sys, opt_root);
-	if (!opt_dry_run && !opt_status && !opt_root && geteuid() != 0)
+	if (!opt_dry_run && !opt_status && !opt_info && !opt_root && geteuid() != 0)
 		cli_die(EXIT_FAIL, NULL, "binding changes sysfs and needs root (run with sudo)");
 	/*
 	 * Take the lock before looking at the devices: a concurrent invocation's changes must be
 	 * seen by the plan, or a stale plan would undo them. A dry run or status only reads.
 	 */
-	if (bindstate_open(&st, NULL, opt_dry_run || opt_status, &e))
+	if (bindstate_open(&st, NULL, opt_dry_run || opt_status || opt_info, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	if (pcidev_scan(&sys, &devs, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
@@ -444,6 +664,10 @@ int main(int argc, const char **argv)
 	poptFreeContext(pc);
 	o = out_new(stdout, cli.json);
 
+	if (opt_info) {
+		rc = run_info(&sys, &devs, idx, n, o);
+		goto out;
+	}
 	if (opt_status) {
 		out_list_begin(o);
 		for (size_t i = 0; i < n; i++) {

@@ -81,7 +81,7 @@ setup() {
 @test "--sysfs-root refuses to change a snapshot" {
 	run vfio-bind --sysfs-root "$SNAP" 0000:02:00.0
 	assert_failure 2
-	assert_output --partial "--sysfs-root: only with --dry-run or --status"
+	assert_output --partial "--sysfs-root: only with --dry-run, --status or --info"
 }
 
 @test "non-root cannot bind: clear message, exit 1" {
@@ -479,4 +479,111 @@ setup() {
 	run vfio-bind -- true
 	assert_failure 2
 	assert_output --partial "vfio-bind: no device given"
+}
+
+# ---- --info ----------------------------------------------------------------------------
+
+@test "--info takes devices only with --json and --sysfs-root (2 otherwise)" {
+	run vfio-bind --sysfs-root "$SNAP" --info --group 01:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --info: takes devices and --json, --sysfs-root only"
+	run vfio-bind --sysfs-root "$SNAP" --info
+	assert_failure 2
+	assert_output --partial "vfio-bind: no device given"
+	run vfio-bind --sysfs-root "$SNAP" --info --status 01:00.0
+	assert_failure 2
+}
+
+@test "--info on the H200-like snapshot: BARs, class and FLR as the real machine's lspci shows them" {
+	local snap want got fixture=$REPO/tests/fixtures/pci/h200-firecracker.lspci-vvv
+	snap=$(snapshot h200)
+	run vfio-bind --sysfs-root "$snap" --info 00:06.0
+	assert_success
+	# lspci: "Region 2: Memory at 100000000000 (64-bit, prefetchable) [size=256G]" -> 2:256G:64:pref
+	want=$(sed -n 's/^\tRegion \([0-5]\): Memory at [0-9a-f]* (\(32\|64\)-bit, \(prefetchable\|non-prefetchable\)) \[size=\([0-9]*[KMG]\)\]$/\1:\4:\2:\3/p' "$fixture" |
+		sed 's/:non-prefetchable$/:npref/; s/:prefetchable$/:pref/' | paste -sd, -)
+	[ "$want" = "0:16M:64:pref,2:256G:64:pref,4:32M:64:pref" ] # the oracle parsed as expected
+	got=$(echo "$output" | awk '{ print $13 }')
+	assert_equal "$got" "$want"
+	# "3D controller [0302]", prog-if 00; "FLReset+" in DevCap; no Resizable BAR capability, no ROM
+	grep -q '^00:06.0 3D controller \[0302\]: .*\[10de:2335\]' "$fixture"
+	grep -q 'RBE+ FLReset+' "$fixture"
+	run ! grep -q -e 'Resizable BAR' -e 'Expansion ROM' "$fixture"
+	run vfio-bind --sysfs-root "$snap" --info --json 00:06.0
+	assert_success
+	echo "$output" | jq -e '.[0] | .class == "0x030200" and .vendor == "0x10de" and
+		.device == "0x2335" and .flr == true and .resizable_bars == [] and .rom.size == 0 and
+		.bars[1].size == 256 * 1024 * 1024 * 1024 and .bars[1].base == "0x100000000000" and
+		.reset_method == "flr bus" and .vfio_driver == "vfio-pci"'
+}
+
+@test "--info reports what the pre-flight refuses for: the boot VGA and the firmware framebuffer" {
+	run vfio-bind --sysfs-root "$SNAP" --info --json 01:00.0
+	assert_success
+	echo "$output" | jq -e '.[0] | .boot_vga == 1 and .driver == "nvidia" and
+		.group_members == ["0000:00:01.0", "0000:01:00.0", "0000:01:00.1"] and
+		(.holders | length) == 2 and
+		(.holders[1] | test("BAR1 .* firmware framebuffer .efifb."))'
+}
+
+# A config space with one Resizable BAR capability (PCIe 6.0 7.8.6) at 0x100: BAR0 supports
+# 256 MiB, 512 MiB and 1 GiB (capability bit n means 2^(n+16) bytes: bit 4 is 1 MiB, so bits
+# 12..14) and is set to 256 MiB (control bits 13:8 = 8), one resizable BAR (control bits 7:5).
+rebar_dump() { # file
+	perl -e '
+		my @c = (0) x 4096;
+		@c[0..3] = (0x34, 0x12, 0x78, 0x56);                  # vendor 1234, device 5678
+		sub put32 { my ($o, $v) = @_; $c[$o + $_] = ($v >> (8 * $_)) & 0xff for 0..3 }
+		put32(0x10, 0x0000000c);                              # BAR0: 64-bit prefetchable
+		put32(0x100, 0x00010015);                             # ReBAR, version 1, last
+		put32(0x104, (1 << 12) | (1 << 13) | (1 << 14));      # 256M, 512M, 1G
+		put32(0x108, (8 << 8) | (1 << 5) | 0);                # current 256M, 1 BAR, BAR0
+		print "00:00.0 dummy\n";
+		for (my $o = 0; $o < 4096; $o += 16) {
+			printf "%03x: %s\n", $o, join(" ", map { sprintf "%02x", $_ } @c[$o .. $o + 15]);
+		}' >"$1"
+}
+
+# An expansion ROM per the PCI Firmware spec 3.3 (5.1): 0x55AA, the PCIR offset at 0x18; PCIR
+# vendor +4, device +6, image length in 512-byte units +0x10, code type +0x14, last-image +0x15.
+rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
+	perl -e '
+		my ($v, $d) = map { hex } @ARGV;
+		sub image { my ($type, $last) = @_;
+			my $i = "\x55\xaa" . "\0" x 510;
+			substr($i, 0x18, 2) = pack("v", 0x40);
+			# signature, vendor, device, device list, length, revision, class code,
+			# image length (units of 512 bytes), code revision, code type, indicator
+			substr($i, 0x40, 0x16) = pack("a4 v v v v C a3 v v C C", "PCIR", $v, $d, 0,
+				0x18, 3, "\0\0\0", 1, 0, $type, $last ? 0x80 : 0);
+			return $i }
+		print image(0, 0), image(3, 1);' "$2" "$3" >"$1"
+}
+
+@test "--info decodes a Resizable BAR capability and an expansion ROM (x86 + EFI images)" {
+	local d=$BATS_TEST_TMPDIR/fx snap=$BATS_TEST_TMPDIR/fx/snap
+	mkdir -p "$d"
+	rebar_dump "$d/cfg.lspci"
+	rom_image "$d/good.rom" 1234 5678
+	rom_image "$d/other.rom" 1234 9999
+	printf 'NOT A ROM' >"$d/bad.rom"
+	cat >"$d/s.spec" <<-SPEC
+	dev 0000:05:00.0 1234 5678 030000 - 5 bar0=0x4000000000:0x10000000:pref64 bar6=0xfe000000:0x20000 config=cfg.lspci rom=good.rom attr=sriov_totalvfs:7 attr=sriov_numvfs:2
+	dev 0000:06:00.0 1234 5678 030000 - 6 bar6=0xfd000000:0x10000 rom=other.rom
+	dev 0000:07:00.0 1234 5678 030000 - 7 bar6=0xfc000000:0x10000 rom=bad.rom
+	SPEC
+	"$REPO/tests/fixtures/mksysfs" "$d/s.spec" "$snap"
+	run vfio-bind --sysfs-root "$snap" --info --json 05:00.0 06:00.0 07:00.0
+	assert_success
+	echo "$output" | jq -e '.[0] | .resizable_bars == [{ "bar": 0, "current": 268435456,
+		"sizes": [268435456, 536870912, 1073741824] }] and
+		.rom == { "size": 131072, "read": true, "error": null, "signature": true,
+			  "vendor": "0x1234", "device": "0x5678", "code_types": ["x86", "efi"],
+			  "valid": true } and
+		.sriov_totalvfs == 7 and .sriov_numvfs == 2'
+	echo "$output" | jq -e '.[1].rom | .signature == true and .device == "0x9999" and .valid == false'
+	echo "$output" | jq -e '.[2].rom | .read == true and .signature == false and .valid == false'
+	run vfio-bind --sysfs-root "$snap" --info 05:00.0
+	assert_success
+	assert_output --partial " 0:256M/512M/1G 128K:valid:1234:5678:x86+efi 7 2 vfio-pci "
 }

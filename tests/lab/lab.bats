@@ -11,6 +11,10 @@ ROOT_PORT=0000:00:05.0
 E1000E=0000:01:00.0
 EDU_PEER=0000:01:00.1
 EDU=0000:00:06.0
+VGA=0000:02:00.0
+HDA=0000:02:00.1
+IVSHMEM=0000:03:00.0
+EDU64=0000:00:09.0
 PCI=/sys/bus/pci/devices
 
 setup_file() { lab_guard; }
@@ -39,6 +43,34 @@ group_members() { # bdf: the group's devices, sorted, space-separated
 	assert_equal "$LAB_BDF_E1000E" "$E1000E"
 	assert_equal "$LAB_BDF_EDU_PEER" "$EDU_PEER"
 	assert_equal "$LAB_BDF_EDU" "$EDU"
+	assert_equal "$LAB_BDF_VGA" "$VGA"
+	assert_equal "$LAB_BDF_HDA" "$HDA"
+	assert_equal "$LAB_BDF_IVSHMEM" "$IVSHMEM"
+	assert_equal "$LAB_BDF_EDU64" "$EDU64"
+	assert_equal "$LAB_BDF_GPU_PORT" 0000:00:07.0
+	assert_equal "$LAB_BDF_BAR_PORT" 0000:00:08.0
+}
+
+@test "GPU stand-ins: the VGA and its HDA function share one group behind root port 00:07.0" {
+	assert_equal "$(cat $PCI/$VGA/vendor):$(cat $PCI/$VGA/device):$(cat $PCI/$VGA/class)" \
+		0x1234:0x1111:0x030000
+	assert_equal "$(cat $PCI/$HDA/vendor):$(cat $PCI/$HDA/device):$(cat $PCI/$HDA/class)" \
+		0x8086:0x2668:0x040300
+	assert [ -d "$PCI/$LAB_BDF_GPU_PORT/$VGA" ]
+	assert_equal "$(group_members $VGA)" "$VGA $HDA"
+	assert_equal "$(driver_of $VGA)$(driver_of $HDA)" ""
+}
+
+@test "GPU stand-ins: ivshmem has a 128 GiB 64-bit prefetchable BAR2 above 4 GiB" {
+	run lspci -vv -s ${IVSHMEM#0000:}
+	assert_success
+	assert_line --regexp '^	Region 2: Memory at [0-9a-f]{9,} \(64-bit, prefetchable\) \[size=128G\]$'
+	assert_equal "$(group_members $IVSHMEM)" "$IVSHMEM"
+}
+
+@test "GPU stand-ins: the 64-bit edu at 00:09.0 is alone in its group" {
+	assert_equal "$(cat $PCI/$EDU64/vendor):$(cat $PCI/$EDU64/device)" "0x1234:0x11e8"
+	assert_equal "$(group_members $EDU64)" "$EDU64"
 }
 
 @test "kvm_amd is loaded with nested paging and /dev/kvm is a character device" {

@@ -252,8 +252,74 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 @test "vendor:device selects every edu" {
 	run vfio-bind --status 1234:11e8
 	assert_success
-	assert_line --index 0 --regexp "^$EDU - [0-9]+ - -$"
-	assert_line --index 1 --regexp "^$EDU1 - [0-9]+ - -$"
+	# the lab's edus, looked up by address: 00:06.0, 00:09.0 (64-bit DMA) and 01:00.1
+	assert_line --regexp "^$EDU - [0-9]+ - -$"
+	assert_line --regexp "^$LAB_BDF_EDU64 - [0-9]+ - -$"
+	assert_line --regexp "^$EDU1 - [0-9]+ - -$"
+	[ "${#lines[@]}" -eq "$(lspci -n -d 1234:11e8 | wc -l)" ]
+}
+
+lspci_bars() { # bdf: its memory BARs as lspci -vv shows them, in --info's text form N:SIZE:64:pref
+	lspci -vv -s "${1#0000:}" |
+		sed -n 's/^\tRegion \([0-5]\): Memory at [0-9a-f]* (\(32\|64\)-bit, \(prefetchable\|non-prefetchable\)) \[size=\([0-9]*[KMG]*\)\]$/\1:\4:\2:\3/p' |
+		sed 's/:non-prefetchable$/:npref/; s/:prefetchable$/:pref/' | paste -sd, -
+}
+
+# --info on the lab's GPU stand-ins (tests/lab/lab: VGA + HDA behind 00:07.0, ivshmem behind
+# 00:08.0). The oracles: QEMU's VGA BIOS (vgabios-stdvga: a 0x55AA x86 image whose PCIR names
+# 1234:1111) and the lab's own lspci.
+@test "--info --json on the VGA: a valid x86 ROM for 1234:1111, its size as lspci reports, rom disabled again" {
+	local vga=$LAB_BDF_VGA hda=$LAB_BDF_HDA lsrom
+	# the kernel refuses to read a ROM not enabled through the rom attribute (EINVAL)
+	run ! cat /sys/bus/pci/devices/$vga/rom
+	run vfio-bind --info --json "$vga"
+	assert_success
+	echo "$output" | jq -e --arg v "$vga" --arg h "$hda" '.[0] |
+		.bdf == $v and .class == "0x030000" and .vendor == "0x1234" and .device == "0x1111" and
+		.rom.read == true and .rom.signature == true and .rom.valid == true and
+		.rom.vendor == "0x1234" and .rom.device == "0x1111" and .rom.code_types[0] == "x86" and
+		.group_members == [$v, $h] and .bus_reset_possible == true and
+		.bus_reset_affects == [$h]'
+	# lspci: "Expansion ROM at 000c0000 [disabled] [size=128K]"
+	lsrom=$(lspci -vv -s "${vga#0000:}" | sed -n 's/.*Expansion ROM at .*\[size=\([0-9]*\)K\].*/\1/p')
+	[ -n "$lsrom" ]
+	echo "$output" | jq -e --argjson k "$lsrom" '.[0].rom.size == $k * 1024'
+	lspci -vv -s "${vga#0000:}" | grep -q 'Expansion ROM at .*\[disabled\]'
+	# and the rom attribute is disabled again
+	run ! cat /sys/bus/pci/devices/$vga/rom
+	assert_output --partial "Invalid argument"
+}
+
+@test "--info --json on the ivshmem: BAR2 is 128 GiB, 64-bit, prefetchable, as lspci says" {
+	local bar
+	run vfio-bind --info --json "$LAB_BDF_IVSHMEM"
+	assert_success
+	bar=$(echo "$output" | jq -c '.[0].bars[] | select(.index == 2)')
+	[ -n "$bar" ]
+	echo "$bar" | jq -e '.size == 137438953472 and .is_64bit == true and .prefetchable == true and
+		.type == "memory"'
+	run lspci -vv -s "${LAB_BDF_IVSHMEM#0000:}"
+	assert_line --regexp "^	Region 2: Memory at $(echo "$bar" | jq -r '.base | ltrimstr("0x")') \(64-bit, prefetchable\) \[size=128G\]$"
+}
+
+@test "--info (text): the BARs of the VGA, HDA, ivshmem and nvme are lspci's" {
+	local d want
+	for d in $LAB_BDF_VGA $LAB_BDF_HDA $LAB_BDF_IVSHMEM $LAB_BDF_NVME; do
+		want=$(lspci_bars $d)
+		[ -n "$want" ]
+		run vfio-bind --info $d
+		assert_success
+		assert_equal "$(echo "$output" | awk '{ print $13 }')" "$want"
+	done
+}
+
+@test "--info (text) on the nvme: one line, FLR from the DevCap as lspci shows it" {
+	run vfio-bind --info "$LAB_BDF_NVME"
+	assert_success
+	assert_output --regexp "^$LAB_BDF_NVME 0x1b36 0x0010 0x010802 - nvme [0-9]+ $LAB_BDF_NVME "
+	# FLR: QEMU's nvme advertises it in DevCap, as lspci shows
+	lspci -vv -s "${LAB_BDF_NVME#0000:}" | grep -q 'FLReset+'
+	echo "$output" | awk '{ exit !($10 == "yes") }'
 }
 
 # ---- hermetic runs (vfio-bind DEVICE... -- COMMAND), as the kernel's VFIO selftests need ----
