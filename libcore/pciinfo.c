@@ -211,6 +211,14 @@ static void read_rom(const struct sysfs *s, const struct pcidev *d, unsigned fla
 		rom->read_errno = rom->size_bytes ? EPERM : 0;
 		return;
 	}
+	/*
+	 * Never enable the ROM of a device a host driver is using: on many GPUs the ROM shares an
+	 * address decoder with a BAR the driver maps (PCI 3.0 6.2.5.2), and the driver is not told.
+	 */
+	if (enable && *d->driver && strcmp(d->driver, BIND_DRIVER)) {
+		rom->read_errno = EBUSY;
+		return;
+	}
 	if (sysfs_path(s, path, sizeof(path), "/sys/bus/pci/devices/%s/rom", d->bdf) ||
 	    !(buf = malloc(cap))) {
 		rom->read_errno = ENOMEM;

@@ -62,7 +62,10 @@ struct pciinfo {
 };
 
 enum pciinfo_flags {
-	/* Enable the ROM through sysfs ("1" to rom), read it, disable it again ("0"): root only. */
+	/*
+	 * Enable the ROM through sysfs ("1" to rom), read it, disable it again ("0"): root only,
+	 * and only for a device with no driver or on vfio-pci; else EBUSY, nothing written.
+	 */
 	PCIINFO_ENABLE_ROM = 1 << 0,
 };
 

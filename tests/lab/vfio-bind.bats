@@ -290,6 +290,15 @@ lspci_bars() { # bdf: its memory BARs as lspci -vv shows them, in --info's text 
 	assert_output --partial "Invalid argument"
 }
 
+@test "--info never enables the ROM of a device a host driver uses (e1000e's, on e1000e)" {
+	[ "$(drv $NIC)" = e1000e ]
+	run vfio-bind --info --json $NIC
+	assert_success
+	echo "$output" | jq -e '.[0].rom.size > 0 and .[0].rom.read == false and
+		.[0].rom.error == "Device or resource busy"'
+	lspci -vv -s "${NIC#0000:}" | grep -q 'Expansion ROM at .*\[disabled\]'
+}
+
 @test "--info --json on the ivshmem: BAR2 is 128 GiB, 64-bit, prefetchable, as lspci says" {
 	local bar
 	run vfio-bind --info --json "$LAB_BDF_IVSHMEM"
