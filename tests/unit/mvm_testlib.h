@@ -1,11 +1,27 @@
-/* mvm_testlib.h: helpers the mvm unit tests share: tiny ELF images built in memory. */
+/* mvm_testlib.h: helpers the KVM and mvm unit tests share: /dev/kvm, tiny ELF images in memory. */
 #ifndef TESTS_MVM_TESTLIB_H
 #define TESTS_MVM_TESTLIB_H
 
 #include <elf.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define KVM_DEV "/dev/kvm"
+
+/* Whether KVM_DEV can be opened: the tests that need it skip (and say why) when not. */
+static inline bool kvm_usable(void)
+{
+	int fd = open(KVM_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
 
 /*
  * An ELF64 (or ELF32) executable with one PT_LOAD segment of code at paddr and, when pvh_entry

@@ -10,23 +10,12 @@
 
 #include "check.h"
 #include "kvm.h"
-
-#define KVM_DEV "/dev/kvm"
+#include "mvm_testlib.h"
 
 /* MSI address for LAPIC id 0, physical destination mode (Intel SDM vol. 3, 11.11.1). */
 #define MSI_ADDR_APIC0 0xfee00000ULL
 #define APIC_SPIV      0xf0  /* spurious-interrupt vector register; bit 8: APIC enabled */
 #define APIC_IRR       0x200 /* 8 registers, 16 bytes apart, 32 vectors each */
-
-static bool kvm_usable(void)
-{
-	int fd = open(KVM_DEV, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
 
 /* A VM with the in-kernel irqchip and one vCPU whose LAPIC accepts fixed interrupts. */
 static int irq_vm(struct kvm_vm *vm, struct kvm_vcpu *cpu)

@@ -12,21 +12,9 @@
 #include "mvm_testlib.h"
 #include "vm.h"
 
-#define KVM_DEV "/dev/kvm"
-
 /* 64-bit guest code at 2 MiB: out %al,(%dx); jmp back. And a spin loop: jmp . */
 static const uint8_t code_out[] = { 0xee, 0xeb, 0xfd };
 static const uint8_t code_spin[] = { 0xeb, 0xfe };
-
-static bool kvm_usable(void)
-{
-	int fd = open(KVM_DEV, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
 
 /* A VM with nr vCPUs and the code loaded as a 64-bit ELF (Linux boot protocol entry), built
  * by mvm_open as mvm-run builds it; hooks (may be NULL) replace the reset and poweroff stops. */
