@@ -387,3 +387,108 @@ lspci_bars() { # bdf: its memory BARs as lspci -vv shows them, in --info's text 
 	[ "$(override $NVME)" = "(null)" ]
 	[ -z "$(state_of $NVME)" ]
 }
+
+# ---- the display pair under fbcon (tests/lab/lab: VGA + HDA behind 00:07.0, one group) ----
+# The oracles are the kernel's: which driver each function's driver link names, whether fb0's
+# device is the VGA, and which vtconsole fbcon ("frame buffer device") holds bound.
+
+fbcon_vt() { # the vtconsole fbcon holds bound (vtconN), or nothing
+	local v
+	for v in /sys/class/vtconsole/vtcon*; do
+		grep -q 'frame buffer' "$v/name" 2>/dev/null && [ "$(cat "$v/bind")" = 1 ] &&
+			echo "${v##*/}" && return 0
+	done
+	return 1
+}
+fb0_on_vga() {
+	[ "$(readlink -f /sys/class/graphics/fb0/device)" = \
+		"$(readlink -f /sys/bus/pci/devices/$LAB_BDF_VGA)" ]
+}
+fbcon_on_vga() { fb0_on_vga && fbcon_vt >/dev/null; }
+drv_is() { [ "$(drv "$1")" = "$2" ]; }
+
+# After the display pair's test, pass or fail: no state entry, the console released (a DRM
+# driver's remove under fbcon can hang), both functions without a driver and without an
+# override, and the two modules gone, so that no later reprobe hands them a driver: as the lab
+# started.
+display_pair_cleanup() {
+	local d v l
+	[ -z "$(state_of $LAB_BDF_VGA)$(state_of $LAB_BDF_HDA)" ] ||
+		vfio-bind --restore --group $LAB_BDF_VGA || true
+	if v=$(fbcon_vt); then echo 0 > /sys/class/vtconsole/$v/bind || true; fi
+	for d in $LAB_BDF_VGA $LAB_BDF_HDA; do
+		l=$(drv $d)
+		[ "$l" = - ] || echo $d > /sys/bus/pci/drivers/$l/unbind || true
+		[ "$(override $d)" = "(null)" ] || echo > /sys/bus/pci/devices/$d/driver_override || true
+	done
+	modprobe -r bochs snd_hda_intel || true
+}
+
+teardown() {
+	if [[ $BATS_TEST_DESCRIPTION == "the display pair:"* ]]; then
+		display_pair_cleanup
+	fi
+}
+
+@test "the display pair: refused while fbcon uses the VGA, bound as one step once released, restored with fb0 back" {
+	local vga=$LAB_BDF_VGA hda=$LAB_BDF_HDA vt g
+	[ "$(drv $vga)" = - ]
+	[ "$(drv $hda)" = - ]
+	modprobe bochs
+	wait_for fbcon_on_vga
+	vt=$(fbcon_vt)
+	# the DRM driver's name in sysfs, not the module's
+	[ -d /sys/bus/pci/drivers/bochs-drm ]
+	[ "$(drv $vga)" = bochs-drm ]
+	modprobe snd_hda_intel
+	# bound at once; the codec probe that follows may give up under TCG, the driver stays
+	wait_for drv_is $hda snd_hda_intel
+
+	run vfio-bind --group $vga
+	assert_failure 1
+	assert_output --partial "vfio-bind: $vga: is the console: fbcon ($vt) draws on its fb0"
+	assert_output --partial "'echo 0 > /sys/class/vtconsole/$vt/bind'"
+	assert_output --partial "initcall_blacklist=sysfb_init"
+	assert_output --partial "video=efifb:off"
+	[ "$(drv $vga)" = bochs-drm ]
+	[ "$(drv $hda)" = snd_hda_intel ]
+	[ "$(override $vga)" = "(null)" ]
+	[ "$(override $hda)" = "(null)" ]
+	[ -z "$(state_of $vga)" ]
+	[ -z "$(state_of $hda)" ]
+	fbcon_on_vga
+
+	# released, the console is no refusal; the VGA stays the boot display (QEMU's only VGA,
+	# boot_vga=1 in sysfs), which only --force passes
+	echo 0 > /sys/class/vtconsole/$vt/bind
+	run ! fbcon_vt
+	[ "$(cat /sys/bus/pci/devices/$vga/boot_vga)" = 1 ]
+	run vfio-bind --group $vga
+	assert_failure 1
+	assert_line "vfio-bind: $vga: is the boot VGA device (boot_vga=1): the host console runs on it"
+	refute_output --partial "is the console"
+	[ "$(drv $vga)" = bochs-drm ]
+	[ "$(drv $hda)" = snd_hda_intel ]
+	run vfio-bind --force --group $vga
+	assert_success
+	g=$(group $vga)
+	assert_line "$vga vfio-pci $g /dev/vfio/$g bochs-drm"
+	assert_line "$hda vfio-pci $g /dev/vfio/$g snd_hda_intel"
+	[ "$(drv $vga)" = vfio-pci ]
+	[ "$(drv $hda)" = vfio-pci ]
+	[ "$(state_of $vga)" = bochs-drm ]
+	[ "$(state_of $hda)" = snd_hda_intel ]
+	[ ! -e /sys/class/graphics/fb0 ]
+
+	run vfio-bind --restore --group $vga
+	assert_success
+	[ "$(drv $vga)" = bochs-drm ]
+	wait_for drv_is $hda snd_hda_intel
+	wait_for fb0_on_vga
+	[ "$(override $vga)" = "(null)" ]
+	[ "$(override $hda)" = "(null)" ]
+	[ -z "$(state_of $vga)" ]
+	[ -z "$(state_of $hda)" ]
+	# and fbcon takes the console back on it (measured: vtcon1 bind=1 again)
+	wait_for fbcon_on_vga
+}
