@@ -241,7 +241,14 @@ static bool unsupported(struct jctx *j, const char *where, const char *key, json
 {
 	for (; *keys; keys++) {
 		if (strcmp(key, *keys) == 0) {
-			if (!json_object_is_type(v, json_type_null))
+			/* null, [] and {} configure nothing: no warning for a no-op */
+			bool empty = json_object_is_type(v, json_type_null) ||
+				     (json_object_is_type(v, json_type_array) &&
+				      !json_object_array_length(v)) ||
+				     (json_object_is_type(v, json_type_object) &&
+				      !json_object_object_length(v));
+
+			if (!empty)
 				jwarn(j, "%s.%s: not supported, ignored", where, key);
 			return true;
 		}
@@ -497,11 +504,25 @@ static int parse_array(struct jctx *j, const char *where, json_object *o,
 	return 0;
 }
 
+/* Firecracker's "entropy": an object adds the device (its rate_limiter is not implemented); null
+ * adds none, as in Firecracker's example configs; anything else is an error. */
+static int parse_entropy(struct jctx *j, json_object *v)
+{
+	if (json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return err_set(j->e, EINVAL, "entropy: expected an object or null, found %s",
+			       jtype(v));
+	j->c->rng = true;
+	return 0;
+}
+
 int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *warn, void *arg,
 			struct err *e)
 {
-	static const char *const unsup[] = { "logger",	"metrics",    "vsock", "mmds-config",
-					     "balloon", "cpu-config", NULL };
+	static const char *const unsup[] = { "logger",	    "metrics",	      "vsock",
+					     "mmds-config", "balloon",	      "cpu-config",
+					     "pmem",	    "memory-hotplug", NULL };
 	struct jctx j = { c, warn, arg, e };
 	struct json_tokener *tok = json_tokener_new();
 	json_object *root;
@@ -533,7 +554,7 @@ int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *
 		else if (strcmp(key, "vfio") == 0)
 			rc = parse_array(&j, "vfio", v, parse_vfio);
 		else if (strcmp(key, "entropy") == 0)
-			c->rng = true; /* its rate_limiter, if any, is not implemented */
+			rc = parse_entropy(&j, v);
 		else if (!unsupported(&j, "config", key, v, unsup))
 			rc = unknown(&j, "config", key);
 		if (rc)

@@ -47,7 +47,7 @@ struct vmconfig {
 
 #define VMCONFIG_DEFAULT_MEM (128ULL << 20)
 #define VMCONFIG_DEFAULT_CMDLINE                                                                   \
-	"console=ttyS0 reboot=k panic=1 pci=off nomodules i8042.noaux i8042.nomux i8042.nopnp "    \
+	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.nopnp "     \
 	"i8042.dumbkbd"
 
 void vmconfig_init(struct vmconfig *c);

@@ -257,6 +257,8 @@ TEST(config_firecracker_json)
 		("{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"network-interfaces\":[{"
 		 "\"host_dev_name\":\"t\",\"guest_mac\":\"zz\"}]}"),
 		"{\"boot-source\":{\"kernel_image_path\":\"/k\",",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"entropy\":false}",
+		"{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"entropy\":42}",
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		vmconfig_init(&c);
@@ -264,6 +266,41 @@ TEST(config_firecracker_json)
 			CHECK_FAIL_AT("accepted: %s", bad[i]);
 		vmconfig_free(&c);
 	}
+}
+
+/*
+ * What Firecracker's own configs carry as no-ops (its getting-started vm_config.json has
+ * "pmem": [] and "memory-hotplug": null; 4 of its 8 examples "entropy": null): accepted, no
+ * device, no warning. A non-empty pmem list is ignored with a warning.
+ */
+TEST(config_firecracker_noops)
+{
+	struct vmconfig c;
+	struct err e = { 0 };
+
+	vmconfig_init(&c);
+	warnings = 0;
+	REQUIRE(vmconfig_parse_json(&c,
+				    "{\"boot-source\":{\"kernel_image_path\":\"/k\"},\"pmem\":[],"
+				    "\"memory-hotplug\":null,\"entropy\":null}",
+				    warn, NULL, &e) == 0);
+	CHECK(!c.rng);
+	CHECK_EQ_U(warnings, 0);
+	vmconfig_free(&c);
+	vmconfig_init(&c);
+	REQUIRE(vmconfig_parse_json(&c,
+				    "{\"boot-source\":{\"kernel_image_path\":\"/k\"},"
+				    "\"pmem\":[{\"id\":\"p\",\"path_on_host\":\"/p\"}]}",
+				    warn, NULL, &e) == 0);
+	CHECK_EQ_U(warnings, 1);
+	vmconfig_free(&c);
+}
+
+/* The default command line's parameters are Linux's own: "nomodule" (init/main.c), not
+ * "nomodules", which the kernel would pass on to init as an unknown word. */
+TEST(default_cmdline_nomodule)
+{
+	CHECK(strstr(" " VMCONFIG_DEFAULT_CMDLINE " ", " nomodule ") != NULL);
 }
 
 /* Our additions to Firecracker's file: "vfio" devices and machine-config.huge_pages. */
@@ -315,6 +352,8 @@ int main(void)
 	RUN(bus_dispatch_and_overlaps);
 	RUN(config_specs);
 	RUN(config_firecracker_json);
+	RUN(config_firecracker_noops);
+	RUN(default_cmdline_nomodule);
 	RUN(config_vfio_and_huge_pages);
 	return CHECK_MAIN_END();
 }
