@@ -19,7 +19,7 @@
 
 static int opt_group, opt_restore, opt_all, opt_status, opt_dry_run, opt_force, opt_append_bdfs,
 	opt_info;
-static char *opt_timeout, *opt_user, *opt_root, *opt_driver, *opt_guest_mem;
+static char *opt_timeout, *opt_user, *opt_root, *opt_driver, *opt_guest_mem, *opt_vfs;
 
 static struct poptOption options[] = {
 	{ "group", 'g', POPT_ARG_NONE, &opt_group, 0,
@@ -46,6 +46,10 @@ static struct poptOption options[] = {
 	{ "driver", 'D', POPT_ARG_STRING, &opt_driver, 0,
 	  "bind to this vfio driver (default: the vfio_pci: alias in modules.alias, else vfio-pci)",
 	  "NAME" },
+	{ "vfs", '\0', POPT_ARG_STRING, &opt_vfs, 0,
+	  "create N virtual functions on the device, an SR-IOV PF, and bind them (--restore "
+	  "removes them)",
+	  "N" },
 	{ "guest-mem", 'm', POPT_ARG_STRING, &opt_guest_mem, 0,
 	  "guest RAM the VMM will pin: warn when RLIMIT_MEMLOCK is below it", "SIZE" },
 	{ "append-bdfs", '\0', POPT_ARG_NONE, &opt_append_bdfs, 0,
@@ -508,13 +512,16 @@ static int run_command(char **cmd, const struct bind_plan *p)
 	int sfd, status;
 	pid_t pid;
 
+	/* The PF of --vfs stays on its driver: the command gets its VFs. */
 	for (size_t i = 0; i < p->nt; i++)
-		used += (size_t)snprintf(bdfs + used, sizeof(bdfs) - used, "%s%s", used ? " " : "",
-					 p->t[i].dev->bdf);
+		if (!p->t[i].keep_driver)
+			used += (size_t)snprintf(bdfs + used, sizeof(bdfs) - used, "%s%s",
+						 used ? " " : "", p->t[i].dev->bdf);
 	for (; cmd[na] && na < 4000; na++)
 		argv[na] = cmd[na];
 	for (size_t i = 0; opt_append_bdfs && i < p->nt; i++)
-		argv[na++] = p->t[i].dev->bdf;
+		if (!p->t[i].keep_driver)
+			argv[na++] = p->t[i].dev->bdf;
 	argv[na] = NULL;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -624,6 +631,17 @@ int main(int argc, const char **argv)
 			   strpbrk(opt_driver, "/ \t\n")))
 		cli_die(EXIT_USAGE, "--driver", "'%s' is not a driver name", opt_driver);
 	bo.driver = opt_driver;
+	if (opt_vfs) {
+		uint64_t v = parse_u64_or_die("--vfs", opt_vfs);
+
+		if (v == 0 || v > 65535)
+			cli_die(EXIT_USAGE, "--vfs", "'%s' is not between 1 and 65535", opt_vfs);
+		if (opt_restore || opt_status || opt_info || opt_all || opt_group)
+			cli_die(EXIT_USAGE, "--vfs",
+				"only when binding one PF (not with --restore, --status, --info, "
+				"--all or --group)");
+		bo.vfs = (unsigned)v;
+	}
 	if (opt_guest_mem) {
 		guest_mem = parse_size_or_die("--guest-mem", opt_guest_mem);
 		if (!guest_mem)
@@ -693,18 +711,25 @@ int main(int argc, const char **argv)
 			cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	if (opt_group && bind_expand_groups(&sys, &devs, idx, BIND_MAX_TARGETS, &n, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
-	if (!opt_restore && bind_check_viable(&sys, &devs, idx, n, &e))
+	/* A PF whose VFs vfio-bind made: they go back before its sriov_numvfs does. */
+	if (opt_restore && bind_expand_vfs(&sys, &devs, &st, idx, BIND_MAX_TARGETS, &n, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	if (opt_vfs && n != 1)
+		cli_die(EXIT_USAGE, "--vfs", "takes one device, the physical function (%zu given)",
+			n);
+	/* With --vfs the PF keeps its driver: only its new VFs move (and they have none). */
+	if (!opt_restore && !opt_vfs && bind_check_viable(&sys, &devs, idx, n, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	for (size_t i = 0; i < n; i++)
 		targets[i] = &devs.dev[idx[i]];
-	int refused = opt_restore ? 0 : check_preflight(&sys, targets, n, opt_dry_run);
+	int refused = opt_restore || opt_vfs ? 0 : check_preflight(&sys, targets, n, opt_dry_run);
 
 	if (!opt_restore)
 		check_memlock(guest_mem);
 
 	if (bind_plan_build(&plan, opt_restore ? BIND_OP_RESTORE : BIND_OP_BIND, &sys, &st, targets,
 			    n, &bo, &e))
-		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+		cli_die(e.kind == ERR_INPUT ? EXIT_USAGE : EXIT_FAIL, NULL, "%s", e.msg);
 	if (opt_dry_run) {
 		print_plan(o, &plan);
 		rc = refused ? EXIT_FAIL : EXIT_OK;

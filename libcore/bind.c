@@ -143,6 +143,63 @@ int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const 
 	return 0;
 }
 
+/* ---- SR-IOV ------------------------------------------------------------------------------ */
+
+int bind_vf_addr(const struct sysfs *s, const struct pcidev *pf, unsigned i, struct pci_addr *out,
+		 struct err *e)
+{
+	uint64_t offset, stride, rid;
+
+	if (sysfs_read_u64(s, &offset, "/sys/bus/pci/devices/%s/sriov_offset", pf->bdf) ||
+	    sysfs_read_u64(s, &stride, "/sys/bus/pci/devices/%s/sriov_stride", pf->bdf))
+		return err_set(e, EIO, "%s: cannot read sriov_offset and sriov_stride", pf->bdf);
+	/* A routing ID is bus << 8 | devfn; a VF may sit on a later bus than its PF. */
+	rid = ((uint64_t)pf->addr.bus << 8 | (uint64_t)pf->addr.dev << 3 | pf->addr.fn) + offset +
+	      stride * i;
+	if (rid > 0xffff)
+		return err_set(e, ERANGE, "%s: VF %u would lie past bus 255", pf->bdf, i);
+	out->domain = pf->addr.domain;
+	out->bus = (uint8_t)(rid >> 8);
+	out->dev = (uint8_t)((rid >> 3) & 0x1f);
+	out->fn = (uint8_t)(rid & 7);
+	return 0;
+}
+
+int bind_expand_vfs(const struct sysfs *s, const struct pcidev_list *l, const struct bindstate *st,
+		    size_t *idx, size_t cap, size_t *n, struct err *e)
+{
+	size_t given = *n;
+
+	for (size_t k = 0; k < given; k++) {
+		const struct pcidev *pf = &l->dev[idx[k]];
+		const struct bindstate_entry *rec = bindstate_get(st, pf->bdf);
+		char name[PCIDEV_NAME_MAX];
+
+		if (!rec || (rec->numvfs < 0 && rec->autoprobe < 0))
+			continue;
+		/* virtfn0, virtfn1, ...: numbered without gaps by the kernel. */
+		for (unsigned j = 0; !sysfs_link_name(
+			     s, name, sizeof(name), "/sys/bus/pci/devices/%s/virtfn%u", pf->bdf, j);
+		     j++) {
+			const struct pcidev *vf;
+			struct pci_addr a;
+			bool dom;
+			size_t i;
+
+			if (pci_addr_parse(name, &a, &dom, NULL) || !(vf = pcidev_find(l, &a)) ||
+			    !bindstate_get(st, vf->bdf))
+				continue;
+			i = (size_t)(vf - l->dev);
+			if (in_set(idx, *n, i))
+				continue;
+			if (*n >= cap)
+				return err_set(e, E2BIG, "too many devices (at most %zu)", cap);
+			idx[(*n)++] = i;
+		}
+	}
+	return 0;
+}
+
 /* ---- pre-flight -------------------------------------------------------------------------- */
 
 struct problems {
@@ -754,6 +811,58 @@ static bool override_set(const struct sysfs *s, const char *bdf)
 	       strcmp(buf, "(null)") != 0;
 }
 
+/* A write to one of a PF's SR-IOV attributes, unless it already holds the value. */
+static int add_sriov(struct bind_plan *p, const struct sysfs *s, size_t t, const char *attr,
+		     uint64_t value, bool always, struct err *e)
+{
+	char rel[PATH_MAX], path[PATH_MAX], v[24];
+	uint64_t cur;
+
+	snprintf(rel, sizeof(rel), "/sys/bus/pci/devices/%s/%s", p->t[t].dev->bdf, attr);
+	if (!always && !sysfs_read_u64(s, &cur, "%s", rel) && cur == value)
+		return 0;
+	if (sysfs_path(s, path, sizeof(path), "%s", rel))
+		return err_set(e, ENAMETOOLONG, "%s: path too long", rel);
+	snprintf(v, sizeof(v), "%" PRIu64, value);
+	return add_step(p, BIND_STEP_SRIOV, t, path, v, e);
+}
+
+/*
+ * sriov_numvfs to n: the kernel refuses to change a nonzero count to another nonzero one
+ * (EBUSY), so that goes through 0. Reads the live count (nothing when it already is n).
+ */
+static int set_numvfs_steps(struct bind_plan *p, const struct sysfs *s, size_t t, uint64_t n,
+			    struct err *e)
+{
+	uint64_t cur;
+	int rc = 0;
+
+	if (sysfs_read_u64(s, &cur, "/sys/bus/pci/devices/%s/sriov_numvfs", p->t[t].dev->bdf))
+		cur = 0;
+	if (cur == n)
+		return 0;
+	if (cur && n)
+		rc = add_sriov(p, s, t, "sriov_numvfs", 0, true, e);
+	return rc ? rc : add_sriov(p, s, t, "sriov_numvfs", n, true, e);
+}
+
+/*
+ * A PF back to its recorded SR-IOV settings: autoprobe first, so that VFs created again get
+ * their drivers as they did before.
+ */
+static int sriov_restore_steps(struct bind_plan *p, const struct sysfs *s, size_t t, struct err *e)
+{
+	const struct bind_target *bt = &p->t[t];
+	int rc = 0;
+
+	if (bt->autoprobe >= 0)
+		rc = add_sriov(p, s, t, "sriov_drivers_autoprobe", (uint64_t)bt->autoprobe, false,
+			       e);
+	if (!rc && bt->numvfs >= 0)
+		rc = set_numvfs_steps(p, s, t, (uint64_t)bt->numvfs, e);
+	return rc;
+}
+
 /*
  * The steps that return target t from its current driver to `to` ("-": no driver; "": unknown,
  * let the kernel choose). Reads the live sysfs state, so rollback uses it too.
@@ -787,15 +896,8 @@ static int restore_steps(struct bind_plan *p, const struct sysfs *s, size_t t, c
 			rc = add_step(p, BIND_STEP_WAIT, t, NULL, to, e);
 	}
 done:
-	if (!rc && p->t[t].numvfs) {
-		char n[24];
-
-		snprintf(n, sizeof(n), "%" PRIu64, p->t[t].numvfs);
-		if (sysfs_path(s, path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs",
-			       d->bdf))
-			return err_set(e, ENAMETOOLONG, "%s: path too long", d->bdf);
-		rc = add_step(p, BIND_STEP_SRIOV, t, path, n, e);
-	}
+	if (!rc)
+		rc = sriov_restore_steps(p, s, t, e);
 	if (!rc && p->t[t].recorded) {
 		snprintf(path, sizeof(path), "%s", state_path);
 		rc = add_step(p, BIND_STEP_FORGET, t, path, d->bdf, e);
@@ -803,19 +905,163 @@ done:
 	return rc;
 }
 
-/* A PF with VFs: remove them first, as the VFIO selftests' setup.sh does; numvfs restores them. */
-static int zero_vfs_step(struct bind_plan *p, const struct sysfs *s, size_t t, struct err *e)
+/*
+ * A PF with VFs is bound without them, as the VFIO selftests' setup.sh does: their count is
+ * recorded with the PF's driver, so that the restore (or a later --restore) gives them back.
+ */
+static void zero_vfs_note(struct bind_target *t, const struct sysfs *s,
+			  const struct bindstate_entry *rec)
 {
-	char rel[PATH_MAX], path[PATH_MAX];
 	uint64_t n;
 
-	snprintf(rel, sizeof(rel), "/sys/bus/pci/devices/%s/sriov_numvfs", p->t[t].dev->bdf);
-	if (sysfs_read_u64(s, &n, "%s", rel) || n == 0)
-		return 0;
-	if (sysfs_path(s, path, sizeof(path), "%s", rel))
-		return err_set(e, ENAMETOOLONG, "%s: path too long", rel);
-	p->t[t].numvfs = n;
-	return add_step(p, BIND_STEP_SRIOV, t, path, "0", e);
+	if (sysfs_read_u64(s, &n, "/sys/bus/pci/devices/%s/sriov_numvfs", t->dev->bdf) || n == 0)
+		return;
+	t->numvfs = rec && rec->numvfs >= 0 ? rec->numvfs : (int64_t)n;
+}
+
+/* The record step's value: the line of the state file, "DRIVER [numvfs=N] [autoprobe=N]". */
+static int add_record(struct bind_plan *p, size_t i, const char *state_path, struct err *e)
+{
+	const struct bind_target *t = &p->t[i];
+	char v[128];
+	int len = snprintf(v, sizeof(v), "%s", t->original);
+
+	if (t->numvfs >= 0)
+		len += snprintf(v + len, sizeof(v) - (size_t)len, " numvfs=%" PRId64, t->numvfs);
+	if (t->autoprobe >= 0)
+		snprintf(v + len, sizeof(v) - (size_t)len, " autoprobe=%d", t->autoprobe);
+	return add_step(p, BIND_STEP_RECORD, i, state_path, v, e);
+}
+
+/*
+ * The VFs of --vfs as targets after the PF (t[0]): addresses, IDs and driver, predicted. VFs
+ * there now persist only when the count stays (persist); a new count makes every VF anew.
+ */
+static int vf_targets(struct bind_plan *p, const struct sysfs *s, const struct bindstate *st,
+		      const struct bind_opts *o, bool persist, struct err *e)
+{
+	const struct pcidev *pf = p->t[0].dev;
+	char id[16] = "";
+
+	if (o->vfs > BIND_MAX_TARGETS - 1)
+		return err_input(e, E2BIG, "--vfs %u: at most %d VFs at once", o->vfs,
+				 BIND_MAX_TARGETS - 1);
+	/* sriov_vf_device is hex without 0x. */
+	if (sysfs_read(s, id, sizeof(id), "/sys/bus/pci/devices/%s/sriov_vf_device", pf->bdf) < 0)
+		snprintf(id, sizeof(id), "%x", pf->device);
+	for (unsigned i = 0; i < o->vfs; i++) {
+		struct pcidev *vf = &p->vf[i];
+		struct bind_target *t = &p->t[p->nt];
+		const struct bindstate_entry *rec;
+		int rc;
+
+		memset(vf, 0, sizeof(*vf));
+		if ((rc = bind_vf_addr(s, pf, i, &vf->addr, e)))
+			return rc;
+		pci_addr_format(&vf->addr, vf->bdf);
+		vf->vendor = pf->vendor;
+		vf->device = (uint16_t)strtoul(id, NULL, 16);
+		vf->class = pf->class;
+		vf->iommu_group = -1;
+		if (persist)
+			pcidev_refresh(s, vf); /* it stays: its driver and group */
+		rec = bindstate_get(st, vf->bdf);
+		memset(t, 0, sizeof(*t));
+		t->dev = vf;
+		t->vf = true;
+		t->numvfs = t->autoprobe = -1;
+		t->recorded = rec != NULL;
+		snprintf(t->original, sizeof(t->original), "%s",
+			 rec ? rec->driver : (*vf->driver ? vf->driver : BINDSTATE_NONE));
+		if (o->driver) {
+			snprintf(t->driver, sizeof(t->driver), "%s", o->driver);
+			snprintf(t->module, sizeof(t->module), "%s", o->driver);
+		} else if ((rc = bind_choose_driver(s, vf, t->driver, t->module, sizeof(t->driver),
+						    e))) {
+			return rc;
+		}
+		t->noop = !strcmp(vf->driver, t->driver);
+		p->nt++;
+	}
+	return 0;
+}
+
+/*
+ * The PF of --vfs: its SR-IOV settings are recorded with its driver (which stays: it is what
+ * creates the VFs), autoprobe goes off so that no host driver takes a VF before vfio-pci does.
+ */
+static int pf_target(struct bind_plan *p, const struct sysfs *s, const struct bindstate *st,
+		     const struct bind_opts *o, struct err *e)
+{
+	struct bind_target *t = &p->t[0];
+	const struct bindstate_entry *rec = bindstate_get(st, t->dev->bdf);
+	const char *bdf = t->dev->bdf;
+	uint64_t total, num, autoprobe;
+
+	if (p->nt != 1)
+		return err_input(e, EINVAL, "--vfs takes one device, the physical function");
+	if (sysfs_read_u64(s, &total, "/sys/bus/pci/devices/%s/sriov_totalvfs", bdf))
+		return err_input(e, EINVAL,
+				 "%s: is not an SR-IOV physical function (no sriov_totalvfs)", bdf);
+	if (o->vfs > total)
+		return err_input(e, ERANGE,
+				 "%s: --vfs %u is more than its sriov_totalvfs (%" PRIu64 ")", bdf,
+				 o->vfs, total);
+	if (sysfs_read_u64(s, &num, "/sys/bus/pci/devices/%s/sriov_numvfs", bdf) ||
+	    sysfs_read_u64(s, &autoprobe, "/sys/bus/pci/devices/%s/sriov_drivers_autoprobe", bdf))
+		return err_set(e, EIO, "%s: cannot read sriov_numvfs and sriov_drivers_autoprobe",
+			       bdf);
+	if (!*t->dev->driver)
+		return err_input(e, EINVAL,
+				 "%s: has no driver, and a PF's driver is what creates its VFs "
+				 "(sriov_configure): bind it to its host driver first",
+				 bdf);
+	t->keep_driver = true;
+	t->noop = false;
+	snprintf(t->driver, sizeof(t->driver), "%s", t->dev->driver);
+	/* A PF recorded before keeps its first values: the restore goes back to those. */
+	t->numvfs = rec && rec->numvfs >= 0 ? rec->numvfs : (int64_t)num;
+	t->autoprobe = rec && rec->autoprobe >= 0 ? rec->autoprobe : (int)(autoprobe != 0);
+	return vf_targets(p, s, st, o, num == o->vfs, e);
+}
+
+/* The PF's part of --vfs: autoprobe off, then the count. */
+static int pf_steps(struct bind_plan *p, const struct sysfs *s, const struct bind_opts *o,
+		    struct err *e)
+{
+	int rc = add_sriov(p, s, 0, "sriov_drivers_autoprobe", 0, false, e);
+
+	return rc ? rc : set_numvfs_steps(p, s, 0, o->vfs, e);
+}
+
+/* Drop to the PFs' SR-IOV settings only once every other target went back (their VFs). */
+static bool restores_sriov(const struct bind_target *t)
+{
+	return t->numvfs >= 0 || t->autoprobe >= 0;
+}
+
+/* The steps that move one target (not the PF of --vfs) to its vfio driver. */
+static int bind_steps(struct bind_plan *p, const struct sysfs *s, size_t i, const char *state_path,
+		      struct err *e)
+{
+	struct pcidev *d = p->t[i].dev;
+	int rc = 0;
+
+	/* A VF is recorded once it exists: a record of a device never made would outlive it. */
+	if (p->t[i].vf && !p->t[i].recorded)
+		rc = add_record(p, i, state_path, e);
+	if (!rc && p->t[i].numvfs > 0) /* zero_vfs */
+		rc = add_sriov(p, s, i, "sriov_numvfs", 0, true, e);
+	if (!rc)
+		rc = add_write(p, s, i, p->t[i].driver, e,
+			       "/sys/bus/pci/devices/%s/driver_override", d->bdf);
+	if (!rc && *d->driver)
+		rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers/%s/unbind", d->driver);
+	if (!rc)
+		rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers_probe");
+	if (!rc)
+		rc = add_step(p, BIND_STEP_WAIT, i, NULL, p->t[i].driver, e);
+	return rc;
 }
 
 int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
@@ -836,6 +1082,8 @@ int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 
 		t->dev = targets[i];
 		t->recorded = rec != NULL;
+		t->numvfs = op == BIND_OP_RESTORE && rec ? rec->numvfs : -1;
+		t->autoprobe = op == BIND_OP_RESTORE && rec ? rec->autoprobe : -1;
 		snprintf(t->original, sizeof(t->original), "%s",
 			 rec ? rec->driver : (*t->dev->driver ? t->dev->driver : BINDSTATE_NONE));
 		if (op == BIND_OP_BIND) {
@@ -851,48 +1099,54 @@ int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 			t->noop = !rec && strcmp(t->dev->driver, BIND_DRIVER);
 	}
 	if (op == BIND_OP_RESTORE) {
-		for (size_t i = 0; i < p->nt && !rc; i++)
-			if (!p->t[i].noop)
-				rc = restore_steps(p, s, i,
-						   p->t[i].recorded ? p->t[i].original : "",
-						   state_path, e);
+		/* VFs (and everything else) first: a PF's numvfs going back removes its VFs. */
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < p->nt && !rc; i++)
+				if (!p->t[i].noop && restores_sriov(&p->t[i]) == (pass == 1))
+					rc = restore_steps(p, s, i,
+							   p->t[i].recorded ? p->t[i].original : "",
+							   state_path, e);
 		return rc;
 	}
+	if (o && o->vfs && (rc = pf_target(p, s, st, o, e)))
+		return rc;
 	/* Load the drivers first, record every original driver, then move the devices one by one.
 	 */
 	for (size_t i = 0; i < p->nt && !rc; i++) {
 		bool earlier = false;
 
+		if (p->t[i].keep_driver)
+			continue;
 		for (size_t k = 0; k < i; k++)
-			earlier |= !p->t[k].noop && !strcmp(p->t[k].module, p->t[i].module);
+			earlier |= !p->t[k].noop && !p->t[k].keep_driver &&
+				   !strcmp(p->t[k].module, p->t[i].module);
 		if (!p->t[i].noop && !earlier && !module_loaded(s, p->t[i].module, p->t[i].driver))
 			rc = add_step(p, BIND_STEP_MODPROBE, i, NULL, p->t[i].module, e);
 	}
+	for (size_t i = 0; i < p->nt && o && o->zero_vfs; i++)
+		if (!p->t[i].noop && !p->t[i].vf && !p->t[i].keep_driver)
+			zero_vfs_note(&p->t[i], s, bindstate_get(st, p->t[i].dev->bdf));
 	for (size_t i = 0; i < p->nt && !rc; i++)
-		if (!p->t[i].noop && !p->t[i].recorded)
-			rc = add_step(p, BIND_STEP_RECORD, i, state_path, p->t[i].original, e);
+		if (!p->t[i].noop && !p->t[i].vf && (!p->t[i].recorded || p->t[i].keep_driver))
+			rc = add_record(p, i, state_path, e);
 	for (size_t i = 0; i < p->nt && !rc; i++) {
-		struct pcidev *d = p->t[i].dev;
-
 		if (p->t[i].noop)
 			continue;
-		if (o && o->zero_vfs)
-			rc = zero_vfs_step(p, s, i, e);
-		if (!rc)
-			rc = add_write(p, s, i, p->t[i].driver, e,
-				       "/sys/bus/pci/devices/%s/driver_override", d->bdf);
-		if (!rc && *d->driver)
-			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers/%s/unbind",
-				       d->driver);
-		if (!rc)
-			rc = add_write(p, s, i, d->bdf, e, "/sys/bus/pci/drivers_probe");
-		if (!rc)
-			rc = add_step(p, BIND_STEP_WAIT, i, NULL, p->t[i].driver, e);
+		if (p->t[i].keep_driver)
+			rc = pf_steps(p, s, o, e);
+		else
+			rc = bind_steps(p, s, i, state_path, e);
 	}
 	for (size_t i = 0; i < p->nt && !rc && o && o->have_owner; i++) {
 		char owner[64];
 
-		vfio_node(s, p->t[i].dev->iommu_group, path, sizeof(path));
+		if (p->t[i].keep_driver)
+			continue;
+		/* A VF's group is known once it exists: the step finds the node then. */
+		if (p->t[i].dev->iommu_group < 0)
+			path[0] = '\0';
+		else
+			vfio_node(s, p->t[i].dev->iommu_group, path, sizeof(path));
 		snprintf(owner, sizeof(owner), "%u:%u", (unsigned)o->uid, (unsigned)o->gid);
 		rc = add_step(p, BIND_STEP_CHOWN, i, path, owner, e);
 	}
@@ -1057,13 +1311,18 @@ static int run_step(struct bind_plan *p, struct bind_step *st, const struct sysf
 	case BIND_STEP_MODPROBE:
 		return run_modprobe(st->value, e);
 	case BIND_STEP_RECORD:
-		return bindstate_record(state, t->dev->bdf, st->value, e);
+		return bindstate_record_sriov(state, t->dev->bdf, t->original, t->numvfs,
+					      t->autoprobe, e);
 	case BIND_STEP_FORGET:
 		return bindstate_forget(state, t->dev->bdf, e);
 	case BIND_STEP_WAIT:
 		return run_wait(s, t->dev, st->value,
 				p->op == BIND_OP_BIND && !strcmp(st->value, t->driver), o, mon, e);
 	case BIND_STEP_CHOWN:
+		if (!st->path[0]) {
+			pcidev_refresh(s, t->dev);
+			vfio_node(s, t->dev->iommu_group, st->path, sizeof(st->path));
+		}
 		if (sscanf(st->value, "%u:%u", &uid, &gid) != 2 || chown(st->path, uid, gid) ||
 		    chmod(st->path, 0660))
 			return err_set(e, errno, "chown %s %s: %s", st->value, st->path,
@@ -1197,15 +1456,17 @@ int bind_plan_undo(struct bind_plan *undo, const struct bind_plan *done, const s
 	memset(undo, 0, sizeof(*undo));
 	undo->op = BIND_OP_RESTORE;
 	snprintf(state_path, sizeof(state_path), "%s/state", st->dir);
-	for (size_t i = 0; i < done->nt && !rc; i++) {
-		struct bind_target *t = &undo->t[undo->nt];
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < done->nt && !rc; i++) {
+			struct bind_target *t = &undo->t[undo->nt];
 
-		if (done->t[i].noop)
-			continue;
-		*t = done->t[i];
-		t->recorded = bindstate_get(st, t->dev->bdf) != NULL;
-		t->touched = false;
-		rc = restore_steps(undo, s, undo->nt++, t->original, state_path, e);
+			if (done->t[i].noop || restores_sriov(&done->t[i]) != (pass == 1))
+				continue;
+			*t = done->t[i];
+			t->recorded = bindstate_get(st, t->dev->bdf) != NULL;
+			t->touched = false;
+			rc = restore_steps(undo, s, undo->nt++, t->original, state_path, e);
+		}
 	}
 	return rc;
 }

@@ -54,6 +54,28 @@ static int grow(struct bindstate *st, struct err *e)
 	return 0;
 }
 
+/* The optional "numvfs=N" and "autoprobe=0|1" fields after the driver; false on anything else. */
+static bool parse_sriov_fields(char *fields, struct bindstate_entry *ent)
+{
+	for (char *save, *f = strtok_r(fields, " \t", &save); f; f = strtok_r(NULL, " \t", &save)) {
+		char *end;
+		long long v;
+
+		if (!strncmp(f, "numvfs=", 7) && ent->numvfs < 0) {
+			v = strtoll(f + 7, &end, 10);
+			if (end == f + 7 || *end || v < 0 || v > 65535)
+				return false;
+			ent->numvfs = v;
+		} else if (!strncmp(f, "autoprobe=", 10) && ent->autoprobe < 0 &&
+			   (!strcmp(f + 10, "0") || !strcmp(f + 10, "1"))) {
+			ent->autoprobe = f[10] - '0';
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
 int bindstate_parse(struct bindstate *st, const char *text, struct err *e)
 {
 	const char *line = text;
@@ -63,7 +85,8 @@ int bindstate_parse(struct bindstate *st, const char *text, struct err *e)
 	while (line && *line) {
 		const char *end = strchr(line, '\n');
 		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char buf[256], bdf[64], drv[PCIDEV_NAME_MAX + 8], extra[8];
+		char buf[256], bdf[64], drv[PCIDEV_NAME_MAX + 8], rest[256] = "";
+		struct bindstate_entry ent = { .numvfs = -1, .autoprobe = -1 };
 		struct pci_addr a;
 		bool has_domain;
 		int nf;
@@ -76,16 +99,19 @@ int bindstate_parse(struct bindstate *st, const char *text, struct err *e)
 		line = end ? end + 1 : NULL;
 		if (buf[0] == '#' || buf[strspn(buf, " \t")] == '\0')
 			continue;
-		nf = sscanf(buf, "%63s %71s %7s", bdf, drv, extra);
-		if (nf != 2 || pci_addr_parse(bdf, &a, &has_domain, NULL) || !has_domain ||
-		    strlen(drv) >= PCIDEV_NAME_MAX || !valid_name(drv))
-			return err_set(e, EINVAL, "state line %d: expected 'BDF DRIVER', got '%s'",
+		nf = sscanf(buf, "%63s %71s %255[^\n]", bdf, drv, rest);
+		if (nf < 2 || pci_addr_parse(bdf, &a, &has_domain, NULL) || !has_domain ||
+		    strlen(drv) >= PCIDEV_NAME_MAX || !valid_name(drv) ||
+		    !parse_sriov_fields(rest, &ent))
+			return err_set(e, EINVAL,
+				       "state line %d: expected 'BDF DRIVER [numvfs=N] "
+				       "[autoprobe=0|1]', got '%s'",
 				       lineno, buf);
 		if (grow(st, e))
 			return -ENOMEM;
-		pci_addr_format(&a, st->v[st->n].bdf);
-		snprintf(st->v[st->n].driver, PCIDEV_NAME_MAX, "%s", drv);
-		st->n++;
+		pci_addr_format(&a, ent.bdf);
+		snprintf(ent.driver, PCIDEV_NAME_MAX, "%s", drv);
+		st->v[st->n++] = ent;
 	}
 	return 0;
 }
@@ -201,8 +227,14 @@ int bindstate_save(struct bindstate *st, struct err *e)
 		return rc;
 	}
 	fprintf(f, "# vfio-bind: original driver of each device bound to vfio-pci (- for none)\n");
-	for (size_t i = 0; i < st->n; i++)
-		fprintf(f, "%s %s\n", st->v[i].bdf, st->v[i].driver);
+	for (size_t i = 0; i < st->n; i++) {
+		fprintf(f, "%s %s", st->v[i].bdf, st->v[i].driver);
+		if (st->v[i].numvfs >= 0)
+			fprintf(f, " numvfs=%lld", (long long)st->v[i].numvfs);
+		if (st->v[i].autoprobe >= 0)
+			fprintf(f, " autoprobe=%d", st->v[i].autoprobe);
+		fprintf(f, "\n");
+	}
 	if (fflush(f) || fsync(fd)) {
 		int rc = err_set(e, errno, "%s: %s", tmp, strerror(errno));
 
@@ -220,17 +252,37 @@ int bindstate_save(struct bindstate *st, struct err *e)
 	return 0;
 }
 
-int bindstate_record(struct bindstate *st, const char *bdf, const char *driver, struct err *e)
+int bindstate_record_sriov(struct bindstate *st, const char *bdf, const char *driver,
+			   int64_t numvfs, int autoprobe, struct err *e)
 {
-	if (bindstate_get(st, bdf))
-		return 0;
+	struct bindstate_entry *ent = (struct bindstate_entry *)bindstate_get(st, bdf);
+
+	if (ent) {
+		bool more =
+			(ent->numvfs < 0 && numvfs >= 0) || (ent->autoprobe < 0 && autoprobe >= 0);
+
+		if (!more)
+			return 0;
+		if (ent->numvfs < 0)
+			ent->numvfs = numvfs;
+		if (ent->autoprobe < 0)
+			ent->autoprobe = autoprobe;
+		return bindstate_save(st, e);
+	}
 	if (grow(st, e))
 		return -ENOMEM;
-	snprintf(st->v[st->n].bdf, sizeof(st->v[st->n].bdf), "%s", bdf);
-	snprintf(st->v[st->n].driver, sizeof(st->v[st->n].driver), "%s",
+	ent = &st->v[st->n++];
+	snprintf(ent->bdf, sizeof(ent->bdf), "%s", bdf);
+	snprintf(ent->driver, sizeof(ent->driver), "%s",
 		 driver && *driver ? driver : BINDSTATE_NONE);
-	st->n++;
+	ent->numvfs = numvfs < 0 ? -1 : numvfs;
+	ent->autoprobe = autoprobe < 0 ? -1 : autoprobe;
 	return bindstate_save(st, e);
+}
+
+int bindstate_record(struct bindstate *st, const char *bdf, const char *driver, struct err *e)
+{
+	return bindstate_record_sriov(st, bdf, driver, -1, -1, e);
 }
 
 int bindstate_forget(struct bindstate *st, const char *bdf, struct err *e)

@@ -19,12 +19,12 @@ enum bind_op { BIND_OP_BIND, BIND_OP_RESTORE };
 
 enum bind_step_kind {
 	BIND_STEP_MODPROBE, /* value: module */
-	BIND_STEP_RECORD,   /* path: state file; value: original driver */
-	BIND_STEP_WRITE,    /* path: sysfs file; value: what is written */
+	BIND_STEP_RECORD, /* path: state file; value: its line, "DRIVER [numvfs=N] [autoprobe=N]" */
+	BIND_STEP_WRITE,  /* path: sysfs file; value: what is written */
 	BIND_STEP_WAIT, /* value: the driver to wait for ("" none), plus /dev/vfio/N for vfio-pci */
 	BIND_STEP_CHOWN,  /* path: /dev/vfio/N; value: "uid:gid" */
 	BIND_STEP_FORGET, /* path: state file */
-	BIND_STEP_SRIOV,  /* path: sriov_numvfs; value: the VFs written (0 before a bind) */
+	BIND_STEP_SRIOV, /* path: sriov_numvfs or sriov_drivers_autoprobe of a PF; value: written */
 };
 
 struct bind_step {
@@ -39,10 +39,13 @@ struct bind_target {
 	char original[PCIDEV_NAME_MAX]; /* the driver to return to ("-" none, "" unknown) */
 	char driver[PCIDEV_NAME_MAX];	/* bind: its vfio driver (vfio-pci or a variant) */
 	char module[PCIDEV_NAME_MAX];	/* bind: the module providing it */
-	uint64_t numvfs;		/* bind: sriov_numvfs before it was zeroed (0: untouched) */
-	bool recorded;			/* original came from the state file */
-	bool noop;			/* already where the operation would put it */
-	bool touched;			/* a write was made: roll back on failure */
+	int64_t numvfs;			/* a PF's sriov_numvfs to return to (-1: untouched) */
+	int autoprobe;	  /* its sriov_drivers_autoprobe to return to (-1: untouched) */
+	bool keep_driver; /* the PF of --vfs: its VFs change, its driver stays */
+	bool vf;	  /* a VF that --vfs creates: recorded only once it exists */
+	bool recorded;	  /* original came from the state file */
+	bool noop;	  /* already where the operation would put it */
+	bool touched;	  /* a write was made: roll back on failure */
 };
 
 struct bind_plan {
@@ -51,6 +54,7 @@ struct bind_plan {
 	size_t nt;
 	struct bind_step *steps;
 	size_t ns, cap;
+	struct pcidev vf[BIND_MAX_TARGETS - 1]; /* the VFs of --vfs, at their predicted addresses */
 };
 
 struct bind_opts {
@@ -60,10 +64,11 @@ struct bind_opts {
 	gid_t gid;
 	int sigfd;	    /* signalfd of the blocked signals that interrupt, -1 for none */
 	const char *driver; /* the driver every target goes to (NULL: chosen by modules.alias) */
-	bool zero_vfs;	    /* zero sriov_numvfs of a PF before binding it (restored in-process) */
-	long fault_write;   /* testing: fail the Nth write with EIO (0: never) */
-	long fault_signal;  /* testing: raise SIGTERM before the Nth write (0: never) */
-	long fault_hang;    /* testing: the Nth write blocks until the timeout (0: never) */
+	bool zero_vfs;	    /* zero sriov_numvfs of a PF before binding it (recorded, restored) */
+	unsigned vfs;	   /* create this many VFs on the one target, a PF, and bind them (0: no) */
+	long fault_write;  /* testing: fail the Nth write with EIO (0: never) */
+	long fault_signal; /* testing: raise SIGTERM before the Nth write (0: never) */
+	long fault_hang;   /* testing: the Nth write blocks until the timeout (0: never) */
 };
 
 /* Names of the step kinds, as printed in plans. */
@@ -81,6 +86,18 @@ int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const 
 /* Members of a group (addresses), for error reports and --status. */
 int bind_group_members(const struct sysfs *s, int group, struct pci_addr *out, size_t cap,
 		       size_t *n);
+
+/*
+ * SR-IOV. bind_vf_addr: where the kernel puts VF i (from 0) of a PF (pci_iov_virtfn_bus and
+ * _devfn): the PF's routing ID plus the First VF Offset and i times the VF Stride of its SR-IOV
+ * capability (sysfs sriov_offset, sriov_stride). bind_expand_vfs adds, for each target whose
+ * record holds SR-IOV settings, its VFs (virtfnN) that are recorded too: what a restore of the
+ * PF must return before its sriov_numvfs goes back.
+ */
+int bind_vf_addr(const struct sysfs *s, const struct pcidev *pf, unsigned i, struct pci_addr *out,
+		 struct err *e);
+int bind_expand_vfs(const struct sysfs *s, const struct pcidev_list *l, const struct bindstate *st,
+		    size_t *idx, size_t cap, size_t *n, struct err *e);
 
 /* What vfio-pci can never take: a bridge, a device outside every IOMMU group. */
 int bind_check_target(const struct pcidev *d, struct err *e);
@@ -117,7 +134,13 @@ void bind_modalias(const struct sysfs *s, const struct pcidev *d, char *buf, siz
 /* Processes holding the device's nodes open or mapping a BAR: one "; "-joined line, "" none. */
 void bind_holders(const struct sysfs *s, const struct pcidev *d, char *buf, size_t len);
 
-/* Build the plan for the targets (state may be a read-only snapshot for --dry-run). */
+/*
+ * Build the plan for the targets (state may be a read-only snapshot for --dry-run). With
+ * o->vfs, the one target is a PF: the plan records its sriov_numvfs and sriov_drivers_autoprobe,
+ * turns autoprobe off, sets sriov_numvfs (through 0 when it holds another nonzero count), and
+ * binds each new VF; -ERANGE (ERR_INPUT) above sriov_totalvfs, -EINVAL (ERR_INPUT) for a device
+ * that is not a PF. A restore returns the VFs first and the PFs' SR-IOV settings last.
+ */
 int bind_plan_build(struct bind_plan *p, enum bind_op op, const struct sysfs *s,
 		    const struct bindstate *st, struct pcidev **targets, size_t n,
 		    const struct bind_opts *o, struct err *e);

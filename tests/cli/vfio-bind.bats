@@ -238,7 +238,7 @@ setup() {
 	echo "garbage" > "$VFIO_BIND_STATE_DIR/state"
 	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
 	assert_failure 1
-	assert_output --partial "state line 1: expected 'BDF DRIVER'"
+	assert_output --partial "state line 1: expected 'BDF DRIVER [numvfs=N] [autoprobe=0|1]'"
 	[ "$(cat "$VFIO_BIND_STATE_DIR/state")" = garbage ]
 }
 
@@ -459,6 +459,7 @@ setup() {
 	SNAP=$(snapshot console)
 	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0 -- true
 	assert_success
+	assert_line --index 1 "record 0000:00:04.0 $VFIO_BIND_STATE_DIR/state mlx5_core numvfs=4"
 	assert_line --index 2 "sriov 0000:00:04.0 $SNAP/sys/bus/pci/devices/0000:00:04.0/sriov_numvfs 0"
 	assert_line --index 3 --partial "0000:00:04.0/driver_override mlx5_vfio_pci"
 	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
@@ -586,4 +587,90 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 	run vfio-bind --sysfs-root "$snap" --info 05:00.0
 	assert_success
 	assert_output --partial " 0:256M/512M/1G 128K:valid:1234:5678:x86+efi 7 2 vfio-pci "
+}
+
+# SR-IOV (tests/fixtures/sriov.spec): the VF addresses expected below are the spec's, not the
+# code's: VF i at the PF's routing ID + First VF Offset + i * VF Stride (PCIe SR-IOV 9.3.3.10-11).
+@test "--vfs: the plan records the PF's settings, turns autoprobe off, sets numvfs, binds each VF" {
+	SNAP=$(snapshot sriov)
+	local dev=$SNAP/sys/bus/pci/devices st=$VFIO_BIND_STATE_DIR/state
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 2 03:00.0
+	assert_success
+	assert_output - <<-PLAN
+	modprobe 0000:03:00.2 - mlx5_vfio_pci
+	record 0000:03:00.0 $st mlx5_core numvfs=0 autoprobe=1
+	sriov 0000:03:00.0 $dev/0000:03:00.0/sriov_drivers_autoprobe 0
+	sriov 0000:03:00.0 $dev/0000:03:00.0/sriov_numvfs 2
+	record 0000:03:00.2 $st -
+	write 0000:03:00.2 $dev/0000:03:00.2/driver_override mlx5_vfio_pci
+	write 0000:03:00.2 $SNAP/sys/bus/pci/drivers_probe 0000:03:00.2
+	wait 0000:03:00.2 - mlx5_vfio_pci
+	record 0000:03:00.3 $st -
+	write 0000:03:00.3 $dev/0000:03:00.3/driver_override mlx5_vfio_pci
+	write 0000:03:00.3 $SNAP/sys/bus/pci/drivers_probe 0000:03:00.3
+	wait 0000:03:00.3 - mlx5_vfio_pci
+	PLAN
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --json --vfs 1 --driver vfio-pci 03:00.0
+	assert_success
+	echo "$output" | jq -e '(map(select(.action == "sriov")) | map(.value)) == ["0", "1"] and
+		(map(select(.action == "write" and (.path | endswith("driver_override"))))
+		 | map(.bdf)) == ["0000:03:00.2"]'
+}
+
+@test "--vfs with other VFs there goes through 0 (the kernel refuses to change a nonzero count)" {
+	SNAP=$(snapshot sriov)
+	local f=$SNAP/sys/bus/pci/devices/0000:04:00.0/sriov_numvfs
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 2 04:00.0
+	assert_success
+	assert_line --index 0 --partial "record 0000:04:00.0 $VFIO_BIND_STATE_DIR/state nvme numvfs=1 autoprobe=0"
+	assert_line --index 1 "sriov 0000:04:00.0 $f 0"
+	assert_line --index 2 "sriov 0000:04:00.0 $f 2"
+	# 04:00.1 is on vfio-pci now, but it is made anew: bound again.
+	assert_line --index 4 --partial "0000:04:00.1/driver_override vfio-pci"
+	refute_output --partial "sriov_drivers_autoprobe" # already 0
+}
+
+@test "--vfs above sriov_totalvfs, on a device that is no PF, or misused: exit 2, nothing planned" {
+	SNAP=$(snapshot sriov)
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 9 03:00.0
+	assert_failure 2
+	assert_output "vfio-bind: 0000:03:00.0: --vfs 9 is more than its sriov_totalvfs (8)"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 1 00:06.0
+	assert_failure 2
+	assert_output "vfio-bind: 0000:00:06.0: is not an SR-IOV physical function (no sriov_totalvfs)"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 1 03:00.0 04:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --vfs: takes one device, the physical function (2 given)"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 0 03:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --vfs: '0' is not between 1 and 65535"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs two 03:00.0
+	assert_failure 2
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore --vfs 1 03:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --vfs: only when binding one PF"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --group --vfs 1 03:00.0
+	assert_failure 2
+}
+
+@test "--restore of a PF returns its recorded VFs first, then autoprobe, then numvfs" {
+	SNAP=$(snapshot sriov)
+	local dev=$SNAP/sys/bus/pci/devices st=$VFIO_BIND_STATE_DIR/state
+	mkdir -p "$VFIO_BIND_STATE_DIR"
+	printf '0000:04:00.0 nvme numvfs=0 autoprobe=1\n0000:04:00.1 -\n' >"$st"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore 04:00.0
+	assert_success
+	assert_output - <<-PLAN
+	write 0000:04:00.1 $SNAP/sys/bus/pci/drivers/vfio-pci/unbind 0000:04:00.1
+	write 0000:04:00.1 $dev/0000:04:00.1/driver_override \\n
+	forget 0000:04:00.1 $st 0000:04:00.1
+	sriov 0000:04:00.0 $dev/0000:04:00.0/sriov_drivers_autoprobe 1
+	sriov 0000:04:00.0 $dev/0000:04:00.0/sriov_numvfs 0
+	forget 0000:04:00.0 $st 0000:04:00.0
+	PLAN
+	# --all lists the PF before its VF; the order of the plan is the same.
+	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore --all
+	assert_success
+	assert_line --index 0 --partial "write 0000:04:00.1 "
+	assert_line --index 4 "sriov 0000:04:00.0 $dev/0000:04:00.0/sriov_numvfs 0"
 }

@@ -246,6 +246,12 @@ TEST(sriov_zeroed_and_restored)
 	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &sys, &st, t, 1, &o, &e) == 0);
 	CHECK(has_step(&p, BIND_STEP_SRIOV, "/0000:02:00.0/sriov_numvfs", "0"));
 	CHECK_EQ_I(p.steps[1].kind, BIND_STEP_SRIOV); /* after the record, before any write */
+	/* Recorded, so that a --restore after a crash gives the VFs back too. */
+	CHECK(has_step(&p, BIND_STEP_RECORD, "/run/state", "nvme numvfs=4"));
+	/* The undo is planned after the bind ran: the VFs are gone by then. */
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fputs("0\n", f);
+	fclose(f);
 	REQUIRE(bind_plan_undo(&u, &p, &sys, &st, &e) == 0);
 	CHECK(has_step(&u, BIND_STEP_SRIOV, "/0000:02:00.0/sriov_numvfs", "4"));
 	bind_plan_free(&u);
@@ -255,6 +261,163 @@ TEST(sriov_zeroed_and_restored)
 	CHECK(!has_step(&p, BIND_STEP_SRIOV, "/0000:02:00.0/sriov_numvfs", "0"));
 	bind_plan_free(&p);
 	unlink(path);
+}
+
+/* A second snapshot: tests/fixtures/sriov.spec, PFs with and without VFs. */
+static int sriov_snapshot(char *dir, size_t len, struct sysfs *s, struct pcidev_list *l)
+{
+	char cmd[256];
+	struct err e = { 0 };
+
+	snprintf(dir, len, "/tmp/bindplan-sriov.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "tests/fixtures/mksysfs tests/fixtures/sriov.spec %s", dir);
+	if (system(cmd) != 0)
+		return -1;
+	sysfs_init(s, dir);
+	return pcidev_scan(s, l, &e);
+}
+
+static struct pcidev *find_in(const struct pcidev_list *l, const char *bdf)
+{
+	struct pci_addr a;
+
+	pci_addr_parse(bdf, &a, NULL, NULL);
+	return pcidev_find(l, &a);
+}
+
+static size_t step_index(const struct bind_plan *p, enum bind_step_kind k, const char *path_end,
+			 const char *value)
+{
+	for (size_t i = 0; i < p->ns; i++) {
+		size_t lp = strlen(p->steps[i].path), le = strlen(path_end);
+
+		if (p->steps[i].kind == k && lp >= le &&
+		    !strcmp(p->steps[i].path + lp - le, path_end) &&
+		    !strcmp(p->steps[i].value, value))
+			return i;
+	}
+	return (size_t)-1;
+}
+
+static void remove_tree(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# cannot remove %s\n", dir);
+}
+
+/*
+ * --vfs on a PF: VF i at the PF's routing ID + First VF Offset + i * VF Stride (PCIe SR-IOV
+ * 9.3.3.10-11; 03:00.0, offset 2, stride 1: 03:00.2, 03:00.3), autoprobe off before the count is
+ * set, the old settings in the record, and sriov_totalvfs as the limit.
+ */
+TEST(vfs_plan)
+{
+	char dir[64], rel[64];
+	struct sysfs s;
+	struct pcidev_list l;
+	struct bind_opts o = { .timeout_ms = 100, .sigfd = -1, .vfs = 2 };
+	struct bindstate st = { .lock_fd = -1 };
+	struct pcidev *t[1];
+	struct bind_plan p;
+	struct err e = { 0 };
+	struct pci_addr a;
+	size_t ap, nv;
+
+	REQUIRE(sriov_snapshot(dir, sizeof(dir), &s, &l) == 0);
+	snprintf(st.dir, sizeof(st.dir), "%s/run", dir);
+	t[0] = find_in(&l, "0000:03:00.0");
+	REQUIRE(t[0] != NULL);
+	CHECK_EQ_I(bind_vf_addr(&s, t[0], 7, &a, &e), 0);
+	CHECK(a.bus == 3 && a.dev == 1 && a.fn == 1); /* 0x300 + 2 + 7 = 0x309 */
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &s, &st, t, 1, &o, &e) == 0);
+	CHECK_EQ_U(p.nt, 3);
+	CHECK_STR(p.t[1].dev->bdf, "0000:03:00.2");
+	CHECK_STR(p.t[2].dev->bdf, "0000:03:00.3");
+	CHECK_EQ_U(p.t[1].dev->device, 0x101e);
+	CHECK_STR(p.t[1].driver, "mlx5_vfio_pci"); /* the VF's ID has a variant driver */
+	CHECK(has_step(&p, BIND_STEP_RECORD, "/run/state", "mlx5_core numvfs=0 autoprobe=1"));
+	ap = step_index(&p, BIND_STEP_SRIOV, "/0000:03:00.0/sriov_drivers_autoprobe", "0");
+	nv = step_index(&p, BIND_STEP_SRIOV, "/0000:03:00.0/sriov_numvfs", "2");
+	CHECK(ap != (size_t)-1 && nv != (size_t)-1 && ap < nv);
+	CHECK(nv <
+	      step_index(&p, BIND_STEP_WRITE, "/0000:03:00.2/driver_override", "mlx5_vfio_pci"));
+	CHECK(nv < step_index(&p, BIND_STEP_RECORD, "/run/state", "-")); /* VFs once they exist */
+	/* The PF keeps its driver. */
+	CHECK(!has_step(&p, BIND_STEP_WRITE, "/drivers/mlx5_core/unbind", "0000:03:00.0"));
+	CHECK(!has_step(&p, BIND_STEP_WRITE, "/0000:03:00.0/driver_override", "mlx5_vfio_pci"));
+	bind_plan_free(&p);
+
+	o.vfs = 8; /* sriov_totalvfs */
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &s, &st, t, 1, &o, &e) == 0);
+	CHECK_STR(p.t[8].dev->bdf, "0000:03:01.1");
+	bind_plan_free(&p);
+	o.vfs = 9;
+	CHECK_EQ_I(bind_plan_build(&p, BIND_OP_BIND, &s, &st, t, 1, &o, &e), -ERANGE);
+	CHECK_EQ_I(e.kind, ERR_INPUT);
+	CHECK(strstr(e.msg, "sriov_totalvfs (8)") != NULL);
+	bind_plan_free(&p);
+	o.vfs = 1;
+	t[0] = find_in(&l, "0000:00:06.0");
+	CHECK_EQ_I(bind_plan_build(&p, BIND_OP_BIND, &s, &st, t, 1, &o, &e), -EINVAL);
+	CHECK(strstr(e.msg, "not an SR-IOV physical function") != NULL);
+	bind_plan_free(&p);
+
+	/* 04:00.0 has 1 VF: the kernel refuses 1 -> 2 (EBUSY), so through 0; its VF is made anew.
+	 */
+	t[0] = find_in(&l, "0000:04:00.0");
+	o.vfs = 2;
+	o.driver = "vfio-pci";
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &s, &st, t, 1, &o, &e) == 0);
+	snprintf(rel, sizeof(rel), "/0000:04:00.0/sriov_numvfs");
+	nv = step_index(&p, BIND_STEP_SRIOV, rel, "0");
+	CHECK(nv != (size_t)-1 && nv < step_index(&p, BIND_STEP_SRIOV, rel, "2"));
+	CHECK(has_step(&p, BIND_STEP_RECORD, "/run/state", "nvme numvfs=1 autoprobe=0"));
+	CHECK(!p.t[1].noop); /* 04:00.1 is on vfio-pci now, but not once recreated */
+	CHECK(has_step(&p, BIND_STEP_WRITE, "/0000:04:00.1/driver_override", "vfio-pci"));
+	CHECK(!has_step(&p, BIND_STEP_SRIOV, "/0000:04:00.0/sriov_drivers_autoprobe", "0"));
+	bind_plan_free(&p);
+	pcidev_list_free(&l);
+	remove_tree(dir);
+}
+
+/*
+ * A failure midway rolls the PF back: in the snapshot no VF appears when sriov_numvfs is written,
+ * so the first VF's driver_override write fails, and the PF's files must be as they were.
+ */
+TEST(vfs_rollback)
+{
+	char dir[64], path[160];
+	uint64_t v;
+	struct sysfs s;
+	struct pcidev_list l;
+	struct bind_opts o = { .timeout_ms = 100, .sigfd = -1, .vfs = 2, .driver = "vfio-pci" };
+	struct bindstate st;
+	struct pcidev *t[1];
+	struct bind_plan p;
+	struct err e = { 0 };
+
+	REQUIRE(sriov_snapshot(dir, sizeof(dir), &s, &l) == 0);
+	snprintf(path, sizeof(path), "%s/run", dir);
+	REQUIRE(bindstate_open(&st, path, false, &e) == 0);
+	t[0] = find_in(&l, "0000:03:00.0");
+	REQUIRE(bind_plan_build(&p, BIND_OP_BIND, &s, &st, t, 1, &o, &e) == 0);
+	CHECK_EQ_I(bind_plan_run(&p, &s, &st, &o, &e), -ENOENT);
+	CHECK(strstr(e.msg, "0000:03:00.2/driver_override") != NULL);
+	REQUIRE(sysfs_read_u64(&s, &v, "/sys/bus/pci/devices/0000:03:00.0/sriov_numvfs") == 0);
+	CHECK_EQ_U(v, 0);
+	REQUIRE(sysfs_read_u64(&s, &v,
+			       "/sys/bus/pci/devices/0000:03:00.0/sriov_drivers_autoprobe") == 0);
+	CHECK_EQ_U(v, 1);
+	CHECK_EQ_U(st.n, 0); /* PF and VF records dropped */
+	bind_plan_free(&p);
+	bindstate_close(&st);
+	pcidev_list_free(&l);
+	remove_tree(dir);
 }
 
 int main(void)
@@ -274,6 +437,8 @@ int main(void)
 	RUN(rollback_after_injected_hang);
 	RUN(variant_driver_from_aliases);
 	RUN(sriov_zeroed_and_restored);
+	RUN(vfs_plan);
+	RUN(vfs_rollback);
 	pcidev_list_free(&devs);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)

@@ -54,6 +54,44 @@ TEST(parse_good_and_bad)
 	free(st.v);
 }
 
+/* A PF's SR-IOV settings ride on its line; the first recorded value of each is kept. */
+TEST(sriov_fields)
+{
+	struct bindstate st;
+	struct err e = { 0 };
+	char path[128];
+
+	st = (struct bindstate){ .lock_fd = -1 };
+	CHECK_EQ_I(bindstate_parse(&st, "0000:04:00.0 nvme autoprobe=1 numvfs=0\n0000:04:00.1 -\n",
+				   &e),
+		   0);
+	CHECK_EQ_I(bindstate_get(&st, "0000:04:00.0")->numvfs, 0);
+	CHECK_EQ_I(bindstate_get(&st, "0000:04:00.0")->autoprobe, 1);
+	CHECK_EQ_I(bindstate_get(&st, "0000:04:00.1")->numvfs, -1);
+	CHECK_EQ_I(bindstate_get(&st, "0000:04:00.1")->autoprobe, -1);
+	CHECK_EQ_I(bindstate_parse(&st, "0000:04:00.0 nvme numvfs=x\n", &e), -EINVAL);
+	CHECK_EQ_I(bindstate_parse(&st, "0000:04:00.0 nvme numvfs=-1\n", &e), -EINVAL);
+	CHECK_EQ_I(bindstate_parse(&st, "0000:04:00.0 nvme autoprobe=2\n", &e), -EINVAL);
+	CHECK_EQ_I(bindstate_parse(&st, "0000:04:00.0 nvme numvfs=1 numvfs=2\n", &e), -EINVAL);
+	free(st.v);
+
+	fresh_dir();
+	REQUIRE(*dir);
+	REQUIRE(bindstate_open(&st, dir, false, &e) == 0);
+	CHECK_EQ_I(bindstate_record_sriov(&st, "0000:04:00.0", "nvme", 3, -1, &e), 0);
+	/* A later record adds autoprobe and keeps the first count and driver. */
+	CHECK_EQ_I(bindstate_record_sriov(&st, "0000:04:00.0", "vfio-pci", 0, 1, &e), 0);
+	CHECK_EQ_I(bindstate_record(&st, "0000:04:00.2", "", &e), 0);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	CHECK(strstr(slurp(path), "0000:04:00.0 nvme numvfs=3 autoprobe=1\n0000:04:00.2 -\n") !=
+	      NULL);
+	bindstate_close(&st);
+	REQUIRE(bindstate_open(&st, dir, true, &e) == 0);
+	CHECK_EQ_I(bindstate_get(&st, "0000:04:00.0")->numvfs, 3);
+	CHECK_EQ_I(bindstate_get(&st, "0000:04:00.0")->autoprobe, 1);
+	bindstate_close(&st);
+}
+
 TEST(record_forget_roundtrip)
 {
 	struct bindstate st;
@@ -152,6 +190,7 @@ TEST(concurrent_writers)
 int main(void)
 {
 	RUN(parse_good_and_bad);
+	RUN(sriov_fields);
 	RUN(record_forget_roundtrip);
 	RUN(corrupt_file_is_an_error);
 	RUN(readonly_absent_is_empty);
