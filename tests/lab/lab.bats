@@ -49,6 +49,22 @@ group_members() { # bdf: the group's devices, sorted, space-separated
 	assert_equal "$LAB_BDF_EDU64" "$EDU64"
 	assert_equal "$LAB_BDF_GPU_PORT" 0000:00:07.0
 	assert_equal "$LAB_BDF_BAR_PORT" 0000:00:08.0
+	assert_equal "$LAB_BDF_SRIOV" 0000:04:00.0
+	assert_equal "$LAB_BDF_SRIOV_PORT" 0000:00:0c.0
+}
+
+@test "SR-IOV PF: an nvme behind root port 00:0c.0 with 2 VFs possible, none made, alone in its group" {
+	local pf=$LAB_BDF_SRIOV
+	assert_equal "$(cat $PCI/$pf/vendor):$(cat $PCI/$pf/device)" "0x1b36:0x0010"
+	assert [ -d "$PCI/$LAB_BDF_SRIOV_PORT/$pf" ]
+	assert_equal "$(driver_of $pf)" nvme
+	assert_equal "$(cat $PCI/$pf/sriov_totalvfs) $(cat $PCI/$pf/sriov_numvfs)" "2 0"
+	assert_equal "$(cat $PCI/$pf/sriov_drivers_autoprobe)" 1
+	assert_equal "$(group_members $pf)" "$pf"
+	run lspci -vv -s ${pf#0000:}
+	assert_success
+	assert_line --regexp '^		Initial VFs: 2, Total VFs: 2, Number of VFs: 0,'
+	assert_line --regexp '^		VF offset: 1, stride: 1, Device ID: 0010$'
 }
 
 @test "GPU stand-ins: the VGA and its HDA function share one group behind root port 00:07.0" {

@@ -428,6 +428,9 @@ teardown() {
 	if [[ $BATS_TEST_DESCRIPTION == "the display pair:"* ]]; then
 		display_pair_cleanup
 	fi
+	if [[ $BATS_TEST_DESCRIPTION == "SR-IOV:"* ]]; then
+		sriov_cleanup
+	fi
 }
 
 @test "the display pair: refused while fbcon uses the VGA, bound as one step once released, restored with fb0 back" {
@@ -491,4 +494,117 @@ teardown() {
 	[ -z "$(state_of $hda)" ]
 	# and fbcon takes the console back on it (measured: vtcon1 bind=1 again)
 	wait_for fbcon_on_vga
+}
+
+# SR-IOV on the lab's nvme PF (LAB_BDF_SRIOV: sriov_totalvfs 2). What the VFs are and where is
+# the kernel's answer: the PF's virtfnN links, each VF's driver link and group, and lspci -k.
+SRIOV_PF=/sys/bus/pci/devices/$LAB_BDF_SRIOV
+vfs_of_pf() { # the PF's VFs now, by the kernel's virtfnN links
+	local l
+	for l in "$SRIOV_PF"/virtfn*; do
+		if [ -e "$l" ]; then basename "$(readlink "$l")"; fi
+	done
+	return 0
+}
+sriov_cleanup() { # whatever a failed test left: VFs off vfio-pci and gone, autoprobe back on
+	local vf
+	for vf in $(vfs_of_pf); do
+		if [ "$(drv $vf)" = vfio-pci ]; then echo "$vf" >/sys/bus/pci/drivers/vfio-pci/unbind; fi
+		echo >"/sys/bus/pci/devices/$vf/driver_override"
+	done
+	echo 0 >"$SRIOV_PF/sriov_numvfs"
+	echo 1 >"$SRIOV_PF/sriov_drivers_autoprobe"
+	if [ -e /run/vfio-bind/state ]; then sed -i "/^0000:04:/d" /run/vfio-bind/state; fi
+	return 0
+}
+sriov_pristine() { # as the lab starts: no VFs, autoprobe on, nothing recorded
+	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 0 ] &&
+		[ "$(cat "$SRIOV_PF/sriov_drivers_autoprobe")" = 1 ] &&
+		[ -z "$(vfs_of_pf)" ] && [ -z "$(state_of "$LAB_BDF_SRIOV")" ] &&
+		[ "$(drv "$LAB_BDF_SRIOV")" = nvme ]
+}
+
+@test "SR-IOV: --vfs 2 makes two VFs on vfio-pci, a group each; --restore removes them" {
+	local pf=$LAB_BDF_SRIOV vfs vf g
+	sriov_pristine
+	[ "$(cat "$SRIOV_PF/sriov_totalvfs")" = 2 ]
+	run vfio-bind --vfs 2 "$pf"
+	assert_success
+	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 2 ]
+	[ "$(cat "$SRIOV_PF/sriov_drivers_autoprobe")" = 0 ]
+	[ "$(drv "$pf")" = nvme ]
+	vfs=$(vfs_of_pf)
+	[ "$(echo $vfs)" = "0000:04:00.1 0000:04:00.2" ]
+	for vf in $vfs; do
+		[ "$(drv $vf)" = vfio-pci ]
+		g=$(group $vf)
+		[ -c /dev/vfio/$g ]
+		[ "$g" != "$(group "$pf")" ]
+		assert_line "$vf vfio-pci $g /dev/vfio/$g -"
+		[ "$(state_of $vf)" = - ]
+	done
+	[ "$(group 0000:04:00.1)" != "$(group 0000:04:00.2)" ]
+	[ "$(grep "^$pf " /run/vfio-bind/state)" = "$pf nvme numvfs=0 autoprobe=1" ]
+	for vf in $vfs; do
+		run lspci -nk -s "$vf"
+		assert_success
+		assert_line --index 0 --regexp "^${vf#0000:} 0108: 1b36:0010"
+		assert_line "	Kernel driver in use: vfio-pci"
+	done
+	run lspci -k -s "$pf"
+	assert_line "	Kernel driver in use: nvme"
+
+	run vfio-bind --restore "$pf"
+	assert_success
+	[ -z "$(vfs_of_pf)" ]
+	[ ! -e /sys/bus/pci/devices/0000:04:00.1 ]
+	[ -z "$(lspci -s 04:00.1)" ]
+	[ "$(lspci -s 04:00 | wc -l)" = 1 ]
+	sriov_pristine
+	run ! grep -s '^0000:04:' /run/vfio-bind/state
+}
+
+@test "SR-IOV: --vfs 3 is above sriov_totalvfs: exit 2, nothing changed" {
+	sriov_pristine
+	run vfio-bind --vfs 3 "$LAB_BDF_SRIOV"
+	assert_failure 2
+	assert_output "vfio-bind: $LAB_BDF_SRIOV: --vfs 3 is more than its sriov_totalvfs (2)"
+	sriov_pristine
+}
+
+@test "SR-IOV: a failure midway (the second VF's driver_override) removes the VFs again" {
+	sriov_pristine
+	# writes: autoprobe 0, numvfs 2, VF0 override, VF0 probe, VF1 override (5th) fails
+	VFIO_BIND_FAULT=write:5 run vfio-bind --vfs 2 "$LAB_BDF_SRIOV"
+	assert_failure 1
+	assert_output --partial "0000:04:00.2/driver_override: Input/output error (injected fault)"
+	assert_output --partial "returned to its original driver"
+	sriov_pristine
+	[ ! -e /sys/bus/pci/devices/0000:04:00.1 ]
+}
+
+@test "SR-IOV: from 1 VF to 2 through 0 (the kernel refuses 1 -> 2); --restore gives 1 back" {
+	local vf
+	sriov_pristine
+	echo 0 >"$SRIOV_PF/sriov_drivers_autoprobe"
+	echo 1 >"$SRIOV_PF/sriov_numvfs"
+	# the kernel's rule, checked first: a nonzero count cannot change to another
+	run bash -c "echo 2 > $SRIOV_PF/sriov_numvfs"
+	assert_failure
+	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 1 ]
+	run vfio-bind --vfs 2 "$LAB_BDF_SRIOV"
+	assert_success
+	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 2 ]
+	for vf in $(vfs_of_pf); do [ "$(drv $vf)" = vfio-pci ]; done
+	[ "$(grep "^$LAB_BDF_SRIOV " /run/vfio-bind/state)" = "$LAB_BDF_SRIOV nvme numvfs=1 autoprobe=0" ]
+	run vfio-bind --restore "$LAB_BDF_SRIOV"
+	assert_success
+	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 1 ]
+	[ "$(cat "$SRIOV_PF/sriov_drivers_autoprobe")" = 0 ]
+	[ "$(vfs_of_pf)" = 0000:04:00.1 ]
+	[ "$(drv 0000:04:00.1)" = - ]
+	[ -z "$(state_of "$LAB_BDF_SRIOV")" ]
+	[ -z "$(state_of 0000:04:00.1)" ]
+	sriov_cleanup
+	sriov_pristine
 }
