@@ -608,3 +608,20 @@ sriov_pristine() { # as the lab starts: no VFs, autoprobe on, nothing recorded
 	sriov_cleanup
 	sriov_pristine
 }
+
+@test "SR-IOV: --vfs 2 --user -- COMMAND: the command gets the VFs (their nodes its user's), then they go" {
+	sriov_pristine
+	run vfio-bind --vfs 2 --user nobody:nogroup --append-bdfs "$LAB_BDF_SRIOV" -- sh -c '
+		echo "$VFIO_SELFTESTS_BDF"
+		for vf in $VFIO_SELFTESTS_BDF; do
+			g=$(basename "$(readlink "/sys/bus/pci/devices/$vf/iommu_group")")
+			echo "$vf $(basename "$(readlink "/sys/bus/pci/devices/$vf/driver")") $(stat -c "%U:%G" /dev/vfio/$g)"
+		done
+		echo "args $*"' sh
+	assert_success
+	assert_line --index 0 "0000:04:00.1 0000:04:00.2"
+	assert_line --index 1 "0000:04:00.1 vfio-pci nobody:nogroup"
+	assert_line --index 2 "0000:04:00.2 vfio-pci nobody:nogroup"
+	assert_line --index 3 "args 0000:04:00.1 0000:04:00.2"
+	sriov_pristine
+}
