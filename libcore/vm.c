@@ -130,6 +130,15 @@ enum vm_stop_reason vm_stop_reason(struct vm *vm)
 	return __atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST);
 }
 
+void vm_kick(struct vm *vm, unsigned index)
+{
+	/* Under the lock, as vm_request_stop: a thread leaves its loop only once stop is set. */
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stop == VM_RUNNING && index < vm->nr_vcpus)
+		kvm_vcpu_kick(&vm->vcpu[index]);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void handle_io(struct vm *vm, struct kvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;

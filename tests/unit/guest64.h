@@ -160,7 +160,8 @@ __asm__(".pushsection .rodata.guest64, \"a\"\n"
 	" movabs $0x0000777788889999, %rdx\n cmp %rdx, %rax\n je 25f\n bts $25, %ebx\n"
 	"25: mov %ebx, %eax\n test %eax, %eax\n jnz g64_report\n"
 	" incq RND\n mov RND, %rax\n cmp ROUNDS, %rax\n jb 21b\n jmp g64_done\n"
-	/* Spins checking its general registers (EXP) and FPU forever: for kicks and migrations */
+	/* Spins checking its general registers (EXP) and FPU forever, with an MMIO write every 64
+	 * rounds: for kicks and migrations */
 	"g64_check:\n SETUP\n LOADFP\n"
 	" mov EXP+0, %rax\n mov EXP+8, %rbx\n mov EXP+16, %rcx\n mov EXP+24, %rdx\n"
 	" mov EXP+32, %rsi\n mov EXP+40, %rdi\n mov EXP+56, %rbp\n mov EXP+64, %r8\n"
@@ -168,7 +169,8 @@ __asm__(".pushsection .rodata.guest64, \"a\"\n"
 	" mov EXP+104, %r13\n"
 	"30: CHK rax,0\n CHK rbx,1\n CHK rcx,2\n CHK rdx,3\n CHK rsi,4\n CHK rdi,5\n CHK rbp,7\n"
 	" CHK r8,8\n CHK r9,9\n CHK r10,10\n CHK r11,11\n CHK r12,12\n CHK r13,13\n"
-	" CHECKFP\n incq COUNT\n jmp 30b\n"
+	" CHECKFP\n incq COUNT\n testb $63, COUNT\n jnz 30b\n"
+	" mov $0xc8000000, %r15d\n mov %r14, (%r15)\n jmp 30b\n" /* an MMIO exit now and then */
 	/* Each vCPU: an OUT of its index, its own registers checked, its counter, forever */
 	"g64_many:\n SETUP\n movabs $0x0101010101010101, %rbx\n imul %r15, %rbx\n"
 	" mov %rbx, %rbp\n not %rbp\n lea 1(%rbx), %r12\n lea 2(%rbx), %r13\n"
