@@ -156,6 +156,8 @@ static bool wait_count(struct vm *vm, uint64_t off, uint64_t after, double timeo
 	for (;;) {
 		if (load64(vm, off) > after)
 			return true;
+		if (vm_stop_reason(vm) != VM_RUNNING)
+			return false;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 >
 		    timeout_s)
@@ -462,8 +464,8 @@ static unsigned count_dir(const char *path)
 
 	if (!dir)
 		return 0;
-	while (readdir(dir))
-		n++;
+	for (struct dirent *d; (d = readdir(dir));)
+		n += d->d_name[0] != '.';
 	closedir(dir);
 	return n;
 }
