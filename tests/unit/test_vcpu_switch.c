@@ -248,6 +248,7 @@ static void print_bad(const struct g64_dev *d)
 /*
  * x87, SSE and AVX registers hold the guest's values across thousands of port-I/O and MMIO
  * exits while the VMM's exit handler and another thread fill the host's vector registers.
+ * (Across kicks: bounce_stress_1000_random_kicks. Across pause/resume: once mvm-run can pause.)
  */
 TEST(fpu_survives_exits_under_host_vector_load)
 {
@@ -258,7 +259,7 @@ TEST(fpu_survives_exits_under_host_vector_load)
 	struct copier c = { 0 };
 	struct runner run;
 	pthread_t ct;
-	const unsigned rounds = 4000;
+	const unsigned rounds = 3000;
 	bool avx;
 
 	if (!kvm_usable())
@@ -309,7 +310,7 @@ TEST(registers_and_segments_survive_mvm_loop)
 	struct g64_dev d;
 	struct err e = { 0 };
 	struct runner run;
-	const unsigned rounds = 3000;
+	const unsigned rounds = 2000;
 	const uint64_t base = G64_DATA + G64_GDT;
 	uint16_t limit;
 	uint8_t *gdtr;
