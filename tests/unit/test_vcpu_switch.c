@@ -457,6 +457,51 @@ TEST(bounce_stress_1000_random_kicks)
 	mvm_close(&m);
 }
 
+/*
+ * A kick is never lost: one sent as soon as the vCPU is out of KVM_RUN from the previous one
+ * (before its loop has re-entered) must bring it out again. The guest spins without exits, so
+ * only kicks end its KVM_RUN.
+ */
+TEST(back_to_back_kicks_are_never_lost)
+{
+	static struct mvm m;
+	struct g64_dev d;
+	struct err e = { 0 };
+	struct runner run;
+	unsigned i, lost = 0;
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	REQUIRE(g64_vm_open(&m, 1, g64_spin, &d, &e) == 0);
+	REQUIRE(run_start(&run, &m.vm) == 0);
+	while (!__atomic_load_n(&m.vm.vcpu[0].thread_bound, __ATOMIC_ACQUIRE))
+		sched_yield();
+	for (i = 0; i < 1000 && !lost; i++) {
+		uint64_t exits = __atomic_load_n(&m.vm.exits[0], __ATOMIC_ACQUIRE);
+		struct timespec t0, t;
+		unsigned spins = 0;
+
+		vm_kick(&m.vm, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		/* a tight spin: the next kick follows the exit as closely as it can */
+		while (__atomic_load_n(&m.vm.exits[0], __ATOMIC_ACQUIRE) == exits) {
+			if (++spins % 4096)
+				continue;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (t.tv_sec - t0.tv_sec >= 2) {
+				CHECK_FAIL_AT("kick %u lost: the vCPU stayed in KVM_RUN for 2 s",
+					      i);
+				lost++;
+				break;
+			}
+		}
+	}
+	vm_request_stop(&m.vm, VM_STOP_REQUESTED, 0, "test done");
+	CHECK(run_wait(&run, 10));
+	CHECK_EQ_U(lost, 0);
+	mvm_close(&m);
+}
+
 /* Entries of a /proc directory: fds or threads of this process. */
 static unsigned count_dir(const char *path)
 {
@@ -572,6 +617,7 @@ int main(void)
 	RUN(unclaimed_access_reads_ones_and_runs_on);
 	RUN(slot_removed_while_running_takes_effect);
 	RUN(bounce_stress_1000_random_kicks);
+	RUN(back_to_back_kicks_are_never_lost);
 	RUN(many_vcpus_8_and_32_stop_without_leaks);
 	RUN(vcpu_moved_between_host_cpus_keeps_state);
 	return CHECK_MAIN_END();
