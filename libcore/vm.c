@@ -130,6 +130,15 @@ enum vm_stop_reason vm_stop_reason(struct vm *vm)
 	return __atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST);
 }
 
+void vm_kick(struct vm *vm, unsigned index)
+{
+	/* Under the lock, as vm_request_stop: a thread leaves its loop only once stop is set. */
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stop == VM_RUNNING && index < vm->nr_vcpus)
+		kvm_vcpu_kick(&vm->vcpu[index]);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void handle_io(struct vm *vm, struct kvm_vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -237,14 +246,18 @@ void vm_vcpu_loop(struct vm *vm, unsigned index)
 	while (vm_stop_reason(vm) == VM_RUNNING) {
 		int rc = kvm_vcpu_run(v);
 
-		vm->exits[index]++;
 		if (rc == -EINTR || rc == -EAGAIN) {
-			/* A kick: stop if asked to, else it was stale and the vCPU goes on. */
-			if (vm_stop_reason(vm) != VM_RUNNING)
-				break;
+			/*
+			 * A kick, cleared before anything else (the exit count included, which
+			 * others watch): one sent after the clear makes the next KVM_RUN return at
+			 * once, one sent before it finds its reason (a stop) seen by the loop.
+			 * Cleared after that check, a kick landing between the two was lost.
+			 */
 			kvm_vcpu_clear_kick(v);
+			vm->exits[index]++;
 			continue;
 		}
+		vm->exits[index]++;
 		if (rc < 0) {
 			char what[128];
 

@@ -55,6 +55,13 @@ void vm_close(struct vm *vm);
 /* Record why the VM stops (first call wins) and kick every vCPU. Safe from any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason why, unsigned vcpu, const char *detail);
 enum vm_stop_reason vm_stop_reason(struct vm *vm);
+/*
+ * Kick vCPU index out of KVM_RUN; its loop re-enters the guest unless the VM is stopping. Never
+ * lost: after the call the vCPU passes its loop at least once (its exits count moves). A no-op
+ * once the VM stopped (its thread may be gone: kvm_vcpu_kick would signal a dead thread). Safe
+ * from any thread.
+ */
+void vm_kick(struct vm *vm, unsigned index);
 const char *vm_stop_name(enum vm_stop_reason r);
 
 /* The exit loop of one vCPU, on the calling thread; returns when the VM stops. */
