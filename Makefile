@@ -56,6 +56,8 @@ BIN_TOOLS  := $(addprefix $(BUILD)/,$(TOOLS))
 BIN_UNITS  := $(addprefix $(BUILD)/unit/,$(UNITS))
 ASAN_UNITS := $(addprefix $(BUILD)/asan/unit/,$(UNITS))
 BIN_FUZZ   := $(addprefix $(BUILD)/fuzz/,$(FUZZERS))
+# The tools under ASan+UBSan (LeakSanitizer included): tests/cli/asan.bats runs their error paths.
+ASAN_TOOLS := $(addprefix $(BUILD)/asan/bin/,$(TOOLS))
 BIN_BENCH  := $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 .PHONY: all test-build deps check lint unit unit-asan cli lab fuzz bench demo install uninstall \
@@ -96,6 +98,10 @@ $(CLI_ASAN): $(patsubst %.c,$(BUILD)/asan/%.o,$(CLI_SRC))
 $(BUILD)/%: $(BUILD)/cmd/%.o $(CLI) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
+$(BUILD)/asan/bin/%: $(BUILD)/asan/cmd/%.o $(CLI_ASAN) $(LIB_ASAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
+
 $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/check.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -124,7 +130,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Ilibcore/include -D_GNU_SOURCE \
 		-DPROJECT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
 
-test-build: all $(BIN_UNITS) $(ASAN_UNITS) $(BIN_FUZZ)
+test-build: all $(BIN_UNITS) $(ASAN_UNITS) $(ASAN_TOOLS) $(BIN_FUZZ)
 
 # The whole test suite: lint, unit (plain and ASan+UBSan), fuzz smoke, bats CLI, lab. One summary
 # line.
@@ -139,7 +145,7 @@ unit: $(BIN_UNITS)
 	@tests/run unit
 unit-asan: $(ASAN_UNITS)
 	@tests/run unit-asan
-cli: all
+cli: all $(ASAN_TOOLS)
 	@tests/run cli
 lab: all
 	@tests/run lab

@@ -84,7 +84,7 @@ static int resolve(const char *text, struct pci_addr *a)
 
 	if (opt_dump) {
 		if (pci_addr_parse(text, a, &has_domain, &e))
-			cli_die(EXIT_USAGE, NULL, "%s", e.msg);
+			cli_die(EXIT_USAGE, NULL, "DEVICE %s", e.msg);
 		return 0;
 	}
 	if (vfio_resolve_device(text, a, &e))

@@ -579,7 +579,7 @@ int main(int argc, const char **argv)
 	}
 	out_free(o);
 	guestmem_close(&gm);
-	free(opt_mem);
+	cli_free_argv(opt_mem);
 	poptFreeContext(pc);
 	return status;
 }

@@ -30,6 +30,7 @@ struct cli {
 	int json;
 	int verbose;
 	int version;
+	poptContext pc; /* cli_parse's, kept reachable until the tool frees it */
 };
 
 extern struct cli cli;
@@ -48,6 +49,9 @@ extern struct poptOption cli_common_options[];
  */
 poptContext cli_parse(int argc, const char **argv, const struct poptOption *table,
 		      const char *positional_help);
+
+/* Free a POPT_ARG_ARGV array and its strings (popt leaves both to the caller). */
+void cli_free_argv(char **v);
 
 /* "prog: what: why" on stderr. */
 void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
