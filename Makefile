@@ -124,11 +124,28 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# libFuzzer targets need clang; they link libcore's sources directly, built with the fuzzer.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+# libFuzzer targets need clang; they link libcore built once with the fuzzer's coverage and
+# ASan+UBSan (build/fuzz/obj/libcore.a). fuzz_vq_inspect includes the tool's own source and its
+# CLI layer (tests/fuzz/fuzz_vq_inspect.c says how), so it also needs popt.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Ilibcore/include -D_GNU_SOURCE -DPROJECT_VERSION='"$(VERSION)"' \
+	$(PKG_CFLAGS)
+LIB_FUZZ := $(BUILD)/fuzz/obj/libcore.a
+
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Ilibcore/include -D_GNU_SOURCE \
-		-DPROJECT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c -o $@ $<
+
+$(LIB_FUZZ): $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_vq_inspect: FUZZ_CFLAGS += -Icmd/common $(CLI_CFLAGS)
+$(BUILD)/fuzz/fuzz_vq_inspect: FUZZ_LIBS := $(CLI_LIBS)
+$(BUILD)/fuzz/fuzz_vq_inspect: cmd/vq-inspect.c $(CLI_SRC)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_FUZZ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_FUZZ) $(FUZZ_LIBS) \
+		$(LDLIBS)
 
 test-build: all $(BIN_UNITS) $(ASAN_UNITS) $(ASAN_TOOLS) $(BIN_FUZZ)
 
@@ -149,8 +166,9 @@ cli: all $(ASAN_TOOLS)
 	@tests/run cli
 lab: all
 	@tests/run lab
+# Longer than check's 30 s smoke: FUZZ_SECONDS per target (default 600).
 fuzz: $(BIN_FUZZ)
-	@tests/run fuzz
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} tests/run fuzz
 
 bench: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all $(BIN_BENCH)

@@ -265,7 +265,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	cli_free_argv(disks);
 	cli_free_argv(nets);
 	cli_free_argv(vfios);
-	poptFreeContext(pc);
+	cli_done();
 }
 
 static void open_console_or_die(struct monitor *t)

@@ -662,7 +662,7 @@ int main(int argc, const char **argv)
 	if (pcidev_scan(&sys, &devs, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	n = select_devices(pc, &devs, &st, idx);
-	poptFreeContext(pc);
+	cli_done();
 	o = out_new(stdout, cli.json);
 
 	if (opt_info) {

@@ -463,6 +463,6 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_USAGE, "info",
 			"--vectors, --count, --source and --timeout are for test");
 	status = !strcmp(cmd, "info") ? cmd_info(dev, backend) : cmd_test(dev, backend);
-	poptFreeContext(pc);
+	cli_done();
 	return status;
 }

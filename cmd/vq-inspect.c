@@ -13,6 +13,9 @@ static char **opt_mem;
 static char *opt_size, *opt_desc, *opt_avail, *opt_used, *opt_last_avail, *opt_next_used;
 static char *opt_head, *opt_pid, *opt_last_avail_wrap;
 static int opt_packed, opt_event_idx, opt_indirect;
+/* The guest memory read; file scope so that tests/fuzz/fuzz_vq_inspect.c can release it after
+ * an early exit, as the process exit would. */
+static struct guestmem vq_mem;
 
 /* clang-format off */
 static struct poptOption options[] = {
@@ -495,7 +498,6 @@ int main(int argc, const char **argv)
 				   "[status|chains|check] --mem FILE[@GPA] --size N --desc GPA "
 				   "--avail GPA --used GPA");
 	const char *cmd = poptGetArg(pc), *extra = poptGetArg(pc);
-	struct guestmem gm;
 	struct virtq q = { 0 };
 	struct err e = { 0 };
 	char pid_mem[64] = "";
@@ -530,15 +532,15 @@ int main(int argc, const char **argv)
 		snprintf(pid_mem, sizeof(pid_mem), "/proc/%" PRIu64 "/mem",
 			 parse_u64_or_die("--pid", opt_pid));
 
-	guestmem_init(&gm);
+	guestmem_init(&vq_mem);
 	for (char **m = opt_mem; *m; m++)
-		add_mem(&gm, *m, opt_pid ? pid_mem : NULL);
+		add_mem(&vq_mem, *m, opt_pid ? pid_mem : NULL);
 
 	virtq_reset_state(&q);
 	if (opt_last_avail)
 		q.next_avail = parse_u16_or_die("--last-avail", opt_last_avail);
 	if (q.packed)
-		q.next_avail = packed_last_avail(&q, &gm);
+		q.next_avail = packed_last_avail(&q, &vq_mem);
 	else if (opt_last_avail_wrap)
 		cli_die(EXIT_USAGE, "--last-avail-wrap", "only with --packed");
 	if (opt_next_used)
@@ -548,7 +550,7 @@ int main(int argc, const char **argv)
 	if (!o)
 		cli_die(EXIT_FAIL, "output", "out of memory");
 	if (!strcmp(cmd, "check")) {
-		status = cmd_check(o, &q, &gm);
+		status = cmd_check(o, &q, &vq_mem);
 	} else {
 		/* status and chains read the queue as a device would: it must be usable */
 		if (!q.packed &&
@@ -557,12 +559,12 @@ int main(int argc, const char **argv)
 				"%u is not a power of two in [1, 32768] (split ring, VIRTIO 1.2 "
 				"§2.7)",
 				q.size);
-		if (virtq_init(&q, &gm, &e))
+		if (virtq_init(&q, &vq_mem, &e))
 			cli_die(EXIT_USAGE, "queue", "%s (see '%s check')", e.msg, cli.prog);
 		if (!opt_last_avail && !q.packed)
-			q.next_avail = rd16(&gm, q.device_gpa + 2);
+			q.next_avail = rd16(&vq_mem, q.device_gpa + 2);
 		if (!opt_next_used && !q.packed)
-			q.next_used = rd16(&gm, q.device_gpa + 2);
+			q.next_used = rd16(&vq_mem, q.device_gpa + 2);
 		if (!strcmp(cmd, "status")) {
 			if (cli.json)
 				out_record_begin(o);
@@ -578,8 +580,9 @@ int main(int argc, const char **argv)
 		}
 	}
 	out_free(o);
-	guestmem_close(&gm);
+	guestmem_close(&vq_mem);
 	cli_free_argv(opt_mem);
-	poptFreeContext(pc);
+	opt_mem = NULL;
+	cli_done();
 	return status;
 }

@@ -34,12 +34,12 @@ poptContext cli_parse(int argc, const char **argv, const struct poptOption *tabl
 		/* one line, like every other error */
 		fprintf(stderr, "%s: %s: %s (see '%s --help')\n", cli.prog,
 			poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(rc), cli.prog);
-		poptFreeContext(pc);
+		cli_done();
 		exit(EXIT_USAGE);
 	}
 	if (cli.version) {
 		printf("%s %s\n", cli.prog, PROJECT_VERSION);
-		poptFreeContext(pc);
+		cli_done();
 		exit(EXIT_OK);
 	}
 	return pc;
@@ -107,6 +107,13 @@ static uint64_t parse_or_die(int (*fn)(const char *, uint64_t *), const char *wh
 	if (rc)
 		cli_die(EXIT_USAGE, what, "'%s' is not %s", s, kind);
 	return v;
+}
+
+void cli_done(void)
+{
+	if (cli.pc)
+		poptFreeContext(cli.pc);
+	cli.pc = NULL;
 }
 
 void cli_free_argv(char **v)
