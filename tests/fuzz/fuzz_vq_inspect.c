@@ -116,6 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	__lsan_enable();
 	cli_done();
 	guestmem_close(&vq_mem);
+	out_free(vq_out);
+	vq_out = NULL;
 	reset_options();
 	for (int i = 0; i < nargs; i++)
 		free(args[i]);
