@@ -56,6 +56,8 @@ BIN_TOOLS  := $(addprefix $(BUILD)/,$(TOOLS))
 BIN_UNITS  := $(addprefix $(BUILD)/unit/,$(UNITS))
 ASAN_UNITS := $(addprefix $(BUILD)/asan/unit/,$(UNITS))
 BIN_FUZZ   := $(addprefix $(BUILD)/fuzz/,$(FUZZERS))
+# The tools under ASan+UBSan (LeakSanitizer included): tests/cli/asan.bats runs their error paths.
+ASAN_TOOLS := $(addprefix $(BUILD)/asan/bin/,$(TOOLS))
 BIN_BENCH  := $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 .PHONY: all test-build deps check lint unit unit-asan cli lab fuzz bench demo install uninstall \
@@ -96,6 +98,10 @@ $(CLI_ASAN): $(patsubst %.c,$(BUILD)/asan/%.o,$(CLI_SRC))
 $(BUILD)/%: $(BUILD)/cmd/%.o $(CLI) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
+$(BUILD)/asan/bin/%: $(BUILD)/asan/cmd/%.o $(CLI_ASAN) $(LIB_ASAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
+
 $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/check.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -118,13 +124,30 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# libFuzzer targets need clang; they link libcore's sources directly, built with the fuzzer.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
-	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Ilibcore/include -D_GNU_SOURCE \
-		-DPROJECT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+# libFuzzer targets need clang; they link libcore built once with the fuzzer's coverage and
+# ASan+UBSan (build/fuzz/obj/libcore.a). fuzz_vq_inspect includes the tool's own source and its
+# CLI layer (tests/fuzz/fuzz_vq_inspect.c says how), so it also needs popt.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Ilibcore/include -D_GNU_SOURCE -DPROJECT_VERSION='"$(VERSION)"' \
+	$(PKG_CFLAGS)
+LIB_FUZZ := $(BUILD)/fuzz/obj/libcore.a
 
-test-build: all $(BIN_UNITS) $(ASAN_UNITS) $(BIN_FUZZ)
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c -o $@ $<
+
+$(LIB_FUZZ): $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_vq_inspect: FUZZ_CFLAGS += -Icmd/common $(CLI_CFLAGS)
+$(BUILD)/fuzz/fuzz_vq_inspect: FUZZ_LIBS := $(CLI_LIBS)
+$(BUILD)/fuzz/fuzz_vq_inspect: cmd/vq-inspect.c $(CLI_SRC)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_FUZZ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_FUZZ) $(FUZZ_LIBS) \
+		$(LDLIBS)
+
+test-build: all $(BIN_UNITS) $(ASAN_UNITS) $(ASAN_TOOLS) $(BIN_FUZZ)
 
 # The whole test suite: lint, unit (plain and ASan+UBSan), fuzz smoke, bats CLI, lab. One summary
 # line.
@@ -139,12 +162,13 @@ unit: $(BIN_UNITS)
 	@tests/run unit
 unit-asan: $(ASAN_UNITS)
 	@tests/run unit-asan
-cli: all
+cli: all $(ASAN_TOOLS)
 	@tests/run cli
 lab: all
 	@tests/run lab
+# Longer than check's 30 s smoke: FUZZ_SECONDS per target (default 600).
 fuzz: $(BIN_FUZZ)
-	@tests/run fuzz
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} tests/run fuzz
 
 bench: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all $(BIN_BENCH)

@@ -149,7 +149,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
 	char *console = NULL, *config = NULL, *kvm_dev = NULL;
 	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
-	int rng = 0, no_seccomp = 0;
+	int rng = 0, no_seccomp = 0, no_api = 0;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
 		  "kernel: ELF vmlinux, PVH ELF or bzImage", "FILE" },
@@ -158,8 +158,9 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "kernel command line (default: console=ttyS0 reboot=k panic=1 ...)", "STR" },
 		{ "mem", 'm', POPT_ARG_STRING, &mem, 0, "guest memory (default 128M)", "SIZE" },
 		{ "huge-pages", 0, POPT_ARG_STRING, &huge, 0,
-		  "back guest memory with huge pages (faster to pin for passthrough)",
-		  "none|2M|1G" },
+		  "back guest memory with huge pages (faster to pin for passthrough); thp: "
+		  "transparent huge pages",
+		  "none|thp|2M|1G" },
 		{ "cpus", 'n', POPT_ARG_STRING, &cpus, 0, "number of vCPUs (default 1, at most 32)",
 		  "N" },
 		{ "disk", 'd', POPT_ARG_ARGV, &disks, 0, "virtio-blk disk, raw image (repeatable)",
@@ -178,6 +179,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "stdio|none|FILE" },
 		{ "config", 0, POPT_ARG_STRING, &config, 0, "Firecracker config file (JSON)",
 		  "FILE" },
+		{ "config-file", 0, POPT_ARG_STRING, &config, 0,
+		  "the same as --config (firecracker's spelling)", "FILE" },
+		{ "no-api", 0, POPT_ARG_NONE, &no_api, 0,
+		  "accepted for firecracker command lines; mvm-run has no API socket", NULL },
 		{ "kvm-dev", 0, POPT_ARG_STRING, &kvm_dev, 0, "KVM device (default /dev/kvm)",
 		  "PATH" },
 		{ "no-seccomp", 0, POPT_ARG_NONE, &no_seccomp, 0,
@@ -198,6 +203,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		cli_die(EXIT_FAIL, NULL, "out of memory");
 	if (initrd && vmconfig_set_string(&t->cfg.initrd, initrd))
 		cli_die(EXIT_FAIL, NULL, "out of memory");
+	/* Linux's COMMAND_LINE_SIZE: never a silently truncated line */
+	if (cmdline && strlen(cmdline) > BOOT_CMDLINE_MAX - 1)
+		cli_die(EXIT_USAGE, "--cmdline", "%zu bytes, the limit is %u", strlen(cmdline),
+			BOOT_CMDLINE_MAX - 1);
 	if (cmdline && vmconfig_set_string(&t->cfg.cmdline, cmdline))
 		cli_die(EXIT_FAIL, NULL, "out of memory");
 	if (mem) {
@@ -232,7 +241,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		if (vfio_resolve_device(t->cfg.vfio[i], &t->vfio[i], &e))
 			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
 	if (huge && vmconfig_parse_huge_pages(huge, &t->cfg.mem_backing))
-		cli_die(EXIT_USAGE, "--huge-pages", "'%s' is not none, 2M or 1G", huge);
+		cli_die(EXIT_USAGE, "--huge-pages", "'%s' is not none, thp, 2M or 1G", huge);
 	if (vfio_backend && vfio_backend_parse(vfio_backend, &t->vfio_backend))
 		cli_die(EXIT_USAGE, "--vfio-backend", "'%s' is not container, iommufd or auto",
 			vfio_backend);
@@ -242,8 +251,21 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		cli_die(EXIT_USAGE, NULL, "no kernel: use --kernel FILE or --config FILE");
 	t->kvm_dev = kvm_dev ? kvm_dev : "/dev/kvm";
 	t->seccomp = !no_seccomp;
-	/* popt's strings live until the context is freed; we keep copies. */
-	(void)pc;
+	(void)no_api; /* there is no API socket to turn off */
+	/* Everything is copied into t->cfg; kvm_dev stays, for t->kvm_dev. */
+	free(kernel);
+	free(initrd);
+	free(cmdline);
+	free(mem);
+	free(cpus);
+	free(console);
+	free(config);
+	free(vfio_backend);
+	free(huge);
+	cli_free_argv(disks);
+	cli_free_argv(nets);
+	cli_free_argv(vfios);
+	cli_done();
 }
 
 static void open_console_or_die(struct monitor *t)

@@ -374,8 +374,9 @@ static size_t select_devices(poptContext pc, const struct pcidev_list *l,
 	while ((arg = poptGetArg(pc))) {
 		struct pci_sel sel;
 
-		if (pci_sel_parse(arg, &sel, &e) ||
-		    pcidev_resolve(l, &sel, arg, idx, BIND_MAX_TARGETS, &n, &e))
+		if (pci_sel_parse(arg, &sel, &e))
+			cli_die(EXIT_USAGE, NULL, "DEVICE %s", e.msg);
+		if (pcidev_resolve(l, &sel, arg, idx, BIND_MAX_TARGETS, &n, &e))
 			cli_die(EXIT_USAGE, NULL, "%s", e.msg);
 	}
 	if (opt_all || (opt_status && n == 0)) {
@@ -679,7 +680,7 @@ int main(int argc, const char **argv)
 	if (pcidev_scan(&sys, &devs, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	n = select_devices(pc, &devs, &st, idx);
-	poptFreeContext(pc);
+	cli_done();
 	o = out_new(stdout, cli.json);
 
 	if (opt_info) {

@@ -688,6 +688,6 @@ int main(int argc, const char **argv)
 		status = cmd_map(dev, backend, (char **)rest);
 	else
 		status = cmd_bench(dev, backend);
-	poptFreeContext(pc);
+	cli_done();
 	return status;
 }

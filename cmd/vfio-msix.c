@@ -84,7 +84,7 @@ static int resolve(const char *text, struct pci_addr *a)
 
 	if (opt_dump) {
 		if (pci_addr_parse(text, a, &has_domain, &e))
-			cli_die(EXIT_USAGE, NULL, "%s", e.msg);
+			cli_die(EXIT_USAGE, NULL, "DEVICE %s", e.msg);
 		return 0;
 	}
 	if (vfio_resolve_device(text, a, &e))
@@ -463,6 +463,6 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_USAGE, "info",
 			"--vectors, --count, --source and --timeout are for test");
 	status = !strcmp(cmd, "info") ? cmd_info(dev, backend) : cmd_test(dev, backend);
-	poptFreeContext(pc);
+	cli_done();
 	return status;
 }

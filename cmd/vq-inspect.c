@@ -13,6 +13,10 @@ static char **opt_mem;
 static char *opt_size, *opt_desc, *opt_avail, *opt_used, *opt_last_avail, *opt_next_used;
 static char *opt_head, *opt_pid, *opt_last_avail_wrap;
 static int opt_packed, opt_event_idx, opt_indirect;
+/* The guest memory read and the output; file scope so that tests/fuzz/fuzz_vq_inspect.c can
+ * release them after an early exit, as the process exit would. */
+static struct guestmem vq_mem;
+static struct out *vq_out;
 
 /* clang-format off */
 static struct poptOption options[] = {
@@ -71,15 +75,17 @@ static const char *required(const char *what, const char *val)
 static void add_mem(struct guestmem *gm, const char *arg, const char *pid_mem)
 {
 	struct guestmem_layout layout[GUESTMEM_MAX_REGIONS];
-	char *copy = strdup(arg), *at, *item, *save = NULL;
+	char copy[8192], *at, *item, *save = NULL;
 	unsigned nr = 0;
 	bool sized = true;
 	struct err e = { 0 };
 	uint64_t hva = 0;
 	int rc;
 
-	if (!copy)
-		cli_die(EXIT_FAIL, "--mem", "out of memory");
+	/* on the stack: nothing to free on the way out, early or not */
+	if (strlen(arg) >= sizeof(copy))
+		cli_die(EXIT_USAGE, "--mem", "longer than %zu bytes", sizeof(copy) - 1);
+	strcpy(copy, arg);
 	at = strrchr(copy, '@');
 	if (at)
 		*at++ = '\0';
@@ -122,7 +128,6 @@ static void add_mem(struct guestmem *gm, const char *arg, const char *pid_mem)
 	if (rc)
 		cli_die(EXIT_USAGE, "--mem", "%s", e.msg);
 	cli_verbose("memory: %s", arg);
-	free(copy);
 }
 
 /* "key value" lines in text, one object in JSON: status is a single record. */
@@ -495,11 +500,9 @@ int main(int argc, const char **argv)
 				   "[status|chains|check] --mem FILE[@GPA] --size N --desc GPA "
 				   "--avail GPA --used GPA");
 	const char *cmd = poptGetArg(pc), *extra = poptGetArg(pc);
-	struct guestmem gm;
 	struct virtq q = { 0 };
 	struct err e = { 0 };
 	char pid_mem[64] = "";
-	struct out *o;
 	uint64_t size;
 	int status;
 
@@ -530,25 +533,25 @@ int main(int argc, const char **argv)
 		snprintf(pid_mem, sizeof(pid_mem), "/proc/%" PRIu64 "/mem",
 			 parse_u64_or_die("--pid", opt_pid));
 
-	guestmem_init(&gm);
+	guestmem_init(&vq_mem);
 	for (char **m = opt_mem; *m; m++)
-		add_mem(&gm, *m, opt_pid ? pid_mem : NULL);
+		add_mem(&vq_mem, *m, opt_pid ? pid_mem : NULL);
 
 	virtq_reset_state(&q);
 	if (opt_last_avail)
 		q.next_avail = parse_u16_or_die("--last-avail", opt_last_avail);
 	if (q.packed)
-		q.next_avail = packed_last_avail(&q, &gm);
+		q.next_avail = packed_last_avail(&q, &vq_mem);
 	else if (opt_last_avail_wrap)
 		cli_die(EXIT_USAGE, "--last-avail-wrap", "only with --packed");
 	if (opt_next_used)
 		q.next_used = parse_u16_or_die("--next-used", opt_next_used);
 
-	o = out_new(stdout, cli.json);
-	if (!o)
+	vq_out = out_new(stdout, cli.json);
+	if (!vq_out)
 		cli_die(EXIT_FAIL, "output", "out of memory");
 	if (!strcmp(cmd, "check")) {
-		status = cmd_check(o, &q, &gm);
+		status = cmd_check(vq_out, &q, &vq_mem);
 	} else {
 		/* status and chains read the queue as a device would: it must be usable */
 		if (!q.packed &&
@@ -557,29 +560,31 @@ int main(int argc, const char **argv)
 				"%u is not a power of two in [1, 32768] (split ring, VIRTIO 1.2 "
 				"§2.7)",
 				q.size);
-		if (virtq_init(&q, &gm, &e))
+		if (virtq_init(&q, &vq_mem, &e))
 			cli_die(EXIT_USAGE, "queue", "%s (see '%s check')", e.msg, cli.prog);
 		if (!opt_last_avail && !q.packed)
-			q.next_avail = rd16(&gm, q.device_gpa + 2);
+			q.next_avail = rd16(&vq_mem, q.device_gpa + 2);
 		if (!opt_next_used && !q.packed)
-			q.next_used = rd16(&gm, q.device_gpa + 2);
+			q.next_used = rd16(&vq_mem, q.device_gpa + 2);
 		if (!strcmp(cmd, "status")) {
 			if (cli.json)
-				out_record_begin(o);
+				out_record_begin(vq_out);
 			if (q.packed)
-				status_packed(o, &q);
+				status_packed(vq_out, &q);
 			else
-				status_split(o, &q);
+				status_split(vq_out, &q);
 			if (cli.json)
-				out_record_end(o);
+				out_record_end(vq_out);
 			status = EXIT_OK;
 		} else {
-			status = cmd_chains(o, &q);
+			status = cmd_chains(vq_out, &q);
 		}
 	}
-	out_free(o);
-	guestmem_close(&gm);
-	free(opt_mem);
-	poptFreeContext(pc);
+	out_free(vq_out);
+	vq_out = NULL;
+	guestmem_close(&vq_mem);
+	cli_free_argv(opt_mem);
+	opt_mem = NULL;
+	cli_done();
 	return status;
 }

@@ -1,5 +1,6 @@
 /* bindstate.c: the state file of original drivers, locked and replaced atomically. */
 #include "bindstate.h"
+#include "fileio.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,6 +77,17 @@ static bool parse_sriov_fields(char *fields, struct bindstate_entry *ent)
 	return true;
 }
 
+/* The file is anyone's: its bytes reach the message escaped, never as terminal controls. */
+static int bad_line(struct err *e, int lineno, const char *line)
+{
+	char shown[1024];
+
+	err_escape(shown, sizeof(shown), line);
+	return err_set(e, EINVAL,
+		       "state line %d: expected 'BDF DRIVER [numvfs=N] [autoprobe=0|1]', got '%s'",
+		       lineno, shown);
+}
+
 int bindstate_parse(struct bindstate *st, const char *text, struct err *e)
 {
 	const char *line = text;
@@ -103,10 +115,7 @@ int bindstate_parse(struct bindstate *st, const char *text, struct err *e)
 		if (nf < 2 || pci_addr_parse(bdf, &a, &has_domain, NULL) || !has_domain ||
 		    strlen(drv) >= PCIDEV_NAME_MAX || !valid_name(drv) ||
 		    !parse_sriov_fields(rest, &ent))
-			return err_set(e, EINVAL,
-				       "state line %d: expected 'BDF DRIVER [numvfs=N] "
-				       "[autoprobe=0|1]', got '%s'",
-				       lineno, buf);
+			return bad_line(e, lineno, buf);
 		if (grow(st, e))
 			return -ENOMEM;
 		pci_addr_format(&a, ent.bdf);
@@ -120,29 +129,15 @@ static int load(struct bindstate *st, struct err *e)
 {
 	char path[300], *text;
 	struct stat sb;
-	int fd, rc;
-	ssize_t n;
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/state", st->dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : err_set(e, errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) || sb.st_size > (1 << 20)) {
-		close(fd);
-		return err_set(e, EFBIG, "%s: unreadable or too large", path);
-	}
-	text = malloc((size_t)sb.st_size + 1);
-	if (!text) {
-		close(fd);
-		return err_set(e, ENOMEM, "out of memory");
-	}
-	n = read(fd, text, (size_t)sb.st_size);
-	close(fd);
-	if (n < 0) {
-		free(text);
-		return err_set(e, errno, "%s: %s", path, strerror(errno));
-	}
-	text[n] = '\0';
+	if (stat(path, &sb) < 0 && errno == ENOENT)
+		return 0; /* nothing bound yet */
+	/* a FIFO or a device in its place is refused, never waited on */
+	rc = file_read_all(path, 1 << 20, &text, NULL, e);
+	if (rc)
+		return rc;
 	rc = bindstate_parse(st, text, e);
 	free(text);
 	if (rc)
@@ -166,7 +161,8 @@ int bindstate_open(struct bindstate *st, const char *dir, bool read_only, struct
 	snprintf(st->dir, sizeof(st->dir), "%s", dir);
 	snprintf(path, sizeof(path), "%s/lock", st->dir);
 	if (read_only) {
-		st->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO there must not hang a read-only look */
+		st->lock_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		if (st->lock_fd >= 0)
 			flock(st->lock_fd, LOCK_SH);
 		rc = load(st, e);

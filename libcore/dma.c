@@ -21,6 +21,8 @@ const char *dma_backing_name(enum dma_backing b)
 		return "file";
 	case DMA_BACKING_EXTERNAL:
 		return "external";
+	case DMA_BACKING_THP:
+		return "thp";
 	}
 	return "?";
 }

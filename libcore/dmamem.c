@@ -179,7 +179,9 @@ int dma_mem_alloc(struct dma_mem *mem, enum dma_backing backing, uint64_t size_b
 		mem->hva = mmap(NULL, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, mem->fd, 0);
 		break;
 	case DMA_BACKING_EXTERNAL:
-		return err_set(e, EINVAL, "external memory is not allocated here");
+	case DMA_BACKING_THP: /* guest RAM's (vm_ram_alloc_backed) */
+		return err_set(e, EINVAL, "%s memory is not allocated here",
+			       dma_backing_name(backing));
 	}
 	if (mem->hva == MAP_FAILED) {
 		mem->hva = NULL;

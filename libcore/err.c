@@ -61,3 +61,28 @@ int err_prefix(struct err *e, const char *fmt, ...)
 	e->msg[sizeof(e->msg) - 1] = '\0';
 	return -(e->code ? e->code : EIO);
 }
+
+char *err_escape(char *dst, size_t len, const char *src)
+{
+	size_t o = 0;
+
+	if (!len)
+		return dst;
+	for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+		char one[5];
+		size_t n;
+
+		if (*p == '\\')
+			n = (size_t)snprintf(one, sizeof(one), "\\\\");
+		else if (*p < 0x20 || *p >= 0x7f)
+			n = (size_t)snprintf(one, sizeof(one), "\\x%02x", *p);
+		else
+			n = (size_t)snprintf(one, sizeof(one), "%c", *p);
+		if (o + n >= len)
+			break;
+		memcpy(dst + o, one, n);
+		o += n;
+	}
+	dst[o] = '\0';
+	return dst;
+}

@@ -1,13 +1,16 @@
 /* guestmem.c: guest memory regions from host buffers, files and running VMMs. */
 #include "guestmem.h"
+#include "fileio.h"
 
 #include <endian.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 void guestmem_init(struct guestmem *gm)
@@ -104,6 +107,13 @@ static int read_whole(int fd, const char *path, uint64_t offset, uint64_t len, v
 	return 0;
 }
 
+static bool is_procfs(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
 int guestmem_add_file(struct guestmem *gm, const char *path, uint64_t file_offset, gpa_t gpa,
 		      uint64_t size_bytes, struct err *e)
 {
@@ -113,15 +123,13 @@ int guestmem_add_file(struct guestmem *gm, const char *path, uint64_t file_offse
 	uint64_t pg_off;
 	int fd, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* a FIFO or a device is refused before it can block us */
+	fd = file_open_regular(path, O_RDONLY, &st, e);
 	if (fd < 0)
-		return err_set(e, errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		rc = err_set(e, errno, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	/* procfs files (/proc/PID/mem) are regular but report size 0: trust the caller's size */
-	if (S_ISREG(st.st_mode) && st.st_size > 0) {
+		return fd;
+	/* procfs files (/proc/PID/mem) report size 0: trust the caller's size there, and only
+	 * there (a size given for an empty file would map nothing: SIGBUS on the first read) */
+	if (!is_procfs(fd)) {
 		uint64_t fsize = (uint64_t)st.st_size;
 
 		if (file_offset > fsize || (size_bytes && size_bytes > fsize - file_offset)) {

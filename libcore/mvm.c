@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fileio.h"
 #include "layout.h"
 #include "vm_seccomp.h"
 
@@ -24,15 +25,13 @@ static int image_map(struct image *im, const char *what, const char *path, struc
 {
 	struct stat st;
 	void *p = MAP_FAILED;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	int fd = file_open_regular(path, O_RDONLY, &st, e), rc = 0;
 
-	if (fd < 0)
-		return err_input(e, errno, "%s: %s: %s", what, path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		rc = err_input(e, errno, "%s: %s: %s", what, path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		rc = err_input(e, EINVAL, "%s: %s: not a regular file", what, path);
-	else if (st.st_size == 0)
+	if (fd < 0) {
+		err_prefix(e, "%s", what);
+		return fd;
+	}
+	if (st.st_size == 0)
 		rc = err_input(e, EINVAL, "%s: %s: empty file", what, path);
 	else if ((p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
 		rc = err_input(e, errno, "%s: %s: %s", what, path, strerror(errno));
@@ -121,18 +120,22 @@ static int legacy_devices(struct mvm *m, int console_fd, struct err *e)
 	return 0;
 }
 
-/* Step 5: the command line, with the root disk, before the devices announce themselves. */
-static void cmdline_init(struct mvm *m, const struct vmconfig *c)
+/* Step 5: the command line, with the root disk, before the devices announce themselves. A line
+ * that does not fit is an error: a guest booted with half its command line is worse. */
+static int cmdline_init(struct mvm *m, const struct vmconfig *c, struct err *e)
 {
-	snprintf(m->cmdline, sizeof(m->cmdline), "%s",
-		 c->cmdline ? c->cmdline : VMCONFIG_DEFAULT_CMDLINE);
-	if (c->nr_disks && c->disk[0].root) {
-		/* Firecracker's is_root_device: the first disk is the root file system. */
-		size_t used = strlen(m->cmdline);
+	const char *line = c->cmdline ? c->cmdline : VMCONFIG_DEFAULT_CMDLINE;
+	int n;
 
-		snprintf(m->cmdline + used, sizeof(m->cmdline) - used, " root=/dev/vda %s",
-			 c->disk[0].read_only ? "ro" : "rw");
-	}
+	if (c->nr_disks && c->disk[0].root) /* Firecracker's is_root_device: the first disk */
+		n = snprintf(m->cmdline, sizeof(m->cmdline), "%s root=/dev/vda %s", line,
+			     c->disk[0].read_only ? "ro" : "rw");
+	else
+		n = snprintf(m->cmdline, sizeof(m->cmdline), "%s", line);
+	if (n < 0 || (size_t)n >= sizeof(m->cmdline))
+		return err_input(e, E2BIG, "command line: %d bytes, the limit is %zu", n,
+				 sizeof(m->cmdline) - 1);
+	return 0;
 }
 
 /*
@@ -216,7 +219,9 @@ static int mvm_build(struct mvm *m, const struct mvm_config *c, struct image *ke
 		return rc;
 
 	/* 5. virtio-mmio devices, announced on the kernel command line; then passthrough. */
-	cmdline_init(m, v);
+	rc = cmdline_init(m, v, e);
+	if (rc)
+		return rc;
 	if (vmdev_create_all(&m->devs, vm, v, m->cmdline, sizeof(m->cmdline), e))
 		return err_prefix(e, "devices");
 	if (v->nr_vfio && (rc = passthrough(m, c, e)))

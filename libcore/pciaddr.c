@@ -21,6 +21,9 @@ static int hex_field(const char *s, int max, uint32_t *out)
 	return n;
 }
 
+/* What the user typed, quoted and escaped for a message (it may hold anything). */
+#define SHOWN(s) err_escape((char[80]){ 0 }, 80, s)
+
 int pci_addr_parse(const char *s, struct pci_addr *a, bool *has_domain, struct err *e)
 {
 	uint32_t f[4];
@@ -28,7 +31,7 @@ int pci_addr_parse(const char *s, struct pci_addr *a, bool *has_domain, struct e
 	const char *p = s;
 
 	if (!s || !*s)
-		return err_set(e, EINVAL, "empty PCI address");
+		return err_set(e, EINVAL, "'': not a PCI address (empty)");
 	/* Up to three colon-separated hex fields, then ".fn". */
 	for (;;) {
 		int n;
@@ -56,12 +59,14 @@ int pci_addr_parse(const char *s, struct pci_addr *a, bool *has_domain, struct e
 		uint32_t dom = nf == 3 ? f[0] : 0, bus = f[nf - 2], dev = f[nf - 1], fn = f[nf];
 
 		if (bus > 0xff)
-			return err_set(e, EINVAL, "%s: bus 0x%x is out of range (00-ff)", s, bus);
+			return err_set(e, EINVAL, "'%s': bus 0x%x is out of range (00-ff)",
+				       SHOWN(s), bus);
 		if (dev > 0x1f)
-			return err_set(e, EINVAL, "%s: device 0x%x is out of range (00-1f)", s,
-				       dev);
+			return err_set(e, EINVAL, "'%s': device 0x%x is out of range (00-1f)",
+				       SHOWN(s), dev);
 		if (fn > 7)
-			return err_set(e, EINVAL, "%s: function %u is out of range (0-7)", s, fn);
+			return err_set(e, EINVAL, "'%s': function %u is out of range (0-7)",
+				       SHOWN(s), fn);
 		a->domain = dom;
 		a->bus = (uint8_t)bus;
 		a->dev = (uint8_t)dev;
@@ -72,9 +77,9 @@ int pci_addr_parse(const char *s, struct pci_addr *a, bool *has_domain, struct e
 	return 0;
 bad:
 	return err_set(e, EINVAL,
-		       "%s: not a PCI address (expected [DOMAIN:]BUS:DEVICE.FUNCTION, e.g. "
+		       "'%s': not a PCI address (expected [DOMAIN:]BUS:DEVICE.FUNCTION, e.g. "
 		       "0000:03:00.0 or 03:00.0)",
-		       s);
+		       SHOWN(s));
 }
 
 const char *pci_addr_format(const struct pci_addr *a, char buf[PCI_ADDR_STRLEN])
@@ -118,9 +123,9 @@ int pci_sel_parse(const char *s, struct pci_sel *sel, struct err *e)
 			}
 		}
 		return err_set(e, EINVAL,
-			       "%s: not a PCI address or vendor:device ID (expected e.g. "
+			       "'%s': not a PCI address or vendor:device ID (expected e.g. "
 			       "0000:03:00.0, 03:00.0 or 10de:2330)",
-			       s);
+			       SHOWN(s));
 	}
 	if (pci_addr_parse(s, &sel->addr, &has_domain, e))
 		return -EINVAL;

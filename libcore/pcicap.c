@@ -1,7 +1,9 @@
 /* pcicap.c: MSI/MSI-X capability parsing through libpci (sysfs or `lspci -xxx` dumps). */
 #include "pcicap.h"
+#include "fileio.h"
 #include "pci_priv.h"
 
+#include <fcntl.h>
 #include <pci/pci.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,13 +81,15 @@ int pcicap_open(struct pcicap_ctx **out, const char *dump_file, struct err *e)
 		return err_set(e, EIO, "libpci: %s", pciacc_errmsg);
 	}
 	if (dump_file) {
-		if (access(dump_file, R_OK)) {
-			int rc = err_set(e, errno, "%s: %s", dump_file, strerror(errno));
+		/* libpci opens the file itself, and would wait for ever on a FIFO: refused here */
+		int fd = file_open_regular(dump_file, O_RDONLY, NULL, e);
 
+		if (fd < 0) {
 			pci_cleanup(c->pacc);
 			free(c);
-			return rc;
+			return fd;
 		}
+		close(fd);
 		c->pacc->method = PCI_ACCESS_DUMP;
 		pci_set_param(c->pacc, "dump.name", (char *)dump_file);
 		c->dump = true;

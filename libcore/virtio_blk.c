@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "virtio_devs.h"
 
 #define VIRTIO_BLK_F_RO	   5
@@ -28,13 +29,9 @@ int virtio_blk_open(struct virtio_blk *b, const char *path, bool read_only, stru
 	const char *base = strrchr(path, '/');
 
 	memset(b, 0, sizeof(*b));
-	b->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	b->fd = file_open_regular(path, read_only ? O_RDONLY : O_RDWR, &st, e);
 	if (b->fd < 0)
-		return err_input(e, errno, "%s: %s", path, strerror(errno));
-	if (fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(b->fd);
-		return err_input(e, EINVAL, "%s: not a regular file", path);
-	}
+		return b->fd;
 	b->read_only = read_only;
 	b->capacity_sectors = (uint64_t)st.st_size / SECTOR;
 	snprintf(b->id, sizeof(b->id), "%s", base ? base + 1 : path);

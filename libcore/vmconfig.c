@@ -1,5 +1,6 @@
 /* vmconfig.c: microVM configuration: option strings and Firecracker's JSON config file (json-c). */
 #include "vmconfig.h"
+#include "fileio.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -99,6 +100,15 @@ int vmconfig_parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+/* The interface (other than skip) that already has this MAC, or -1. */
+static int mac_user(const struct vmconfig *c, const uint8_t mac[6], unsigned skip)
+{
+	for (unsigned i = 0; i < c->nr_nets; i++)
+		if (i != skip && c->net[i].has_mac && !memcmp(c->net[i].mac, mac, 6))
+			return (int)i;
+	return -1;
+}
+
 int vmconfig_add_net(struct vmconfig *c, const char *spec, struct err *e)
 {
 	const char *comma = strchr(spec, ',');
@@ -121,6 +131,9 @@ int vmconfig_add_net(struct vmconfig *c, const char *spec, struct err *e)
 		if (vmconfig_parse_mac(comma + 5, n->mac))
 			return err_set(e, EINVAL, "'%s': '%s' is not a unicast MAC address", spec,
 				       comma + 5);
+		if (mac_user(c, n->mac, c->nr_nets) >= 0)
+			return err_set(e, EEXIST, "'%s': the MAC address is already in use: %s",
+				       spec, comma + 5);
 		n->has_mac = true;
 	}
 	n->tap = strndup(spec, len);
@@ -138,6 +151,8 @@ int vmconfig_parse_huge_pages(const char *s, enum dma_backing *out)
 		*out = DMA_BACKING_HUGE_2M;
 	else if (!strcmp(s, "1G"))
 		*out = DMA_BACKING_HUGE_1G;
+	else if (!strcmp(s, "Transparent") || !strcmp(s, "thp"))
+		*out = DMA_BACKING_THP;
 	else
 		return -EINVAL;
 	return 0;
@@ -235,20 +250,30 @@ static int get_uint(struct jctx *j, const char *where, json_object *o, uint64_t 
 	return 0;
 }
 
-/* Keys Firecracker accepts that mvm-run does not implement: warned about, then skipped. */
+/*
+ * Keys Firecracker accepts that mvm-run does not implement: warned about, then skipped. A key
+ * with a value that changes nothing is skipped silently: null, [] and {}, or the value written
+ * after '=' in the list, Firecracker's default ("cache_type=\"Unsafe\"", "smt=false").
+ */
 static bool unsupported(struct jctx *j, const char *where, const char *key, json_object *v,
 			const char *const *keys)
 {
 	for (; *keys; keys++) {
-		if (strcmp(key, *keys) == 0) {
-			/* null, [] and {} configure nothing: no warning for a no-op */
-			bool empty = json_object_is_type(v, json_type_null) ||
-				     (json_object_is_type(v, json_type_array) &&
-				      !json_object_array_length(v)) ||
-				     (json_object_is_type(v, json_type_object) &&
-				      !json_object_object_length(v));
+		const char *eq = strchr(*keys, '=');
+		size_t klen = eq ? (size_t)(eq - *keys) : strlen(*keys);
 
-			if (!empty)
+		if (strncmp(key, *keys, klen) == 0 && key[klen] == '\0') {
+			bool noop =
+				json_object_is_type(v, json_type_null) ||
+				(json_object_is_type(v, json_type_array) &&
+				 !json_object_array_length(v)) ||
+				(json_object_is_type(v, json_type_object) &&
+				 !json_object_object_length(v)) ||
+				(eq &&
+				 strcmp(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+					eq + 1) == 0);
+
+			if (!noop)
 				jwarn(j, "%s.%s: not supported, ignored", where, key);
 			return true;
 		}
@@ -290,13 +315,59 @@ static int parse_boot_source(struct jctx *j, json_object *o)
 	return 0;
 }
 
+static int drive_index(const struct vmconfig *c, const char *id)
+{
+	for (unsigned i = 0; id && i < c->nr_disks; i++)
+		if (c->disk[i].id && strcmp(c->disk[i].id, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Firecracker's rules (vmm_config/drive.rs, BlockDeviceBuilder::insert): a drive_id seen before
+ * replaces that drive (an update); a second root device is refused ("A root block device already
+ * exists!"); the root device is the first disk (vda).
+ */
+static int place_drive(struct jctx *j, const char *where, struct vmconfig_disk *d)
+{
+	struct vmconfig *c = j->c;
+	int old = drive_index(c, d->id);
+	bool has_root = c->nr_disks && c->disk[0].root;
+
+	if (d->root && has_root && old != 0)
+		return err_set(j->e, EEXIST, "%s: a root block device already exists (drive '%s')",
+			       where, c->disk[0].id ? c->disk[0].id : c->disk[0].path);
+	if (old >= 0) {
+		jwarn(j, "%s: drive_id '%s' again: replaces the earlier drive, as in Firecracker",
+		      where, d->id);
+		free(c->disk[old].id);
+		free(c->disk[old].path);
+		c->disk[old] = *d;
+		if (old != 0 && d->root) {
+			c->disk[old] = c->disk[0];
+			c->disk[0] = *d;
+		}
+		return 0;
+	}
+	if (c->nr_disks == VMCONFIG_MAX_DISKS)
+		return err_set(j->e, ENOSPC, "%s: at most %d drives", where, VMCONFIG_MAX_DISKS);
+	if (d->root) {
+		memmove(&c->disk[1], &c->disk[0], c->nr_disks * sizeof(*d));
+		c->disk[0] = *d;
+	} else {
+		c->disk[c->nr_disks] = *d;
+	}
+	c->nr_disks++;
+	return 0;
+}
+
 static int parse_drive(struct jctx *j, json_object *o, unsigned idx)
 {
-	static const char *const unsup[] = { "partuuid",  "cache_type", "rate_limiter",
-					     "io_engine", "socket",	NULL };
+	static const char *const unsup[] = { "partuuid",     "cache_type=\"Unsafe\"",
+					     "rate_limiter", "io_engine=\"Sync\"",
+					     "socket",	     NULL };
 	char where[32];
 	struct vmconfig_disk d = { 0 };
-	bool have_ro = false;
 	int rc;
 
 	snprintf(where, sizeof(where), "drives[%u]", idx);
@@ -317,7 +388,7 @@ static int parse_drive(struct jctx *j, json_object *o, unsigned idx)
 		else if (strcmp(key, "is_read_only") == 0)
 			rc = json_object_is_type(v, json_type_null)
 				     ? 0
-				     : (have_ro = true, get_bool(j, w, v, &d.read_only));
+				     : get_bool(j, w, v, &d.read_only);
 		else if (!unsupported(j, where, key, v, unsup))
 			rc = unknown(j, where, key);
 		if (rc)
@@ -327,20 +398,9 @@ static int parse_drive(struct jctx *j, json_object *o, unsigned idx)
 		rc = err_set(j->e, EINVAL, "%s: path_on_host is missing", where);
 		goto fail;
 	}
-	if (j->c->nr_disks == VMCONFIG_MAX_DISKS) {
-		rc = err_set(j->e, ENOSPC, "%s: at most %d drives", where, VMCONFIG_MAX_DISKS);
-		goto fail;
-	}
-	(void)have_ro;
-	if (d.root) {
-		/* The root device is the first disk (vda), as Firecracker does. */
-		memmove(&j->c->disk[1], &j->c->disk[0], j->c->nr_disks * sizeof(d));
-		j->c->disk[0] = d;
-	} else {
-		j->c->disk[j->c->nr_disks] = d;
-	}
-	j->c->nr_disks++;
-	return 0;
+	rc = place_drive(j, where, &d);
+	if (!rc)
+		return 0;
 fail:
 	free(d.id);
 	free(d.path);
@@ -349,7 +409,8 @@ fail:
 
 static int parse_machine(struct jctx *j, json_object *o)
 {
-	static const char *const unsup[] = { "track_dirty_pages", "cpu_template", NULL };
+	static const char *const unsup[] = { "track_dirty_pages=false", "cpu_template=\"None\"",
+					     NULL };
 	int rc = want(j, "machine-config", o, json_type_object);
 	uint64_t v;
 
@@ -378,7 +439,8 @@ static int parse_machine(struct jctx *j, json_object *o)
 			if (!rc && vmconfig_parse_huge_pages(hp, &j->c->mem_backing))
 				rc = err_set(
 					j->e, EINVAL,
-					"machine-config.huge_pages: '%s' is not None, 2M or 1G",
+					"machine-config.huge_pages: '%s' is not None, 2M, 1G or "
+					"Transparent",
 					hp);
 			free(hp);
 		} else if (strcmp(key, "smt") == 0) {
@@ -393,6 +455,46 @@ static int parse_machine(struct jctx *j, json_object *o)
 		if (rc)
 			return rc;
 	}
+	/* Required, as in Firecracker (MachineConfig has no default for either). */
+	if (!json_object_object_get_ex(o, "vcpu_count", NULL))
+		return err_set(j->e, EINVAL, "machine-config: vcpu_count is missing");
+	if (!json_object_object_get_ex(o, "mem_size_mib", NULL))
+		return err_set(j->e, EINVAL, "machine-config: mem_size_mib is missing");
+	return 0;
+}
+
+/*
+ * Firecracker's rules (vmm_config/net.rs, NetBuilder::build): a guest_mac that another interface
+ * has is refused ("The MAC address is already in use"); an iface_id seen before replaces that
+ * interface (an update).
+ */
+static int place_net(struct jctx *j, const char *where, struct vmconfig_net *n, const char *mac)
+{
+	struct vmconfig *c = j->c;
+	unsigned old = c->nr_nets;
+	int user;
+
+	for (unsigned i = 0; n->id && i < c->nr_nets; i++)
+		if (c->net[i].id && strcmp(c->net[i].id, n->id) == 0)
+			old = i;
+	user = n->has_mac ? mac_user(c, n->mac, old) : -1;
+	if (user >= 0)
+		return err_set(
+			j->e, EEXIST,
+			"%s.guest_mac: the MAC address is already in use: %s (interface '%s')",
+			where, mac, c->net[user].id ? c->net[user].id : c->net[user].tap);
+	if (old < c->nr_nets) {
+		jwarn(j,
+		      "%s: iface_id '%s' again: replaces the earlier interface, as in Firecracker",
+		      where, n->id);
+		free(c->net[old].id);
+		free(c->net[old].tap);
+		c->net[old] = *n;
+		return 0;
+	}
+	if (c->nr_nets == VMCONFIG_MAX_NETS)
+		return err_set(j->e, ENOSPC, "%s: at most %d interfaces", where, VMCONFIG_MAX_NETS);
+	c->net[c->nr_nets++] = *n;
 	return 0;
 }
 
@@ -440,12 +542,10 @@ static int parse_net(struct jctx *j, json_object *o, unsigned idx)
 		}
 		n.has_mac = true;
 	}
-	if (j->c->nr_nets == VMCONFIG_MAX_NETS) {
-		rc = err_set(j->e, ENOSPC, "%s: at most %d interfaces", where, VMCONFIG_MAX_NETS);
+	rc = place_net(j, where, &n, mac);
+	if (rc)
 		goto fail;
-	}
 	free(mac);
-	j->c->net[j->c->nr_nets++] = n;
 	return 0;
 fail:
 	free(mac);
@@ -572,36 +672,11 @@ out:
 int vmconfig_load_json(struct vmconfig *c, const char *path, vmconfig_warn_fn *warn, void *arg,
 		       struct err *e)
 {
-	FILE *f = fopen(path, "re");
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
+	char *text;
+	int rc = file_read_all(path, VMCONFIG_MAX_FILE_BYTES, &text, NULL, e);
 
-	if (!f)
-		return err_set(e, errno, "%s: %s", path, strerror(errno));
-	{
-		FILE *m = open_memstream(&text, &len);
-		char buf[4096];
-		size_t n;
-
-		if (!m) {
-			fclose(f);
-			return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
-		}
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && len < (1u << 20))
-			fwrite(buf, 1, n, m);
-		rc = ferror(f) ? -EIO : 0;
-		fclose(m);
-	}
-	fclose(f);
-	if (rc) {
-		free(text);
-		return err_set(e, EIO, "%s: read error", path);
-	}
-	if (len >= (1u << 20)) {
-		free(text);
-		return err_set(e, EFBIG, "%s: larger than 1 MiB", path);
-	}
+	if (rc)
+		return rc;
 	rc = vmconfig_parse_json(c, text, warn, arg, e);
 	free(text);
 	if (rc)

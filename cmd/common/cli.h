@@ -30,6 +30,7 @@ struct cli {
 	int json;
 	int verbose;
 	int version;
+	poptContext pc; /* cli_parse's, kept reachable until the tool frees it */
 };
 
 extern struct cli cli;
@@ -44,10 +45,15 @@ extern struct poptOption cli_common_options[];
 /*
  * Parse argv with the tool's table (which must include CLI_COMMON_TABLE and POPT_AUTOHELP).
  * Handles --version and usage errors itself (exits 0 or 2). Returns the popt context, whose
- * leftover arguments are the positional ones; free it with poptFreeContext.
+ * leftover arguments are the positional ones; free it with cli_done().
  */
 poptContext cli_parse(int argc, const char **argv, const struct poptOption *table,
 		      const char *positional_help);
+
+/* Free cli_parse's popt context (the positional arguments it returned go with it). */
+void cli_done(void);
+/* Free a POPT_ARG_ARGV array and its strings (popt leaves both to the caller). */
+void cli_free_argv(char **v);
 
 /* "prog: what: why" on stderr. */
 void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -80,6 +80,7 @@ enum dma_backing {
 	DMA_BACKING_MEMFD,
 	DMA_BACKING_FILE,
 	DMA_BACKING_EXTERNAL, /* caller-owned memory (e.g. guest RAM) */
+	DMA_BACKING_THP,      /* anonymous, 2 MiB-aligned, madvise(MADV_HUGEPAGE): guest RAM only */
 };
 
 const char *dma_backing_name(enum dma_backing b);

@@ -3,6 +3,7 @@
 #define CORE_ERR_H
 
 #include <errno.h>
+#include <stddef.h>
 
 /*
  * Whose fault a failure is, decided by the function that knows: a tool maps ERR_INPUT to exit 2
@@ -26,5 +27,12 @@ int err_set(struct err *e, int code, const char *fmt, ...) __attribute__((format
 int err_input(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prefix an existing message with more context ("what: " + old message). */
 int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Copy the string src into dst (len bytes, always terminated) fit for a message on a terminal:
+ * control bytes, DEL, bytes >= 0x80 and backslash as \xNN (\\ for backslash); cut short (never
+ * mid-escape) when dst is too small. Returns dst.
+ */
+char *err_escape(char *dst, size_t len, const char *src);
 
 #endif

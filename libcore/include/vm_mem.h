@@ -2,6 +2,7 @@
 #ifndef CORE_VM_MEM_H
 #define CORE_VM_MEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dma.h"
@@ -19,7 +20,7 @@ struct vm_ram_region {
 struct vm_ram {
 	uint8_t *base; /* the whole mapping */
 	uint64_t size_bytes;
-	enum dma_backing backing; /* anonymous 4K pages, or 2M/1G huge pages */
+	enum dma_backing backing; /* anonymous 4K pages, transparent huge pages, or 2M/1G ones */
 	struct dma_mem huge;	  /* the huge-page mapping, when backing is one */
 	unsigned nr_regions;
 	struct vm_ram_region region[2];
@@ -30,12 +31,17 @@ struct vm_ram {
 int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e);
 /*
  * The same with a chosen backing: DMA_BACKING_ANON, _HUGE_2M or _HUGE_1G (size a multiple of
- * the page; a clear error says how many huge pages are missing). Huge pages make pinning guest
- * RAM for passthrough DMA much cheaper.
+ * the page; a clear error says how many huge pages are missing), or _THP: anonymous memory on a
+ * 2 MiB boundary advised MADV_HUGEPAGE (-EOPNOTSUPP when the host's THP setting is "never").
+ * Huge pages make pinning guest RAM for passthrough DMA much cheaper.
  */
 int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backing backing,
 			struct err *e);
 void vm_ram_free(struct vm_ram *ram);
+/* The host's transparent huge page mode ("always", "madvise", "never"), the bracketed word of
+ * path (NULL: VM_THP_ENABLED) into mode; -errno when it cannot be read. */
+#define VM_THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+int vm_thp_mode(const char *path, char *mode, size_t len);
 /* Host pointer for [gpa, gpa+len) if that range lies inside one region, else NULL (guestmem_ptr
  * on ram->mem). */
 void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len);

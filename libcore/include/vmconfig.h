@@ -8,9 +8,10 @@
 #include "dma.h"
 #include "err.h"
 
-#define VMCONFIG_MAX_DISKS 8
-#define VMCONFIG_MAX_NETS  4
-#define VMCONFIG_MAX_VFIO  8
+#define VMCONFIG_MAX_DISKS	8
+#define VMCONFIG_MAX_NETS	4
+#define VMCONFIG_MAX_VFIO	8
+#define VMCONFIG_MAX_FILE_BYTES (1u << 20) /* a --config file larger than 1 MiB is refused */
 
 struct vmconfig_disk {
 	char *path;

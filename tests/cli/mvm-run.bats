@@ -333,7 +333,7 @@ malicious() { # mode, expected reason
 	run "$MVM" --config "$T/c.json"
 	assert_failure 2
 	assert_output --partial "not valid JSON"
-	echo '{"machine-config":{"vcpu_count":1}}' >"$T/c.json"
+	echo '{"machine-config":{"vcpu_count":1,"mem_size_mib":64}}' >"$T/c.json"
 	run "$MVM" --config "$T/c.json"
 	assert_failure 2
 	assert_output --partial "boot-source is missing"
@@ -354,7 +354,7 @@ malicious() { # mode, expected reason
 @test "--vfio and --huge-pages: bad values are usage errors (2)" {
 	run "$MVM" --kernel "$G/hello.elf" --vfio zz:00.0
 	assert_failure 2
-	assert_output --partial "mvm-run: --vfio: zz:00.0: not a PCI address"
+	assert_output --partial "mvm-run: --vfio: 'zz:00.0': not a PCI address"
 	run "$MVM" --kernel "$G/hello.elf" --vfio 0000:7f:1f.7
 	assert_failure 2
 	assert_output --partial "no such PCI device"
@@ -363,7 +363,7 @@ malicious() { # mode, expected reason
 	assert_output --partial "not an ID"
 	run "$MVM" --kernel "$G/hello.elf" --huge-pages 4M
 	assert_failure 2
-	assert_output --partial "--huge-pages: '4M' is not none, 2M or 1G"
+	assert_output --partial "--huge-pages: '4M' is not none, thp, 2M or 1G"
 	run "$MVM" --kernel "$G/hello.elf" --vfio-backend magic
 	assert_failure 2
 	echo '{"boot-source":{"kernel_image_path":"/k"},"vfio":[{"id":"x"}]}' >"$T/c.json"
@@ -379,4 +379,159 @@ malicious() { # mode, expected reason
 	assert_failure 2
 	assert_output --partial "guest memory"
 	assert_output --partial "huge pages"
+}
+
+# ---- Firecracker's own example configs (tests/fixtures/firecracker/README) -----------------
+
+# fc_config NAME: tests/fixtures/firecracker/NAME with the guest, a disk image and a tap of this
+# test's own in place of vmlinux.bin, bionic.rootfs.ext4 and tap0; prints the new file's path.
+fc_config() {
+	truncate -s 1M "$T/rootfs.img"
+	sed -e "s|\"vmlinux.bin\"|\"$G/hello.elf\"|" -e "s|\"bionic.rootfs.ext4\"|\"$T/rootfs.img\"|" \
+		-e "s|\"tap0\"|\"mvmfc$$\"|" "$REPO/tests/fixtures/firecracker/$1" >"$T/$1" || return 1
+	echo "$T/$1"
+}
+
+@test "Firecracker's 6 valid example configs boot, as firecracker --config-file --no-api would" {
+	need_kvm
+	local f n=0
+	for f in vm_config.json vm_config_network.json vm_config_smt_true.json \
+		vm_config_cpu_template_C3.json vm_config_with_mmdsv1.json vm_config_with_mmdsv2.json; do
+		run "$MVM" --no-api --config-file "$(fc_config "$f")" </dev/null
+		echo "# $f: status $status"
+		assert_success
+		assert_line "bye"
+		assert_line --regexp "^cmdline console=ttyS0 reboot=k panic=1 root=/dev/vda rw "
+		n=$((n + 1))
+	done
+	[ "$n" -eq 6 ]
+}
+
+@test "Firecracker's example configs: its defaults warn about nothing, what is ignored warns" {
+	need_kvm
+	run "$MVM" --config-file "$(fc_config vm_config.json)" </dev/null
+	assert_success
+	refute_output --partial "warning"
+	run "$MVM" --config-file "$(fc_config vm_config_smt_true.json)" </dev/null
+	assert_success
+	assert_output --partial "warning: config: machine-config.smt: not supported, ignored"
+	run "$MVM" --config-file "$(fc_config vm_config_cpu_template_C3.json)" </dev/null
+	assert_success
+	assert_output --partial "warning: config: machine-config.cpu_template: not supported, ignored"
+}
+
+@test "Firecracker's 2 negative example configs are refused, exit 2, naming the missing field" {
+	run "$MVM" --no-api --config-file "$(fc_config vm_config_missing_vcpu_count.json)"
+	assert_failure 2
+	assert_output "mvm-run: config: $T/vm_config_missing_vcpu_count.json: machine-config: vcpu_count is missing"
+	run "$MVM" --no-api --config-file "$(fc_config vm_config_missing_mem_size_mib.json)"
+	assert_failure 2
+	assert_output "mvm-run: config: $T/vm_config_missing_mem_size_mib.json: machine-config: mem_size_mib is missing"
+}
+
+@test "--config: two root drives and a MAC used twice are refused as Firecracker refuses them" {
+	cat >"$T/c.json" <<-JSON
+	{ "boot-source": { "kernel_image_path": "$G/hello.elf" },
+	  "drives": [ { "drive_id": "a", "path_on_host": "/a", "is_root_device": true },
+	              { "drive_id": "b", "path_on_host": "/b", "is_root_device": true } ] }
+	JSON
+	run "$MVM" --config "$T/c.json"
+	assert_failure 2
+	assert_output --partial "drives[1]: a root block device already exists (drive 'a')"
+	cat >"$T/c.json" <<-JSON
+	{ "boot-source": { "kernel_image_path": "$G/hello.elf" },
+	  "network-interfaces": [
+	    { "iface_id": "e0", "host_dev_name": "t0", "guest_mac": "06:00:c0:a8:00:02" },
+	    { "iface_id": "e1", "host_dev_name": "t1", "guest_mac": "06:00:c0:a8:00:02" } ] }
+	JSON
+	run "$MVM" --config "$T/c.json"
+	assert_failure 2
+	assert_output --partial "the MAC address is already in use: 06:00:c0:a8:00:02"
+	run "$MVM" --kernel "$G/hello.elf" --net "t0,mac=06:00:c0:a8:00:02" \
+		--net "t1,mac=06:00:c0:a8:00:02"
+	assert_failure 2
+	assert_output --partial "the MAC address is already in use: 06:00:c0:a8:00:02"
+}
+
+# ---- hostile files and lines -------------------------------------------------------------
+
+@test "--config /dev/zero and a config over 1 MiB are refused at once, memory bounded" {
+	# ulimit -v: the old code read /dev/zero into memory for ever; now it must not even start
+	run bash -c "ulimit -v 1000000; timeout 10 '$MVM' --config /dev/zero"
+	assert_failure 2
+	assert_output "mvm-run: config: /dev/zero: a character device, not a regular file"
+	head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$T/big.json"
+	run timeout 10 "$MVM" --config "$T/big.json"
+	assert_failure 2
+	assert_output "mvm-run: config: $T/big.json: larger than 1048576 bytes"
+}
+
+@test "FIFOs as --kernel, --initrd, --disk or --config are refused at once, not waited on" {
+	mkfifo "$T/fifo"
+	run timeout 10 "$MVM" --config "$T/fifo"
+	assert_failure 2
+	assert_output "mvm-run: config: $T/fifo: a FIFO, not a regular file"
+	run timeout 10 "$MVM" --kernel "$T/fifo" --console none
+	assert_failure 2
+	assert_output "mvm-run: kernel: $T/fifo: a FIFO, not a regular file"
+	need_kvm
+	run timeout 10 "$MVM" --kernel "$G/hello.elf" --initrd "$T/fifo" --console none
+	assert_failure 2
+	assert_output "mvm-run: initrd: $T/fifo: a FIFO, not a regular file"
+	run timeout 10 "$MVM" --kernel "$G/hello.elf" --disk "$T/fifo" --console none
+	assert_failure 2
+	assert_output "mvm-run: devices: disk: $T/fifo: a FIFO, not a regular file"
+}
+
+@test "--cmdline longer than 4095 bytes is an error, never a truncated line" {
+	long=$(head -c 4096 /dev/zero | tr '\0' x)
+	run "$MVM" --kernel "$G/hello.elf" --cmdline "$long"
+	assert_failure 2
+	assert_output "mvm-run: --cmdline: 4096 bytes, the limit is 4095"
+	cat >"$T/c.json" <<-JSON
+	{ "boot-source": { "kernel_image_path": "$G/hello.elf", "boot_args": "${long:0:4090}" },
+	  "drives": [ { "drive_id": "r", "path_on_host": "$T/d.img", "is_root_device": true } ] }
+	JSON
+	truncate -s 1M "$T/d.img"
+	need_kvm
+	# 4090 bytes fit; with " root=/dev/vda rw" they do not: an error, not a cut line
+	run "$MVM" --config "$T/c.json" --console none
+	assert_failure 2
+	assert_output "mvm-run: command line: 4107 bytes, the limit is 4095"
+	run "$MVM" --kernel "$G/hello.elf" --cmdline "${long:0:4095}" --mem 64M </dev/null
+	assert_success
+	assert_line "cmdline ${long:0:4095}"
+}
+
+@test "--huge-pages thp: guest RAM on transparent huge pages (AnonHugePages in smaps)" {
+	need_kvm
+	mode=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled)
+	if [ "$mode" = never ]; then
+		# the host forbids THP: mvm-run says so and does not run on 4K pages instead
+		run "$MVM" --kernel "$G/spin.elf" --huge-pages thp --console none
+		assert_failure 1
+		assert_output --partial "transparent huge pages are disabled on this host"
+		return
+	fi
+	"$MVM" --kernel "$G/spin.elf" --huge-pages thp --mem 64M --console "$T/console" \
+		</dev/null 2>"$T/err" &
+	pid=$!
+	for _ in $(seq 250); do grep -q spinning "$T/console" 2>/dev/null && break; sleep 0.02; done
+	# the guest RAM mapping: 64 MiB exactly; its AnonHugePages in kB
+	thp=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { size = "" } /^Size:/ { size = $2 }
+		/^AnonHugePages:/ && size == 65536 { print $2 }' "/proc/$pid/smaps")
+	kill "$pid"
+	wait "$pid" || true
+	echo "# AnonHugePages of the 64 MiB guest RAM mapping: ${thp:-none} kB"
+	grep -q spinning "$T/console"
+	[ -n "$thp" ] || fail "no 64 MiB mapping with AnonHugePages in /proc/$pid/smaps"
+	[ "$thp" -gt 0 ] || fail "guest RAM has no transparent huge page"
+	# config spelling: huge_pages "Transparent" means the same
+	cat >"$T/c.json" <<-JSON
+	{ "boot-source": { "kernel_image_path": "$G/hello.elf" },
+	  "machine-config": { "vcpu_count": 1, "mem_size_mib": 64, "huge_pages": "Transparent" } }
+	JSON
+	run "$MVM" --config "$T/c.json" </dev/null
+	assert_success
+	assert_line "bye"
 }

@@ -24,10 +24,16 @@ setup() {
 	assert_output --regexp '^vfio-bind [0-9]+\.[0-9]+\.[0-9]+$'
 }
 
-@test "an unknown option is a usage error (2)" {
+@test "an unknown option is a usage error (2), in one line" {
 	run vfio-bind --frobnicate
 	assert_failure 2
-	assert_output --partial "vfio-bind: --frobnicate: unknown option"
+	assert_output "vfio-bind: --frobnicate: unknown option (see 'vfio-bind --help')"
+}
+
+@test "an empty DEVICE says which argument is wrong" {
+	run vfio-bind --sysfs-root "$SNAP" --dry-run ''
+	assert_failure 2
+	assert_output "vfio-bind: DEVICE '': not a PCI address or vendor:device ID (expected e.g. 0000:03:00.0, 03:00.0 or 10de:2330)"
 }
 
 @test "no device is a usage error (2)" {
@@ -39,13 +45,13 @@ setup() {
 @test "malformed address zz:00.0 is rejected with exit 2" {
 	run vfio-bind --sysfs-root "$SNAP" --dry-run zz:00.0
 	assert_failure 2
-	assert_output "vfio-bind: zz:00.0: not a PCI address (expected [DOMAIN:]BUS:DEVICE.FUNCTION, e.g. 0000:03:00.0 or 03:00.0)"
+	assert_output "vfio-bind: DEVICE 'zz:00.0': not a PCI address (expected [DOMAIN:]BUS:DEVICE.FUNCTION, e.g. 0000:03:00.0 or 03:00.0)"
 }
 
 @test "out-of-range address 0000:00:99.9 names the bad field" {
 	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:99.9
 	assert_failure 2
-	assert_output --partial "0000:00:99.9: device 0x99 is out of range (00-1f)"
+	assert_output --partial "'0000:00:99.9': device 0x99 is out of range (00-1f)"
 }
 
 @test "a nonexistent device is exit 2" {
@@ -240,6 +246,29 @@ setup() {
 	assert_failure 1
 	assert_output --partial "state line 1: expected 'BDF DRIVER [numvfs=N] [autoprobe=0|1]'"
 	[ "$(cat "$VFIO_BIND_STATE_DIR/state")" = garbage ]
+}
+
+@test "a state file's control bytes reach the message escaped, never raw" {
+	mkdir -p "$VFIO_BIND_STATE_DIR"
+	printf '\033]0;owned\007\033[2J x\n' >"$VFIO_BIND_STATE_DIR/state"
+	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	assert_failure 1
+	assert_output --partial "state line 1: expected 'BDF DRIVER [numvfs=N] [autoprobe=0|1]', got '\\x1b]0;owned\\x07\\x1b[2J x'"
+	# no ESC (0x1b) nor BEL (0x07) byte anywhere in what was printed
+	[ "$(printf '%s' "$output" | tr -d -c '\033\007' | wc -c)" -eq 0 ]
+}
+
+@test "a FIFO as the state file is refused, not waited on" {
+	mkdir -p "$VFIO_BIND_STATE_DIR"
+	mkfifo "$VFIO_BIND_STATE_DIR/state"
+	run timeout 10 vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	assert_failure 1
+	assert_output --partial "$VFIO_BIND_STATE_DIR/state: a FIFO, not a regular file"
+	# a FIFO as the lock file: a read-only look opens it without waiting for a writer
+	rm "$VFIO_BIND_STATE_DIR/state"
+	mkfifo "$VFIO_BIND_STATE_DIR/lock"
+	run timeout 10 vfio-bind --sysfs-root "$SNAP" --status
+	assert_success
 }
 
 @test "VFIO_BIND_FAULT must be well formed" {

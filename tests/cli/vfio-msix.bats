@@ -137,3 +137,16 @@ msix 0xb0 yes no 9 0 0x00b90000 0 0x00ba0000"
 	assert_failure 1
 	assert_output --partial "/nonexistent"
 }
+
+@test "--pci-dump: a FIFO is refused at once, not waited on" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	run timeout 10 vfio-msix info --pci-dump "$BATS_TEST_TMPDIR/fifo" 00:04.0
+	assert_failure 1
+	assert_output "vfio-msix: $BATS_TEST_TMPDIR/fifo: a FIFO, not a regular file"
+}
+
+@test "an empty DEVICE is named as the DEVICE argument" {
+	run vfio-msix info --pci-dump "$LAB" ''
+	assert_failure 2
+	assert_output "vfio-msix: DEVICE '': not a PCI address (empty)"
+}

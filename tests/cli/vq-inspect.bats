@@ -508,3 +508,17 @@ EOF
 	assert_success
 	assert_line "avail_idx 3"
 }
+
+@test "--mem: a 0-byte file is an error, not SIGBUS; a FIFO is refused, not waited on" {
+	: >"$BATS_TEST_TMPDIR/empty"
+	run vq-inspect status --mem "$BATS_TEST_TMPDIR/empty@0+0x10000" --size 8 --desc 0x1000 \
+		--avail 0x2000 --used 0x3000
+	assert_failure 2
+	assert_output "vq-inspect: --mem: $BATS_TEST_TMPDIR/empty: offset 0x0 size 0x10000 is past the end of the file (0x0 bytes)"
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	# timeout: the old code blocked in open(2) for ever (status 124 here)
+	run timeout 10 vq-inspect status --mem "$BATS_TEST_TMPDIR/fifo@0+0x10000" --size 8 \
+		--desc 0x1000 --avail 0x2000 --used 0x3000
+	assert_failure 2
+	assert_output "vq-inspect: --mem: $BATS_TEST_TMPDIR/fifo: a FIFO, not a regular file"
+}

@@ -2,7 +2,10 @@
 #include "check.h"
 #include "guestmem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 TEST(add_rejects)
@@ -177,6 +180,36 @@ TEST(process_memory)
 	guestmem_close(&gm);
 }
 
+/*
+ * A 0-byte file given a size used to be mapped past its end (the size check was skipped for
+ * size 0, meant for /proc/PID/mem): SIGBUS on the first read. A FIFO is refused, not waited on.
+ */
+TEST(empty_file_and_fifo)
+{
+	char path[] = "/tmp/test_guestmem.XXXXXX";
+	char fifo[64];
+	struct guestmem gm;
+	struct err e = { 0 };
+	int fd = mkstemp(path);
+
+	REQUIRE(fd >= 0);
+	close(fd);
+	guestmem_init(&gm);
+	CHECK_EQ_I(guestmem_add_file(&gm, path, 0, 0, 0x10000, &e), -EINVAL);
+	CHECK(strstr(e.msg, "past the end of the file (0x0 bytes)") != NULL);
+	CHECK_EQ_I(guestmem_add_file(&gm, path, 0, 0, 0, &e), -EINVAL);
+	CHECK_EQ_U(gm.nr_regions, 0);
+	unlink(path);
+	snprintf(fifo, sizeof(fifo), "%s.fifo", path);
+	REQUIRE(mkfifo(fifo, 0600) == 0);
+	alarm(10); /* a hang ends the binary: a failure */
+	CHECK_EQ_I(guestmem_add_file(&gm, fifo, 0, 0, 0x1000, &e), -EINVAL);
+	CHECK(strstr(e.msg, "a FIFO, not a regular file") != NULL);
+	alarm(0);
+	unlink(fifo);
+	guestmem_close(&gm);
+}
+
 int main(void)
 {
 	RUN(add_rejects);
@@ -184,5 +217,6 @@ int main(void)
 	RUN(prop_translate_random);
 	RUN(files_and_layout);
 	RUN(process_memory);
+	RUN(empty_file_and_fifo);
 	return CHECK_MAIN_END();
 }

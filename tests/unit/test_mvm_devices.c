@@ -303,6 +303,134 @@ TEST(default_cmdline_nomodule)
 	CHECK(strstr(" " VMCONFIG_DEFAULT_CMDLINE " ", " nomodule ") != NULL);
 }
 
+#define BOOT "{\"boot-source\":{\"kernel_image_path\":\"/k\"},"
+#define MC   "\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64"
+
+static char last_warning[256];
+
+static void warn_keep(void *arg, const char *msg)
+{
+	(void)arg;
+	warnings++;
+	snprintf(last_warning, sizeof(last_warning), "%s", msg);
+}
+
+/* Parse text into a fresh c; the return code, the message in e. */
+static int parse(struct vmconfig *c, const char *text, struct err *e)
+{
+	vmconfig_init(c);
+	warnings = 0;
+	last_warning[0] = '\0';
+	return vmconfig_parse_json(c, text, warn_keep, NULL, e);
+}
+
+/*
+ * Firecracker's machine-config (vmm_config/machine_config.rs): vcpu_count and mem_size_mib are
+ * required; huge_pages "Transparent" is THP. Values equal to Firecracker's defaults configure
+ * nothing and warn about nothing; other values of what mvm-run does not implement are warned.
+ */
+TEST(config_firecracker_machine)
+{
+	struct vmconfig c;
+	struct err e = { 0 };
+
+	CHECK_EQ_I(parse(&c, BOOT MC ",\"huge_pages\":\"Transparent\"}}", &e), 0);
+	CHECK_EQ_I(c.mem_backing, DMA_BACKING_THP);
+	vmconfig_free(&c);
+	CHECK_EQ_I(parse(&c, BOOT "\"machine-config\":{\"mem_size_mib\":64}}", &e), -EINVAL);
+	CHECK(strstr(e.msg, "machine-config: vcpu_count is missing") != NULL);
+	vmconfig_free(&c);
+	CHECK_EQ_I(parse(&c, BOOT "\"machine-config\":{\"vcpu_count\":2}}", &e), -EINVAL);
+	CHECK(strstr(e.msg, "machine-config: mem_size_mib is missing") != NULL);
+	vmconfig_free(&c);
+	CHECK_EQ_I(parse(&c,
+			 BOOT MC ",\"track_dirty_pages\":false,\"cpu_template\":\"None\"},"
+				 "\"drives\":[{\"drive_id\":\"r\",\"path_on_host\":\"/r\","
+				 "\"cache_type\":\"Unsafe\",\"io_engine\":\"Sync\"}]}",
+			 &e),
+		   0);
+	CHECK_EQ_U(warnings, 0);
+	vmconfig_free(&c);
+	CHECK_EQ_I(parse(&c,
+			 BOOT MC ",\"track_dirty_pages\":true},"
+				 "\"drives\":[{\"drive_id\":\"r\",\"path_on_host\":\"/r\","
+				 "\"cache_type\":\"Writeback\",\"io_engine\":\"Async\"}]}",
+			 &e),
+		   0);
+	CHECK_EQ_U(warnings, 3);
+	vmconfig_free(&c);
+}
+
+/*
+ * Firecracker's rules for several drives and interfaces (vmm_config/drive.rs insert,
+ * vmm_config/net.rs build): a second root device is refused, a drive_id or iface_id seen before
+ * replaces the earlier one, a guest_mac another interface has is refused.
+ */
+TEST(config_firecracker_duplicates)
+{
+	struct vmconfig c;
+	struct err e = { 0 };
+
+	CHECK_EQ_I(parse(&c,
+			 BOOT
+			 "\"drives\":[{\"drive_id\":\"a\",\"path_on_host\":\"/a\","
+			 "\"is_root_device\":true},{\"drive_id\":\"b\",\"path_on_host\":\"/b\","
+			 "\"is_root_device\":true}]}",
+			 &e),
+		   -EEXIST);
+	CHECK(strstr(e.msg, "drives[1]: a root block device already exists (drive 'a')") != NULL);
+	vmconfig_free(&c);
+	/* the same id: an update, the later path wins, still one root disk first */
+	CHECK_EQ_I(parse(&c,
+			 BOOT
+			 "\"drives\":[{\"drive_id\":\"d\",\"path_on_host\":\"/d\"},"
+			 "{\"drive_id\":\"a\",\"path_on_host\":\"/a\",\"is_root_device\":true},"
+			 "{\"drive_id\":\"d\",\"path_on_host\":\"/d2\",\"is_read_only\":true}]}",
+			 &e),
+		   0);
+	CHECK_EQ_U(c.nr_disks, 2);
+	CHECK_STR(c.disk[0].path, "/a");
+	CHECK_STR(c.disk[1].path, "/d2");
+	CHECK(c.disk[1].read_only);
+	CHECK(strstr(last_warning, "drive_id 'd' again") != NULL);
+	vmconfig_free(&c);
+	/* a non-root drive updated into the root: moves to the front */
+	CHECK_EQ_I(parse(&c,
+			 BOOT
+			 "\"drives\":[{\"drive_id\":\"a\",\"path_on_host\":\"/a\"},"
+			 "{\"drive_id\":\"b\",\"path_on_host\":\"/b\"},"
+			 "{\"drive_id\":\"b\",\"path_on_host\":\"/b2\",\"is_root_device\":true}]}",
+			 &e),
+		   0);
+	CHECK_EQ_U(c.nr_disks, 2);
+	CHECK_STR(c.disk[0].path, "/b2");
+	CHECK(c.disk[0].root);
+	CHECK_STR(c.disk[1].path, "/a");
+	vmconfig_free(&c);
+	CHECK_EQ_I(parse(&c,
+			 BOOT
+			 "\"network-interfaces\":[{\"iface_id\":\"e0\",\"host_dev_name\":\"t0\","
+			 "\"guest_mac\":\"06:00:00:00:00:01\"},{\"iface_id\":\"e1\","
+			 "\"host_dev_name\":\"t1\",\"guest_mac\":\"06:00:00:00:00:01\"}]}",
+			 &e),
+		   -EEXIST);
+	CHECK(strstr(e.msg, "the MAC address is already in use: 06:00:00:00:00:01") != NULL);
+	vmconfig_free(&c);
+	CHECK_EQ_I(parse(&c,
+			 BOOT
+			 "\"network-interfaces\":[{\"iface_id\":\"e0\",\"host_dev_name\":\"t0\","
+			 "\"guest_mac\":\"06:00:00:00:00:01\"},{\"iface_id\":\"e0\","
+			 "\"host_dev_name\":\"t1\",\"guest_mac\":\"06:00:00:00:00:01\"}]}",
+			 &e),
+		   0);
+	CHECK_EQ_U(c.nr_nets, 1);
+	CHECK_STR(c.net[0].tap, "t1");
+	/* and on the command line */
+	CHECK_EQ_I(vmconfig_add_net(&c, "t2,mac=06:00:00:00:00:01", &e), -EEXIST);
+	CHECK_EQ_I(vmconfig_add_net(&c, "t2,mac=06:00:00:00:00:02", &e), 0);
+	vmconfig_free(&c);
+}
+
 /* Our additions to Firecracker's file: "vfio" devices and machine-config.huge_pages. */
 TEST(config_vfio_and_huge_pages)
 {
@@ -317,7 +445,7 @@ TEST(config_vfio_and_huge_pages)
 		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"vfio\": {\"bdf\": \"x\"}}",
 		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, \"vfio\": [{\"bdf\": \"x\", \"rom\": 1}]}",
 		"{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
-		" \"machine-config\": {\"huge_pages\": \"4M\"}}",
+		" \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"4M\"}}",
 	};
 	struct vmconfig c;
 	struct err e = { 0 };
@@ -353,6 +481,8 @@ int main(void)
 	RUN(config_specs);
 	RUN(config_firecracker_json);
 	RUN(config_firecracker_noops);
+	RUN(config_firecracker_machine);
+	RUN(config_firecracker_duplicates);
 	RUN(default_cmdline_nomodule);
 	RUN(config_vfio_and_huge_pages);
 	return CHECK_MAIN_END();

@@ -285,7 +285,7 @@ TEST(builder_bad_input_is_input)
 	cfg.kernel = "/";
 	CHECK_EQ_I(build_fails(&cfg, KVM_DEV, NULL, 0, &e), -EINVAL);
 	CHECK_EQ_I(e.kind, ERR_INPUT);
-	CHECK_STR(e.msg, "kernel: /: not a regular file");
+	CHECK_STR(e.msg, "kernel: /: a directory, not a regular file");
 	cfg.initrd = "/nonexistent/initrd";
 	CHECK_EQ_I(build_fails(&cfg, KVM_DEV, k, n, &e), -ENOENT);
 	CHECK_EQ_I(e.kind, ERR_INPUT);

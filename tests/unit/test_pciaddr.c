@@ -84,7 +84,7 @@ TEST(selectors)
 	CHECK_EQ_I(pci_sel_parse("10de:233", &s, &e), -EINVAL);
 	CHECK_EQ_I(pci_sel_parse("10de:23300", &s, &e), -EINVAL);
 	CHECK_EQ_I(pci_sel_parse("nvidia", &s, &e), -EINVAL);
-	CHECK(strstr(e.msg, "nvidia: not a PCI address or vendor:device ID") != NULL);
+	CHECK(strstr(e.msg, "'nvidia': not a PCI address or vendor:device ID") != NULL);
 	CHECK_EQ_I(pci_sel_parse("", &s, &e), -EINVAL);
 }
 
