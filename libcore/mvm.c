@@ -173,6 +173,9 @@ static int boot_tables(struct mvm *m, unsigned cpus, const struct image *kernel,
 			(struct boot_acpi_dev){ vmdev_mmio_gpa(i), VMDEV_MMIO_SIZE, vmdev_irq(i) };
 	if (boot_acpi_write(&m->vm.ram, cpus, adev, m->devs.n, &rsdp, e))
 		return err_prefix(e, "ACPI tables");
+	/* With passthrough, ECAM reaches extended config space (pci_ecam.c). */
+	if (m->pt.vm && boot_acpi_add_mcfg(&m->vm.ram, rsdp, PCI_ECAM_GPA, PCI_ECAM_BUSES - 1, e))
+		return err_prefix(e, "ACPI tables");
 	img = (struct boot_image){ kernel->data, kernel->size, initrd->data,
 				   initrd->size, m->cmdline,   rsdp };
 	if (boot_load(&m->vm.ram, &img, &m->boot, e))

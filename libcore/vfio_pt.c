@@ -457,7 +457,7 @@ static void cfg_write(void *dev, unsigned off, unsigned len, uint32_t val)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static const struct pci_fn_ops pt_cfg_ops = { cfg_read, cfg_write };
+static const struct pci_fn_ops pt_cfg_ops = { .cfg_read = cfg_read, .cfg_write = cfg_write };
 
 /* ---- setup and teardown ------------------------------------------------------------------- */
 
@@ -487,6 +487,8 @@ int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 	s->mmio64_base = s->alloc.mmio64.base;
 	s->mmio64_size = s->alloc.mmio64.end - s->alloc.mmio64.base;
 	rc = pci_host_init(&s->host, &vm->pio, e);
+	if (!rc)
+		rc = pci_ecam_init(&s->host, &vm->mmio, e);
 	if (!rc)
 		rc = vm_bus_register(&vm->mmio, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE,
 				     &win32_ops, s, "pci-mmio32", e);
