@@ -654,7 +654,6 @@ static void pt_free(struct vfio_pt *p)
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
 		unsigned *slot_out, struct err *e)
 {
-	static const uint16_t hide_ext[] = { 0x0010 /* SR-IOV */, 0x0015 /* resizable BAR */, 0 };
 	uint8_t *cfg = calloc(1, VPCI_CFG_SIZE);
 	struct vpci_bar vb[6];
 	struct vfio_pt *p = calloc(1, sizeof(*p));
@@ -705,7 +704,7 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	find_msi_caps(p, cfg);
 	rc = place_bars(p, cfg, vb, e);
 	if (!rc)
-		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, NULL, hide_ext, e);
+		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, NULL, vpci_hidden_ext_caps, e);
 	if (rc)
 		goto fail;
 	if (p->msix_cap) {

@@ -63,11 +63,21 @@ struct vpci_cfg {
 };
 
 /*
+ * The extended capabilities a guest does not see (0-terminated): SR-IOV, ATS, PRI, PASID, ACS
+ * (host and IOMMU business) and AER (the host handles the device's errors). Resizable BAR stays
+ * visible, read-only, at the current sizes.
+ */
+extern const uint16_t vpci_hidden_ext_caps[];
+
+/*
  * Build the shadow from the device's config space (its first 256 or 4096 bytes as read through
  * VFIO) and the BARs as probed and placed by the VMM. Capabilities whose ID is in hide (a
- * 0-terminated list of standard capability IDs) are unlinked from the list; extended ones in
- * hide_ext (0-terminated) read as the null capability, keeping the chain. MSI and MSI-X
- * control (and MSI's address and data) are emulated: the VMM programs interrupts itself.
+ * 0-terminated list of standard capability IDs) are unlinked from the list, and so are extended
+ * ones in hide_ext (0-terminated; the first, at 0x100, reads as ID 0 keeping its next pointer);
+ * resizable BARs read their current size only, read-only. A PCIe capability saying "root
+ * complex integrated endpoint" says endpoint: the guest sees the function behind a root port
+ * (pcie_port.c). MSI and MSI-X control (and MSI's address and data) are emulated: the VMM
+ * programs interrupts itself.
  */
 int vpci_cfg_init(struct vpci_cfg *c, const uint8_t *config, unsigned config_len,
 		  const struct vpci_bar bars[6], const uint8_t *hide, const uint16_t *hide_ext,
