@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "pcie_port.h"
 
 #define PAGE	   4096ull
 #define MSIX_ENTRY 16
@@ -36,7 +37,8 @@ struct pt_vec {
 struct vfio_pt {
 	struct vfio_pt_set *set;
 	struct vfio_dev *dev;
-	unsigned slot;
+	unsigned slot; /* of its root port on bus 0; the function is at slot:00.0 */
+	struct pcie_port port;
 	struct vpci_cfg cfg;
 	unsigned cfg_size;
 	struct pt_bar bar[6];
@@ -591,7 +593,13 @@ static int place_bars(struct vfio_pt *p, const uint8_t *cfg, struct vpci_bar *vb
 
 		vb[b].size = p->bar[b].size;
 		vb[b].flags = p->bar[b].flags;
-		rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, vb[b].flags, &vb[b].gpa, e);
+		/* A non-prefetchable BAR must lie in the root port's 32-bit window: below 4 GiB
+		 * even when 64-bit, where it fits (as SeaBIOS places them). */
+		rc = -ENOSPC;
+		if ((vb[b].flags & (VPCI_BAR_64 | VPCI_BAR_PREFETCH)) == VPCI_BAR_64)
+			rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, 0, &vb[b].gpa, NULL);
+		if (rc)
+			rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, vb[b].flags, &vb[b].gpa, e);
 		if (rc)
 			return err_prefix(e, "%s: BAR%d", vfio_dev_bdf(p->dev), b);
 	}
@@ -702,7 +710,9 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	if (rc)
 		goto fail;
 	find_msi_caps(p, cfg);
+	pcie_port_align_alloc(&s->alloc); /* its root port's windows are its own */
 	rc = place_bars(p, cfg, vb, e);
+	pcie_port_align_alloc(&s->alloc);
 	if (!rc)
 		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, NULL, vpci_hidden_ext_caps, e);
 	if (rc)
@@ -728,7 +738,7 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 			rc = bar_map(p, b, p->cfg.bar[b].gpa, true, e);
 	}
 	if (!rc)
-		rc = pci_host_add(&s->host, 0, &pt_cfg_ops, p, &p->slot, e);
+		rc = pcie_port_plug(&p->port, &s->host, &pt_cfg_ops, p, p->cfg.bar, &p->slot, e);
 	if (rc)
 		goto fail;
 	s->dev[s->n++] = p;

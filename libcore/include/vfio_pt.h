@@ -47,8 +47,8 @@ int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e);
  * set's one IOMMU (the first device opens it with backend; the others join it, and backend is
  * then ignored), reset it, map all guest RAM at IOVA = GPA once for every device, size its BARs
  * and place them in guest windows, build its config shadow and map the mmappable parts of its
- * BARs as KVM memory slots (around the MSI-X table and PBA, which are emulated). *slot_out: its
- * slot on bus 0.
+ * BARs as KVM memory slots (around the MSI-X table and PBA, which are emulated). The guest sees
+ * it at S:00.0 behind a PCIe root port at 00:S.0 (pcie_port.h); *slot_out gets S.
  */
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
 		unsigned *slot_out, struct err *e);
