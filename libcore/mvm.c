@@ -147,7 +147,8 @@ static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 	if (vfio_pt_setup(&m->pt, &m->vm, e))
 		return err_prefix(e, "passthrough");
 	for (unsigned i = 0; i < c->vm->nr_vfio; i++)
-		if (vfio_pt_add(&m->pt, &c->vfio[i], c->vfio_backend, NULL, e))
+		if (vfio_pt_add_opts(&m->pt, &c->vfio[i], c->vfio_backend,
+				     c->vfio_opts ? &c->vfio_opts[i] : NULL, NULL, e))
 			return err_prefix(e, "passthrough");
 	m->pt_setup_ms = (clock_now_s() - t0) * 1e3;
 	while ((off = strstr(m->cmdline, "pci=off")))

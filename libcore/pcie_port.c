@@ -109,7 +109,7 @@ static void span_add(struct span *s, uint64_t lo, uint64_t size, uint64_t grain)
  * prefetchable window, the rest in the 32-bit memory window (which cannot reach above 4 GiB:
  * such a BAR is left for the guest to reassign). Empty windows have base above limit.
  */
-static void windows(struct pcie_port *p, const struct vpci_bar bars[6])
+static void windows(struct pcie_port *p, const struct vpci_bar bars[6], const struct vpci_bar *rom)
 {
 	struct span io = { 1, 0 }, mem = { 1, 0 }, pref = { 1, 0 };
 	uint8_t *c = p->cfg;
@@ -126,6 +126,8 @@ static void windows(struct pcie_port *p, const struct vpci_bar bars[6])
 		else if (b->gpa + b->size <= VM_4G_GPA)
 			span_add(&mem, b->gpa, b->size, MEM_GRAIN);
 	}
+	if (rom && rom->size) /* a 32-bit memory BAR, never prefetchable */
+		span_add(&mem, rom->gpa, rom->size, MEM_GRAIN);
 	if (io.lo > io.hi)
 		io = (struct span){ 0xf000, 0x0fff };
 	if (mem.lo > mem.hi)
@@ -178,7 +180,8 @@ static const struct pci_fn_ops port_ops = {
 };
 
 int pcie_port_plug(struct pcie_port *p, struct pci_host *h, const struct pci_fn_ops *ops, void *dev,
-		   const struct vpci_bar bars[6], unsigned *slot_out, struct err *e)
+		   const struct vpci_bar bars[6], const struct vpci_bar *rom, unsigned *slot_out,
+		   struct err *e)
 {
 	unsigned slot;
 	int rc;
@@ -194,7 +197,7 @@ int pcie_port_plug(struct pcie_port *p, struct pci_host *h, const struct pci_fn_
 	}
 	header(p, slot);
 	pcie_cap(p, slot);
-	windows(p, bars);
+	windows(p, bars, rom);
 	p->child_ops = ops;
 	p->child = dev;
 	if (slot_out)

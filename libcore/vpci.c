@@ -437,3 +437,33 @@ unsigned vpci_cfg_find_cap(const struct vpci_cfg *c, uint8_t id)
 	}
 	return 0;
 }
+
+int vpci_cfg_set_rom(struct vpci_cfg *c, uint64_t size, uint64_t gpa, struct err *e)
+{
+	uint32_t mask;
+
+	if (!is_pow2(size) || size < 2048 || size > (16u << 20) || (gpa & (size - 1)) ||
+	    gpa + size > (1ull << 32))
+		return err_set(e, EINVAL, "expansion ROM of 0x%llx bytes at 0x%llx is not valid",
+			       (unsigned long long)size, (unsigned long long)gpa);
+	/* The address bits below the size read 0 whatever is written: writing all ones reads
+	 * back the size, as sizing expects. Bit 0 enables decoding. */
+	mask = (uint32_t) ~(size - 1) | 1u;
+	c->rom_size = size;
+	wr32(&c->shadow[CFG_ROM], (uint32_t)gpa);
+	for (unsigned i = 0; i < 4; i++) {
+		c->emulated[CFG_ROM + i] = 1;
+		c->wmask[CFG_ROM + i] = (uint8_t)(mask >> (8 * i));
+	}
+	return 0;
+}
+
+bool vpci_cfg_rom_at(const struct vpci_cfg *c, uint64_t *gpa)
+{
+	uint32_t reg = rd32(&c->shadow[CFG_ROM]);
+
+	if (!c->rom_size || !(reg & 1))
+		return false;
+	*gpa = reg & ~(uint32_t)(c->rom_size - 1);
+	return true;
+}

@@ -22,11 +22,12 @@ struct pcie_port {
 
 /*
  * Put a root port at the first free slot S of bus 0 with the function (ops, dev) at S:00.0 and
- * windows covering bars (as placed, vpci.h). *slot_out gets S. -ENOSPC when no slot is left
- * whose bus ECAM reaches (layout.h: PCI_ECAM_BUSES).
+ * windows covering bars and the expansion ROM (as placed, vpci.h; rom may be NULL). *slot_out
+ * gets S. -ENOSPC when no slot is left whose bus ECAM reaches (layout.h: PCI_ECAM_BUSES).
  */
 int pcie_port_plug(struct pcie_port *p, struct pci_host *h, const struct pci_fn_ops *ops, void *dev,
-		   const struct vpci_bar bars[6], unsigned *slot_out, struct err *e);
+		   const struct vpci_bar bars[6], const struct vpci_bar *rom, unsigned *slot_out,
+		   struct err *e);
 
 /*
  * Round the allocator's free addresses up to the windows' granularity (1 MiB memory, 4 KiB

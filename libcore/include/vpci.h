@@ -59,7 +59,8 @@ struct vpci_cfg {
 	uint8_t emulated[VPCI_CFG_SIZE]; /* 1: the byte is served from the shadow */
 	uint8_t wmask[VPCI_CFG_SIZE];	 /* bits of emulated bytes the guest may change */
 	struct vpci_bar bar[6];		 /* by register: a 64-bit BAR's upper register is empty */
-	bool sizing[6]; /* register r holds all ones: it reads back the size mask */
+	bool sizing[6];	   /* register r holds all ones: it reads back the size mask */
+	uint64_t rom_size; /* expansion ROM BAR: 0 none (register 0x30 reads 0) */
 };
 
 /*
@@ -99,6 +100,16 @@ uint32_t vpci_cfg_read(const struct vpci_cfg *c, unsigned off, unsigned len, uin
  */
 unsigned vpci_cfg_write(struct vpci_cfg *c, unsigned off, unsigned len, uint32_t val,
 			unsigned *pass_mask);
+
+/*
+ * Give the function an expansion ROM BAR of size bytes (a power of two, 2 KiB to 16 MiB) at gpa
+ * (aligned to size, below 4 GiB), disabled. The guest sizes, moves and enables it through
+ * register 0x30 (PCI Local Bus 3.0, 6.2.5.2); its contents are read-only, served by the VMM.
+ * -EINVAL.
+ */
+int vpci_cfg_set_rom(struct vpci_cfg *c, uint64_t size, uint64_t gpa, struct err *e);
+/* Where the guest has the ROM while it is enabled: true and *gpa, or false (none, disabled). */
+bool vpci_cfg_rom_at(const struct vpci_cfg *c, uint64_t *gpa);
 
 /* Offset of capability id in the shadow's (visible) list, 0 when absent or hidden. */
 unsigned vpci_cfg_find_cap(const struct vpci_cfg *c, uint8_t id);

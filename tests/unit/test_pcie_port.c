@@ -109,7 +109,7 @@ TEST(root_port_header_and_bus)
 	f.cfg[0] = 0x36, f.cfg[1] = 0x1b, f.cfg[2] = 0x10, f.cfg[3] = 0x00;
 	REQUIRE(pci_host_init(&h, NULL, &e) == 0);
 	REQUIRE(pci_ecam_init(&h, &mmio, &e) == 0);
-	REQUIRE(pcie_port_plug(&port, &h, &fake_ops, &f, bars, &slot, &e) == 0);
+	REQUIRE(pcie_port_plug(&port, &h, &fake_ops, &f, bars, NULL, &slot, &e) == 0);
 	CHECK_EQ_U(slot, 1);
 	/* 00:01.0: a PCI-to-PCI bridge with a type 1 header, 1b36:000c. */
 	CHECK_EQ_U(rd(&mmio, ecam(0, 1, 0, 0), 4), 0x000c1b36);
@@ -204,8 +204,8 @@ TEST(prop_windows_cover_and_apart)
 					i++;
 			}
 			pcie_port_align_alloc(&a);
-			REQUIRE(pcie_port_plug(&port[d], &h, &fake_ops, &f, bars[d], NULL, &e) ==
-				0);
+			REQUIRE(pcie_port_plug(&port[d], &h, &fake_ops, &f, bars[d], NULL, NULL,
+					       &e) == 0);
 			w[d] = decode(&mmio, d + 1);
 			for (int i = 0; i < 6; i++)
 				if (bars[d][i].size && !covered(&w[d], &bars[d][i])) {
