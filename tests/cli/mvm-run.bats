@@ -29,7 +29,7 @@ need_kvm() {
 	assert_line "hello from the PVH guest"
 	assert_line "magic 0x336ec578"
 	assert_line "cmdline hello=world"
-	assert_line --regexp '^memmap entries 3 ram_kib 65[0-9]{3}$'
+	assert_line --regexp '^memmap entries 4 ram_kib 65[0-9]{3}$' # RAM, EBDA, RAM, ECAM (reserved)
 	assert_line "bye"
 }
 
