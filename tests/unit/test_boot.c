@@ -125,7 +125,7 @@ TEST(elf_pvh_loads_and_fills_start_info)
 		uint32_t entries = rd32(&ram, BOOT_PVH_INFO_GPA + 48);
 		uint64_t ram_bytes = 0;
 
-		CHECK_EQ_U(entries, 3);
+		CHECK_EQ_U(entries, 4); /* RAM, EBDA, RAM from 1 MiB, ECAM (reserved) */
 		for (uint32_t i = 0; i < entries; i++)
 			if (rd32(&ram, mm + 24 * i + 16) == 1)
 				ram_bytes += rd64(&ram, mm + 24 * i + 8);
@@ -163,7 +163,7 @@ TEST(elf64_linux_boot_protocol)
 	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x210, 1), 0xff);
 	CHECK_EQ_U(rd32(&ram, BOOT_ZERO_PAGE_GPA + 0x228), BOOT_CMDLINE_GPA);
 	CHECK_STR((const char *)vm_ram_hva(&ram, BOOT_CMDLINE_GPA, 1), "root=/dev/vda");
-	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x1e8, 1), 3);
+	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x1e8, 1), 4); /* + ECAM */
 	CHECK_EQ_U(rd64(&ram, BOOT_ZERO_PAGE_GPA + 0x2d0 + 20 * 2), 0x100000);
 	CHECK_EQ_U(rd64(&ram, BOOT_ZERO_PAGE_GPA + 0x2d0 + 20 * 2 + 8), (128 << 20) - 0x100000);
 	/* page tables: PML4 → PDPT → 4 PDs of 2 MiB pages, identity */
