@@ -84,7 +84,7 @@ int vfio_pt_add_opts(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_
  * unmaps guest RAM); the devices stay on vfio-pci. */
 void vfio_pt_teardown(struct vfio_pt_set *s);
 
-/* A line per device, for -v and tests: "BDF slot N BARi@GPA/SIZE ... msix N". */
+/* A line per device, for -v and tests: "BDF slot N BARi@GPA/SIZE ... ROM@GPA/SIZE msix N". */
 int vfio_pt_describe(struct vfio_pt_set *s, unsigned i, char *buf, size_t len);
 
 #endif
