@@ -344,7 +344,7 @@ int vpci_cfg_init(struct vpci_cfg *c, const uint8_t *config, unsigned config_len
 		}
 	}
 	emulate(c, CFG_BAR0, 24, 0xff);
-	emulate(c, CFG_ROM, 4, 0); /* no expansion ROM for the guest */
+	emulate(c, CFG_ROM, 4, 0); /* no expansion ROM until vpci_cfg_set_rom */
 	memset(&c->shadow[CFG_ROM], 0, 4);
 	emulate(c, CFG_INT_LINE, 1, 0xff);
 	sync_bars(c);
