@@ -22,7 +22,8 @@ struct monitor {
 	struct vmconfig cfg;
 	const char *kvm_dev;
 	bool seccomp;
-	struct pci_addr vfio[VFIO_PT_MAX]; /* the config's devices, resolved */
+	struct pci_addr vfio[VFIO_PT_MAX];	    /* the config's devices, resolved */
+	struct vfio_pt_opts vfio_opts[VFIO_PT_MAX]; /* and their options (,rom=) */
 	enum vfio_backend vfio_backend;
 	int console_fd;
 	struct termios saved_tty;
@@ -169,8 +170,9 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "TAP[,mac=MAC]" },
 		{ "rng", 0, POPT_ARG_NONE, &rng, 0, "virtio-rng entropy device", NULL },
 		{ "vfio", 0, POPT_ARG_ARGV, &vfios, 0,
-		  "pass a PCI device through (bound to vfio-pci, see vfio-bind; repeatable)",
-		  "BDF" },
+		  "pass a PCI device through (bound to vfio-pci, see vfio-bind; repeatable); rom=FILE"
+		  " serves its expansion ROM from FILE, rom=off hides it",
+		  "BDF[,rom=FILE|off]" },
 		{ "vfio-backend", 0, POPT_ARG_STRING, &vfio_backend, 0,
 		  "VFIO back-end (default auto: iommufd where available)",
 		  "container|iommufd|auto" },
@@ -237,9 +239,19 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	for (char **v = vfios; v && *v; v++)
 		if (vmconfig_add_vfio(&t->cfg, *v, &e))
 			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
-	for (unsigned i = 0; i < t->cfg.nr_vfio; i++)
-		if (vfio_resolve_device(t->cfg.vfio[i], &t->vfio[i], &e))
+	for (unsigned i = 0; i < t->cfg.nr_vfio; i++) {
+		char bdf[64];
+
+		const struct vfio_pt_opts *o = &t->vfio_opts[i];
+
+		if (vfio_pt_opts_parse(t->cfg.vfio[i], bdf, sizeof(bdf), &t->vfio_opts[i], &e))
 			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
+		if (o->rom == VFIO_PT_ROM_FILE && access(o->rom_file, R_OK))
+			cli_die(EXIT_USAGE, "--vfio", "ROM file %s: %s", o->rom_file,
+				strerror(errno));
+		if (vfio_resolve_device(bdf, &t->vfio[i], &e))
+			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
+	}
 	if (huge && vmconfig_parse_huge_pages(huge, &t->cfg.mem_backing))
 		cli_die(EXIT_USAGE, "--huge-pages", "'%s' is not none, thp, 2M or 1G", huge);
 	if (vfio_backend && vfio_backend_parse(vfio_backend, &t->vfio_backend))
@@ -349,6 +361,7 @@ int main(int argc, const char **argv)
 		.vm = &t.cfg,
 		.kvm_dev = t.kvm_dev,
 		.vfio = t.vfio,
+		.vfio_opts = t.vfio_opts,
 		.vfio_backend = t.vfio_backend,
 		.console_fd = t.console_fd,
 		.seccomp = t.seccomp,

@@ -315,3 +315,40 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 	*rsdp_gpa = rsdp;
 	return 0;
 }
+
+/*
+ * MCFG (PCI Firmware 3.2, 4.1.2): one ECAM segment. It sits in the last bytes of the ACPI area,
+ * beyond anything boot_acpi_write places (the DSDT body is bounded by struct abuf), and joins
+ * the XSDT, which has room for one more entry before the FADT.
+ */
+#define MCFG_LEN 60
+
+int boot_acpi_add_mcfg(const struct vm_ram *ram, gpa_t rsdp_gpa, uint64_t ecam_gpa,
+		       unsigned bus_end, struct err *e)
+{
+	gpa_t mcfg = ACPI_BASE_GPA + ACPI_MAX - 64, xsdt;
+	uint8_t *base = vm_ram_hva(ram, ACPI_BASE_GPA, ACPI_MAX), *t, *x;
+	uint32_t xlen;
+
+	_Static_assert(0x5c0 + 36 + sizeof(((struct abuf *)0)->b) <= ACPI_MAX - 64,
+		       "the DSDT may run into the MCFG");
+	if (!base || rsdp_gpa != ACPI_BASE_GPA || bus_end > 255)
+		return err_input(e, EINVAL, "no ACPI tables to add an MCFG to");
+	xsdt = boot_get64(base + 24);
+	x = base + (xsdt - ACPI_BASE_GPA);
+	xlen = boot_get32(x + 4);
+	if (xsdt != ACPI_BASE_GPA + 0x40 || xlen + 8 > 0x40)
+		return err_input(e, E2BIG, "no room in the XSDT for the MCFG");
+	t = base + (mcfg - ACPI_BASE_GPA);
+	memset(t, 0, MCFG_LEN);
+	boot_put64(t + 44, ecam_gpa);
+	boot_put16(t + 52, 0); /* segment 0 */
+	t[54] = 0;	       /* start bus */
+	t[55] = (uint8_t)bus_end;
+	table_header(t, "MCFG", MCFG_LEN, 1);
+	finish(t, MCFG_LEN);
+	boot_put64(x + xlen, mcfg);
+	boot_put32(x + 4, xlen + 8);
+	finish(x, xlen + 8);
+	return 0;
+}

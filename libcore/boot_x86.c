@@ -34,7 +34,7 @@ struct memmap {
 	struct {
 		uint64_t addr, size;
 		uint32_t type;
-	} e[4];
+	} e[5];
 };
 
 /* The guest's physical memory map, the same for e820 and PVH. */
@@ -46,6 +46,8 @@ static void memmap_build(const struct vm_ram *ram, struct memmap *m)
 					  E820_RESERVED };
 	m->e[m->n++] =
 		(typeof(m->e[0])){ BOOT_HIMEM_GPA, vm_ram_low_end(ram) - BOOT_HIMEM_GPA, E820_RAM };
+	/* Linux uses the MCFG's ECAM only where the firmware reserved it (mmconfig-shared.c). */
+	m->e[m->n++] = (typeof(m->e[0])){ PCI_ECAM_GPA, PCI_ECAM_SIZE, E820_RESERVED };
 	if (ram->nr_regions > 1)
 		m->e[m->n++] = (typeof(m->e[0])){ ram->region[1].gpa, ram->region[1].size_bytes,
 						  E820_RAM };

@@ -150,7 +150,8 @@ static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 	if (vfio_pt_setup(&m->pt, &m->vm, e))
 		return err_prefix(e, "passthrough");
 	for (unsigned i = 0; i < c->vm->nr_vfio; i++)
-		if (vfio_pt_add(&m->pt, &c->vfio[i], c->vfio_backend, NULL, e))
+		if (vfio_pt_add_opts(&m->pt, &c->vfio[i], c->vfio_backend,
+				     c->vfio_opts ? &c->vfio_opts[i] : NULL, NULL, e))
 			return err_prefix(e, "passthrough");
 	m->pt_setup_ms = (clock_now_s() - t0) * 1e3;
 	while ((off = strstr(m->cmdline, "pci=off")))
@@ -175,6 +176,9 @@ static int boot_tables(struct mvm *m, unsigned cpus, const struct image *kernel,
 		adev[i] =
 			(struct boot_acpi_dev){ vmdev_mmio_gpa(i), VMDEV_MMIO_SIZE, vmdev_irq(i) };
 	if (boot_acpi_write(&m->vm.ram, cpus, adev, m->devs.n, &rsdp, e))
+		return err_prefix(e, "ACPI tables");
+	/* With passthrough, ECAM reaches extended config space (pci_ecam.c). */
+	if (m->pt.vm && boot_acpi_add_mcfg(&m->vm.ram, rsdp, PCI_ECAM_GPA, PCI_ECAM_BUSES - 1, e))
 		return err_prefix(e, "ACPI tables");
 	img = (struct boot_image){ kernel->data, kernel->size, initrd->data,
 				   initrd->size, m->cmdline,   rsdp };

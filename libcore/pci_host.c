@@ -10,52 +10,101 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
-/* Which slot the current address selects, or -1 (another bus, function or disabled). */
-static int selected(const struct pci_host *h, unsigned *reg)
+/* The function at bus:devfn: on bus 0 a slot's function 0, further down whatever a bridge
+ * on bus 0 has below it. NULL when nothing answers. */
+static void *route(struct pci_host *h, unsigned bus, unsigned devfn, const struct pci_fn_ops **ops)
 {
-	uint32_t a = h->conf_addr;
+	if (bus == 0) {
+		if ((devfn & 7) || !h->slot[devfn >> 3].ops)
+			return NULL;
+		*ops = h->slot[devfn >> 3].ops;
+		return h->slot[devfn >> 3].dev;
+	}
+	for (unsigned s = 1; s < PCI_HOST_SLOTS; s++) {
+		void *d;
 
-	if (!(a & 0x80000000u) || ((a >> 16) & 0xff) || ((a >> 8) & 7))
-		return -1;
-	*reg = a & 0xfc;
-	return (int)((a >> 11) & 0x1f);
+		if (h->slot[s].ops && h->slot[s].ops->below &&
+		    (d = h->slot[s].ops->below(h->slot[s].dev, bus, devfn, ops)))
+			return d;
+	}
+	return NULL;
 }
 
-uint32_t pci_host_conf_read(struct pci_host *h, unsigned port_off, unsigned len)
+static uint32_t cfg_read_locked(struct pci_host *h, unsigned bus, unsigned devfn, unsigned off,
+				unsigned len)
 {
-	uint32_t all = len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1, v = all;
-	unsigned reg;
-	int s;
+	uint32_t v = 0;
+	const struct pci_fn_ops *ops;
+	void *dev;
 
-	pthread_mutex_lock(&h->lock);
-	if (port_off < 4) {
-		v = port_off == 0 && len == 4 ? h->conf_addr : all;
-	} else if ((s = selected(h, &reg)) == 0) {
-		unsigned off = reg + (port_off - 4);
-
-		v = 0;
+	if (bus == 0 && devfn == 0) { /* the host bridge's own header */
 		for (unsigned i = 0; i < len; i++)
 			v |= (uint32_t)(off + i < sizeof(h->bridge) ? h->bridge[off + i] : 0)
 			     << (8 * i);
-	} else if (s > 0 && h->slot[s].ops) {
-		v = h->slot[s].ops->cfg_read(h->slot[s].dev, reg + (port_off - 4), len);
+		return v;
 	}
+	if (!(dev = route(h, bus, devfn, &ops)))
+		return len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
+	return ops->cfg_read(dev, off, len);
+}
+
+uint32_t pci_host_cfg_read(struct pci_host *h, unsigned bus, unsigned devfn, unsigned off,
+			   unsigned len)
+{
+	uint32_t v;
+
+	pthread_mutex_lock(&h->lock);
+	v = cfg_read_locked(h, bus, devfn, off, len);
+	pthread_mutex_unlock(&h->lock);
+	return v;
+}
+
+void pci_host_cfg_write(struct pci_host *h, unsigned bus, unsigned devfn, unsigned off,
+			unsigned len, uint32_t val)
+{
+	const struct pci_fn_ops *ops;
+	void *dev;
+
+	pthread_mutex_lock(&h->lock);
+	/* The bridge's own header (00:00.0) is read-only. */
+	if ((bus || devfn) && (dev = route(h, bus, devfn, &ops)))
+		ops->cfg_write(dev, off, len, val);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* CONFIG_ADDRESS: enable (31), bus (23:16), device and function (15:8), register (7:2). */
+#define CONF1_ENABLED(a) ((a)&0x80000000u)
+#define CONF1_BUS(a)	 (((a) >> 16) & 0xff)
+#define CONF1_DEVFN(a)	 (((a) >> 8) & 0xff)
+#define CONF1_REG(a)	 ((a)&0xfc)
+
+uint32_t pci_host_conf_read(struct pci_host *h, unsigned port_off, unsigned len)
+{
+	uint32_t all = len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1, v = all, a;
+
+	pthread_mutex_lock(&h->lock);
+	a = h->conf_addr;
+	if (port_off < 4)
+		v = port_off == 0 && len == 4 ? a : all;
+	else if (CONF1_ENABLED(a))
+		v = cfg_read_locked(h, CONF1_BUS(a), CONF1_DEVFN(a), CONF1_REG(a) + port_off - 4,
+				    len);
 	pthread_mutex_unlock(&h->lock);
 	return v;
 }
 
 void pci_host_conf_write(struct pci_host *h, unsigned port_off, unsigned len, uint32_t val)
 {
-	unsigned reg;
-	int s;
+	uint32_t a;
 
 	pthread_mutex_lock(&h->lock);
+	a = h->conf_addr;
 	if (port_off == 0 && len == 4)
 		h->conf_addr = val & 0x80fffffcu;
-	else if (port_off >= 4 && (s = selected(h, &reg)) > 0 && h->slot[s].ops)
-		h->slot[s].ops->cfg_write(h->slot[s].dev, reg + (port_off - 4), len, val);
-	/* The bridge's own header is read-only. */
 	pthread_mutex_unlock(&h->lock);
+	if (port_off >= 4 && CONF1_ENABLED(a))
+		pci_host_cfg_write(h, CONF1_BUS(a), CONF1_DEVFN(a), CONF1_REG(a) + port_off - 4,
+				   len, val);
 }
 
 static void pio_read(void *dev, uint64_t off, uint8_t *data, unsigned len)

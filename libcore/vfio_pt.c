@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "pcie_port.h"
 
-#define PAGE	   4096ull
-#define MSIX_ENTRY 16
+#define PAGE		4096ull
+#define VFIO_PT_ROM_BAR 6 /* find_bar's answer for the expansion ROM */
+#define MSIX_ENTRY	16
 
 struct pt_bar {
 	uint64_t size;
@@ -36,7 +38,11 @@ struct pt_vec {
 struct vfio_pt {
 	struct vfio_pt_set *set;
 	struct vfio_dev *dev;
-	unsigned slot;
+	unsigned slot; /* of its root port on bus 0; the function is at slot:00.0 */
+	struct pcie_port port;
+	uint8_t *rom; /* the expansion ROM image the guest reads (NULL: none) */
+	size_t rom_len;
+	uint64_t rom_size, rom_gpa; /* its BAR */
 	struct vpci_cfg cfg;
 	unsigned cfg_size;
 	struct pt_bar bar[6];
@@ -327,7 +333,14 @@ static struct vfio_pt *find_bar(struct vfio_pt_set *s, uint64_t addr, bool io, i
 {
 	for (unsigned i = 0; i < s->n; i++) {
 		struct vfio_pt *p = s->dev[i];
+		uint64_t rom;
 
+		if (!io && vpci_cfg_rom_at(&p->cfg, &rom) && addr >= rom &&
+		    addr - rom < p->rom_size) {
+			*b = VFIO_PT_ROM_BAR;
+			*off = addr - rom;
+			return p;
+		}
 		for (int k = 0; k < 6; k++) {
 			const struct vpci_bar *vb = &p->cfg.bar[k];
 
@@ -356,6 +369,10 @@ static void bar_access(struct vfio_pt_set *s, uint64_t addr, uint8_t *data, unsi
 	if (!p) {
 		if (!write)
 			memset(data, 0xff, len);
+	} else if (b == VFIO_PT_ROM_BAR) {
+		if (!write) /* read-only; past the image it reads all ones, as an erased ROM */
+			for (unsigned i = 0; i < len; i++)
+				data[i] = off + i < p->rom_len ? p->rom[off + i] : 0xff;
 	} else if (p->msix_cap && b == p->table_bar && off >= p->table_off &&
 		   off - p->table_off < (uint64_t)p->msix_n * MSIX_ENTRY) {
 		table_access(p, off - p->table_off, data, len, write);
@@ -457,7 +474,7 @@ static void cfg_write(void *dev, unsigned off, unsigned len, uint32_t val)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static const struct pci_fn_ops pt_cfg_ops = { cfg_read, cfg_write };
+static const struct pci_fn_ops pt_cfg_ops = { .cfg_read = cfg_read, .cfg_write = cfg_write };
 
 /* ---- setup and teardown ------------------------------------------------------------------- */
 
@@ -487,6 +504,8 @@ int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 	s->mmio64_base = s->alloc.mmio64.base;
 	s->mmio64_size = s->alloc.mmio64.end - s->alloc.mmio64.base;
 	rc = pci_host_init(&s->host, &vm->pio, e);
+	if (!rc)
+		rc = pci_ecam_init(&s->host, &vm->mmio, e);
 	if (!rc)
 		rc = vm_bus_register(&vm->mmio, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE,
 				     &win32_ops, s, "pci-mmio32", e);
@@ -589,7 +608,13 @@ static int place_bars(struct vfio_pt *p, const uint8_t *cfg, struct vpci_bar *vb
 
 		vb[b].size = p->bar[b].size;
 		vb[b].flags = p->bar[b].flags;
-		rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, vb[b].flags, &vb[b].gpa, e);
+		/* A non-prefetchable BAR must lie in the root port's 32-bit window: below 4 GiB
+		 * even when 64-bit, where it fits (as SeaBIOS places them). */
+		rc = -ENOSPC;
+		if ((vb[b].flags & (VPCI_BAR_64 | VPCI_BAR_PREFETCH)) == VPCI_BAR_64)
+			rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, 0, &vb[b].gpa, NULL);
+		if (rc)
+			rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, vb[b].flags, &vb[b].gpa, e);
 		if (rc)
 			return err_prefix(e, "%s: BAR%d", vfio_dev_bdf(p->dev), b);
 	}
@@ -646,13 +671,59 @@ static void pt_free(struct vfio_pt *p)
 	vfio_dev_close(p->dev); /* the last device unmaps guest RAM from the IOMMU */
 	free(p->vec);
 	free(p->msix);
+	free(p->rom);
 	free(p);
+}
+
+/* The device's own ROM through VFIO's ROM region, read once (as QEMU does); none if unreadable. */
+static void rom_from_device(struct vfio_pt *p)
+{
+	struct vfio_region r;
+	ssize_t got;
+
+	if (vfio_region_info(p->dev, VFIO_PCI_ROM_REGION_INDEX, &r, NULL) || !r.size_bytes ||
+	    r.size_bytes > (16u << 20) || !(p->rom = malloc(r.size_bytes)))
+		return;
+	got = pread(vfio_dev_fd(p->dev), p->rom, r.size_bytes, (off_t)r.offset);
+	if (got <= 0) {
+		free(p->rom);
+		p->rom = NULL;
+		return;
+	}
+	p->rom_len = (size_t)got;
+}
+
+/* Load the guest's expansion ROM as o says and place its BAR in the 32-bit window. */
+static int rom_setup(struct vfio_pt *p, const struct vfio_pt_opts *o, struct err *e)
+{
+	int rc;
+
+	if (o && o->rom == VFIO_PT_ROM_OFF)
+		return 0;
+	if (o && o->rom == VFIO_PT_ROM_FILE) {
+		rc = vfio_pt_rom_load(o->rom_file, &p->rom, &p->rom_len, e);
+		if (rc)
+			return err_prefix(e, "%s", vfio_dev_bdf(p->dev));
+	} else {
+		rom_from_device(p);
+	}
+	if (!p->rom)
+		return 0;
+	for (p->rom_size = 2048; p->rom_size < p->rom_len;)
+		p->rom_size <<= 1;
+	rc = vpci_alloc_bar(&p->set->alloc, p->rom_size, 0, &p->rom_gpa, e);
+	return rc ? err_prefix(e, "%s: expansion ROM", vfio_dev_bdf(p->dev)) : 0;
 }
 
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
 		unsigned *slot_out, struct err *e)
 {
-	static const uint16_t hide_ext[] = { 0x0010 /* SR-IOV */, 0x0015 /* resizable BAR */, 0 };
+	return vfio_pt_add_opts(s, a, backend, NULL, slot_out, e);
+}
+
+int vfio_pt_add_opts(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
+		     const struct vfio_pt_opts *o, unsigned *slot_out, struct err *e)
+{
 	uint8_t *cfg = calloc(1, VPCI_CFG_SIZE);
 	struct vpci_bar vb[6];
 	struct vfio_pt *p = calloc(1, sizeof(*p));
@@ -701,9 +772,15 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	if (rc)
 		goto fail;
 	find_msi_caps(p, cfg);
+	pcie_port_align_alloc(&s->alloc); /* its root port's windows are its own */
 	rc = place_bars(p, cfg, vb, e);
 	if (!rc)
-		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, NULL, hide_ext, e);
+		rc = rom_setup(p, o, e);
+	pcie_port_align_alloc(&s->alloc);
+	if (!rc)
+		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, NULL, vpci_hidden_ext_caps, e);
+	if (!rc && p->rom)
+		rc = vpci_cfg_set_rom(&p->cfg, p->rom_size, p->rom_gpa, e);
 	if (rc)
 		goto fail;
 	if (p->msix_cap) {
@@ -726,8 +803,12 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 		if (p->bar[b].map)
 			rc = bar_map(p, b, p->cfg.bar[b].gpa, true, e);
 	}
-	if (!rc)
-		rc = pci_host_add(&s->host, 0, &pt_cfg_ops, p, &p->slot, e);
+	if (!rc) {
+		struct vpci_bar rom = { p->rom_size, p->rom_gpa, 0, 0 };
+
+		rc = pcie_port_plug(&p->port, &s->host, &pt_cfg_ops, p, p->cfg.bar,
+				    p->rom ? &rom : NULL, &p->slot, e);
+	}
 	if (rc)
 		goto fail;
 	s->dev[s->n++] = p;
@@ -768,6 +849,9 @@ int vfio_pt_describe(struct vfio_pt_set *s, unsigned i, char *buf, size_t len)
 						 " BAR%d@0x%" PRIx64 "/0x%" PRIx64 "%s", b,
 						 p->cfg.bar[b].gpa, p->cfg.bar[b].size,
 						 p->bar[b].map ? "" : "(trapped)");
+	if (used < len && p->rom)
+		used += (size_t)snprintf(buf + used, len - used, " ROM@0x%" PRIx64 "/0x%" PRIx64,
+					 p->rom_gpa, p->rom_size);
 	if (used < len && p->msix_cap)
 		snprintf(buf + used, len - used, " msix %u", p->msix_n);
 	return 0;

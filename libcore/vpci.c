@@ -14,6 +14,8 @@
 #define CFG_INT_LINE	    0x3c
 #define CAP_ID_MSI	    0x05
 #define CAP_ID_MSIX	    0x11
+#define CAP_ID_PCIE	    0x10
+#define PCIE_TYPE_RC_END    0x9 /* device/port type: root complex integrated endpoint */
 #define EXT_CAP_START	    0x100
 #define CAP_WALK_MAX	    48 /* a malicious or broken list must not loop us */
 
@@ -155,6 +157,11 @@ static void walk_caps(struct vpci_cfg *c, const uint8_t *hide)
 			c->shadow[link] = c->shadow[cap + 1];
 			continue; /* same link, now pointing past the hidden one */
 		}
+		if (c->shadow[cap] == CAP_ID_PCIE &&
+		    (c->shadow[cap + 2] >> 4) == PCIE_TYPE_RC_END) {
+			c->shadow[cap + 2] &= 0x0f; /* PCI Express endpoint, below a root port */
+			emulate(c, cap + 2, 1, 0);
+		}
 		if (c->shadow[cap] == CAP_ID_MSIX) {
 			emulate(c, cap + 2, 1, 0);
 			emulate(c, cap + 3, 1, 0xc0); /* MSI-X enable, function mask */
@@ -162,6 +169,12 @@ static void walk_caps(struct vpci_cfg *c, const uint8_t *hide)
 			uint16_t ctl = (uint16_t)(c->shadow[cap + 2] | c->shadow[cap + 3] << 8);
 			unsigned len = 10 + (ctl & 0x80 ? 4 : 0) + (ctl & 0x100 ? 10 : 0);
 
+			if (cap + len >
+			    EXT_CAP_START) { /* would spill into extended space: drop it */
+				emulate(c, link, 1, 0);
+				c->shadow[link] = c->shadow[cap + 1];
+				continue;
+			}
 			emulate(c, cap + 2, 1, 0x71); /* enable, multiple message enable */
 			emulate(c, cap + 3, 1, 0);
 			emulate(c, cap + 4, len - 4, 0xff);
@@ -171,21 +184,133 @@ static void walk_caps(struct vpci_cfg *c, const uint8_t *hide)
 	}
 }
 
-/* Hidden extended capabilities become the null capability (ID 0), keeping the chain. */
-static void walk_ext_caps(struct vpci_cfg *c, const uint16_t *hide_ext)
-{
-	unsigned off = EXT_CAP_START;
+const uint16_t vpci_hidden_ext_caps[] = {
+	0x0001, /* AER: the host handles the device's errors; its masks are host policy */
+	0x000d, /* ACS: isolation is the host's business */
+	0x000f, /* ATS: the guest's addresses are not the IOMMU's */
+	0x0010, /* SR-IOV: virtual functions belong to the host */
+	0x0013, /* PRI */
+	0x001b, /* PASID */
+	0,
+};
 
-	for (int n = 0; n < CAP_WALK_MAX && off >= EXT_CAP_START && off <= VPCI_CFG_SIZE - 4; n++) {
-		uint32_t h = rd32(&c->shadow[off]);
+/* Bytes of a hidden capability that read 0: its length by the spec (PCIe 5.0, chapter 7), the
+ * ACS egress vector aside. SR-IOV's VF BARs are host addresses. */
+static unsigned hidden_len(uint16_t id)
+{
+	switch (id) {
+	case 0x0001:
+		return 0x48;
+	case 0x0010:
+		return 0x40;
+	case 0x0013:
+		return 0x10;
+	default:
+		return 8;
+	}
+}
+
+/* Zero the body of the hidden capability at off, up to its length or the next header. */
+static void hide_body(struct vpci_cfg *c, unsigned off, uint16_t id, const uint16_t *chain,
+		      unsigned n)
+{
+	unsigned end = off + hidden_len(id);
+
+	if (end > VPCI_CFG_SIZE)
+		end = VPCI_CFG_SIZE;
+	for (unsigned i = 0; i < n; i++)
+		if (chain[i] > off && chain[i] < end)
+			end = chain[i];
+	memset(&c->shadow[off + 4], 0, end - off - 4);
+	emulate(c, off + 4, end - off - 4, 0);
+}
+
+#define EXT_CAP_ID_REBAR    0x15
+#define EXT_CAP_ID_VF_REBAR 0x24
+
+static uint32_t ext_next(uint32_t h)
+{
+	return (h >> 20) & 0xffc;
+}
+
+/*
+ * Resizable BAR: the guest sees each BAR at its current size only (capability bits naming just
+ * that size) and cannot change it: the BARs were sized and placed when the VM was built.
+ */
+static void rebar_freeze(struct vpci_cfg *c, unsigned cap)
+{
+	unsigned n = (c->shadow[cap + 8] >> 5) & 7;
+
+	for (unsigned i = 0; i < n && i < 6 && cap + 12 + 8 * i <= VPCI_CFG_SIZE; i++) {
+		unsigned ent = cap + 4 + 8 * i, size_enc = c->shadow[ent + 5] & 0x3f;
+
+		wr32(&c->shadow[ent], size_enc < 28 ? 1u << (4 + size_enc) : 0);
+		emulate(c, ent, 8, 0);
+	}
+}
+
+/*
+ * The chain's headers in order, into chain[] (at most VPCI_CFG_SIZE / 4). A loop or a pointer
+ * into the standard header ends the chain: that next pointer then reads 0.
+ */
+static unsigned ext_chain(struct vpci_cfg *c, uint16_t *chain)
+{
+	static const unsigned max = VPCI_CFG_SIZE / 4;
+	uint8_t seen[VPCI_CFG_SIZE / 4] = { 0 };
+	unsigned off = EXT_CAP_START, n = 0;
+
+	while (n < max) {
+		uint32_t h = rd32(&c->shadow[off]), next = ext_next(h);
 
 		if (!h)
-			return;
-		if (in_list16(hide_ext, (uint16_t)(h & 0xffff))) {
-			wr32(&c->shadow[off], h & 0xfff00000);
-			emulate(c, off, 4, 0);
+			break;
+		chain[n++] = (uint16_t)off;
+		seen[off / 4] = 1;
+		if (next < EXT_CAP_START || seen[next / 4]) {
+			if (next) {
+				wr32(&c->shadow[off], h & 0x000fffff);
+				emulate(c, off, 4, 0);
+			}
+			break;
 		}
-		off = (h >> 20) & 0xffc;
+		off = next;
+	}
+	return n;
+}
+
+/*
+ * Hidden extended capabilities are unlinked: the previous header points past them, their own
+ * header and body read 0. The first one, at 0x100, cannot move: it becomes ID 0, version 0 with
+ * its next pointer kept (as QEMU's vfio does).
+ */
+static void walk_ext_caps(struct vpci_cfg *c, const uint16_t *hide_ext)
+{
+	uint16_t chain[VPCI_CFG_SIZE / 4];
+	unsigned n = ext_chain(c, chain), prev = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned off = chain[i];
+		uint32_t h = rd32(&c->shadow[off]);
+		uint16_t id = (uint16_t)(h & 0xffff);
+
+		if (!in_list16(hide_ext, id)) {
+			if (id == EXT_CAP_ID_REBAR || id == EXT_CAP_ID_VF_REBAR)
+				rebar_freeze(c, off);
+			prev = off;
+			continue;
+		}
+		hide_body(c, off, id, chain, n);
+		if (off == EXT_CAP_START) {
+			wr32(&c->shadow[off], h & 0xfff00000);
+			prev = off;
+		} else {
+			uint32_t ph = rd32(&c->shadow[prev]);
+
+			wr32(&c->shadow[prev], (ph & 0x000fffff) | (h & 0xfff00000));
+			emulate(c, prev, 4, 0);
+			wr32(&c->shadow[off], 0);
+		}
+		emulate(c, off, 4, 0);
 	}
 }
 
@@ -219,7 +344,7 @@ int vpci_cfg_init(struct vpci_cfg *c, const uint8_t *config, unsigned config_len
 		}
 	}
 	emulate(c, CFG_BAR0, 24, 0xff);
-	emulate(c, CFG_ROM, 4, 0); /* no expansion ROM for the guest */
+	emulate(c, CFG_ROM, 4, 0); /* no expansion ROM until vpci_cfg_set_rom */
 	memset(&c->shadow[CFG_ROM], 0, 4);
 	emulate(c, CFG_INT_LINE, 1, 0xff);
 	sync_bars(c);
@@ -311,4 +436,34 @@ unsigned vpci_cfg_find_cap(const struct vpci_cfg *c, uint8_t id)
 		cap = c->shadow[cap + 1] & 0xfc;
 	}
 	return 0;
+}
+
+int vpci_cfg_set_rom(struct vpci_cfg *c, uint64_t size, uint64_t gpa, struct err *e)
+{
+	uint32_t mask;
+
+	if (!is_pow2(size) || size < 2048 || size > (16u << 20) || (gpa & (size - 1)) ||
+	    gpa + size > (1ull << 32))
+		return err_set(e, EINVAL, "expansion ROM of 0x%llx bytes at 0x%llx is not valid",
+			       (unsigned long long)size, (unsigned long long)gpa);
+	/* The address bits below the size read 0 whatever is written: writing all ones reads
+	 * back the size, as sizing expects. Bit 0 enables decoding. */
+	mask = (uint32_t) ~(size - 1) | 1u;
+	c->rom_size = size;
+	wr32(&c->shadow[CFG_ROM], (uint32_t)gpa);
+	for (unsigned i = 0; i < 4; i++) {
+		c->emulated[CFG_ROM + i] = 1;
+		c->wmask[CFG_ROM + i] = (uint8_t)(mask >> (8 * i));
+	}
+	return 0;
+}
+
+bool vpci_cfg_rom_at(const struct vpci_cfg *c, uint64_t *gpa)
+{
+	uint32_t reg = rd32(&c->shadow[CFG_ROM]);
+
+	if (!c->rom_size || !(reg & 1))
+		return false;
+	*gpa = reg & ~(uint32_t)(c->rom_size - 1);
+	return true;
 }

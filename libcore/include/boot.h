@@ -90,5 +90,11 @@ struct boot_acpi_dev {
  */
 int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boot_acpi_dev *devs,
 		    unsigned nr_devs, gpa_t *rsdp_gpa, struct err *e);
+/*
+ * Announce ECAM at ecam_gpa for buses 0-bus_end of segment 0 (an MCFG table, linked from the
+ * XSDT), after boot_acpi_write wrote the tables at rsdp_gpa. -EINVAL, -E2BIG.
+ */
+int boot_acpi_add_mcfg(const struct vm_ram *ram, gpa_t rsdp_gpa, uint64_t ecam_gpa,
+		       unsigned bus_end, struct err *e);
 
 #endif

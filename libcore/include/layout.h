@@ -32,6 +32,11 @@
 /* ---- the 32-bit MMIO hole: the top 1 GiB below 4 GiB holds no RAM ------------------------ */
 #define VM_MMIO_HOLE_GPA 0xc0000000ULL
 #define VM_4G_GPA	 0x100000000ULL
+/* PCIe ECAM (MMCONFIG): 1 MiB of configuration space per bus, for buses 0 to PCI_ECAM_BUSES - 1;
+ * announced in the ACPI MCFG and reserved in e820 (Linux ignores an unreserved one). */
+#define PCI_ECAM_GPA   0xc0000000ULL
+#define PCI_ECAM_BUSES 16
+#define PCI_ECAM_SIZE  ((unsigned long long)PCI_ECAM_BUSES << 20)
 /* virtio-mmio devices: VMDEV_MAX slots of 4 KiB, IOAPIC pins from VMDEV_FIRST_IRQ. */
 #define VMDEV_MAX	16
 #define VMDEV_MMIO_BASE 0xd0000000ULL
@@ -107,7 +112,10 @@ LAYOUT_ALIGNED(BOOT_EBDA_GPA, 16, "MP floating pointer not on a 16-byte boundary
 
 /* The MMIO hole: RAM, virtio slots, the 32-bit BAR window, IOAPIC, LAPIC, KVM's pages, 4 GiB. */
 LAYOUT_ALIGNED(VM_MMIO_HOLE_GPA, 1ULL << 30, "the MMIO hole is not 1 GiB aligned");
-LAYOUT_BEFORE(VM_MMIO_HOLE_GPA, VMDEV_MMIO_BASE, "virtio-mmio slots inside RAM");
+LAYOUT_BEFORE(VM_MMIO_HOLE_GPA, PCI_ECAM_GPA, "ECAM inside RAM");
+LAYOUT_BEFORE(PCI_ECAM_GPA + PCI_ECAM_SIZE, VMDEV_MMIO_BASE, "ECAM runs into the virtio slots");
+LAYOUT_ALIGNED(PCI_ECAM_GPA, PCI_ECAM_SIZE, "ECAM not aligned to its size");
+LAYOUT_BEFORE(PCI_ECAM_BUSES, 257, "ECAM beyond bus 255");
 LAYOUT_BEFORE(VMDEV_MMIO_BASE + VMDEV_MAX * VMDEV_MMIO_SIZE, VFIO_PT_MMIO32_BASE,
 	      "virtio-mmio slots run into the passthrough window");
 LAYOUT_BEFORE(VFIO_PT_MMIO32_BASE + VFIO_PT_MMIO32_SIZE, IOAPIC_GPA,

@@ -32,7 +32,8 @@ struct mvm_config {
 	size_t kernel_size;
 	const uint8_t *initrd;
 	size_t initrd_size;
-	const struct pci_addr *vfio; /* vm->nr_vfio devices to pass through, resolved */
+	const struct pci_addr *vfio;	      /* vm->nr_vfio devices to pass through, resolved */
+	const struct vfio_pt_opts *vfio_opts; /* their options (NULL: defaults) */
 	enum vfio_backend vfio_backend;
 	int console_fd; /* COM1's output; -1: discarded (input: mvm_console_input) */
 	/* NULL: the VM stops with VM_STOP_RESET / VM_STOP_POWEROFF. Called on a vCPU thread. */

@@ -59,15 +59,26 @@ struct vpci_cfg {
 	uint8_t emulated[VPCI_CFG_SIZE]; /* 1: the byte is served from the shadow */
 	uint8_t wmask[VPCI_CFG_SIZE];	 /* bits of emulated bytes the guest may change */
 	struct vpci_bar bar[6];		 /* by register: a 64-bit BAR's upper register is empty */
-	bool sizing[6]; /* register r holds all ones: it reads back the size mask */
+	bool sizing[6];	   /* register r holds all ones: it reads back the size mask */
+	uint64_t rom_size; /* expansion ROM BAR: 0 none (register 0x30 reads 0) */
 };
+
+/*
+ * The extended capabilities a guest does not see (0-terminated): SR-IOV, ATS, PRI, PASID, ACS
+ * (host and IOMMU business) and AER (the host handles the device's errors). Resizable BAR stays
+ * visible, read-only, at the current sizes.
+ */
+extern const uint16_t vpci_hidden_ext_caps[];
 
 /*
  * Build the shadow from the device's config space (its first 256 or 4096 bytes as read through
  * VFIO) and the BARs as probed and placed by the VMM. Capabilities whose ID is in hide (a
- * 0-terminated list of standard capability IDs) are unlinked from the list; extended ones in
- * hide_ext (0-terminated) read as the null capability, keeping the chain. MSI and MSI-X
- * control (and MSI's address and data) are emulated: the VMM programs interrupts itself.
+ * 0-terminated list of standard capability IDs) are unlinked from the list, and so are extended
+ * ones in hide_ext (0-terminated; the first, at 0x100, reads as ID 0 keeping its next pointer);
+ * resizable BARs read their current size only, read-only. A PCIe capability saying "root
+ * complex integrated endpoint" says endpoint: the guest sees the function behind a root port
+ * (pcie_port.c). MSI and MSI-X control (and MSI's address and data) are emulated: the VMM
+ * programs interrupts itself.
  */
 int vpci_cfg_init(struct vpci_cfg *c, const uint8_t *config, unsigned config_len,
 		  const struct vpci_bar bars[6], const uint8_t *hide, const uint16_t *hide_ext,
@@ -89,6 +100,16 @@ uint32_t vpci_cfg_read(const struct vpci_cfg *c, unsigned off, unsigned len, uin
  */
 unsigned vpci_cfg_write(struct vpci_cfg *c, unsigned off, unsigned len, uint32_t val,
 			unsigned *pass_mask);
+
+/*
+ * Give the function an expansion ROM BAR of size bytes (a power of two, 2 KiB to 16 MiB) at gpa
+ * (aligned to size, below 4 GiB), disabled. The guest sizes, moves and enables it through
+ * register 0x30 (PCI Local Bus 3.0, 6.2.5.2); its contents are read-only, served by the VMM.
+ * -EINVAL.
+ */
+int vpci_cfg_set_rom(struct vpci_cfg *c, uint64_t size, uint64_t gpa, struct err *e);
+/* Where the guest has the ROM while it is enabled: true and *gpa, or false (none, disabled). */
+bool vpci_cfg_rom_at(const struct vpci_cfg *c, uint64_t *gpa);
 
 /* Offset of capability id in the shadow's (visible) list, 0 when absent or hidden. */
 unsigned vpci_cfg_find_cap(const struct vpci_cfg *c, uint8_t id);

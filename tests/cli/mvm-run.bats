@@ -29,7 +29,7 @@ need_kvm() {
 	assert_line "hello from the PVH guest"
 	assert_line "magic 0x336ec578"
 	assert_line "cmdline hello=world"
-	assert_line --regexp '^memmap entries 3 ram_kib 65[0-9]{3}$'
+	assert_line --regexp '^memmap entries 4 ram_kib 65[0-9]{3}$' # RAM, EBDA, RAM, ECAM (reserved)
 	assert_line "bye"
 }
 
@@ -361,6 +361,12 @@ malicious() { # mode, expected reason
 	run "$MVM" --kernel "$G/hello.elf" --vfio 8086:10d3
 	assert_failure 2
 	assert_output --partial "not an ID"
+	run "$MVM" --kernel "$G/hello.elf" --vfio 0000:00:01.0,romfile=x
+	assert_failure 2
+	assert_output --partial "mvm-run: --vfio: '0000:00:01.0,romfile=x': unknown option 'romfile=x'"
+	run "$MVM" --kernel "$G/hello.elf" --vfio "0000:00:01.0,rom=$T/none.rom"
+	assert_failure 2
+	assert_output --partial "mvm-run: --vfio: ROM file $T/none.rom: No such file or directory"
 	run "$MVM" --kernel "$G/hello.elf" --huge-pages 4M
 	assert_failure 2
 	assert_output --partial "--huge-pages: '4M' is not none, thp, 2M or 1G"

@@ -48,10 +48,16 @@ irqs_rose() {
 	run boot --vfio $NVME --cpus 2
 	echo "$output" | grep -E '^PT-|mvm-run' || true
 	assert_success
-	assert_line "PT-PCI 0000:00:01.0 0x1b36:0x0010 class=0x010802"
-	assert_line --regexp "^PT-DRIVER 0000:00:01.0 nvme msix=[1-9]"
+	assert_line "PT-PCI 0000:01:00.0 0x1b36:0x0010 class=0x010802"
+	assert_line --regexp "^PT-DRIVER 0000:01:00.0 nvme msix=[1-9]"
+	# PCIe as q35 gives it: the nvme behind a root port at 00:01.0, its 4 KiB of config space
+	# reachable through the MCFG's ECAM, which the kernel found reserved
+	assert_line "PT-PCI 0000:00:01.0 0x1b36:0x000c class=0x060400"
+	assert_line --regexp "^PT-TREE .*01\.0-\[01\]----00\.0 .*QEMU NVM Express Controller$"
+	assert_line "PT-CFGSIZE 0000:01:00.0 4096"
+	assert_line --regexp "^PT-MMCFG .*MMCONFIG .*\[mem 0xc0000000-0xc0ffffff\].* reserved"
 	# lspci inside the guest shows the device with its driver
-	assert_line --regexp "^PT-LSPCI 00:01.0 Non-Volatile memory controller \[0108\]: .*\[1b36:0010\]"
+	assert_line --regexp "^PT-LSPCI 01:00.0 Non-Volatile memory controller \[0108\]: .*\[1b36:0010\]"
 	assert_line --regexp "^PT-LSPCI 	Kernel driver in use: nvme"
 	assert_line "PT-NVME read=LAB-WROTE-THIS!!"
 	assert_line "PT-NVME write=ok"
@@ -76,10 +82,12 @@ irqs_rose() {
 	run boot --vfio $NIC --cpus 2
 	echo "$output" | grep -E '^PT-|mvm-run' || true
 	assert_success
-	assert_line "PT-PCI 0000:00:01.0 0x8086:0x10d3 class=0x020000"
-	assert_line --regexp "^PT-DRIVER 0000:00:01.0 e1000e msix=[1-9]"
-	assert_line "PT-IRQMODE 0000:00:01.0 msix"
-	assert_line --regexp "^PT-LSPCI 00:01.0 Ethernet controller \[0200\]: .*\[8086:10d3\]"
+	assert_line "PT-PCI 0000:01:00.0 0x8086:0x10d3 class=0x020000"
+	assert_line --regexp "^PT-DRIVER 0000:01:00.0 e1000e msix=[1-9]"
+	assert_line "PT-IRQMODE 0000:01:00.0 msix"
+	# its expansion ROM, from VFIO's ROM region: QEMU's efi-e1000e.rom names 8086:10d3
+	assert_line --regexp "^PT-ROM 0000:01:00.0 sig=55aa pcir=8086:10d3 bytes=[0-9]+$"
+	assert_line --regexp "^PT-LSPCI 01:00.0 Ethernet controller \[0200\]: .*\[8086:10d3\]"
 	assert_line --regexp "^PT-LSPCI 	Kernel driver in use: e1000e"
 	assert_line --regexp "^PT-NET dhcp=ok lease of 10\.0\.2\.[0-9]+"
 	irqs_rose PT-NET
@@ -90,13 +98,16 @@ irqs_rose() {
 
 @test "both functions of one IOMMU group (e1000e and its edu, like a GPU and its audio) together" {
 	vfio-bind --group $NIC >/dev/null
-	run boot --vfio $NIC --vfio 0000:01:00.1 -v
+	# ROMs: the e1000e's hidden (rom=off), the edu (which has none) given QEMU's VGA BIOS
+	run boot --vfio $NIC,rom=off --vfio 0000:01:00.1,rom=/usr/share/seabios/vgabios-stdvga.bin -v
 	echo "$output" | grep -E '^PT-|mvm-run' || true
 	assert_success
-	assert_line "PT-PCI 0000:00:01.0 0x8086:0x10d3 class=0x020000"
-	assert_line "PT-PCI 0000:00:02.0 0x1234:0x11e8 class=0x00ff00"
+	assert_line "PT-PCI 0000:01:00.0 0x8086:0x10d3 class=0x020000"
+	assert_line "PT-PCI 0000:02:00.0 0x1234:0x11e8 class=0x00ff00"
+	refute_line --regexp "^PT-ROM 0000:01:00.0"
+	assert_line --regexp "^PT-ROM 0000:02:00.0 sig=55aa pcir=1234:1111 bytes=[0-9]+$"
 	assert_line --regexp "^PT-NET dhcp=ok lease of 10\.0\.2\.[0-9]+"
-	assert_line --regexp "^PT-EDU 0000:00:02.0 msi-delivered=[1-9]"
+	assert_line --regexp "^PT-EDU 0000:02:00.0 msi-delivered=[1-9]"
 	vfio-bind --restore --group $NIC >/dev/null
 	[ "$(drv $NIC)" = e1000e ]
 }
@@ -123,11 +134,11 @@ irqs_rose() {
 	run boot --vfio $NVME --vfio $EDU -v
 	echo "$output" | grep -E '^PT-|mvm-run' || true
 	assert_success
-	assert_line "PT-PCI 0000:00:01.0 0x1b36:0x0010 class=0x010802"
-	assert_line "PT-PCI 0000:00:02.0 0x1234:0x11e8 class=0x00ff00"
+	assert_line "PT-PCI 0000:01:00.0 0x1b36:0x0010 class=0x010802"
+	assert_line "PT-PCI 0000:02:00.0 0x1234:0x11e8 class=0x00ff00"
 	assert_line "PT-NVME readback=PATTERN-FROM-L2-GUEST"
 	# the edu's plain MSI (it has no MSI-X), programmed by hand in the guest, arrives
-	assert_line --regexp "^PT-EDU 0000:00:02.0 msi-delivered=[1-9]"
+	assert_line --regexp "^PT-EDU 0000:02:00.0 msi-delivered=[1-9]"
 	assert_line --regexp "^PT-EDU-DMESG .*[0-9]\.223 No irq handler for vector"
 	vfio-bind --restore $NVME $EDU >/dev/null
 	[ "$(drv $NVME)" = nvme ]
@@ -150,4 +161,59 @@ irqs_rose() {
 	assert_output --partial "PT-NVME readback=PATTERN-FROM-L2-GUEST"
 	vfio-bind --restore $NVME >/dev/null
 	[ "$(drv $NVME)" = nvme ]
+}
+
+# ---- the display pair (tests/lab/lab: VGA 1234:1111 + intel-hda behind 00:07.0, one group) ----
+
+# Where the device's BAR0 holds the bytes pattern: "found at OFFSET", or "not found". Read
+# through its sysfs resource0, memory decode on.
+bar0_find() {
+	setpci -s "${1#0000:}" COMMAND=0002:0002
+	python3 - "$1" "$2" <<-'PY'
+	import mmap, os, sys
+	dev, pattern = sys.argv[1], sys.argv[2].encode()
+	path = f"/sys/bus/pci/devices/{dev}/resource0"
+	fd = os.open(path, os.O_RDWR | os.O_SYNC)
+	m = mmap.mmap(fd, os.path.getsize(path), mmap.MAP_SHARED, mmap.PROT_READ)
+	at = m.find(pattern)
+	print(f"found at {at:#x}" if at >= 0 else "not found")
+	PY
+}
+
+teardown() {
+	if [[ $BATS_TEST_DESCRIPTION == "the display pair together"* ]]; then
+		vfio-bind --restore --group $LAB_BDF_VGA >/dev/null 2>&1 || true
+	fi
+}
+
+@test "the display pair together: bochs-drm and snd_hda_intel bind in the guest, its pattern is in the VGA's BAR afterwards, its ROM is the VGA BIOS" {
+	local vga=$LAB_BDF_VGA hda=$LAB_BDF_HDA
+	[ "$(drv $vga)" = - ]
+	[ "$(drv $hda)" = - ]
+	# the boot VGA (boot_vga=1) needs --force, as vfio-bind.bats shows
+	run vfio-bind --group --force $vga
+	assert_success
+	run boot --vfio $vga --vfio $hda --mem 512M
+	echo "$output" | grep -E '^PT-|mvm-run' || true
+	assert_success
+	assert_line "PT-PCI 0000:01:00.0 0x1234:0x1111 class=0x030000"
+	assert_line --regexp "^PT-PCI 0000:02:00.0 0x8086:0x[0-9a-f]{4} class=0x0403[0-9a-f]{2}$"
+	assert_line --regexp "^PT-DRIVER 0000:01:00.0 bochs-drm "
+	assert_line --regexp "^PT-DRIVER 0000:02:00.0 snd_hda_intel "
+	# each behind its root port
+	assert_line --regexp "^PT-TREE .*01\.0-\[01\]----00\.0 "
+	assert_line --regexp "^PT-TREE .*02\.0-\[02\]----00\.0 "
+	# the VGA's own ROM through VFIO: QEMU's VGA BIOS, for 1234:1111
+	assert_line --regexp "^PT-ROM 0000:01:00.0 sig=55aa pcir=1234:1111 bytes=[0-9]+$"
+	# conventional PCI functions: 256 bytes of config space, as on the lab's bus
+	assert_line "PT-CFGSIZE 0000:01:00.0 $(stat -c %s /sys/bus/pci/devices/$vga/config)"
+	assert_line "PT-FB 0000:01:00.0 fb0=bochs-drmdrmfb readback=MVM-GUEST-FB-OK!"
+	assert_line PT-DONE
+	# what the guest drew is in the device's framebuffer (its VRAM, BAR0)
+	run bar0_find $vga "MVM-GUEST-FB-OK!MVM-GUEST-FB-OK!"
+	assert_output --regexp "^found at 0x[0-9a-f]+$"
+	run vfio-bind --restore --group $vga
+	assert_success
+	[ "$(drv $vga)" = - ]
+	[ "$(drv $hda)" = - ]
 }

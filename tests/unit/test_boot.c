@@ -125,7 +125,7 @@ TEST(elf_pvh_loads_and_fills_start_info)
 		uint32_t entries = rd32(&ram, BOOT_PVH_INFO_GPA + 48);
 		uint64_t ram_bytes = 0;
 
-		CHECK_EQ_U(entries, 3);
+		CHECK_EQ_U(entries, 4); /* RAM, EBDA, RAM from 1 MiB, ECAM (reserved) */
 		for (uint32_t i = 0; i < entries; i++)
 			if (rd32(&ram, mm + 24 * i + 16) == 1)
 				ram_bytes += rd64(&ram, mm + 24 * i + 8);
@@ -163,7 +163,7 @@ TEST(elf64_linux_boot_protocol)
 	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x210, 1), 0xff);
 	CHECK_EQ_U(rd32(&ram, BOOT_ZERO_PAGE_GPA + 0x228), BOOT_CMDLINE_GPA);
 	CHECK_STR((const char *)vm_ram_hva(&ram, BOOT_CMDLINE_GPA, 1), "root=/dev/vda");
-	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x1e8, 1), 3);
+	CHECK_EQ_U(*(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x1e8, 1), 4); /* + ECAM */
 	CHECK_EQ_U(rd64(&ram, BOOT_ZERO_PAGE_GPA + 0x2d0 + 20 * 2), 0x100000);
 	CHECK_EQ_U(rd64(&ram, BOOT_ZERO_PAGE_GPA + 0x2d0 + 20 * 2 + 8), (128 << 20) - 0x100000);
 	/* page tables: PML4 → PDPT → 4 PDs of 2 MiB pages, identity */
@@ -447,6 +447,60 @@ TEST(acpi_tables_checksum_and_describe_devices)
 	vm_ram_free(&ram);
 }
 
+/*
+ * MCFG as PCI Firmware 3.2 (4.1.2) lays it out, found the way Linux finds it (XSDT), and the
+ * ECAM it names reserved in the e820 map (Linux's mmconfig-shared.c ignores it otherwise).
+ */
+TEST(acpi_mcfg_announces_reserved_ecam)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	struct boot_info bi;
+	gpa_t rsdp = 0, xsdt, mcfg = 0;
+	uint32_t xlen;
+	unsigned reserved = 0;
+	size_t n;
+	uint8_t *k = mvm_test_elf(1, 0x1000000, code, sizeof(code), 0x1000, 0x1000000, 0, &n);
+	struct boot_image img = { k, n, NULL, 0, "", 0 };
+
+	REQUIRE(vm_ram_alloc(&ram, 64 << 20, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, &rsdp, &e) == 0);
+	REQUIRE(boot_acpi_add_mcfg(&ram, rsdp, PCI_ECAM_GPA, PCI_ECAM_BUSES - 1, &e) == 0);
+	xsdt = rd64(&ram, rsdp + 24);
+	xlen = rd32(&ram, xsdt + 4);
+	CHECK_EQ_U(sum(vm_ram_hva(&ram, xsdt, xlen), xlen), 0);
+	for (uint32_t off = 36; off + 8 <= xlen; off += 8) {
+		gpa_t t = rd64(&ram, xsdt + off);
+
+		if (memcmp(vm_ram_hva(&ram, t, 4), "MCFG", 4) == 0)
+			mcfg = t;
+	}
+	REQUIRE(mcfg != 0);
+	CHECK_EQ_U(rd32(&ram, mcfg + 4), 44 + 16); /* header, reserved, one allocation */
+	CHECK_EQ_U(sum(vm_ram_hva(&ram, mcfg, 60), 60), 0);
+	CHECK_EQ_U(rd64(&ram, mcfg + 44), 0xc0000000);
+	CHECK_EQ_U(rd32(&ram, mcfg + 52) & 0xffff, 0);			    /* segment 0 */
+	CHECK_EQ_U(rd32(&ram, mcfg + 52) >> 16, (PCI_ECAM_BUSES - 1) << 8); /* buses 0-15 */
+	/* The tables written before are still whole. */
+	CHECK_EQ_U(rd32(&ram, xsdt + 4), 36 + 3 * 8);
+	/* A second MCFG has no room: refused, not written over the FADT. */
+	CHECK_EQ_I(boot_acpi_add_mcfg(&ram, rsdp, PCI_ECAM_GPA, 15, &e), -E2BIG);
+	CHECK_EQ_U(rd32(&ram, xsdt + 4), 36 + 3 * 8);
+
+	REQUIRE(boot_load(&ram, &img, &bi, &e) == 0);
+	for (unsigned i = 0; i < *(uint8_t *)vm_ram_hva(&ram, BOOT_ZERO_PAGE_GPA + 0x1e8, 1); i++) {
+		gpa_t ent = BOOT_ZERO_PAGE_GPA + 0x2d0 + 20 * i;
+		uint64_t a = rd64(&ram, ent), len = rd64(&ram, ent + 8);
+
+		if (rd32(&ram, ent + 16) == 2 && a <= 0xc0000000 && a + len >= 0xc1000000)
+			reserved++;
+		CHECK(rd32(&ram, ent + 16) != 1 || a + len <= 0xc0000000 || a >= 0xc1000000);
+	}
+	CHECK_EQ_U(reserved, 1);
+	free(k);
+	vm_ram_free(&ram);
+}
+
 int main(void)
 {
 	RUN(ram_split_around_hole);
@@ -458,5 +512,6 @@ int main(void)
 	RUN(prop_corrupted_images_never_crash);
 	RUN(mptable_checksums_and_cpus);
 	RUN(acpi_tables_checksum_and_describe_devices);
+	RUN(acpi_mcfg_announces_reserved_ecam);
 	return CHECK_MAIN_END();
 }

@@ -458,20 +458,226 @@ TEST(config_caps_hidden_and_stable)
 TEST(config_ext_caps_hidden)
 {
 	static uint8_t cfg[4096];
-	static const uint16_t hide_ext[] = { 0x0010 /* SR-IOV */, 0 };
+	static const uint16_t hide_ext[] = { 0x0010 /* SR-IOV */, 0x0001 /* AER */, 0 };
 	struct vpci_bar bars[6] = { { 0 } };
 	struct vpci_cfg *c = malloc(sizeof(*c));
+	unsigned pass;
 
 	REQUIRE(c);
-	/* 0x100: AER (id 1) -> 0x140: SR-IOV (id 0x10) -> 0x180: ACS (id 0xd) */
-	cfg[0x100] = 0x01, cfg[0x101] = 0x00, cfg[0x102] = 0x01, cfg[0x103] = 0x14;
+	/* 0x100: DSN (id 3) -> 0x140: SR-IOV (id 0x10) -> 0x180: ACS (id 0xd) -> end */
+	cfg[0x100] = 0x03, cfg[0x101] = 0x00, cfg[0x102] = 0x01, cfg[0x103] = 0x14;
 	cfg[0x140] = 0x10, cfg[0x141] = 0x00, cfg[0x142] = 0x01, cfg[0x143] = 0x18;
 	cfg[0x180] = 0x0d, cfg[0x181] = 0x00, cfg[0x182] = 0x01, cfg[0x183] = 0x00;
 	REQUIRE(vpci_cfg_init(c, cfg, 4096, bars, NULL, hide_ext, NULL) == 0);
-	CHECK_EQ_U(vpci_cfg_read(c, 0x100, 4, 0x14010001), 0x14010001);
-	CHECK_EQ_U(vpci_cfg_read(c, 0x140, 4, 0x18010010), 0x18000000); /* null cap, chain kept */
+	/* DSN now points past SR-IOV, whose header reads 0; ACS is untouched. */
+	CHECK_EQ_U(vpci_cfg_read(c, 0x100, 4, 0x14010003), 0x18010003);
+	CHECK_EQ_U(vpci_cfg_read(c, 0x140, 4, 0x18010010), 0);
 	CHECK(!vpci_cfg_is_emulated(c, 0x180, 4));
+	/* The headers are the VMM's: guest writes neither change nor reach them. */
+	vpci_cfg_write(c, 0x100, 4, 0x14010003, &pass);
+	CHECK_EQ_U(pass, 0);
+	CHECK_EQ_U(vpci_cfg_read(c, 0x100, 4, 0x14010003), 0x18010003);
+	/* Hidden first capability: ID 0, version 0, its next pointer kept. */
+	cfg[0x100] = 0x01, cfg[0x102] = 0x02; /* AER, version 2 */
+	REQUIRE(vpci_cfg_init(c, cfg, 4096, bars, NULL, hide_ext, NULL) == 0);
+	CHECK_EQ_U(vpci_cfg_read(c, 0x100, 4, 0x14020001), 0x18000000);
 	free(c);
+}
+
+/* Resizable BAR (PCIe 5.0, 7.8.6): only the current size is offered, and it cannot change. */
+TEST(config_rebar_current_size_read_only)
+{
+	static uint8_t cfg[4096];
+	struct vpci_bar bars[6] = { { 0 } };
+	struct vpci_cfg *c = malloc(sizeof(*c));
+	unsigned pass;
+
+	REQUIRE(c);
+	cfg[0x100] = 0x15, cfg[0x102] = 0x01; /* Resizable BAR, version 1, last */
+	/* BAR0 supports 1 MiB-16 GiB (capability bits 4-18); one resizable BAR; now 256 MiB. */
+	cfg[0x104] = 0xf0, cfg[0x105] = 0xff, cfg[0x106] = 0x07;
+	cfg[0x108] = 0x20, cfg[0x109] = 8;
+	REQUIRE(vpci_cfg_init(c, cfg, 4096, bars, NULL, vpci_hidden_ext_caps, NULL) == 0);
+	CHECK_EQ_U(vpci_cfg_read(c, 0x100, 4, 0x00010015), 0x00010015);
+	CHECK_EQ_U(vpci_cfg_read(c, 0x104, 4, 0x0007fff0), 1u << (4 + 8)); /* 2^(20+8) */
+	CHECK_EQ_U(vpci_cfg_read(c, 0x108, 4, 0x00000820), 0x00000820);
+	vpci_cfg_write(c, 0x108, 4, 0x00000420, &pass); /* the guest asks for 16 MiB */
+	CHECK_EQ_U(pass, 0);
+	CHECK_EQ_U(vpci_cfg_read(c, 0x108, 4, 0x00000420), 0x00000820);
+	vpci_cfg_write(c, 0x104, 4, 0xffffffff, &pass);
+	CHECK_EQ_U(pass, 0);
+	CHECK_EQ_U(vpci_cfg_read(c, 0x104, 4, 0xffffffff), 1u << 12);
+	free(c);
+}
+
+/* Behind a root port, a root complex integrated endpoint (PCIe type 9) reads as an endpoint
+ * (type 0), read-only; other types are the device's (PCIe 5.0, 7.5.3.2). */
+TEST(config_pcie_type_endpoint)
+{
+	static uint8_t cfg[256];
+	struct vpci_bar bars[6] = { { 0 } };
+	static struct vpci_cfg c;
+	unsigned pass;
+
+	cfg[0x06] = 0x10, cfg[0x34] = 0x40;
+	cfg[0x40] = 0x10, cfg[0x41] = 0, cfg[0x42] = 0x92, cfg[0x43] = 0x00; /* v2, RCiEP */
+	REQUIRE(vpci_cfg_init(&c, cfg, 256, bars, NULL, NULL, NULL) == 0);
+	CHECK_EQ_U(vpci_cfg_read(&c, 0x42, 2, 0x0092), 0x0002);
+	vpci_cfg_write(&c, 0x42, 1, 0x92, &pass);
+	CHECK_EQ_U(pass, 0);
+	CHECK_EQ_U(vpci_cfg_read(&c, 0x42, 2, 0x0092), 0x0002);
+	cfg[0x42] = 0x12; /* legacy endpoint: kept */
+	REQUIRE(vpci_cfg_init(&c, cfg, 256, bars, NULL, NULL, NULL) == 0);
+	CHECK_EQ_U(vpci_cfg_read(&c, 0x42, 2, 0x0012), 0x0012);
+}
+
+/* What the guest reads: the shadow over the (simulated) device's own bytes. */
+static uint32_t guest_rd(const struct vpci_cfg *c, const uint8_t *dev, unsigned off)
+{
+	uint32_t raw = (uint32_t)dev[off] | (uint32_t)dev[off + 1] << 8 |
+		       (uint32_t)dev[off + 2] << 16 | (uint32_t)dev[off + 3] << 24;
+
+	return vpci_cfg_read(c, off, 4, raw);
+}
+
+/*
+ * Walk the extended capabilities as Linux's pci_find_next_ext_capability does (at most
+ * (4096 - 256) / 8 steps, ending at a 0 header or a next pointer below 0x100); ids[] gets the
+ * IDs in order. Returns how many, or -1 when the walk had not ended after that many steps.
+ */
+static int guest_ext_walk(const struct vpci_cfg *c, const uint8_t *dev, uint16_t *ids)
+{
+	unsigned pos = 0x100;
+	int n = 0;
+
+	for (int ttl = (4096 - 256) / 8; ttl > 0; ttl--) {
+		uint32_t h = guest_rd(c, dev, pos);
+
+		if (!h)
+			return n;
+		ids[n++] = (uint16_t)(h & 0xffff);
+		pos = (h >> 20) & 0xffc;
+		if (pos < 0x100)
+			return n;
+	}
+	return -1;
+}
+
+/* Lengths of the hidden capabilities, without optional parts (PCIe 5.0: AER 7.8.4, ACS 7.7.8,
+ * ATS 10.5.1, SR-IOV 9.3.3, PRI 10.5.2, PASID 7.8.8). */
+static unsigned spec_ext_len(uint16_t id)
+{
+	return id == 0x0001 ? 0x48 : id == 0x0010 ? 0x40 : id == 0x0013 ? 0x10 : 8;
+}
+
+static bool id_hidden(uint16_t id)
+{
+	for (const uint16_t *h = vpci_hidden_ext_caps; *h; h++)
+		if (*h == id)
+			return true;
+	return false;
+}
+
+/*
+ * Random extended capability chains (hidden and visible IDs at random places, sometimes a
+ * loop), then random guest writes anywhere in 0x100-0xfff: the guest's walk ends, never meets a
+ * hidden ID, finds every visible capability in the device's order, and no write to a header
+ * reaches the device or changes what the guest reads.
+ */
+TEST(prop_ext_caps_chain)
+{
+	static const uint16_t pool[] = { 0x0001, 0x000d, 0x000f, 0x0010, 0x0013, 0x001b,
+					 0x0002, 0x0003, 0x000b, 0x0015, 0x0019, 0x001e };
+	struct prop_rng r = { prop_seed("prop_ext_caps_chain") };
+	uint64_t cases = prop_cases(2000);
+	static uint8_t dev[4096];
+	static struct vpci_cfg c;
+	struct vpci_bar bars[6] = { { 0 } };
+
+	for (uint64_t n = 0; n < cases; n++) {
+		unsigned k = 1 + (unsigned)prop_below(&r, 10), at[10], pos = 0x100;
+		uint16_t id[10], want[10], got[480];
+		int nwant = 0, ngot;
+		bool loop = prop_below(&r, 8) == 0;
+
+		for (int i = 0; i < 4096; i++)
+			dev[i] = (uint8_t)prop_next(&r);
+		for (unsigned i = 0; i < k; i++) { /* distinct dword offsets, the first at 0x100 */
+			at[i] = pos;
+			pos += 16 + 4 * (unsigned)prop_below(&r, 64);
+			if (pos > 0xff0)
+				k = i + 1;
+		}
+		for (unsigned i = 0; i < k; i++) {
+			unsigned next = i + 1 < k ? at[i + 1] : loop ? at[prop_below(&r, k)] : 0;
+			uint32_t h;
+
+			id[i] = pool[prop_below(&r, sizeof(pool) / sizeof(pool[0]))];
+			h = id[i] | 1u << 16 | next << 20;
+			for (int b = 0; b < 4; b++)
+				dev[at[i] + b] = (uint8_t)(h >> (8 * b));
+			if (id[i] == 0x15) /* a resizable BAR: no entries, keep it small */
+				dev[at[i] + 8] &= 0x1f;
+			if (!id_hidden(id[i]))
+				want[nwant++] = id[i];
+		}
+		REQUIRE(vpci_cfg_init(&c, dev, 4096, bars, NULL, vpci_hidden_ext_caps, NULL) == 0);
+		for (int step = 0; step < 32; step++) {
+			unsigned off = 0x100 + 4 * (unsigned)prop_below(&r, 960), pass;
+			uint32_t before = guest_rd(&c, dev, off);
+
+			if (step < 8 && step < (int)k)
+				off = at[step]; /* the headers above all */
+			before = guest_rd(&c, dev, off);
+			vpci_cfg_write(&c, off, 4, (uint32_t)prop_next(&r), &pass);
+			if (vpci_cfg_is_emulated(&c, off, 4) &&
+			    (pass || guest_rd(&c, dev, off) != before)) {
+				CHECK_FAIL_AT("case %" PRIu64 ": write to emulated 0x%x passed"
+					      " (0x%x) or changed it",
+					      n, off, pass);
+				return;
+			}
+		}
+		/* Hidden bodies read 0 (SR-IOV's VF BARs are host addresses). */
+		for (unsigned i = 0; i < k; i++) {
+			unsigned end = at[i] + spec_ext_len(id[i]);
+
+			if (i + 1 < k && at[i + 1] < end)
+				end = at[i + 1];
+			for (unsigned o = at[i] + 4; id_hidden(id[i]) && o + 4 <= end && o < 4096;
+			     o += 4)
+				if (guest_rd(&c, dev, o)) {
+					CHECK_FAIL_AT("case %" PRIu64 ": hidden 0x%x at 0x%x reads"
+						      " 0x%x at 0x%x",
+						      n, id[i], at[i], guest_rd(&c, dev, o), o);
+					return;
+				}
+		}
+		ngot = guest_ext_walk(&c, dev, got);
+		if (ngot < 0) {
+			CHECK_FAIL_AT("case %" PRIu64 ": the guest's walk does not end", n);
+			return;
+		}
+		for (int i = 0; i < ngot; i++)
+			if (id_hidden(got[i])) {
+				CHECK_FAIL_AT("case %" PRIu64
+					      ": hidden capability 0x%x in the chain",
+					      n, got[i]);
+				return;
+			}
+		/* Visible ones in order; a hidden first one leaves an ID-0 header. */
+		{
+			int g = got[0] == 0 && ngot > 0 ? 1 : 0;
+
+			if (ngot - g != nwant || memcmp(got + g, want, (size_t)nwant * 2)) {
+				CHECK_FAIL_AT("case %" PRIu64
+					      ": %d visible capabilities found, %d in"
+					      " the device",
+					      n, ngot - g, nwant);
+				return;
+			}
+		}
+	}
 }
 
 /* prop_integration_dma_bar_separate: every BAR lies outside guest RAM (which is mapped for DMA
@@ -601,6 +807,9 @@ int main(void)
 	RUN(config_shadow_properties);
 	RUN(config_caps_hidden_and_stable);
 	RUN(config_ext_caps_hidden);
+	RUN(config_rebar_current_size_read_only);
+	RUN(prop_ext_caps_chain);
+	RUN(config_pcie_type_endpoint);
 	RUN(bars_never_overlap_ram);
 	RUN(bar_registers_exhaustive);
 	RUN(msix_vectors_independent);
