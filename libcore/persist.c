@@ -214,6 +214,10 @@ int persist_save(const struct persist *p, const char *exe, struct err *e)
 			return err_set(e, errno, "%s: %s", p->path, strerror(errno));
 		return 0;
 	}
+	/* /etc/udev/rules.d is there on any udev system; /run/udev/rules.d may not be yet. */
+	snprintf(tmp, sizeof(tmp), "%.*s", (int)(strrchr(p->path, '/') - p->path), p->path);
+	if (mkdir(tmp, 0755) && errno != EEXIST)
+		return err_set(e, errno, "%s: %s", tmp, strerror(errno));
 	text = malloc(len);
 	if (!text)
 		return err_set(e, ENOMEM, "out of memory");

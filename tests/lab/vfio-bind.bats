@@ -53,7 +53,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	run vfio-bind $EDU
 	assert_success
 	g=$(group $EDU)
-	assert_output "$EDU vfio-pci $g /dev/vfio/$g -"
+	assert_output "$EDU vfio-pci $g /dev/vfio/$g - -"
 	[ -c /dev/vfio/$g ]
 	[ -e /sys/module/vfio_pci ]
 	[ "$(state_of $EDU)" = - ]
@@ -65,7 +65,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	run vfio-bind $EDU
 	assert_success
 	g=$(group $EDU)
-	assert_output "$EDU vfio-pci $g /dev/vfio/$g -"
+	assert_output "$EDU vfio-pci $g /dev/vfio/$g - -"
 	[ "$(cat /run/vfio-bind/state)" = "$before" ]
 }
 
@@ -73,7 +73,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	g=$(group $EDU)
 	run vfio-bind --restore $EDU
 	assert_success
-	assert_output "$EDU - $g - -"
+	assert_output "$EDU - $g - - -"
 	[ "$(drv $EDU)" = - ]
 	[ "$(override $EDU)" = "(null)" ]
 	[ -z "$(state_of $EDU)" ]
@@ -93,13 +93,13 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	run ! nvme_blk
 	run vfio-bind --status
 	assert_success
-	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme"
+	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme -"
 }
 
 @test "--restore puts nvme back on nvme and its block device reappears" {
 	run vfio-bind --restore $NVME
 	assert_success
-	assert_output --regexp "^$NVME nvme [0-9]+ - -$"
+	assert_output --regexp "^$NVME nvme [0-9]+ - - -$"
 	[ "$(drv $NVME)" = nvme ]
 	wait_for nvme_blk
 	[ "$(override $NVME)" = "(null)" ]
@@ -130,8 +130,8 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	run vfio-bind --group $EDU1
 	assert_success
 	g=$(group $NIC)
-	assert_line "$NIC vfio-pci $g /dev/vfio/$g e1000e"
-	assert_line "$EDU1 vfio-pci $g /dev/vfio/$g -"
+	assert_line "$NIC vfio-pci $g /dev/vfio/$g e1000e -"
+	assert_line "$EDU1 vfio-pci $g /dev/vfio/$g - -"
 	[ "${#lines[@]}" -eq 2 ]
 	[ "$(drv $PORT)" = pcieport ]
 	[ -z "$(nic_if)" ]
@@ -253,9 +253,9 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	run vfio-bind --status 1234:11e8
 	assert_success
 	# the lab's edus, looked up by address: 00:06.0, 00:09.0 (64-bit DMA) and 01:00.1
-	assert_line --regexp "^$EDU - [0-9]+ - -$"
-	assert_line --regexp "^$LAB_BDF_EDU64 - [0-9]+ - -$"
-	assert_line --regexp "^$EDU1 - [0-9]+ - -$"
+	assert_line --regexp "^$EDU - [0-9]+ - - -$"
+	assert_line --regexp "^$LAB_BDF_EDU64 - [0-9]+ - - -$"
+	assert_line --regexp "^$EDU1 - [0-9]+ - - -$"
 	[ "${#lines[@]}" -eq "$(lspci -n -d 1234:11e8 | wc -l)" ]
 }
 
@@ -424,10 +424,62 @@ display_pair_cleanup() {
 	modprobe -r bochs snd_hda_intel || true
 }
 
+# Stop the lab's udevd, drop the claim, and put the nvme back on nvme if the test stopped early.
+persist_cleanup() {
+	udevadm control --exit 2>/dev/null || true
+	rm -f /run/udev/rules.d/05-vfio-bind.rules
+	[ -e /sys/bus/pci/devices/$NVME ] || echo 1 >/sys/bus/pci/rescan
+	[ "$(drv $NVME)" = nvme ] || vfio-bind --restore $NVME || true
+}
+
 teardown() {
 	if [[ $BATS_TEST_DESCRIPTION == "the display pair:"* ]]; then
 		display_pair_cleanup
+	elif [[ $BATS_TEST_DESCRIPTION == "--persist:"* ]]; then
+		persist_cleanup
 	fi
+}
+
+# A hot remove and rescan through sysfs: the kernel adds the device anew (its nvme driver probes
+# it at once), then udevd handles the "add" uevent with the rules.
+replug() { # bdf
+	echo 1 >"/sys/bus/pci/devices/$1/remove"
+	[ ! -e "/sys/bus/pci/devices/$1" ] || return 1
+	echo 1 >/sys/bus/pci/rescan
+	udevadm settle --timeout=60
+}
+
+@test "--persist: under udevd, a replugged nvme comes back on vfio-pci; after --unpersist, on nvme" {
+	# The lab's root is read-only; udevd also reads /run/udev/rules.d (udev(7)).
+	export VFIO_BIND_RULES_DIR=/run/udev/rules.d
+	[ "$(drv $NVME)" = nvme ]
+	/lib/systemd/systemd-udevd --daemon
+	wait_for udevadm control --ping
+	run vfio-bind --persist $NVME
+	assert_success
+	g=$(group $NVME)
+	assert_output "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
+	grep -q "KERNEL==\"$NVME\"" /run/udev/rules.d/05-vfio-bind.rules
+	udevadm control --reload
+
+	replug $NVME
+	wait_for drv_is $NVME vfio-pci
+	[ "$(override $NVME)" = vfio-pci ]
+	run ! nvme_blk
+	g=$(group $NVME)
+	run vfio-bind --status $NVME
+	assert_output "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
+
+	run vfio-bind --unpersist $NVME
+	assert_success
+	assert_output --regexp "^$NVME nvme [0-9]+ - - -$"
+	[ ! -e /run/udev/rules.d/05-vfio-bind.rules ]
+	udevadm control --reload
+	replug $NVME
+	wait_for drv_is $NVME nvme
+	[ "$(override $NVME)" = "(null)" ]
+	wait_for nvme_blk
+	[ -z "$(state_of $NVME)" ]
 }
 
 @test "the display pair: refused while fbcon uses the VGA, bound as one step once released, restored with fb0 back" {
@@ -472,8 +524,8 @@ teardown() {
 	run vfio-bind --force --group $vga
 	assert_success
 	g=$(group $vga)
-	assert_line "$vga vfio-pci $g /dev/vfio/$g bochs-drm"
-	assert_line "$hda vfio-pci $g /dev/vfio/$g snd_hda_intel"
+	assert_line "$vga vfio-pci $g /dev/vfio/$g bochs-drm -"
+	assert_line "$hda vfio-pci $g /dev/vfio/$g snd_hda_intel -"
 	[ "$(drv $vga)" = vfio-pci ]
 	[ "$(drv $hda)" = vfio-pci ]
 	[ "$(state_of $vga)" = bochs-drm ]
