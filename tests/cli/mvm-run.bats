@@ -380,3 +380,12 @@ malicious() { # mode, expected reason
 	assert_output --partial "guest memory"
 	assert_output --partial "huge pages"
 }
+
+@test "--stop-timeout takes 0 to 3600 seconds" {
+	run "$MVM" --kernel /nonexistent --stop-timeout 3601
+	assert_failure 2
+	assert_output --partial "mvm-run: --stop-timeout: '3601': at most 3600 seconds"
+	run "$MVM" --kernel /nonexistent --stop-timeout soon
+	assert_failure 2
+	assert_output --partial "mvm-run: --stop-timeout:"
+}
