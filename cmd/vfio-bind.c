@@ -614,9 +614,9 @@ static int update_claims(struct persist *pe, const struct bind_plan *p)
 	for (size_t i = 0; i < p->nt; i++) {
 		if (opt_unpersist)
 			persist_unset(pe, p->t[i].dev->bdf);
-		else if (persist_set(pe, p->t[i].dev->bdf, p->t[i].driver[0] ? p->t[i].driver
-									  : BIND_DRIVER,
-				     opt_force, &e))
+		else if (persist_set(pe, p->t[i].dev->bdf,
+				     p->t[i].driver[0] ? p->t[i].driver : BIND_DRIVER, opt_force,
+				     &e))
 			break;
 	}
 	if (e.code || persist_save(pe, exe, &e)) {

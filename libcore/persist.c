@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HEADER                                                                              \
-	"# vfio-bind --persist: these devices go to their vfio driver when they appear (boot,\n" \
+#define HEADER                                                                                     \
+	"# vfio-bind --persist: these devices go to their vfio driver when they appear (boot,\n"   \
 	"# hotplug, rescan). Written by vfio-bind; change it with --persist and --unpersist.\n"
 
 static bool valid_driver(const char *s)

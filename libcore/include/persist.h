@@ -1,4 +1,4 @@
-/* persist.h: persistent claims, a udev rules file that sends devices to their vfio driver on add. */
+/* persist.h: persistent claims, udev rules that send devices to their vfio driver on add. */
 #ifndef CORE_PERSIST_H
 #define CORE_PERSIST_H
 

@@ -60,11 +60,12 @@ TEST(parse_roundtrip_and_bad_lines)
 	/* A hand-written rule, a short address, a command for another device: not ours. */
 	CHECK_EQ_I(persist_parse(&q, "SUBSYSTEM==\"pci\", ATTR{x}=\"y\"\n", &e), -EINVAL);
 	CHECK(strstr(e.msg, "line 1") != NULL);
-	CHECK_EQ_I(persist_parse(&q,
-				 "# c\nACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"01:00.0\", "
-				 "ATTR{driver_override}=\"vfio-pci\", RUN+=\"/b/vfio-bind 01:00.0\"\n",
-				 &e),
-		   -EINVAL);
+	CHECK_EQ_I(
+		persist_parse(&q,
+			      "# c\nACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"01:00.0\", "
+			      "ATTR{driver_override}=\"vfio-pci\", RUN+=\"/b/vfio-bind 01:00.0\"\n",
+			      &e),
+		-EINVAL);
 	CHECK(strstr(e.msg, "line 2") != NULL);
 	CHECK_EQ_I(persist_parse(&q,
 				 "ACTION==\"add\", SUBSYSTEM==\"pci\", KERNEL==\"0000:01:00.0\", "
