@@ -15,8 +15,6 @@
 typedef void i8042_reset_fn(void *opaque);
 typedef void i8042_irq_fn(void *opaque, unsigned gsi, int level);
 
-#define I8042_KBD_IRQ 1 /* ISA IRQ 1: the keyboard */
-
 struct i8042 {
 	pthread_mutex_t lock;
 	uint8_t ctr;	 /* controller configuration byte */
