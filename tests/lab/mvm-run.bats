@@ -99,7 +99,9 @@ mvm() {
 start_waiting_guest() { # extra cmdline, mvm-run options...
 	local extra=$1 i
 	shift
-	"$MVM" -v --kernel "$VMLINUZ" --initrd "$INITRD" --mem 256M --cmdline "$CMDLINE $extra" \
+	# the keyboard's IRQ comes from PnP (mvm-run's default command line has no i8042.nopnp)
+	"$MVM" -v --kernel "$VMLINUZ" --initrd "$INITRD" --mem 256M \
+		--cmdline "${CMDLINE/ i8042.nopnp/} $extra" \
 		--console "$T/console" "$@" </dev/null 2>"$T/err" 3>&- &
 	pid=$!
 	for i in $(seq "$((GUEST_BOUND * 5))"); do

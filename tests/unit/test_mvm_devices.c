@@ -377,6 +377,8 @@ TEST(config_firecracker_noops)
 TEST(default_cmdline_nomodule)
 {
 	CHECK(strstr(" " VMCONFIG_DEFAULT_CMDLINE " ", " nomodule ") != NULL);
+	/* the keyboard's IRQ comes from PnP (the DSDT's PNP0303): Ctrl-Alt-Del needs it */
+	CHECK(strstr(" " VMCONFIG_DEFAULT_CMDLINE " ", " i8042.nopnp ") == NULL);
 }
 
 /* Our additions to Firecracker's file: "vfio" devices and machine-config.huge_pages. */
