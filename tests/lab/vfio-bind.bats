@@ -427,12 +427,17 @@ display_pair_cleanup() {
 # udevadm ignores control requests in a chroot (as the lab's command runs) unless told not to.
 udevctl() { SYSTEMD_IGNORE_CHROOT=1 udevadm "$@"; }
 
-# Stop the lab's udevd, drop the claim, and put the nvme back on nvme if the test stopped early.
+# Stop the lab's udevd, drop the claims, and put the nvme and the NIC back if the test stopped
+# early.
 persist_cleanup() {
+	local d
 	udevctl control --exit || true
 	rm -f /run/udev/rules.d/05-vfio-bind.rules
-	[ -e /sys/bus/pci/devices/$NVME ] || echo 1 >/sys/bus/pci/rescan
-	[ "$(drv $NVME)" = nvme ] || vfio-bind --restore $NVME || true
+	[ -e /sys/bus/pci/devices/$NVME ] && [ -e /sys/bus/pci/devices/$NIC ] ||
+		echo 1 >/sys/bus/pci/rescan
+	for d in $NVME $NIC; do
+		[ "$(drv $d)" != vfio-pci ] || vfio-bind --restore $d || true
+	done
 }
 
 teardown() {
@@ -452,37 +457,55 @@ replug() { # bdf
 	udevctl settle --timeout=60
 }
 
-@test "--persist: under udevd, a replugged nvme comes back on vfio-pci; after --unpersist, on nvme" {
+# Two probe paths: nvme's driver probes asynchronously, so udev's driver_override usually lands
+# first and no host driver takes the disk; e1000e probes inside the add, before udev sees the
+# event, so only the rule's vfio-bind (unbind, then vfio-pci) moves the NIC.
+@test "--persist: under udevd, a replugged nvme and NIC come back on vfio-pci; after --unpersist, on their drivers" {
 	# The lab's root is read-only; udevd also reads /run/udev/rules.d (udev(7)).
 	export VFIO_BIND_RULES_DIR=/run/udev/rules.d
+	local d g
 	[ "$(drv $NVME)" = nvme ]
+	[ "$(drv $NIC)" = e1000e ]
 	/lib/systemd/systemd-udevd --daemon
 	wait_for udevctl control --ping
-	run vfio-bind --persist $NVME
+	run vfio-bind --persist $NVME $NIC
 	assert_success
 	g=$(group $NVME)
-	assert_output "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
+	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
+	g=$(group $NIC)
+	assert_line "$NIC vfio-pci $g /dev/vfio/$g e1000e vfio-pci"
 	grep -q "KERNEL==\"$NVME\"" /run/udev/rules.d/05-vfio-bind.rules
+	grep -q "KERNEL==\"$NIC\"" /run/udev/rules.d/05-vfio-bind.rules
 	udevctl control --reload
 
-	replug $NVME
-	wait_for drv_is $NVME vfio-pci
-	[ "$(override $NVME)" = vfio-pci ]
+	for d in $NVME $NIC; do
+		replug $d
+		wait_for drv_is $d vfio-pci
+		[ "$(override $d)" = vfio-pci ]
+	done
 	run ! nvme_blk
+	run ! nic_up
+	run vfio-bind --status $NVME $NIC
 	g=$(group $NVME)
-	run vfio-bind --status $NVME
-	assert_output "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
+	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
+	g=$(group $NIC)
+	assert_line "$NIC vfio-pci $g /dev/vfio/$g e1000e vfio-pci"
 
-	run vfio-bind --unpersist $NVME
+	run vfio-bind --unpersist $NVME $NIC
 	assert_success
-	assert_output --regexp "^$NVME nvme [0-9]+ - - -$"
+	assert_line --regexp "^$NVME nvme [0-9]+ - - -$"
+	assert_line --regexp "^$NIC e1000e [0-9]+ - - -$"
 	[ ! -e /run/udev/rules.d/05-vfio-bind.rules ]
 	udevctl control --reload
 	replug $NVME
+	replug $NIC
 	wait_for drv_is $NVME nvme
+	wait_for drv_is $NIC e1000e
 	[ "$(override $NVME)" = "(null)" ]
+	[ "$(override $NIC)" = "(null)" ]
 	wait_for nvme_blk
 	[ -z "$(state_of $NVME)" ]
+	[ -z "$(state_of $NIC)" ]
 }
 
 @test "the display pair: refused while fbcon uses the VGA, bound as one step once released, restored with fb0 back" {
