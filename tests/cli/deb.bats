@@ -100,7 +100,10 @@ in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=
 	run in_root dpkg -r vfio-toolkit
 	assert_success
 	while read -r f; do
-		[ -f "$R$f" ] && { echo "left: $f"; left=$((left + 1)); }
+		if [ -f "$R$f" ]; then
+			echo "left: $f"
+			left=$((left + 1))
+		fi
 	done <<<"$files"
 	[ "$left" -eq 0 ]
 	[ ! -e "$R/usr/bin/vfio-bind" ]

@@ -433,8 +433,9 @@ persist_cleanup() {
 	local d
 	udevctl control --exit || true
 	rm -f /run/udev/rules.d/05-vfio-bind.rules
-	[ -e /sys/bus/pci/devices/$NVME ] && [ -e /sys/bus/pci/devices/$NIC ] ||
+	if [ ! -e /sys/bus/pci/devices/$NVME ] || [ ! -e /sys/bus/pci/devices/$NIC ]; then
 		echo 1 >/sys/bus/pci/rescan
+	fi
 	for d in $NVME $NIC; do
 		[ "$(drv $d)" != vfio-pci ] || vfio-bind --restore $d || true
 	done
