@@ -458,9 +458,11 @@ replug() { # bdf
 	udevctl settle --timeout=60
 }
 
-# Two probe paths: nvme's driver probes asynchronously, so udev's driver_override usually lands
-# first and no host driver takes the disk; e1000e probes inside the add, before udev sees the
-# event, so only the rule's vfio-bind (unbind, then vfio-pci) moves the NIC.
+# Two paths to vfio-pci. On a hot add (remove, rescan) udev's driver_override races the host
+# driver's probe (seen both ways here for the e1000e): when it loses, the rule's vfio-bind
+# (unbind, then vfio-pci) moves the device. At boot udev replays "add" for devices that already
+# have a driver (coldplug: udevadm trigger, as systemd-udev-trigger does): only that vfio-bind
+# moves those, which the trigger below checks every run.
 @test "--persist: under udevd, a replugged nvme and NIC come back on vfio-pci; after --unpersist, on their drivers" {
 	# The lab's root is read-only; udevd also reads /run/udev/rules.d (udev(7)).
 	export VFIO_BIND_RULES_DIR=/run/udev/rules.d
@@ -491,6 +493,13 @@ replug() { # bdf
 	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
 	g=$(group $NIC)
 	assert_line "$NIC vfio-pci $g /dev/vfio/$g e1000e vfio-pci"
+	# coldplug: the NIC on its driver (the claim kept), then udev's replayed "add"
+	run vfio-bind --restore $NIC
+	assert_success
+	wait_for drv_is $NIC e1000e
+	udevctl trigger --action=add "/sys/bus/pci/devices/$NIC"
+	udevctl settle --timeout=60
+	wait_for drv_is $NIC vfio-pci
 
 	run vfio-bind --unpersist $NVME $NIC
 	assert_success
