@@ -2,6 +2,8 @@
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
+# systemd units; Debian's package puts them in /lib/systemd/system (debian/rules).
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 BUILD     := build
 PKGS      := libpci libudev json-c
@@ -10,12 +12,19 @@ CLI_PKGS  := popt
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
 # The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
 # xz-utils: lab and guest initramfs modules (.ko.xz); binutils: readelf, ld for tests/guests;
-# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint.
+# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint;
+# udev: systemd-udevd in the lab (vfio-bind --persist); systemd: systemd-analyze verify of the
+# units; libsystemd-dev: mvm-run's sd_notify; debhelper, lintian: make deb; debootstrap: the
+# clean Debian root tests/cli/deb.bats installs the package into.
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
-             clang-format
+             clang-format udev systemd libsystemd-dev debhelper lintian debootstrap
 
+# libsystemd is optional: without it mvm-run cannot tell systemd it is ready (Type=notify).
+SD_CFLAGS  := $(shell pkg-config --exists libsystemd 2>/dev/null && echo -DHAVE_LIBSYSTEMD \
+                $$(pkg-config --cflags libsystemd))
+SD_LIBS    := $(shell pkg-config --libs libsystemd 2>/dev/null)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
@@ -24,7 +33,7 @@ CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wstrict-prototypes \
             -Wno-format-truncation -Wno-unknown-warning-option
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -Ilibcore/include -Itests/unit -DPROJECT_VERSION='"$(VERSION)"' \
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -Ilibcore/include -Itests/unit -DPROJECT_VERSION='"$(VERSION)"' \
              -D_GNU_SOURCE $(PKG_CFLAGS) -MMD -MP
 LDLIBS   := $(PKG_LIBS) -lpthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -38,6 +47,7 @@ CLI_UNITS := $(filter test_cli%,$(UNITS))
 FUZZERS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 BENCHES  := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/bench_*.c))
 MANS     := $(wildcard man/*.1)
+UNITS_IN := $(wildcard systemd/*.service.in)
 
 LIB      := $(BUILD)/libcore.a
 LIB_ASAN := $(BUILD)/asan/libcore.a
@@ -61,7 +71,7 @@ ASAN_TOOLS := $(addprefix $(BUILD)/asan/bin/,$(TOOLS))
 BIN_BENCH  := $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 .PHONY: all test-build deps check lint unit unit-asan cli lab fuzz bench demo install uninstall \
-	clean format
+	clean format deb
 all: $(LIB) $(BIN_TOOLS)
 
 # Install whatever is missing (Debian); a no-op when everything is there.
@@ -95,8 +105,11 @@ $(CLI): $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 $(CLI_ASAN): $(patsubst %.c,$(BUILD)/asan/%.o,$(CLI_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 
+$(BUILD)/cmd/mvm-run.o $(BUILD)/asan/cmd/mvm-run.o: ALL_CFLAGS += $(SD_CFLAGS)
+$(BUILD)/mvm-run $(BUILD)/asan/bin/mvm-run: LDLIBS += $(SD_LIBS)
+
 $(BUILD)/%: $(BUILD)/cmd/%.o $(CLI) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
 $(BUILD)/asan/bin/%: $(BUILD)/asan/cmd/%.o $(CLI_ASAN) $(LIB_ASAN)
 	@mkdir -p $(dir $@)
@@ -178,21 +191,42 @@ demo: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@tests/lab/demo
 
+# The tools, their man pages and bash and zsh completions, and the systemd units (ExecStart names
+# the installed tools).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
-		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(UNITDIR)
 	install -m 755 $(BIN_TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/
 	for t in $(TOOLS); do \
 		install -m 644 completions/bash/$$t $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
 		install -m 644 completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_$$t; \
 	done
+	for u in $(UNITS_IN); do \
+		sed 's|@BINDIR@|$(PREFIX)/bin|g' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u .in) && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u .in) || exit 1; \
+	done
 
 uninstall:
 	for t in $(TOOLS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$t $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
 		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_$$t; done
+	for u in $(UNITS_IN); do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$u .in); done
+
+# The Debian package (debian/), built with debhelper from a copy of the sources in
+# build/deb/src, so that dpkg-buildpackage writes nothing outside the tree; the .deb, its
+# .buildinfo and .changes end up in build/deb/, then lintian checks them (its tags are errors
+# unless debian/*.lintian-overrides explains them).
+DEB_DIR := $(BUILD)/deb
+DEB_SRC := $(DEB_DIR)/src/vfio-toolkit-$(VERSION)
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	tar -cf - Makefile README.md cmd libcore man completions systemd debian | tar -xf - -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/src/*.changes $(DEB_DIR)/
+	lintian --fail-on error,warning,info \
+		$(DEB_DIR)/*.changes
 
 # The files tests/lint checks with clang-format --dry-run, formatted in place.
 format:

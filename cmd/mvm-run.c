@@ -9,6 +9,9 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "boot.h"
 #include "cli.h"
@@ -28,6 +31,7 @@ struct monitor {
 	int console_fd;
 	struct termios saved_tty;
 	bool tty_raw;
+	unsigned stop_timeout_s; /* after SIGTERM's Ctrl-Alt-Del; 0: stop at once */
 	struct mvm mvm;
 };
 
@@ -94,9 +98,15 @@ static void *console_input_thread(void *p)
 	}
 }
 
+/*
+ * SIGTERM (how systemd stops a service) asks the guest to shut down: Ctrl-Alt-Del on its
+ * keyboard, then --stop-timeout seconds for it to reset or power off before the VM is stopped.
+ * A guest without a keyboard driver, a second signal, SIGINT or SIGHUP stop it at once.
+ */
 static void *signal_thread(void *p)
 {
 	struct monitor *t = p;
+	char what[96];
 	sigset_t set;
 	int sig;
 
@@ -104,13 +114,34 @@ static void *signal_thread(void *p)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
-	if (sigwait(&set, &sig) == 0) {
-		char what[64];
+	if (sigwait(&set, &sig) != 0)
+		return NULL;
+	if (sig == SIGTERM && t->stop_timeout_s && mvm_ctrl_alt_del(&t->mvm) == 0) {
+		struct timespec limit = { .tv_sec = t->stop_timeout_s };
 
-		snprintf(what, sizeof(what), "stopped by signal %d (%s)", sig, strsignal(sig));
-		vm_request_stop(&t->mvm.vm, VM_STOP_REQUESTED, 0, what);
+		cli_verbose("SIGTERM: Ctrl-Alt-Del pressed in the guest; it has %u s to shut down",
+			    t->stop_timeout_s);
+		sig = sigtimedwait(&set, NULL, &limit);
+		if (sig < 0) {
+			snprintf(what, sizeof(what),
+				 "the guest did not shut down within %u s of Ctrl-Alt-Del",
+				 t->stop_timeout_s);
+			vm_request_stop(&t->mvm.vm, VM_STOP_REQUESTED, 0, what);
+			return NULL;
+		}
 	}
+	snprintf(what, sizeof(what), "stopped by signal %d (%s)", sig, strsignal(sig));
+	vm_request_stop(&t->mvm.vm, VM_STOP_REQUESTED, 0, what);
 	return NULL;
+}
+
+/* The VM is built and about to run: a Type=notify service is ready (no-op elsewhere). */
+static void notify_ready(void *opaque)
+{
+	(void)opaque;
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "READY=1\nSTATUS=guest running");
+#endif
 }
 
 static void console_setup(struct monitor *t)
@@ -148,7 +179,7 @@ static void warn_config(void *arg, const char *msg)
 static void parse_options(int argc, const char **argv, struct monitor *t)
 {
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
-	char *console = NULL, *config = NULL, *kvm_dev = NULL;
+	char *console = NULL, *config = NULL, *kvm_dev = NULL, *stop_timeout = NULL;
 	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
 	int rng = 0, no_seccomp = 0, no_api = 0;
 	struct poptOption table[] = {
@@ -185,6 +216,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "the same as --config (firecracker's spelling)", "FILE" },
 		{ "no-api", 0, POPT_ARG_NONE, &no_api, 0,
 		  "accepted for firecracker command lines; mvm-run has no API socket", NULL },
+		{ "stop-timeout", 0, POPT_ARG_STRING, &stop_timeout, 0,
+		  "on SIGTERM, Ctrl-Alt-Del, then seconds to wait for the guest (default 30; 0: "
+		  "stop at once)",
+		  "SECONDS" },
 		{ "kvm-dev", 0, POPT_ARG_STRING, &kvm_dev, 0, "KVM device (default /dev/kvm)",
 		  "PATH" },
 		{ "no-seccomp", 0, POPT_ARG_NONE, &no_seccomp, 0,
@@ -261,6 +296,15 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		cli_die(EXIT_USAGE, "--console", "%s", e.msg);
 	if (!t->cfg.kernel)
 		cli_die(EXIT_USAGE, NULL, "no kernel: use --kernel FILE or --config FILE");
+	t->stop_timeout_s = 30;
+	if (stop_timeout) {
+		uint64_t n = parse_u64_or_die("--stop-timeout", stop_timeout);
+
+		if (n > 3600)
+			cli_die(EXIT_USAGE, "--stop-timeout", "'%s': at most 3600 seconds",
+				stop_timeout);
+		t->stop_timeout_s = (unsigned)n;
+	}
 	t->kvm_dev = kvm_dev ? kvm_dev : "/dev/kvm";
 	t->seccomp = !no_seccomp;
 	(void)no_api; /* there is no API socket to turn off */
@@ -274,6 +318,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	free(config);
 	free(vfio_backend);
 	free(huge);
+	free(stop_timeout);
 	cli_free_argv(disks);
 	cli_free_argv(nets);
 	cli_free_argv(vfios);
@@ -365,6 +410,8 @@ int main(int argc, const char **argv)
 		.vfio_backend = t.vfio_backend,
 		.console_fd = t.console_fd,
 		.seccomp = t.seccomp,
+		.on_start = notify_ready,
+		.opaque = &t,
 	};
 	if (mvm_open(&t.mvm, &c, &e)) {
 		cli_error(NULL, "%s", e.msg);

@@ -13,12 +13,13 @@
 #include "cli.h"
 #include "out.h"
 #include "pciinfo.h"
+#include "persist.h"
 
 /* The VFIO selftests' "skip" status: no device given could be bound (see vfio-bind(1)). */
 #define EXIT_SKIP 4
 
 static int opt_group, opt_restore, opt_all, opt_status, opt_dry_run, opt_force, opt_append_bdfs,
-	opt_info;
+	opt_info, opt_persist, opt_unpersist;
 static char *opt_timeout, *opt_user, *opt_root, *opt_driver, *opt_guest_mem, *opt_vfs;
 
 static struct poptOption options[] = {
@@ -27,9 +28,13 @@ static struct poptOption options[] = {
 	{ "restore", 'r', POPT_ARG_NONE, &opt_restore, 0,
 	  "return devices to their recorded original drivers", NULL },
 	{ "all", 'a', POPT_ARG_NONE, &opt_all, 0,
-	  "with --restore or --status: every recorded device", NULL },
+	  "with --restore, --unpersist or --status: every recorded or persisted device", NULL },
 	{ "status", 's', POPT_ARG_NONE, &opt_status, 0,
 	  "print the current state (all vfio-pci or recorded devices by default)", NULL },
+	{ "persist", 'P', POPT_ARG_NONE, &opt_persist, 0,
+	  "bind, and claim the devices at every boot and hotplug (a udev rule)", NULL },
+	{ "unpersist", 'U', POPT_ARG_NONE, &opt_unpersist, 0,
+	  "drop the devices' persistent claims and restore them", NULL },
 	{ "info", 'i', POPT_ARG_NONE, &opt_info, 0,
 	  "print what decides whether the devices can be passed (BARs, ROM, resets, holders) and "
 	  "change nothing",
@@ -65,8 +70,10 @@ static struct poptOption options[] = {
 };
 
 static void print_device(struct out *o, const struct sysfs *s, const struct pcidev *d,
-			 const char *original)
+			 const char *original, const struct persist *pe)
 {
+	const struct persist_entry *claim = persist_get(pe, d->bdf);
+
 	char node[PATH_MAX], rel[32];
 	struct stat st;
 
@@ -88,6 +95,7 @@ static void print_device(struct out *o, const struct sysfs *s, const struct pcid
 	out_str(o, "vfio_node", rel[0] ? rel : NULL);
 	out_str(o, "original_driver",
 		original && *original && strcmp(original, BINDSTATE_NONE) ? original : NULL);
+	out_str(o, "persist", claim ? claim->driver : NULL);
 	out_record_end(o);
 }
 
@@ -365,7 +373,7 @@ static void parse_fault(struct bind_opts *bo)
 
 /* Resolve the positional arguments (or --all) to device indexes. */
 static size_t select_devices(poptContext pc, const struct pcidev_list *l,
-			     const struct bindstate *st, size_t *idx)
+			     const struct bindstate *st, const struct persist *pe, size_t *idx)
 {
 	const char *arg;
 	struct err e = { 0 };
@@ -382,6 +390,7 @@ static size_t select_devices(poptContext pc, const struct pcidev_list *l,
 	if (opt_all || (opt_status && n == 0)) {
 		for (size_t i = 0; i < l->n; i++) {
 			bool want = bindstate_get(st, l->dev[i].bdf) ||
+				    (!opt_restore && persist_get(pe, l->dev[i].bdf)) ||
 				    (opt_status && !strcmp(l->dev[i].driver, BIND_DRIVER));
 			bool have = false;
 
@@ -594,6 +603,37 @@ static int hermetic_run(char **cmd, struct bind_plan *plan, const struct sysfs *
 	return status;
 }
 
+/*
+ * After a successful --persist or --unpersist: claim the bound devices with the driver they
+ * went to, or drop the claims. The rule runs this very vfio-bind (an installed one at
+ * /usr/bin, or a build tree's).
+ */
+static int update_claims(struct persist *pe, const struct bind_plan *p)
+{
+	char exe[PATH_MAX];
+	struct err e = { 0 };
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		cli_error("/proc/self/exe", "%s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	exe[n] = '\0';
+	for (size_t i = 0; i < p->nt; i++) {
+		if (opt_unpersist)
+			persist_unset(pe, p->t[i].dev->bdf);
+		else if (persist_set(pe, p->t[i].dev->bdf,
+				     p->t[i].driver[0] ? p->t[i].driver : BIND_DRIVER, opt_force,
+				     &e))
+			break;
+	}
+	if (e.code || persist_save(pe, exe, &e)) {
+		cli_error(NULL, "%s", e.msg);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 int main(int argc, const char **argv)
 {
 	char **cmd = split_command(&argc, argv);
@@ -605,19 +645,26 @@ int main(int argc, const char **argv)
 	size_t idx[BIND_MAX_TARGETS], n;
 	struct pcidev_list devs;
 	struct bindstate st;
+	struct persist pe;
 	struct bind_plan plan;
 	struct sysfs sys;
 	struct err e = { 0 };
 	struct out *o;
 	int rc;
 
-	if (opt_restore + opt_status + opt_info > 1)
-		cli_die(EXIT_USAGE, NULL, "--restore, --status and --info exclude each other");
+	if (opt_restore + opt_status + opt_info + opt_persist + opt_unpersist > 1)
+		cli_die(EXIT_USAGE, NULL,
+			"--restore, --status, --info, --persist and --unpersist exclude each other");
+	if ((opt_persist || opt_unpersist) && cmd)
+		cli_die(EXIT_USAGE, opt_persist ? "--persist" : "--unpersist",
+			"not with -- COMMAND (a hermetic run leaves nothing behind)");
+	/* --unpersist is a restore that also drops the claims. */
+	opt_restore |= opt_unpersist;
 	if (opt_info && (opt_group || opt_all || opt_dry_run || opt_force || opt_user || cmd ||
 			 opt_driver || opt_guest_mem || opt_append_bdfs))
 		cli_die(EXIT_USAGE, "--info", "takes devices and --json, --sysfs-root only");
 	if (opt_all && !opt_restore && !opt_status)
-		cli_die(EXIT_USAGE, "--all", "only with --restore or --status");
+		cli_die(EXIT_USAGE, "--all", "only with --restore, --unpersist or --status");
 	if (cmd && !cmd[0])
 		cli_die(EXIT_USAGE, "--", "no command after it");
 	if (cmd && (opt_restore || opt_status || opt_all))
@@ -677,9 +724,11 @@ int main(int argc, const char **argv)
 	 */
 	if (bindstate_open(&st, NULL, opt_dry_run || opt_status || opt_info, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
+	if (persist_open(&pe, NULL, &e))
+		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	if (pcidev_scan(&sys, &devs, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
-	n = select_devices(pc, &devs, &st, idx);
+	n = select_devices(pc, &devs, &st, &pe, idx);
 	cli_done();
 	o = out_new(stdout, cli.json);
 
@@ -692,7 +741,7 @@ int main(int argc, const char **argv)
 		for (size_t i = 0; i < n; i++) {
 			const struct bindstate_entry *r = bindstate_get(&st, devs.dev[idx[i]].bdf);
 
-			print_device(o, &sys, &devs.dev[idx[i]], r ? r->driver : NULL);
+			print_device(o, &sys, &devs.dev[idx[i]], r ? r->driver : NULL, &pe);
 		}
 		out_list_end(o);
 		rc = EXIT_OK;
@@ -754,14 +803,14 @@ int main(int argc, const char **argv)
 						"driver");
 			rc = EXIT_FAIL;
 		} else {
+			rc = opt_persist || opt_unpersist ? update_claims(&pe, &plan) : EXIT_OK;
 			out_list_begin(o);
 			for (size_t i = 0; i < plan.nt; i++) {
 				pcidev_refresh(&sys, plan.t[i].dev);
 				print_device(o, &sys, plan.t[i].dev,
-					     opt_restore ? NULL : plan.t[i].original);
+					     opt_restore ? NULL : plan.t[i].original, &pe);
 			}
 			out_list_end(o);
-			rc = EXIT_OK;
 		}
 		if (bo.sigfd >= 0)
 			close(bo.sigfd);
@@ -769,6 +818,7 @@ int main(int argc, const char **argv)
 	bind_plan_free(&plan);
 out:
 	out_free(o);
+	persist_close(&pe);
 	bindstate_close(&st);
 	pcidev_list_free(&devs);
 	return rc;

@@ -129,32 +129,43 @@ static void aml_virtio_mmio(struct abuf *a, unsigned idx, uint32_t base, uint32_
 }
 
 /*
- * Device(COM1) { _HID EisaId("PNP0501"), _UID 1, _CRS { IO 0x3f8/8, IRQNoFlags {4} } }: a
+ * Device(NAME) { _HID EisaId(eisa), _UID uid, _CRS { IO port/len..., IRQNoFlags {irq} } }: a
  * hardware-reduced ACPI kernel has no legacy PIC and maps ISA interrupts only for devices the
- * firmware describes, so the console's interrupt must be described here.
+ * firmware describes, so each legacy device's interrupt must be described here: COM1 (IRQ 4) and
+ * the i8042's keyboard (IRQ 1, which Ctrl-Alt-Del raises; without it Linux's i8042 probe fails
+ * with EINVAL, requesting an IRQ nothing mapped).
  */
-static void aml_com1(struct abuf *a)
+struct aml_isa {
+	const char *name;
+	uint8_t eisa[4]; /* EisaId() compressed */
+	uint32_t uid;
+	uint16_t port[2], len[2]; /* len 0: no second range */
+	unsigned irq;
+};
+
+static void aml_isa_dev(struct abuf *a, const struct aml_isa *d)
 {
 	static struct abuf dev, crs, buf;
-	static const uint8_t pnp0501[4] = { 0x41, 0xd0, 0x05, 0x01 };
 
 	memset(&dev, 0, sizeof(dev));
 	memset(&crs, 0, sizeof(crs));
 	memset(&buf, 0, sizeof(buf));
-	put(&dev, "COM1", 4);
+	put(&dev, d->name, 4);
 	put8(&dev, 0x08);
 	put(&dev, "_HID", 4);
 	put8(&dev, 0x0c);
-	put(&dev, pnp0501, 4);
-	aml_name_int(&dev, "_UID", 1);
-	put8(&buf, 0x47); /* I/O port descriptor, 16-bit decode */
-	put8(&buf, 1);
-	put16(&buf, 0x3f8);
-	put16(&buf, 0x3f8);
-	put8(&buf, 1);
-	put8(&buf, 8);
+	put(&dev, d->eisa, 4);
+	aml_name_int(&dev, "_UID", d->uid);
+	for (unsigned i = 0; i < 2 && d->len[i]; i++) {
+		put8(&buf, 0x47); /* I/O port descriptor, 16-bit decode */
+		put8(&buf, 1);
+		put16(&buf, d->port[i]);
+		put16(&buf, d->port[i]);
+		put8(&buf, 1);
+		put8(&buf, (uint8_t)d->len[i]);
+	}
 	put8(&buf, 0x22); /* IRQ descriptor without flags: edge, active high */
-	put16(&buf, 1u << 4);
+	put16(&buf, (uint16_t)(1u << d->irq));
 	put8(&buf, 0x79);
 	put8(&buf, 0);
 	put8(&crs, 0x0a);
@@ -168,6 +179,13 @@ static void aml_com1(struct abuf *a)
 	put8(a, 0x82);
 	put_pkg(a, &dev);
 }
+
+static const struct aml_isa aml_com1 = { "COM1", { 0x41, 0xd0, 0x05, 0x01 } /* PNP0501 */,
+					 1,	 { 0x3f8 },
+					 { 8 },	 SERIAL_COM1_IRQ };
+static const struct aml_isa aml_ps2_keyboard = { "PS2K",   { 0x41, 0xd0, 0x03, 0x03 } /* PNP0303 */,
+						 1,	   { I8042_DATA_PORT, I8042_COMMAND_PORT },
+						 { 1, 1 }, I8042_KBD_IRQ };
 
 static void table_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
@@ -239,7 +257,8 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 		put8(&s5, 0x00);
 		put_pkg(&body, &s5);
 		put(&sb, "_SB_", 4);
-		aml_com1(&sb);
+		aml_isa_dev(&sb, &aml_com1);
+		aml_isa_dev(&sb, &aml_ps2_keyboard);
 		for (unsigned i = 0; i < nr_devs; i++)
 			aml_virtio_mmio(&sb, i, (uint32_t)devs[i].mmio_gpa,
 					(uint32_t)devs[i].mmio_size, devs[i].irq);

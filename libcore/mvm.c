@@ -110,6 +110,7 @@ static int legacy_devices(struct mvm *m, int console_fd, struct err *e)
 			    "serial", e))
 		return err_prefix(e, "serial");
 	i8042_init(&m->i8042, guest_reset, m);
+	i8042_set_irq(&m->i8042, irq_line, &vm->kvm);
 	if (vm_bus_register(&vm->pio, I8042_IO_BASE, I8042_IO_LEN, &i8042_io_ops, &m->i8042,
 			    "i8042", e))
 		return err_prefix(e, "i8042");
@@ -250,6 +251,7 @@ int mvm_open(struct mvm *m, const struct mvm_config *c, struct err *e)
 	memset(m, 0, sizeof(*m));
 	m->vm.kvm.kvm_fd = m->vm.kvm.vm_fd = -1;
 	m->on_reset = c->on_reset;
+	m->on_start = c->on_start;
 	m->on_poweroff = c->on_poweroff;
 	m->opaque = c->opaque;
 	m->seccomp = c->seccomp;
@@ -269,10 +271,17 @@ int mvm_run(struct mvm *m, enum vm_stop_reason *why, struct err *e)
 	rc = vmdev_start_all(&m->devs, e);
 	if (rc)
 		return err_prefix(e, "devices");
+	if (m->on_start)
+		m->on_start(m->opaque);
 	if (m->seccomp && vm_seccomp_install(e))
 		return err_prefix(e, "seccomp");
 	*why = vm_run(&m->vm, e);
 	return 0;
+}
+
+int mvm_ctrl_alt_del(struct mvm *m)
+{
+	return i8042_ctrl_alt_del(&m->i8042);
 }
 
 size_t mvm_console_input(struct mvm *m, const uint8_t *buf, size_t n)

@@ -75,6 +75,7 @@
 /* ---- interrupt lines (GSIs) ------------------------------------------------------------------ */
 #define IOAPIC_PINS	 24 /* GSIs 0-23 are the IOAPIC's pins (ISA IRQs 0-15 among them) */
 #define SERIAL_COM1_IRQ	 4
+#define I8042_KBD_IRQ	 1    /* the keyboard's: Ctrl-Alt-Del */
 #define PIC_PINS	 16   /* the two 8259s, routed beside IOAPIC pins 0-15 */
 #define VM_MAX_ROUTES	 1024 /* KVM's routing table (kvm.c): irqchip pins, then MSI vectors */
 #define VM_MSI_FIRST_GSI IOAPIC_PINS

@@ -38,6 +38,9 @@ struct mvm_config {
 	int console_fd; /* COM1's output; -1: discarded (input: mvm_console_input) */
 	/* NULL: the VM stops with VM_STOP_RESET / VM_STOP_POWEROFF. Called on a vCPU thread. */
 	mvm_event_fn *on_reset, *on_poweroff;
+	/* NULL, or called by mvm_run once the devices run, just before the vCPUs start and before
+	 * the seccomp filter (it may make any system call: sd_notify's socket, say). */
+	mvm_event_fn *on_start;
 	void *opaque;
 	bool seccomp; /* mvm_run installs the seccomp filter before the vCPUs run */
 };
@@ -53,7 +56,7 @@ struct mvm {
 	struct boot_info boot;
 	char cmdline[BOOT_CMDLINE_MAX]; /* as the guest got it, devices announced */
 	double pt_setup_ms;		/* passthrough set-up time */
-	mvm_event_fn *on_reset, *on_poweroff;
+	mvm_event_fn *on_reset, *on_poweroff, *on_start;
 	void *opaque;
 	bool seccomp, devs_started;
 };
@@ -69,6 +72,11 @@ struct mvm {
 int mvm_open(struct mvm *m, const struct mvm_config *c, struct err *e);
 /* Start the devices, install the seccomp filter if asked, run every vCPU until the VM stops. */
 int mvm_run(struct mvm *m, enum vm_stop_reason *why, struct err *e);
+/*
+ * Ask the guest to shut down: Ctrl-Alt-Del on its keyboard (i8042_ctrl_alt_del). -ENODEV when
+ * the guest has no keyboard driver listening; then only stopping the VM ends it.
+ */
+int mvm_ctrl_alt_del(struct mvm *m);
 /* Queue console input for the guest's COM1; returns how many bytes fit. */
 size_t mvm_console_input(struct mvm *m, const uint8_t *buf, size_t n);
 /*

@@ -47,9 +47,13 @@ struct vmconfig {
 };
 
 #define VMCONFIG_DEFAULT_MEM (128ULL << 20)
+/*
+ * Without i8042.nopnp: the ACPI tables describe the keyboard (PNP0303), and only through that
+ * description does a hardware-reduced guest map its IRQ (to a number of its own, not 1), so
+ * Linux's i8042 driver must take it from PnP for Ctrl-Alt-Del to arrive (mvm-run --stop-timeout).
+ */
 #define VMCONFIG_DEFAULT_CMDLINE                                                                   \
-	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.nopnp "     \
-	"i8042.dumbkbd"
+	"console=ttyS0 reboot=k panic=1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 
 void vmconfig_init(struct vmconfig *c);
 void vmconfig_free(struct vmconfig *c);

@@ -540,4 +540,11 @@ fc_config() {
 	run "$MVM" --config "$T/c.json" </dev/null
 	assert_success
 	assert_line "bye"
+@test "--stop-timeout takes 0 to 3600 seconds" {
+	run "$MVM" --kernel /nonexistent --stop-timeout 3601
+	assert_failure 2
+	assert_output --partial "mvm-run: --stop-timeout: '3601': at most 3600 seconds"
+	run "$MVM" --kernel /nonexistent --stop-timeout soon
+	assert_failure 2
+	assert_output --partial "mvm-run: --stop-timeout:"
 }

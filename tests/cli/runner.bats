@@ -196,7 +196,8 @@ host_state() {
 # the compiler, which make needs anyway). Add one here when a script starts using it.
 TEST_COMMANDS=(bats jq perl python3 xz readelf ld clang busybox qemu-system-x86_64 lspci setpci
 	modprobe depmod mkfs.ext4 ip dmesg mount setpriv flock timeout driverctl zsh man groff awk
-	sed grep find apt-get dpkg md5sum sha256sum clang-format)
+	sed grep find apt-get dpkg md5sum sha256sum clang-format systemd-analyze udevadm debootstrap
+	lintian dpkg-buildpackage dpkg-deb chroot)
 
 # The Debian package that installs a command, looked up by dpkg (usr-merged: /bin and /usr/bin),
 # without its architecture (dpkg -S says clang-format:amd64).

@@ -7,6 +7,7 @@ load ../helpers
 setup() {
 	SNAP=$(snapshot gpu-audio)
 	export VFIO_BIND_STATE_DIR=$BATS_TEST_TMPDIR/state
+	export VFIO_BIND_RULES_DIR=$BATS_TEST_TMPDIR/rules
 }
 
 @test "--help lists the options and exits 0" {
@@ -186,17 +187,17 @@ setup() {
 	[ "$(jq 'length' <<<"$output")" -eq 5 ]
 }
 
-@test "--status prints BDF DRIVER GROUP NODE ORIGINAL" {
+@test "--status prints BDF DRIVER GROUP NODE ORIGINAL PERSIST" {
 	run vfio-bind --sysfs-root "$SNAP" --status 0000:02:00.0 0000:03:00.1
 	assert_success
-	assert_line --index 0 "0000:02:00.0 nvme 2 - -"
-	assert_line --index 1 "0000:03:00.1 - 4 - -"
+	assert_line --index 0 "0000:02:00.0 nvme 2 - - -"
+	assert_line --index 1 "0000:03:00.1 - 4 - - -"
 }
 
 @test "--status --json has the documented keys" {
 	run vfio-bind --sysfs-root "$SNAP" --status --json 0000:01:00.0
 	assert_success
-	[ "$(jq -c '.[0] | keys_unsorted' <<<"$output")" = '["bdf","vendor","device","class","driver","iommu_group","vfio_node","original_driver"]' ]
+	[ "$(jq -c '.[0] | keys_unsorted' <<<"$output")" = '["bdf","vendor","device","class","driver","iommu_group","vfio_node","original_driver","persist"]' ]
 	[ "$(jq -r '.[0].vendor' <<<"$output")" = 0x10de ]
 	[ "$(jq -r '.[0].class' <<<"$output")" = 0x030000 ]
 	[ "$(jq -r '.[0].iommu_group' <<<"$output")" = 1 ]
@@ -208,7 +209,7 @@ setup() {
 	echo "0000:00:04.0 nvme" > "$VFIO_BIND_STATE_DIR/state"
 	run vfio-bind --sysfs-root "$SNAP2" --status
 	assert_success
-	assert_output "0000:00:04.0 vfio-pci 4 /dev/vfio/4 nvme"
+	assert_output "0000:00:04.0 vfio-pci 4 /dev/vfio/4 nvme -"
 }
 
 @test "restore dry run: unbind from vfio-pci, clear override, bind the recorded driver" {
@@ -702,4 +703,64 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 	assert_success
 	assert_line --index 0 --partial "write 0000:04:00.1 "
 	assert_line --index 4 "sriov 0000:04:00.0 $dev/0000:04:00.0/sriov_numvfs 0"
+# ---- persistent claims: a udev rule per device (VFIO_BIND_RULES_DIR) ----
+# The rule as udev(7) reads it: match the add of this PCI device by its kernel name, set its
+# driver_override, run this vfio-bind to unbind a driver that took it first.
+
+rule_for() { # bdf driver exe
+	printf 'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="%s", ATTR{driver_override}="%s", RUN+="%s --timeout 30 --driver %s %s"\n' \
+		"$1" "$2" "$3" "$2" "$1"
+}
+
+@test "--persist writes the device's udev rule, --status shows it, --unpersist removes it" {
+	SNAP=$(snapshot bound)
+	exe=$(readlink -f "$(command -v vfio-bind)")
+	VFIO_BIND_FAULT=write:99 run vfio-bind --sysfs-root "$SNAP" --persist 00:04.0
+	assert_success
+	assert_output "0000:00:04.0 vfio-pci 4 /dev/vfio/4 vfio-pci vfio-pci"
+	run grep -v '^#' "$VFIO_BIND_RULES_DIR/05-vfio-bind.rules"
+	assert_output "$(rule_for 0000:00:04.0 vfio-pci "$exe")"
+	run vfio-bind --sysfs-root "$SNAP" --status --json 0000:00:04.0
+	[ "$(jq -r '.[0].persist' <<<"$output")" = vfio-pci ]
+	VFIO_BIND_FAULT=write:99 run vfio-bind --sysfs-root "$SNAP" --unpersist 00:04.0
+	assert_success
+	[ ! -e "$VFIO_BIND_RULES_DIR/05-vfio-bind.rules" ]
+}
+
+@test "--status lists a persisted device that is on its host driver now" {
+	mkdir -p "$VFIO_BIND_RULES_DIR"
+	rule_for 0000:02:00.0 vfio-pci /usr/bin/vfio-bind >"$VFIO_BIND_RULES_DIR/05-vfio-bind.rules"
+	run vfio-bind --sysfs-root "$SNAP" --status
+	assert_success
+	assert_output "0000:02:00.0 nvme 2 - - vfio-pci"
+}
+
+@test "a bind that fails under --persist is rolled back and claims nothing" {
+	VFIO_BIND_FAULT=write:2 run vfio-bind --sysfs-root "$SNAP" --persist 0000:02:00.0
+	assert_failure 1
+	assert_output --partial "every device changed was returned to its original driver"
+	[ ! -e "$VFIO_BIND_RULES_DIR/05-vfio-bind.rules" ]
+}
+
+@test "a rules file vfio-bind did not write is an error, left as it is" {
+	mkdir -p "$VFIO_BIND_RULES_DIR"
+	echo 'SUBSYSTEM=="pci", ATTR{x}="y"' >"$VFIO_BIND_RULES_DIR/05-vfio-bind.rules"
+	run vfio-bind --sysfs-root "$SNAP" --status
+	assert_failure 1
+	assert_output --partial "05-vfio-bind.rules: line 1: not a rule vfio-bind wrote"
+	[ "$(cat "$VFIO_BIND_RULES_DIR/05-vfio-bind.rules")" = 'SUBSYSTEM=="pci", ATTR{x}="y"' ]
+}
+
+@test "--persist and --unpersist exclude the other modes and a command" {
+	run vfio-bind --persist --unpersist 0000:02:00.0
+	assert_failure 2
+	assert_output --partial "exclude each other"
+	run vfio-bind --persist --restore 0000:02:00.0
+	assert_failure 2
+	run vfio-bind --persist 0000:02:00.0 -- true
+	assert_failure 2
+	assert_output --partial "vfio-bind: --persist: not with -- COMMAND"
+	run vfio-bind --unpersist --driver vfio-pci 0000:02:00.0
+	assert_failure 2
+	assert_output --partial "vfio-bind: --driver: only when binding"
 }

@@ -93,3 +93,50 @@ mvm() {
 	assert_line --regexp '^MVM-RNG current=virtio_rng'
 	assert_line "MVM-DONE"
 }
+
+# Start mvm-run in the background, console to $T/console, stderr to $T/err; wait until the
+# guest's init prints MVM-WAITING.
+start_waiting_guest() { # extra cmdline, mvm-run options...
+	local extra=$1 i
+	shift
+	# the keyboard's IRQ comes from PnP (mvm-run's default command line has no i8042.nopnp)
+	"$MVM" -v --kernel "$VMLINUZ" --initrd "$INITRD" --mem 256M \
+		--cmdline "${CMDLINE/ i8042.nopnp/} $extra" \
+		--console "$T/console" "$@" </dev/null 2>"$T/err" 3>&- &
+	pid=$!
+	for i in $(seq "$((GUEST_BOUND * 5))"); do
+		grep -q MVM-WAITING "$T/console" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	cat "$T/console" "$T/err"
+	kill -KILL "$pid" 2>/dev/null
+	return 1
+}
+
+@test "SIGTERM presses Ctrl-Alt-Del: the guest's kernel restarts, mvm-run exits 0" {
+	start_waiting_guest mvm.wait --stop-timeout 120
+	grep -q "MVM-WAITING cad=1" "$T/console"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/err"
+	[ "$rc" -eq 0 ]
+	grep -q "SIGTERM: Ctrl-Alt-Del pressed in the guest; it has 120 s to shut down" "$T/err"
+	grep -q "guest reset (i8042)" "$T/err"
+	# the guest's kernel saw the keys: its restart message, not a stop from outside
+	grep -q "reboot: Restarting system" "$T/console"
+	run ! grep -q "did not shut down" "$T/err"
+}
+
+@test "a guest that ignores Ctrl-Alt-Del is stopped after --stop-timeout" {
+	start_waiting_guest mvm.wait=deaf --stop-timeout 3
+	grep -q "MVM-WAITING cad=0" "$T/console"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$T/err"
+	[ "$rc" -eq 0 ]
+	grep -q "the guest did not shut down within 3 s of Ctrl-Alt-Del" "$T/err"
+	run ! grep -q "Restarting system" "$T/console"
+}

@@ -437,6 +437,13 @@ TEST(acpi_tables_checksum_and_describe_devices)
 					found++;
 			CHECK_EQ_U(found, 3);
 			CHECK(memmem(d, len, "COM1", 4) != NULL);
+			/* the keyboard: EisaId("PNP0303"), ports 0x60 and 0x64, IRQNoFlags {1} */
+			CHECK(memmem(d, len, "PS2K", 4) != NULL);
+			CHECK(memmem(d, len, "\x0c\x41\xd0\x03\x03", 5) != NULL);
+			CHECK(memmem(d, len,
+				     "\x47\x01\x60\x00\x60\x00\x01\x01\x47\x01\x64\x00\x64\x00"
+				     "\x01\x01\x22\x02\x00\x79\x00",
+				     21) != NULL);
 			CHECK(memmem(d, len, "_S5_", 4) != NULL);
 		} else {
 			CHECK(memcmp(p, "APIC", 4) == 0);

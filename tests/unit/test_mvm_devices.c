@@ -138,6 +138,82 @@ TEST(i8042_probe_and_reset)
 	i8042_destroy(&k);
 }
 
+/* Edges on the keyboard's line: a rise counts as one interrupt. */
+static int kbd_irqs, kbd_level;
+
+static void kbd_irq(void *opaque, unsigned gsi, int level)
+{
+	(void)opaque;
+	if (gsi == I8042_KBD_IRQ && level && !kbd_level)
+		kbd_irqs++;
+	kbd_level = level;
+}
+
+static void i8042_set_ctr(struct i8042 *k, uint8_t ctr)
+{
+	uint8_t v = 0x60;
+
+	i8042_io_ops.write(k, 4, &v, 1);
+	i8042_io_ops.write(k, 0, &ctr, 1);
+}
+
+/*
+ * What the guest's driver reads, one byte per interrupt, as it does (Linux i8042_interrupt):
+ * the status port says a byte is there, the data port gives it.
+ */
+static size_t i8042_drain(struct i8042 *k, uint8_t *codes, size_t cap)
+{
+	size_t n = 0;
+	uint8_t st;
+
+	while (n < cap && n < (size_t)kbd_irqs) {
+		i8042_io_ops.read(k, 4, &st, 1);
+		if (!(st & 1))
+			break;
+		i8042_io_ops.read(k, 0, &codes[n++], 1);
+	}
+	return n;
+}
+
+/*
+ * Ctrl-Alt-Del's make and break codes from the IBM PC/AT scan code tables: set 1 (what Linux's
+ * atkbd reads when the controller translates, configuration byte bit 6) and set 2.
+ */
+TEST(i8042_ctrl_alt_del)
+{
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+					0x71, 0xf0, 0x11, 0xf0, 0x14 };
+	struct i8042 k;
+	uint8_t codes[32], st;
+	int resets_before = resets;
+
+	i8042_init(&k, on_reset, NULL);
+	CHECK_EQ_I(i8042_ctrl_alt_del(&k), -ENODEV); /* no interrupt line */
+	i8042_set_irq(&k, kbd_irq, NULL);
+	CHECK_EQ_I(i8042_ctrl_alt_del(&k), -ENODEV); /* the guest has not enabled it */
+	CHECK_EQ_I(kbd_irqs, 0);
+	i8042_io_ops.read(&k, 4, &st, 1);
+	CHECK_EQ_U(st & 1, 0); /* nothing queued */
+
+	i8042_set_ctr(&k, 0x45); /* Linux's: translate, system flag, keyboard interrupt */
+	CHECK_EQ_I(i8042_ctrl_alt_del(&k), 0);
+	CHECK_EQ_I(i8042_ctrl_alt_del(&k), -EBUSY);
+	CHECK_EQ_U(i8042_drain(&k, codes, sizeof(codes)), sizeof(set1));
+	CHECK(!memcmp(codes, set1, sizeof(set1)));
+	CHECK_EQ_I(kbd_irqs, (int)sizeof(set1));
+	i8042_io_ops.read(&k, 4, &st, 1);
+	CHECK_EQ_U(st & 1, 0);
+
+	kbd_irqs = 0;
+	i8042_set_ctr(&k, 0x05); /* no translation: set 2 */
+	CHECK_EQ_I(i8042_ctrl_alt_del(&k), 0);
+	CHECK_EQ_U(i8042_drain(&k, codes, sizeof(codes)), sizeof(set2));
+	CHECK(!memcmp(codes, set2, sizeof(set2)));
+	CHECK_EQ_I(resets, resets_before); /* keys are no reset */
+	i8042_destroy(&k);
+}
+
 static int poweroffs;
 
 static void on_poweroff(void *opaque)
@@ -301,6 +377,8 @@ TEST(config_firecracker_noops)
 TEST(default_cmdline_nomodule)
 {
 	CHECK(strstr(" " VMCONFIG_DEFAULT_CMDLINE " ", " nomodule ") != NULL);
+	/* the keyboard's IRQ comes from PnP (the DSDT's PNP0303): Ctrl-Alt-Del needs it */
+	CHECK(strstr(" " VMCONFIG_DEFAULT_CMDLINE " ", " i8042.nopnp ") == NULL);
 }
 
 #define BOOT "{\"boot-source\":{\"kernel_image_path\":\"/k\"},"
@@ -476,6 +554,7 @@ int main(void)
 	RUN(serial_loopback_passes_the_linux_probe);
 	RUN(serial_rx_overflow_is_bounded);
 	RUN(i8042_probe_and_reset);
+	RUN(i8042_ctrl_alt_del);
 	RUN(acpi_sleep_s5_powers_off);
 	RUN(bus_dispatch_and_overlaps);
 	RUN(config_specs);
