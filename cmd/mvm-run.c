@@ -24,6 +24,7 @@ struct monitor {
 	bool seccomp;
 	struct pci_addr vfio[VFIO_PT_MAX]; /* the config's devices, resolved */
 	enum vfio_backend vfio_backend;
+	bool vfio_no_p2p;
 	int console_fd;
 	struct termios saved_tty;
 	bool tty_raw;
@@ -46,6 +47,10 @@ static void verbose_built(struct monitor *t)
 		vfio_pt_describe(&m->pt, i, line, sizeof(line));
 		cli_verbose("passthrough %s", line);
 	}
+	if (m->pt.mmio64_size)
+		cli_verbose("passthrough 64-bit window 0x%" PRIx64 "/0x%" PRIx64
+			    ", guest physical address bits %u",
+			    m->pt.mmio64_base, m->pt.mmio64_size, m->vm.kvm.phys_bits);
 	cli_verbose("%s kernel, entry 0x%" PRIx64 ", %u vCPUs, %" PRIu64 " MiB, cmdline \"%s\"",
 		    boot_format_name(m->boot.format), m->boot.entry, t->cfg.cpus,
 		    t->cfg.mem_bytes >> 20, m->cmdline);
@@ -149,6 +154,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
 	char *console = NULL, *config = NULL, *kvm_dev = NULL;
 	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
+	char *vfio_p2p = NULL;
 	int rng = 0, no_seccomp = 0;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
@@ -173,6 +179,9 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		{ "vfio-backend", 0, POPT_ARG_STRING, &vfio_backend, 0,
 		  "VFIO back-end (default auto: iommufd where available)",
 		  "container|iommufd|auto" },
+		{ "vfio-p2p", 0, POPT_ARG_STRING, &vfio_p2p, 0,
+		  "map the devices' BARs in the IOMMU for peer-to-peer DMA (default on)",
+		  "on|off" },
 		{ "console", 0, POPT_ARG_STRING, &console, 0,
 		  "serial console: stdio (default; Ctrl-A x quits), none, or an output file",
 		  "stdio|none|FILE" },
@@ -236,6 +245,9 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	if (vfio_backend && vfio_backend_parse(vfio_backend, &t->vfio_backend))
 		cli_die(EXIT_USAGE, "--vfio-backend", "'%s' is not container, iommufd or auto",
 			vfio_backend);
+	if (vfio_p2p && strcmp(vfio_p2p, "on") && strcmp(vfio_p2p, "off"))
+		cli_die(EXIT_USAGE, "--vfio-p2p", "'%s' is not on or off", vfio_p2p);
+	t->vfio_no_p2p = vfio_p2p && !strcmp(vfio_p2p, "off");
 	if (console && vmconfig_set_console(&t->cfg, console, &e))
 		cli_die(EXIT_USAGE, "--console", "%s", e.msg);
 	if (!t->cfg.kernel)
@@ -328,6 +340,7 @@ int main(int argc, const char **argv)
 		.kvm_dev = t.kvm_dev,
 		.vfio = t.vfio,
 		.vfio_backend = t.vfio_backend,
+		.vfio_no_p2p = t.vfio_no_p2p,
 		.console_fd = t.console_fd,
 		.seccomp = t.seccomp,
 	};

@@ -27,8 +27,10 @@ void vfio_pt_alloc_init(struct vpci_alloc *a, const struct vm_ram *ram);
 struct vfio_pt_set {
 	struct vm *vm;
 	struct pci_host host;
-	struct vpci_alloc alloc;
+	struct vpci_alloc alloc; /* the 32-bit and I/O windows */
+	/* The 64-bit window, sized from the devices' BARs by vfio_pt_realize (mmio_window.h). */
 	uint64_t mmio64_base, mmio64_size;
+	bool p2p;		  /* BARs mapped in the IOMMU at IOVA = GPA, for peer-to-peer DMA */
 	struct vfio_iommu *iommu; /* one DMA address space for every passed device */
 	/* BAR, MSI-X and MSI state, touched from vCPU threads; held while calling the KVM layer
 	 * for slots, GSIs, routes and irqfds (kvm.h: its own lock is taken after this one). */
@@ -43,20 +45,28 @@ struct vfio_pt_set {
  */
 int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e);
 /*
- * Pass the device at a through: open it (bound to vfio-pci, see vfio-bind) and attach it to the
- * set's one IOMMU (the first device opens it with backend; the others join it, and backend is
- * then ignored), reset it, map all guest RAM at IOVA = GPA once for every device, size its BARs
- * and place them in guest windows, build its config shadow and map the mmappable parts of its
- * BARs as KVM memory slots (around the MSI-X table and PBA, which are emulated). *slot_out: its
- * slot on bus 0.
+ * Pass the device at a through, first step: open it (bound to vfio-pci, see vfio-bind) and
+ * attach it to the set's one IOMMU (the first device opens it with backend; the others join it,
+ * and backend is then ignored), reset it, map all guest RAM at IOVA = GPA once for every device,
+ * size its BARs and place the 32-bit and I/O ones. vfio_pt_realize finishes every device.
  */
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
-		unsigned *slot_out, struct err *e);
+		struct err *e);
+/*
+ * Once every device is added: size the 64-bit MMIO window from all their 64-bit BARs and place
+ * them in it (above RAM, below the guest's physical address width, inside the IOMMU's IOVA
+ * ranges: mmio_window_plan, whose refusal names the sizes), then give each device its config
+ * shadow, map the mmappable parts of its BARs as KVM memory slots (around the MSI-X table and
+ * PBA, which are emulated) and, with p2p, in the IOMMU at IOVA = GPA so that devices can DMA
+ * into each other's BARs (moved when the guest moves a BAR, unmapped at teardown); each device
+ * takes the next slot on bus 0, in the order added.
+ */
+int vfio_pt_realize(struct vfio_pt_set *s, bool p2p, struct err *e);
 /* Disable interrupts, reset and close every device, then the IOMMU (the last device to leave
  * unmaps guest RAM); the devices stay on vfio-pci. */
 void vfio_pt_teardown(struct vfio_pt_set *s);
 
-/* A line per device, for -v and tests: "BDF slot N BARi@GPA/SIZE ... msix N". */
+/* A line per device, for -v and tests: "BDF slot N BARi@GPA/SIZE ... msix N [p2p]". */
 int vfio_pt_describe(struct vfio_pt_set *s, unsigned i, char *buf, size_t len);
 
 #endif
