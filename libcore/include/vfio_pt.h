@@ -19,8 +19,9 @@
 struct vfio_pt;
 
 /*
- * The guest's BAR windows for a VM with this RAM: the one place that decides where the guest
- * sees passed-through BARs (none overlaps RAM, which is mapped for DMA at IOVA = GPA).
+ * The guest's 32-bit and I/O BAR windows for a VM with this RAM (none overlaps RAM, which is
+ * mapped for DMA at IOVA = GPA). Its 64-bit window is a fixed default for callers of
+ * vpci_alloc_bar; passthrough sizes its own from the devices' BARs (vfio_pt_realize).
  */
 void vfio_pt_alloc_init(struct vpci_alloc *a, const struct vm_ram *ram);
 
