@@ -24,7 +24,7 @@ struct monitor {
 	bool seccomp;
 	struct pci_addr vfio[VFIO_PT_MAX]; /* the config's devices, resolved */
 	enum vfio_backend vfio_backend;
-	bool vfio_no_p2p;
+	enum vfio_pt_p2p vfio_p2p;
 	int console_fd;
 	struct termios saved_tty;
 	bool tty_raw;
@@ -180,8 +180,9 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "VFIO back-end (default auto: iommufd where available)",
 		  "container|iommufd|auto" },
 		{ "vfio-p2p", 0, POPT_ARG_STRING, &vfio_p2p, 0,
-		  "map the devices' BARs in the IOMMU for peer-to-peer DMA (default on)",
-		  "on|off" },
+		  "map the devices' BARs in the IOMMU for peer-to-peer DMA (default auto: on unless "
+		  "iommufd)",
+		  "on|off|auto" },
 		{ "console", 0, POPT_ARG_STRING, &console, 0,
 		  "serial console: stdio (default; Ctrl-A x quits), none, or an output file",
 		  "stdio|none|FILE" },
@@ -245,9 +246,8 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	if (vfio_backend && vfio_backend_parse(vfio_backend, &t->vfio_backend))
 		cli_die(EXIT_USAGE, "--vfio-backend", "'%s' is not container, iommufd or auto",
 			vfio_backend);
-	if (vfio_p2p && strcmp(vfio_p2p, "on") && strcmp(vfio_p2p, "off"))
-		cli_die(EXIT_USAGE, "--vfio-p2p", "'%s' is not on or off", vfio_p2p);
-	t->vfio_no_p2p = vfio_p2p && !strcmp(vfio_p2p, "off");
+	if (vfio_p2p && vfio_pt_p2p_parse(vfio_p2p, &t->vfio_p2p))
+		cli_die(EXIT_USAGE, "--vfio-p2p", "'%s' is not on, off or auto", vfio_p2p);
 	if (console && vmconfig_set_console(&t->cfg, console, &e))
 		cli_die(EXIT_USAGE, "--console", "%s", e.msg);
 	if (!t->cfg.kernel)
@@ -340,7 +340,7 @@ int main(int argc, const char **argv)
 		.kvm_dev = t.kvm_dev,
 		.vfio = t.vfio,
 		.vfio_backend = t.vfio_backend,
-		.vfio_no_p2p = t.vfio_no_p2p,
+		.vfio_p2p = t.vfio_p2p,
 		.console_fd = t.console_fd,
 		.seccomp = t.seccomp,
 	};

@@ -150,7 +150,7 @@ static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 	for (unsigned i = 0; i < c->vm->nr_vfio; i++)
 		if (vfio_pt_add(&m->pt, &c->vfio[i], c->vfio_backend, e))
 			return err_prefix(e, "passthrough");
-	if (vfio_pt_realize(&m->pt, !c->vfio_no_p2p, e))
+	if (vfio_pt_realize(&m->pt, c->vfio_p2p, e))
 		return err_prefix(e, "passthrough");
 	m->pt_setup_ms = (clock_now_s() - t0) * 1e3;
 	while ((off = strstr(m->cmdline, "pci=off")))

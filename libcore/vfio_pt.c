@@ -837,13 +837,26 @@ static int realize_one(struct vfio_pt *p, struct err *e)
 	return rc;
 }
 
-int vfio_pt_realize(struct vfio_pt_set *s, bool p2p, struct err *e)
+int vfio_pt_p2p_parse(const char *str, enum vfio_pt_p2p *out)
+{
+	static const char *const names[] = { "auto", "on", "off" };
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(str, names[i])) {
+			*out = (enum vfio_pt_p2p)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int vfio_pt_realize(struct vfio_pt_set *s, enum vfio_pt_p2p p2p, struct err *e)
 {
 	int rc;
 
-	s->p2p = p2p;
 	if (!s->n)
 		return 0;
+	s->p2p = p2p == VFIO_PT_P2P_ON || (p2p == VFIO_PT_P2P_AUTO &&
+					   vfio_iommu_backend(s->iommu) == VFIO_BACKEND_CONTAINER);
 	rc = place_window(s, e);
 	if (rc)
 		return rc;

@@ -34,8 +34,8 @@ struct mvm_config {
 	size_t initrd_size;
 	const struct pci_addr *vfio; /* vm->nr_vfio devices to pass through, resolved */
 	enum vfio_backend vfio_backend;
-	bool vfio_no_p2p; /* no peer-to-peer DMA: BARs are not mapped in the IOMMU */
-	int console_fd;	  /* COM1's output; -1: discarded (input: mvm_console_input) */
+	enum vfio_pt_p2p vfio_p2p; /* peer-to-peer DMA: BARs mapped in the IOMMU too */
+	int console_fd;		   /* COM1's output; -1: discarded (input: mvm_console_input) */
 	/* NULL: the VM stops with VM_STOP_RESET / VM_STOP_POWEROFF. Called on a vCPU thread. */
 	mvm_event_fn *on_reset, *on_poweroff;
 	void *opaque;

@@ -18,6 +18,13 @@
 
 struct vfio_pt;
 
+/* Peer-to-peer DMA (BARs mapped in the IOMMU): AUTO is on with the container back-end, off with
+ * iommufd, which cannot map device memory (it pins pages; a BAR has none). */
+enum vfio_pt_p2p { VFIO_PT_P2P_AUTO, VFIO_PT_P2P_ON, VFIO_PT_P2P_OFF };
+
+/* "auto", "on", "off": 0, or -EINVAL. */
+int vfio_pt_p2p_parse(const char *s, enum vfio_pt_p2p *out);
+
 /*
  * The guest's 32-bit and I/O BAR windows for a VM with this RAM (none overlaps RAM, which is
  * mapped for DMA at IOVA = GPA). Its 64-bit window is a fixed default for callers of
@@ -58,11 +65,11 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
  * them in it (above RAM, below the guest's physical address width, inside the IOMMU's IOVA
  * ranges: mmio_window_plan, whose refusal names the sizes), then give each device its config
  * shadow, map the mmappable parts of its BARs as KVM memory slots (around the MSI-X table and
- * PBA, which are emulated) and, with p2p, in the IOMMU at IOVA = GPA so that devices can DMA
- * into each other's BARs (moved when the guest moves a BAR, unmapped at teardown); each device
- * takes the next slot on bus 0, in the order added.
+ * PBA, which are emulated) and, with p2p on (or AUTO on the container), in the IOMMU at IOVA = GPA
+ * so that devices can DMA into each other's BARs (moved when the guest moves a BAR, unmapped at
+ * teardown); each device takes the next slot on bus 0, in the order added.
  */
-int vfio_pt_realize(struct vfio_pt_set *s, bool p2p, struct err *e);
+int vfio_pt_realize(struct vfio_pt_set *s, enum vfio_pt_p2p p2p, struct err *e);
 /* Disable interrupts, reset and close every device, then the IOMMU (the last device to leave
  * unmaps guest RAM); the devices stay on vfio-pci. */
 void vfio_pt_teardown(struct vfio_pt_set *s);
