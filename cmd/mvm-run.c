@@ -28,6 +28,7 @@ struct monitor {
 	struct pci_addr vfio[VFIO_PT_MAX];	    /* the config's devices, resolved */
 	struct vfio_pt_opts vfio_opts[VFIO_PT_MAX]; /* and their options (,rom=) */
 	enum vfio_backend vfio_backend;
+	enum vfio_pt_p2p vfio_p2p;
 	int console_fd;
 	struct termios saved_tty;
 	bool tty_raw;
@@ -51,6 +52,10 @@ static void verbose_built(struct monitor *t)
 		vfio_pt_describe(&m->pt, i, line, sizeof(line));
 		cli_verbose("passthrough %s", line);
 	}
+	if (m->pt.mmio64_size)
+		cli_verbose("passthrough 64-bit window 0x%" PRIx64 "/0x%" PRIx64
+			    ", guest physical address bits %u",
+			    m->pt.mmio64_base, m->pt.mmio64_size, m->vm.kvm.phys_bits);
 	cli_verbose("%s kernel, entry 0x%" PRIx64 ", %u vCPUs, %" PRIu64 " MiB, cmdline \"%s\"",
 		    boot_format_name(m->boot.format), m->boot.entry, t->cfg.cpus,
 		    t->cfg.mem_bytes >> 20, m->cmdline);
@@ -181,6 +186,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
 	char *console = NULL, *config = NULL, *kvm_dev = NULL, *stop_timeout = NULL;
 	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
+	char *vfio_p2p = NULL;
 	int rng = 0, no_seccomp = 0, no_api = 0;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
@@ -207,6 +213,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		{ "vfio-backend", 0, POPT_ARG_STRING, &vfio_backend, 0,
 		  "VFIO back-end (default auto: iommufd where available)",
 		  "container|iommufd|auto" },
+		{ "vfio-p2p", 0, POPT_ARG_STRING, &vfio_p2p, 0,
+		  "map the devices' BARs in the IOMMU for peer-to-peer DMA (default auto: on unless "
+		  "iommufd)",
+		  "on|off|auto" },
 		{ "console", 0, POPT_ARG_STRING, &console, 0,
 		  "serial console: stdio (default; Ctrl-A x quits), none, or an output file",
 		  "stdio|none|FILE" },
@@ -292,6 +302,8 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	if (vfio_backend && vfio_backend_parse(vfio_backend, &t->vfio_backend))
 		cli_die(EXIT_USAGE, "--vfio-backend", "'%s' is not container, iommufd or auto",
 			vfio_backend);
+	if (vfio_p2p && vfio_pt_p2p_parse(vfio_p2p, &t->vfio_p2p))
+		cli_die(EXIT_USAGE, "--vfio-p2p", "'%s' is not on, off or auto", vfio_p2p);
 	if (console && vmconfig_set_console(&t->cfg, console, &e))
 		cli_die(EXIT_USAGE, "--console", "%s", e.msg);
 	if (!t->cfg.kernel)
@@ -408,6 +420,7 @@ int main(int argc, const char **argv)
 		.vfio = t.vfio,
 		.vfio_opts = t.vfio_opts,
 		.vfio_backend = t.vfio_backend,
+		.vfio_p2p = t.vfio_p2p,
 		.console_fd = t.console_fd,
 		.seccomp = t.seccomp,
 		.on_start = notify_ready,

@@ -434,6 +434,12 @@ static void cpuid_fix(struct kvm_cpuid_entry2 *c, unsigned index, unsigned nr_cp
 			c->ecx = c->index & 0xff;
 		}
 		break;
+	case 0x80000008:
+		/* The guest's address width is KVM's (the host's): the 64-bit MMIO window is placed
+		 * below it (mmio_window.h). EAX[23:16] 0: no separate guest width (AMD APM 3
+		 * E.4.7). */
+		c->eax &= 0xff00ffffu;
+		break;
 	case 4:
 		c->eax &= 0x3ff; /* keep cache type/level; set cores per package below */
 		if (c->eax & 0x1f)
@@ -461,8 +467,11 @@ int kvm_vcpu_setup_cpuid(struct kvm_vcpu *vcpu, unsigned nr_cpus, struct err *e)
 			return err_set(e, errno, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 		n *= 2;
 	}
-	for (unsigned i = 0; i < cpuid->nent; i++)
+	for (unsigned i = 0; i < cpuid->nent; i++) {
 		cpuid_fix(&cpuid->entries[i], vcpu->index, nr_cpus);
+		if (cpuid->entries[i].function == 0x80000008)
+			vcpu->vm->phys_bits = cpuid->entries[i].eax & 0xff;
+	}
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		int rc = err_set(e, errno, "KVM_SET_CPUID2 (vCPU %u): %s", vcpu->index,
 				 strerror(errno));

@@ -141,7 +141,8 @@ static int cmdline_init(struct mvm *m, const struct vmconfig *c, struct err *e)
 
 /*
  * Step 5b: a host bridge on bus 0 and each VFIO device with its BARs, DMA (all guest RAM at
- * IOVA = GPA) and MSI-X. The guest finds the bus by probing 0xcf8, not through ACPI.
+ * IOVA = GPA, and the BARs too for peer-to-peer) and MSI-X; the 64-bit window sized from all the
+ * devices' BARs. The guest finds the bus by probing 0xcf8, not through ACPI.
  */
 static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 {
@@ -152,8 +153,10 @@ static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 		return err_prefix(e, "passthrough");
 	for (unsigned i = 0; i < c->vm->nr_vfio; i++)
 		if (vfio_pt_add_opts(&m->pt, &c->vfio[i], c->vfio_backend,
-				     c->vfio_opts ? &c->vfio_opts[i] : NULL, NULL, e))
+				     c->vfio_opts ? &c->vfio_opts[i] : NULL, e))
 			return err_prefix(e, "passthrough");
+	if (vfio_pt_realize(&m->pt, c->vfio_p2p, e))
+		return err_prefix(e, "passthrough");
 	m->pt_setup_ms = (clock_now_s() - t0) * 1e3;
 	while ((off = strstr(m->cmdline, "pci=off")))
 		memmove(off, off + 7, strlen(off + 7) + 1);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "mmio_window.h"
 #include "pcie_port.h"
 
 #define PAGE		4096ull
@@ -25,6 +26,9 @@ struct pt_bar {
 	void *map;	/* host mapping of the whole BAR, NULL when not mmappable */
 	int slot[3];	/* KVM memory slots (-1: none) around the MSI-X pages, from kvm.h */
 	uint64_t slot_off[3], slot_len[3];
+	/* Peer-to-peer: the same parts mapped in the IOMMU at IOVA = p2p_gpa + slot_off[k]. */
+	bool p2p[3];
+	uint64_t p2p_gpa;
 };
 
 struct pt_vec {
@@ -45,6 +49,8 @@ struct vfio_pt {
 	uint64_t rom_size, rom_gpa; /* its BAR */
 	struct vpci_cfg cfg;
 	unsigned cfg_size;
+	uint8_t *config;       /* the device's own config space, until vfio_pt_realize */
+	struct vpci_bar vb[6]; /* BARs as sized and placed, until vfio_pt_realize */
 	struct pt_bar bar[6];
 	/* MSI-X */
 	unsigned msix_cap;
@@ -327,6 +333,41 @@ static int bar_map(struct vfio_pt *p, int b, uint64_t gpa, bool map, struct err 
 	return rc;
 }
 
+/*
+ * Peer-to-peer: map (or unmap) the memory-slot parts of BAR b in the IOMMU at IOVA = gpa, so
+ * that other devices can DMA into it as the guest addresses it. A guest move passes through
+ * addresses the IOMMU refuses (half-written 64-bit BARs, over RAM): those parts stay unmapped
+ * until the next move.
+ */
+static int bar_p2p(struct vfio_pt *p, int b, uint64_t gpa, bool map, struct err *e)
+{
+	struct pt_bar *bar = &p->bar[b];
+	struct vfio_iommu *io = p->set->iommu;
+	int rc = 0, r;
+
+	for (int k = 0; k < 3; k++) {
+		if (!bar->slot_len[k] || bar->p2p[k] == map)
+			continue;
+		if (!map) { /* from where it was mapped; forgotten even if the kernel refuses */
+			r = vfio_dma_unmap(io, dma_iova(bar->p2p_gpa + bar->slot_off[k]),
+					   bar->slot_len[k], rc ? NULL : e);
+			rc = rc ? rc : r;
+			bar->p2p[k] = false;
+			continue;
+		}
+		if (gpa != bar->p2p_gpa && (bar->p2p[0] || bar->p2p[1] || bar->p2p[2]))
+			return err_set(e, EBUSY, "BAR%d: still mapped for P2P at 0x%" PRIx64, b,
+				       bar->p2p_gpa);
+		bar->p2p_gpa = gpa;
+		rc = vfio_dma_map(io, dma_iova(gpa + bar->slot_off[k]), bar->slot_len[k],
+				  (uint8_t *)bar->map + bar->slot_off[k], DMA_BACKING_EXTERNAL, e);
+		if (rc)
+			return rc;
+		bar->p2p[k] = true;
+	}
+	return rc;
+}
+
 /* Which device and BAR an address of the windows falls in (lock held). */
 static struct vfio_pt *find_bar(struct vfio_pt_set *s, uint64_t addr, bool io, int *b,
 				uint64_t *off)
@@ -466,6 +507,10 @@ static void cfg_write(void *dev, unsigned off, unsigned len, uint32_t val)
 			continue;
 		bar_map(p, b, old[b], false, &e);
 		bar_map(p, b, p->cfg.bar[b].gpa, true, &e);
+		if (s->p2p) {
+			bar_p2p(p, b, old[b], false, &e);
+			bar_p2p(p, b, p->cfg.bar[b].gpa, true, &e);
+		}
 	}
 	if (p->msix_cap && off <= msix_ctl + 1 && off + len > msix_ctl)
 		msix_control(p, (uint16_t)vpci_cfg_read(&p->cfg, msix_ctl, 2, 0));
@@ -501,17 +546,12 @@ int vfio_pt_setup(struct vfio_pt_set *s, struct vm *vm, struct err *e)
 	s->vm = vm;
 	pthread_mutex_init(&s->lock, NULL);
 	vfio_pt_alloc_init(&s->alloc, &vm->ram);
-	s->mmio64_base = s->alloc.mmio64.base;
-	s->mmio64_size = s->alloc.mmio64.end - s->alloc.mmio64.base;
 	rc = pci_host_init(&s->host, &vm->pio, e);
 	if (!rc)
 		rc = pci_ecam_init(&s->host, &vm->mmio, e);
 	if (!rc)
 		rc = vm_bus_register(&vm->mmio, VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE,
 				     &win32_ops, s, "pci-mmio32", e);
-	if (!rc)
-		rc = vm_bus_register(&vm->mmio, s->mmio64_base, s->mmio64_size, &win64_ops, s,
-				     "pci-mmio64", e);
 	if (!rc)
 		rc = vm_bus_register(&vm->pio, VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE, &io_ops, s,
 				     "pci-io", e);
@@ -569,7 +609,10 @@ static void find_msi_caps(struct vfio_pt *p, const uint8_t *cfg)
 	}
 }
 
-/* Size BARs from VFIO's region info and their type bits from config; place them, largest first. */
+/*
+ * Size BARs from VFIO's region info and their type bits from config; place the 32-bit and I/O
+ * ones, largest first. 64-bit ones wait for vfio_pt_realize, which sizes the window for all.
+ */
 static int place_bars(struct vfio_pt *p, const uint8_t *cfg, struct vpci_bar *vb, struct err *e)
 {
 	int order[6], n = 0, rc;
@@ -609,12 +652,16 @@ static int place_bars(struct vfio_pt *p, const uint8_t *cfg, struct vpci_bar *vb
 		vb[b].size = p->bar[b].size;
 		vb[b].flags = p->bar[b].flags;
 		/* A non-prefetchable BAR must lie in the root port's 32-bit window: below 4 GiB
-		 * even when 64-bit, where it fits (as SeaBIOS places them). */
-		rc = -ENOSPC;
-		if ((vb[b].flags & (VPCI_BAR_64 | VPCI_BAR_PREFETCH)) == VPCI_BAR_64)
-			rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, 0, &vb[b].gpa, NULL);
-		if (rc)
-			rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, vb[b].flags, &vb[b].gpa, e);
+		 * even when 64-bit, where it fits (as SeaBIOS places them). The other 64-bit ones
+		 * wait for the 64-bit window (place_window; gpa 0 until then). */
+		if ((vb[b].flags & (VPCI_BAR_64 | VPCI_BAR_PREFETCH)) == VPCI_BAR_64 &&
+		    !vpci_alloc_bar(&p->set->alloc, vb[b].size, 0, &vb[b].gpa, NULL))
+			continue;
+		if (vb[b].flags & VPCI_BAR_64) {
+			vb[b].gpa = 0;
+			continue;
+		}
+		rc = vpci_alloc_bar(&p->set->alloc, vb[b].size, vb[b].flags, &vb[b].gpa, e);
 		if (rc)
 			return err_prefix(e, "%s: BAR%d", vfio_dev_bdf(p->dev), b);
 	}
@@ -662,6 +709,7 @@ static void pt_free(struct vfio_pt *p)
 	}
 	for (int b = 0; b < 6; b++) {
 		if (p->bar[b].map) {
+			bar_p2p(p, b, 0, false, &e);
 			bar_free(p, b);
 			munmap(p->bar[b].map, p->bar[b].size);
 		}
@@ -672,6 +720,7 @@ static void pt_free(struct vfio_pt *p)
 	free(p->vec);
 	free(p->msix);
 	free(p->rom);
+	free(p->config);
 	free(p);
 }
 
@@ -716,23 +765,20 @@ static int rom_setup(struct vfio_pt *p, const struct vfio_pt_opts *o, struct err
 }
 
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
-		unsigned *slot_out, struct err *e)
+		struct err *e)
 {
-	return vfio_pt_add_opts(s, a, backend, NULL, slot_out, e);
+	return vfio_pt_add_opts(s, a, backend, NULL, e);
 }
 
 int vfio_pt_add_opts(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
-		     const struct vfio_pt_opts *o, unsigned *slot_out, struct err *e)
+		     const struct vfio_pt_opts *o, struct err *e)
 {
-	uint8_t *cfg = calloc(1, VPCI_CFG_SIZE);
-	struct vpci_bar vb[6];
 	struct vfio_pt *p = calloc(1, sizeof(*p));
 	bool map_ram;
 	int rc;
 
-	if (!p || !cfg) {
+	if (!p || !(p->config = calloc(1, VPCI_CFG_SIZE))) {
 		free(p);
-		free(cfg);
 		return err_set(e, ENOMEM, "out of memory");
 	}
 	if (s->n >= VFIO_PT_MAX) {
@@ -768,40 +814,131 @@ int vfio_pt_add_opts(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_
 				  s->vm->ram.backing, e);
 	}
 	if (!rc)
-		rc = read_config(p, cfg, e);
+		rc = read_config(p, p->config, e);
 	if (rc)
 		goto fail;
-	find_msi_caps(p, cfg);
+	find_msi_caps(p, p->config);
 	pcie_port_align_alloc(&s->alloc); /* its root port's windows are its own */
-	rc = place_bars(p, cfg, vb, e);
+	rc = place_bars(p, p->config, p->vb, e);
 	if (!rc)
 		rc = rom_setup(p, o, e);
 	pcie_port_align_alloc(&s->alloc);
-	if (!rc)
-		rc = vpci_cfg_init(&p->cfg, cfg, p->cfg_size, vb, NULL, vpci_hidden_ext_caps, e);
+	if (rc)
+		goto fail;
+	s->dev[s->n++] = p;
+	return 0;
+fail:
+	pt_free(p);
+	return rc;
+}
+
+/* The end of guest RAM (at least 4 GiB): the 64-bit window starts above it. */
+static uint64_t ram_end(const struct vm_ram *ram)
+{
+	uint64_t end = VM_4G_GPA;
+
+	for (unsigned i = 0; i < ram->nr_regions; i++)
+		if (ram->region[i].gpa + ram->region[i].size_bytes > end)
+			end = ram->region[i].gpa + ram->region[i].size_bytes;
+	return end;
+}
+
+/* The 64-bit BARs of one device still to place (gpa 0), as mmio_window_plan takes them. */
+static size_t window_bars(const struct vfio_pt *p, struct mmio_window_bar *wb, int *which)
+{
+	size_t n = 0;
+
+	for (int b = 0; b < 6; b++)
+		if ((p->vb[b].flags & VPCI_BAR_64) && !p->vb[b].gpa) {
+			wb[n].size_bytes = p->vb[b].size;
+			which[n++] = b;
+		}
+	return n;
+}
+
+/*
+ * Size the 64-bit window from every device's 64-bit BARs and place them in it. A device's BARs
+ * stay together, because its root port's prefetchable window must hold them and nothing of
+ * another device: each device's BARs are packed largest first into a block (offsets from 0),
+ * the block is rounded up to a power of two (at least the ports' 1 MiB grain) and the blocks
+ * are placed like BARs. A device with one such BAR (a GPU's BAR1) wastes nothing.
+ */
+static int place_window(struct vfio_pt_set *s, struct err *e)
+{
+	struct mmio_window_bar blocks[VFIO_PT_MAX], wb[6];
+	struct mmio_window_limits lim, from0 = { 0, 64, NULL, 0 };
+	struct vfio_iommu_info info;
+	unsigned owner[VFIO_PT_MAX], m = 0;
+	uint64_t base, size;
+	int which[6];
+	int rc;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		rc = mmio_window_plan(wb, window_bars(s->dev[i], wb, which), &from0, &base, &size,
+				      e);
+		if (rc)
+			return err_prefix(e, "%s", vfio_dev_bdf(s->dev[i]->dev));
+		if (!size)
+			continue; /* no 64-bit BAR: no block */
+		for (blocks[m].size_bytes = 1ull << 20; blocks[m].size_bytes < size;)
+			blocks[m].size_bytes <<= 1;
+		owner[m++] = i;
+	}
+	rc = vfio_iommu_info(s->iommu, &info, e); /* every device attached: the final ranges */
+	if (rc)
+		return rc;
+	lim = (struct mmio_window_limits){ ram_end(&s->vm->ram),
+					   s->vm->kvm.phys_bits ? s->vm->kvm.phys_bits : 36,
+					   info.ranges, info.nranges };
+	rc = mmio_window_plan(blocks, m, &lim, &s->mmio64_base, &s->mmio64_size, e);
+	if (rc)
+		return rc;
+	for (unsigned k = 0; k < m; k++) {
+		struct vfio_pt *p = s->dev[owner[k]];
+		size_t n = window_bars(p, wb, which);
+
+		mmio_window_plan(wb, n, &from0, &base, &size, e); /* the same offsets as above */
+		for (size_t j = 0; j < n; j++)
+			p->vb[which[j]].gpa = blocks[k].gpa + wb[j].gpa;
+	}
+	if (!s->mmio64_size)
+		return 0;
+	return vm_bus_register(&s->vm->mmio, s->mmio64_base, s->mmio64_size, &win64_ops, s,
+			       "pci-mmio64", e);
+}
+
+/* A placed device into the guest: config shadow, MSI-X state, BAR slots (and P2P), bus slot. */
+static int realize_one(struct vfio_pt *p, struct err *e)
+{
+	struct vfio_pt_set *s = p->set;
+	int rc;
+
+	rc = vpci_cfg_init(&p->cfg, p->config, p->cfg_size, p->vb, NULL, vpci_hidden_ext_caps, e);
 	if (!rc && p->rom)
 		rc = vpci_cfg_set_rom(&p->cfg, p->rom_size, p->rom_gpa, e);
 	if (rc)
-		goto fail;
+		return rc;
 	if (p->msix_cap) {
 		p->msix = malloc(sizeof(*p->msix));
 		p->vec = calloc(p->msix_n, sizeof(*p->vec));
-		if (!p->msix || !p->vec) {
-			rc = err_set(e, ENOMEM, "out of memory");
-			goto fail;
-		}
+		if (!p->msix || !p->vec)
+			return err_set(e, ENOMEM, "out of memory");
 		for (uint32_t i = 0; i < p->msix_n; i++) {
 			p->vec[i].eventfd = -1;
 			p->vec[i].entry[3] = 1; /* masked at reset, as the spec says */
 		}
 		rc = msix_state_init(p->msix, p->msix_n, e);
 		if (rc)
-			goto fail;
+			return rc;
 	}
 	for (int b = 0; b < 6 && !rc; b++) {
 		plan_slots(p, b);
 		if (p->bar[b].map)
 			rc = bar_map(p, b, p->cfg.bar[b].gpa, true, e);
+		if (!rc && p->bar[b].map && s->p2p &&
+		    (rc = bar_p2p(p, b, p->cfg.bar[b].gpa, true, e)))
+			err_prefix(e, "BAR%d for peer-to-peer DMA (--vfio-p2p off goes without)",
+				   b);
 	}
 	if (!rc) {
 		struct vpci_bar rom = { p->rom_size, p->rom_gpa, 0, 0 };
@@ -809,17 +946,38 @@ int vfio_pt_add_opts(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_
 		rc = pcie_port_plug(&p->port, &s->host, &pt_cfg_ops, p, p->cfg.bar,
 				    p->rom ? &rom : NULL, &p->slot, e);
 	}
-	if (rc)
-		goto fail;
-	s->dev[s->n++] = p;
-	if (slot_out)
-		*slot_out = p->slot;
-	free(cfg);
-	return 0;
-fail:
-	free(cfg);
-	pt_free(p);
+	free(p->config);
+	p->config = NULL;
 	return rc;
+}
+
+int vfio_pt_p2p_parse(const char *str, enum vfio_pt_p2p *out)
+{
+	static const char *const names[] = { "auto", "on", "off" };
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(str, names[i])) {
+			*out = (enum vfio_pt_p2p)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int vfio_pt_realize(struct vfio_pt_set *s, enum vfio_pt_p2p p2p, struct err *e)
+{
+	int rc;
+
+	if (!s->n)
+		return 0;
+	s->p2p = p2p == VFIO_PT_P2P_ON || (p2p == VFIO_PT_P2P_AUTO &&
+					   vfio_iommu_backend(s->iommu) == VFIO_BACKEND_CONTAINER);
+	rc = place_window(s, e);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < s->n; i++)
+		if ((rc = realize_one(s->dev[i], e)))
+			return err_prefix(e, "%s", vfio_dev_bdf(s->dev[i]->dev));
+	return 0;
 }
 
 void vfio_pt_teardown(struct vfio_pt_set *s)
@@ -853,6 +1011,8 @@ int vfio_pt_describe(struct vfio_pt_set *s, unsigned i, char *buf, size_t len)
 		used += (size_t)snprintf(buf + used, len - used, " ROM@0x%" PRIx64 "/0x%" PRIx64,
 					 p->rom_gpa, p->rom_size);
 	if (used < len && p->msix_cap)
-		snprintf(buf + used, len - used, " msix %u", p->msix_n);
+		used += (size_t)snprintf(buf + used, len - used, " msix %u", p->msix_n);
+	if (used < len && s->p2p)
+		snprintf(buf + used, len - used, " p2p");
 	return 0;
 }

@@ -84,12 +84,14 @@ static const unsigned long allowed_ioctls[] = {
 	TCSETSW,
 	TCSETSF,
 	TIOCGWINSZ,
-	/* PCI passthrough: BARs moved by the guest, MSI-X vectors it unmasks, teardown. */
+	/* PCI passthrough: BARs moved by the guest (their memory slots, and their peer-to-peer
+	 * IOMMU mappings), MSI-X vectors it unmasks, teardown. */
 	KVM_SET_USER_MEMORY_REGION,
 	KVM_SET_GSI_ROUTING,
 	KVM_IRQFD,
 	VFIO_DEVICE_SET_IRQS,
 	VFIO_DEVICE_RESET,
+	VFIO_IOMMU_MAP_DMA,
 	VFIO_IOMMU_UNMAP_DMA,
 	VFIO_GROUP_UNSET_CONTAINER,
 };

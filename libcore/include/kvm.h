@@ -30,6 +30,9 @@ struct kvm_vm {
 	bool opened; /* by kvm_vm_open: kvm_vm_close on a zeroed object does nothing */
 	bool irqchip;
 	int vfio_dev_fd; /* KVM's VFIO pseudo device, -1 until kvm_vfio_open */
+	/* The guest's physical address width, CPUID 0x80000008 EAX[7:0]: what KVM supports (the
+	 * host's, never more), set by the first kvm_vcpu_setup_cpuid; 0 before. */
+	unsigned phys_bits;
 	/* Memory slots: allocated numbers, and those KVM holds a region for. */
 	unsigned nr_slots_max;
 	uint64_t slot_used[KVM_SLOTS_MAX / 64];

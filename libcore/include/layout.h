@@ -42,7 +42,8 @@
 #define VMDEV_MMIO_BASE 0xd0000000ULL
 #define VMDEV_MMIO_SIZE 0x1000ULL
 #define VMDEV_FIRST_IRQ 5
-/* Passthrough BARs: a 32-bit window up to the IOAPIC; 64-bit ones above RAM (vfio_pt.c). */
+/* Passthrough BARs: a 32-bit window up to the IOAPIC; 64-bit ones above RAM, in a window sized
+ * from the devices' BARs (mmio_window.h); the fixed one below is vpci_alloc's default. */
 #define VFIO_PT_MMIO32_BASE  0xe0000000ULL
 #define VFIO_PT_MMIO32_SIZE  0x1ec00000ULL
 #define VFIO_PT_MMIO64_ALIGN (64ULL << 30) /* from a 64 GiB boundary: large BARs align */

@@ -35,7 +35,8 @@ struct mvm_config {
 	const struct pci_addr *vfio;	      /* vm->nr_vfio devices to pass through, resolved */
 	const struct vfio_pt_opts *vfio_opts; /* their options (NULL: defaults) */
 	enum vfio_backend vfio_backend;
-	int console_fd; /* COM1's output; -1: discarded (input: mvm_console_input) */
+	enum vfio_pt_p2p vfio_p2p; /* peer-to-peer DMA: BARs mapped in the IOMMU too */
+	int console_fd;		   /* COM1's output; -1: discarded (input: mvm_console_input) */
 	/* NULL: the VM stops with VM_STOP_RESET / VM_STOP_POWEROFF. Called on a vCPU thread. */
 	mvm_event_fn *on_reset, *on_poweroff;
 	/* NULL, or called by mvm_run once the devices run, just before the vCPUs start and before

@@ -372,6 +372,9 @@ malicious() { # mode, expected reason
 	assert_output --partial "--huge-pages: '4M' is not none, thp, 2M or 1G"
 	run "$MVM" --kernel "$G/hello.elf" --vfio-backend magic
 	assert_failure 2
+	run "$MVM" --kernel "$G/hello.elf" --vfio-p2p maybe
+	assert_failure 2
+	assert_output --partial "--vfio-p2p: 'maybe' is not on, off or auto"
 	echo '{"boot-source":{"kernel_image_path":"/k"},"vfio":[{"id":"x"}]}' >"$T/c.json"
 	run "$MVM" --config "$T/c.json"
 	assert_failure 2

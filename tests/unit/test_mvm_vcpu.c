@@ -361,6 +361,54 @@ TEST(builder_console_and_reset)
 	close(p[1]);
 }
 
+/* The host's physical address width, as its kernel reports it ("address sizes" in cpuinfo). */
+static unsigned host_phys_bits(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+	unsigned bits = 0;
+
+	while (f && !bits && fgets(line, sizeof(line), f))
+		if (sscanf(line, "address sizes : %u bits physical", &bits) != 1)
+			bits = 0;
+	if (f)
+		fclose(f);
+	return bits;
+}
+
+/* The guest's CPUID 0x80000008 EAX[7:0] is the host's width, never more, and mvm plans the
+ * 64-bit window with the same number (kvm.phys_bits). */
+TEST(guest_phys_bits_are_the_hosts)
+{
+	/* mov $0x80000008,%eax; cpuid; mov $0x3f8,%dx; out %al,(%dx); reset through the i8042 */
+	static const uint8_t code[] = { 0xb8, 0x08, 0x00, 0x00, 0x80, 0x0f, 0xa2, 0x66, 0xba,
+					0xf8, 0x03, 0xee, 0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe };
+	static struct mvm m;
+	struct mvm_config hooks = { 0 };
+	struct err e = { 0 };
+	enum vm_stop_reason why = VM_RUNNING;
+	uint8_t got = 0;
+	unsigned host = host_phys_bits();
+	int p[2];
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	if (!host)
+		SKIP("no \"address sizes\" in /proc/cpuinfo");
+	REQUIRE(pipe2(p, O_NONBLOCK) == 0);
+	hooks.console_fd = p[1];
+	REQUIRE(make_vm_hooked(&m, 1, code, sizeof(code), &hooks) == 0);
+	CHECK_EQ_I(mvm_run(&m, &why, &e), 0);
+	CHECK_EQ_I(read(p[0], &got, 1), 1);
+	printf("# host %u bits, guest CPUID %u, window planned for %u\n", host, got,
+	       m.vm.kvm.phys_bits);
+	CHECK_EQ_U(got, host);
+	CHECK_EQ_U(m.vm.kvm.phys_bits, host);
+	mvm_close(&m);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* With hooks the caller decides: the i8042 reset and ACPI S5 reach them instead of a stop. */
 TEST(builder_reset_and_poweroff_hooks)
 {
@@ -412,5 +460,6 @@ int main(void)
 	RUN(builder_host_failure_is_host);
 	RUN(builder_console_and_reset);
 	RUN(builder_reset_and_poweroff_hooks);
+	RUN(guest_phys_bits_are_the_hosts);
 	return CHECK_MAIN_END();
 }
