@@ -10,7 +10,8 @@ CLI_PKGS  := popt
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
 # The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
 # xz-utils: lab and guest initramfs modules (.ko.xz); binutils: readelf, ld for tests/guests;
-# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint.
+# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint;
+# dpkg-dev (apt-get download, dpkg-deb) fetches linux-source for the vringh bench.
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
@@ -117,6 +118,23 @@ $(addprefix $(BUILD)/asan/unit/,$(CLI_UNITS)): $(BUILD)/asan/unit/%: \
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# bench_virtq's peer: the kernel's vringh, built with tools/virtio's shims from Debian's
+# linux-source (tests/bench/vringh/fetch keeps it in a cache outside the tree); foreign code, so
+# its own flags (those of tools/virtio's Makefile).
+VRINGH_CFLAGS := -O2 -g -Wall -Wno-maybe-uninitialized -Wno-pointer-sign -fno-strict-overflow \
+                 -fno-strict-aliasing -fno-common -U_FORTIFY_SOURCE
+$(BUILD)/vringh/peer.a: tests/bench/vringh/vringh_peer.c tests/bench/vringh/vringh_peer.h \
+		tests/bench/vringh/fetch
+	@mkdir -p $(dir $@)
+	src=$$(tests/bench/vringh/fetch) && \
+	for f in $$src/drivers/vhost/vringh.c tests/bench/vringh/vringh_peer.c; do \
+		$(CC) $(VRINGH_CFLAGS) -I$$src/tools/virtio -I$$src/tools/include \
+			-include $$src/include/linux/kconfig.h -c $$f \
+			-o $(dir $@)$$(basename $$f .c).o || exit 1; \
+	done && \
+	ar rcs $@ $(dir $@)vringh.o $(dir $@)vringh_peer.o
+$(BUILD)/bench/bench_virtq: $(BUILD)/vringh/peer.a
 
 # libFuzzer targets need clang; they link libcore's sources directly, built with the fuzzer.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
