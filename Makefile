@@ -10,8 +10,8 @@ CLI_PKGS  := popt
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
 # The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
 # xz-utils: lab and guest initramfs modules (.ko.xz); binutils: readelf, ld for tests/guests;
-# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint;
-# dpkg-dev (apt-get download, dpkg-deb) fetches linux-source for the vringh bench.
+# e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint.
+# The vringh bench fetches linux-source with apt-get download and dpkg-deb (apt, dpkg: required).
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \

@@ -1,6 +1,7 @@
 /* vringh_peer.c: the bench's driver for the kernel's vringh, built with tools/virtio's shims. */
 #define _GNU_SOURCE
-/* clang-format off: tools/virtio's shims need vringh_test.c's order */
+/* tools/virtio's shims need vringh_test.c's order of includes */
+/* clang-format off */
 #include <err.h>
 #include <linux/kernel.h>
 #include <linux/err.h>
