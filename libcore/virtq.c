@@ -259,42 +259,51 @@ int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d
 	return 0;
 }
 
+/*
+ * The walk steps into the indirect table d refers to and goes on there (§2.7.5.3). Out of line, so
+ * that the common step below makes no call and needs no stack frame.
+ */
+static int __attribute__((noinline)) chain_next_indirect(struct virtq_chain *c,
+							  struct virtq_desc *d)
+{
+	int rc;
+
+	if (d->flags & VIRTQ_DESC_F_NEXT)
+		return virtq_chain_fail(c, -EINVAL);
+	rc = virtq_chain_enter_indirect(c, d);
+	if (rc)
+		return rc;
+	/* once more: enter_indirect refuses a nested table, so this does not recurse again */
+	return virtq_chain_next(c, d);
+}
+
 int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d)
 {
+	int rc;
+
 	if (c->q->packed)
 		return virtq_packed_chain_next(c, d);
-	/* At most two rounds: one to step into an indirect table, which cannot nest. */
-	for (;;) {
-		int rc;
-
-		if (c->state == VIRTQ_CHAIN_DONE)
-			return c->error;
-		if (c->ttl == 0)
-			return virtq_chain_fail(c, -ELOOP);
-		if (c->pos >= c->table_len)
+	if (c->state == VIRTQ_CHAIN_DONE)
+		return c->error;
+	if (c->ttl == 0)
+		return virtq_chain_fail(c, -ELOOP);
+	if (c->pos >= c->table_len)
+		return virtq_chain_fail(c, -EINVAL);
+	virtq_desc_load(c->table, c->pos, false, d);
+	d->in_indirect = c->state == VIRTQ_CHAIN_INDIRECT;
+	if (d->flags & VIRTQ_DESC_F_INDIRECT)
+		return chain_next_indirect(c, d);
+	rc = virtq_chain_buffer(c, d);
+	if (rc < 0)
+		return rc;
+	if (d->flags & VIRTQ_DESC_F_NEXT) {
+		if (d->next >= c->table_len)
 			return virtq_chain_fail(c, -EINVAL);
-		virtq_desc_load(c->table, c->pos, false, d);
-		d->in_indirect = c->state == VIRTQ_CHAIN_INDIRECT;
-		if (d->flags & VIRTQ_DESC_F_INDIRECT) {
-			if (d->flags & VIRTQ_DESC_F_NEXT)
-				return virtq_chain_fail(c, -EINVAL);
-			rc = virtq_chain_enter_indirect(c, d);
-			if (rc)
-				return rc;
-			continue;
-		}
-		rc = virtq_chain_buffer(c, d);
-		if (rc < 0)
-			return rc;
-		if (d->flags & VIRTQ_DESC_F_NEXT) {
-			if (d->next >= c->table_len)
-				return virtq_chain_fail(c, -EINVAL);
-			c->pos = d->next;
-		} else {
-			c->state = VIRTQ_CHAIN_DONE;
-		}
-		return 1;
+		c->pos = d->next;
+	} else {
+		c->state = VIRTQ_CHAIN_DONE;
 	}
+	return 1;
 }
 
 static inline int write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head,
