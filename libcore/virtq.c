@@ -261,10 +261,10 @@ int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d
 
 /*
  * The walk steps into the indirect table d refers to and goes on there (§2.7.5.3). Out of line, so
- * that the common step below makes no call and needs no stack frame.
+ * that the common step below makes no call.
  */
-static int __attribute__((noinline)) chain_next_indirect(struct virtq_chain *c,
-							  struct virtq_desc *d)
+static int __attribute__((noinline))
+chain_next_indirect(struct virtq_chain *c, struct virtq_desc *d)
 {
 	int rc;
 
