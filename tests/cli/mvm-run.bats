@@ -176,6 +176,7 @@ need_kvm() {
 	truncate -s 1M "$T/d.img"
 	run "$MVM" --kernel "$G/blkbench.elf" --disk "$T/d.img" --cmdline "qd=32 n=200" </dev/null
 	assert_success
+	assert_line "blkbench long mode" # the 64-bit guest: EFER.LMA as the CPU reports it
 	assert_line "blkbench go"
 	assert_line "blkbench done 200"
 	# each write starts its 4 KiB block with BLKBENCH: sector = block * 8 of 512 bytes (§5.2.6)

@@ -1,9 +1,9 @@
 /*
- * blkbench.c: a polling virtio-blk driver for benchmarks: 4 KiB reads and writes in turn, "qd=N"
- * of them in flight (1..32), "n=N" of them timed. It prints "blkbench go" when the timed requests
- * start and "blkbench done N" when N have completed, so that the host times them from the serial
- * port; any failed request ends the run with "blkbench FAILED". The device is looked for at
- * mvm-run's slot (0xd0000000) and at QEMU microvm's (0xfeb00000 + 512 * i).
+ * blkbench.c: a 64-bit polling virtio-blk driver for benchmarks (start64.S): 4 KiB reads and writes
+ * in turn, "qd=N" of them in flight (1..32), "n=N" of them timed. It prints "blkbench go" when the
+ * timed requests start and "blkbench done N" when N have completed, so that the host times them
+ * from the serial port; any failed request ends the run with "blkbench FAILED". The device is
+ * looked for at mvm-run's slot (0xd0000000) and at QEMU microvm's (0xfeb00000 + 512 * i).
  */
 #include "guest.h"
 
@@ -162,6 +162,15 @@ static int run(unsigned qd, uint32_t total)
 	return 0;
 }
 
+/* EFER.LMA: the CPU says it runs in long mode (start64.S asked for it with EFER.LME). */
+static int long_mode(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000080u));
+	return (lo >> 10) & 1;
+}
+
 static unsigned strlen_(const char *s)
 {
 	unsigned n = 0;
@@ -191,6 +200,11 @@ int main(struct start_info *si)
 	const char *cmdline = si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
 	uint32_t qd = arg(cmdline, "qd=", 1), n = arg(cmdline, "n=", 20000);
 
+	if (!long_mode()) {
+		puts("blkbench: not in long mode\n");
+		return 1;
+	}
+	puts("blkbench long mode\n");
 	if (qd < 1 || qd > MAXQD) {
 		puts("blkbench: qd must be in [1, 32]\n");
 		return 1;
