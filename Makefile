@@ -122,8 +122,8 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 # bench_virtq's peer: the kernel's vringh, built with tools/virtio's shims from Debian's
 # linux-source (tests/bench/vringh/fetch keeps it in a cache outside the tree); foreign code, so
 # its own flags (those of tools/virtio's Makefile).
-VRINGH_CFLAGS := -O2 -g -Wall -Wno-maybe-uninitialized -Wno-pointer-sign -fno-strict-overflow \
-                 -fno-strict-aliasing -fno-common -U_FORTIFY_SOURCE
+VRINGH_CFLAGS := -O2 -g -Wall -Wno-maybe-uninitialized -Wno-unknown-warning-option -Wno-pointer-sign \
+                 -fno-strict-overflow -fno-strict-aliasing -fno-common -U_FORTIFY_SOURCE
 $(BUILD)/vringh/peer.a: tests/bench/vringh/vringh_peer.c tests/bench/vringh/vringh_peer.h \
 		tests/bench/vringh/fetch
 	@mkdir -p $(dir $@)

@@ -15,7 +15,7 @@
 
 #include "clock.h"
 
-#define ROUNDS	  3 /* each side, interleaved; the best round counts */
+#define ROUNDS	  5 /* each side, interleaved; the best round counts */
 #define REQUESTS  "4000"
 #define IMG_BYTES (64ll << 20)
 
