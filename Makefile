@@ -16,6 +16,7 @@ CLI_PKGS  := popt
 # udev: systemd-udevd in the lab (vfio-bind --persist); systemd: systemd-analyze verify of the
 # units; libsystemd-dev: mvm-run's sd_notify; debhelper, lintian: make deb; debootstrap: the
 # clean Debian root tests/cli/deb.bats installs the package into.
+# The vringh bench fetches linux-source with apt-get download and dpkg-deb (apt, dpkg: required).
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
@@ -136,6 +137,23 @@ $(addprefix $(BUILD)/asan/unit/,$(CLI_UNITS)): $(BUILD)/asan/unit/%: \
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# bench_virtq's peer: the kernel's vringh, built with tools/virtio's shims from Debian's
+# linux-source (tests/bench/vringh/fetch keeps it in a cache outside the tree); foreign code, so
+# its own flags (those of tools/virtio's Makefile).
+VRINGH_CFLAGS := -O2 -g -Wall -Wno-maybe-uninitialized -Wno-unknown-warning-option -Wno-pointer-sign \
+                 -fno-strict-overflow -fno-strict-aliasing -fno-common -U_FORTIFY_SOURCE
+$(BUILD)/vringh/peer.a: tests/bench/vringh/vringh_peer.c tests/bench/vringh/vringh_peer.h \
+		tests/bench/vringh/fetch
+	@mkdir -p $(dir $@)
+	src=$$(tests/bench/vringh/fetch) && \
+	for f in $$src/drivers/vhost/vringh.c tests/bench/vringh/vringh_peer.c; do \
+		$(CC) $(VRINGH_CFLAGS) -I$$src/tools/virtio -I$$src/tools/include \
+			-include $$src/include/linux/kconfig.h -c $$f \
+			-o $(dir $@)$$(basename $$f .c).o || exit 1; \
+	done && \
+	ar rcs $@ $(dir $@)vringh.o $(dir $@)vringh_peer.o
+$(BUILD)/bench/bench_virtq: $(BUILD)/vringh/peer.a
 
 # libFuzzer targets need clang; they link libcore built once with the fuzzer's coverage and
 # ASan+UBSan (build/fuzz/obj/libcore.a). fuzz_vq_inspect includes the tool's own source and its

@@ -89,9 +89,14 @@ int virtq_init(struct virtq *q, const struct guestmem *mem, struct err *e)
 	return 0;
 }
 
-uint16_t virtq_avail_idx(const struct virtq *q)
+static inline uint16_t avail_idx(const struct virtq *q)
 {
 	return ld16_acquire(q->driver + AVAIL_IDX);
+}
+
+uint16_t virtq_avail_idx(const struct virtq *q)
+{
+	return avail_idx(q);
 }
 
 uint16_t virtq_used_event(const struct virtq *q)
@@ -145,16 +150,33 @@ static void chain_init(const struct virtq *q, struct virtq_chain *c, uint16_t he
 	c->error = 0;
 }
 
+/*
+ * virtq_desc_checked's checks of a chain's head, reading only the fields they need (flags, next)
+ * and each once, as the walk reads the whole descriptor again anyway.
+ */
+static inline int head_checked(const struct virtq *q, uint16_t index)
+{
+	const uint8_t *raw = q->desc + (size_t)index * VIRTQ_DESC_BYTES;
+	uint32_t flags_next;
+
+	if (index >= q->size)
+		return -EINVAL;
+	memcpy(&flags_next, raw + SD_FLAGS, sizeof(flags_next)); /* one load: a consistent pair */
+	flags_next = le32toh(flags_next);
+	if ((flags_next & VIRTQ_DESC_F_NEXT) && (flags_next >> 16) >= q->size)
+		return -EINVAL;
+	return 0;
+}
+
 int virtq_pop(struct virtq *q, struct virtq_chain *c)
 {
-	struct virtq_desc d;
-	uint16_t avail_idx, len, pos, head;
+	uint16_t idx, len, pos, head;
 	int rc;
 
 	if (q->packed)
 		return virtq_packed_pop(q, c);
-	avail_idx = virtq_avail_idx(q); /* acquire: ring entries are read after it */
-	len = (uint16_t)(avail_idx - q->next_avail);
+	idx = avail_idx(q); /* acquire: ring entries are read after it */
+	len = (uint16_t)(idx - q->next_avail);
 	if (len == 0)
 		return 0;
 	if (len > q->size) {
@@ -162,12 +184,12 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 		 * The driver claims more new entries than the ring holds: it is broken or
 		 * malicious. Processing them would make the device use entries twice; drop them.
 		 */
-		q->next_avail = avail_idx;
+		q->next_avail = idx;
 		return -EPROTO;
 	}
 	pos = q->next_avail & (q->size - 1);
 	head = ld16(q->driver + AVAIL_RING + 2u * pos);
-	rc = virtq_desc_checked(q, head, &d);
+	rc = head_checked(q, head);
 	if (rc)
 		return rc;
 	q->next_avail++;
@@ -214,27 +236,20 @@ void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c)
 	q->next_avail--;
 }
 
-static int chain_fail(struct virtq_chain *c, int err)
-{
-	c->state = VIRTQ_CHAIN_DONE;
-	c->error = err;
-	return err;
-}
-
 /* Switch the walk into the indirect table d refers to (§2.7.5.3, §2.8.7). */
 int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d)
 {
 	const uint8_t *table;
 
 	if (c->state == VIRTQ_CHAIN_INDIRECT)
-		return chain_fail(c, -EINVAL); /* nested */
+		return virtq_chain_fail(c, -EINVAL); /* nested */
 	if (!c->q->indirect)
-		return chain_fail(c, -EINVAL); /* not negotiated */
+		return virtq_chain_fail(c, -EINVAL); /* not negotiated */
 	if (d->len == 0 || d->len % VIRTQ_DESC_BYTES)
-		return chain_fail(c, -EINVAL);
+		return virtq_chain_fail(c, -EINVAL);
 	table = guestmem_ptr(c->q->mem, d->addr, d->len);
 	if (!table)
-		return chain_fail(c, -EFAULT);
+		return virtq_chain_fail(c, -EFAULT);
 	c->table = table;
 	c->table_len = d->len / VIRTQ_DESC_BYTES;
 	c->pos = 0;
@@ -244,64 +259,55 @@ int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d
 	return 0;
 }
 
-/* The checks every buffer descriptor gets, in both formats. */
-int virtq_chain_buffer(struct virtq_chain *c, struct virtq_desc *d)
+/*
+ * The walk steps into the indirect table d refers to and goes on there (§2.7.5.3). Out of line, so
+ * that the common step below makes no call.
+ */
+static int __attribute__((noinline))
+chain_next_indirect(struct virtq_chain *c, struct virtq_desc *d)
 {
-	if (c->ttl == 0)
-		return chain_fail(c, -ELOOP);
-	if (d->flags & VIRTQ_DESC_F_WRITE)
-		c->seen_write = true;
-	else if (c->seen_write)
-		return chain_fail(c, -EINVAL); /* readable after writable, §2.7.4.2 */
-	d->hva = NULL;
-	if (d->len) {
-		d->hva = guestmem_ptr(c->q->mem, d->addr, d->len);
-		if (!d->hva)
-			return chain_fail(c, -EFAULT);
-	}
-	c->ttl--;
-	return 1;
+	int rc;
+
+	if (d->flags & VIRTQ_DESC_F_NEXT)
+		return virtq_chain_fail(c, -EINVAL);
+	rc = virtq_chain_enter_indirect(c, d);
+	if (rc)
+		return rc;
+	/* once more: enter_indirect refuses a nested table, so this does not recurse again */
+	return virtq_chain_next(c, d);
 }
 
 int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d)
 {
+	int rc;
+
 	if (c->q->packed)
 		return virtq_packed_chain_next(c, d);
-	/* At most two rounds: one to step into an indirect table, which cannot nest. */
-	for (;;) {
-		int rc;
-
-		if (c->state == VIRTQ_CHAIN_DONE)
-			return c->error;
-		if (c->ttl == 0)
-			return chain_fail(c, -ELOOP);
-		if (c->pos >= c->table_len)
-			return chain_fail(c, -EINVAL);
-		virtq_desc_load(c->table, c->pos, false, d);
-		d->in_indirect = c->state == VIRTQ_CHAIN_INDIRECT;
-		if (d->flags & VIRTQ_DESC_F_INDIRECT) {
-			if (d->flags & VIRTQ_DESC_F_NEXT)
-				return chain_fail(c, -EINVAL);
-			rc = virtq_chain_enter_indirect(c, d);
-			if (rc)
-				return rc;
-			continue;
-		}
-		rc = virtq_chain_buffer(c, d);
-		if (rc < 0)
-			return rc;
-		if (d->flags & VIRTQ_DESC_F_NEXT) {
-			if (d->next >= c->table_len)
-				return chain_fail(c, -EINVAL);
-			c->pos = d->next;
-		} else {
-			c->state = VIRTQ_CHAIN_DONE;
-		}
-		return 1;
+	if (c->state == VIRTQ_CHAIN_DONE)
+		return c->error;
+	if (c->ttl == 0)
+		return virtq_chain_fail(c, -ELOOP);
+	if (c->pos >= c->table_len)
+		return virtq_chain_fail(c, -EINVAL);
+	virtq_desc_load(c->table, c->pos, false, d);
+	d->in_indirect = c->state == VIRTQ_CHAIN_INDIRECT;
+	if (d->flags & VIRTQ_DESC_F_INDIRECT)
+		return chain_next_indirect(c, d);
+	rc = virtq_chain_buffer(c, d);
+	if (rc < 0)
+		return rc;
+	if (d->flags & VIRTQ_DESC_F_NEXT) {
+		if (d->next >= c->table_len)
+			return virtq_chain_fail(c, -EINVAL);
+		c->pos = d->next;
+	} else {
+		c->state = VIRTQ_CHAIN_DONE;
 	}
+	return 1;
 }
 
-int virtq_write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head, uint32_t len)
+static inline int write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head,
+				     uint32_t len)
 {
 	uint8_t *elem;
 
@@ -315,7 +321,7 @@ int virtq_write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head
 	return 0;
 }
 
-void virtq_advance_used_ring_idx(struct virtq *q, uint16_t n)
+static inline void advance_used_ring_idx(struct virtq *q, uint16_t n)
 {
 	q->next_used += n;
 	q->num_added += n;
@@ -323,13 +329,23 @@ void virtq_advance_used_ring_idx(struct virtq *q, uint16_t n)
 	st16_release(q->device + USED_IDX, q->next_used);
 }
 
+int virtq_write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head, uint32_t len)
+{
+	return write_used_element(q, ring_index, head, len);
+}
+
+void virtq_advance_used_ring_idx(struct virtq *q, uint16_t n)
+{
+	advance_used_ring_idx(q, n);
+}
+
 int virtq_add_used(struct virtq *q, uint16_t head, uint32_t len)
 {
-	int rc = virtq_write_used_element(q, q->next_used, head, len);
+	int rc = write_used_element(q, q->next_used, head, len);
 
 	if (rc)
 		return rc;
-	virtq_advance_used_ring_idx(q, 1);
+	advance_used_ring_idx(q, 1);
 	return 0;
 }
 

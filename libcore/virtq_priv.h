@@ -4,6 +4,7 @@
 #define CORE_VIRTQ_PRIV_H
 
 #include <endian.h>
+#include <errno.h>
 #include <string.h>
 
 #include "virtq.h"
@@ -103,6 +104,31 @@ int virtq_packed_add_used(struct virtq *q, uint16_t id, uint16_t ndesc, uint32_t
 bool virtq_packed_try_enable_notification(struct virtq *q);
 bool virtq_packed_prepare_kick(struct virtq *q);
 int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d);
-int virtq_chain_buffer(struct virtq_chain *c, struct virtq_desc *d);
+
+static inline int virtq_chain_fail(struct virtq_chain *c, int err)
+{
+	c->state = VIRTQ_CHAIN_DONE;
+	c->error = err;
+	return err;
+}
+
+/* The checks every buffer descriptor gets, in both formats (inline: it is on every walk step). */
+static inline int virtq_chain_buffer(struct virtq_chain *c, struct virtq_desc *d)
+{
+	if (c->ttl == 0)
+		return virtq_chain_fail(c, -ELOOP);
+	if (d->flags & VIRTQ_DESC_F_WRITE)
+		c->seen_write = true;
+	else if (c->seen_write)
+		return virtq_chain_fail(c, -EINVAL); /* readable after writable, §2.7.4.2 */
+	d->hva = NULL;
+	if (d->len) {
+		d->hva = guestmem_ptr(c->q->mem, d->addr, d->len);
+		if (!d->hva)
+			return virtq_chain_fail(c, -EFAULT);
+	}
+	c->ttl--;
+	return 1;
+}
 
 #endif

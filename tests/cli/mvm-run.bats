@@ -171,6 +171,32 @@ need_kvm() {
 	[ "$(od -An -tx1 -j 1536 -N 4 "$T/d.img" | tr -d ' ')" = 00000000 ]
 }
 
+@test "virtio-blk bench guest: 32 in flight all complete; its writes land in the image as 4 KiB blocks" {
+	need_kvm
+	truncate -s 1M "$T/d.img"
+	run "$MVM" --kernel "$G/blkbench.elf" --disk "$T/d.img" --cmdline "qd=32 n=200" </dev/null
+	assert_success
+	assert_line "blkbench long mode" # the 64-bit guest: EFER.LMA as the CPU reports it
+	assert_line "blkbench go"
+	assert_line "blkbench done 200"
+	# each write starts its 4 KiB block with BLKBENCH: sector = block * 8 of 512 bytes (§5.2.6)
+	grep -obUa BLKBENCH "$T/d.img" >"$T/marks"
+	[ "$(wc -l <"$T/marks")" -ge 100 ]
+	run awk -F: '$1 % 4096 != 0' "$T/marks"
+	assert_output ""
+}
+
+@test "virtio-blk bench guest: a failed request (read-only disk) ends the run, never counted done" {
+	need_kvm
+	truncate -s 1M "$T/d.img"
+	run "$MVM" --kernel "$G/blkbench.elf" --disk "$T/d.img,ro" --cmdline "qd=4 n=100" </dev/null
+	assert_success
+	assert_line "blkbench FAILED"
+	refute_line --partial "blkbench done"
+	run grep -c BLKBENCH "$T/d.img"
+	assert_output 0
+}
+
 malicious() { # mode, expected reason
 	need_kvm
 	truncate -s 1M "$T/d.img"

@@ -63,7 +63,7 @@ dmesg_since() { dmesg | tail -n "+$(($1 + 1))"; }
 	run boot "pt_iv=$high pt_p2p=$src,$dst pt_move=0xe0800000"
 	echo "$output" | grep -E '^PT-|mvm-run' || true
 	assert_success
-	assert_line "PT-PCI 0000:00:01.0 0x1af4:0x1110 class=0x050000"
+	assert_line "PT-PCI 0000:01:00.0 0x1af4:0x1110 class=0x050000"
 	# lspci in the guest: 64-bit, above 4 GiB, naturally aligned, the whole 128 GiB
 	assert_line --regexp "^PT-LSPCIV 	Memory at [0-9a-f]+ \(64-bit, prefetchable\) \[size=128G\]"
 	local addr

@@ -123,7 +123,7 @@ irqs_rose() {
 @test "bad --vfio addresses are usage errors (2)" {
 	run boot --vfio zz:00.0
 	assert_failure 2
-	assert_output --partial "mvm-run: --vfio: zz:00.0"
+	assert_output --partial "mvm-run: --vfio: 'zz:00.0': not a PCI address"
 	run boot --vfio 0000:00:1e.0
 	assert_failure 2
 	assert_output --partial "no such"
