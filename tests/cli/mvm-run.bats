@@ -569,6 +569,8 @@ fc_config() {
 	run "$MVM" --config "$T/c.json" </dev/null
 	assert_success
 	assert_line "bye"
+}
+
 @test "--stop-timeout takes 0 to 3600 seconds" {
 	run "$MVM" --kernel /nonexistent --stop-timeout 3601
 	assert_failure 2

@@ -703,6 +703,8 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 	assert_success
 	assert_line --index 0 --partial "write 0000:04:00.1 "
 	assert_line --index 4 "sriov 0000:04:00.0 $dev/0000:04:00.0/sriov_numvfs 0"
+}
+
 # ---- persistent claims: a udev rule per device (VFIO_BIND_RULES_DIR) ----
 # The rule as udev(7) reads it: match the add of this PCI device by its kernel name, set its
 # driver_override, run this vfio-bind to unbind a driver that took it first.
