@@ -347,6 +347,33 @@ TEST(vfio_device_needs_open)
 	close(fd);
 }
 
+/*
+ * The 8259s as firmware hands them over: every line masked and, were one unmasked without
+ * reinitialising the chip, a vector outside the 32 the CPU reserves for exceptions (SDM vol. 3,
+ * 6.2). Read back from KVM. KVM's own reset state (base 0, nothing masked) delivered COM1's IRQ
+ * 4 at vector 4 (#OF) to a guest that never programs the 8259 (hardware-reduced ACPI).
+ */
+TEST(pic_handed_over_masked_off_exception_vectors)
+{
+	static struct kvm_vm vm;
+	struct err e = { 0 };
+	const uint32_t chips[2] = { KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE };
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	REQUIRE(kvm_vm_open(&vm, KVM_DEV, &e) == 0);
+	REQUIRE(kvm_vm_create_irqchip(&vm, &e) == 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct kvm_irqchip c = { .chip_id = chips[i] };
+
+		REQUIRE(ioctl(vm.vm_fd, KVM_GET_IRQCHIP, &c) == 0);
+		CHECK_EQ_U(c.chip.pic.imr, 0xff);
+		CHECK(c.chip.pic.irq_base >= 32);
+		CHECK_EQ_U(c.chip.pic.irq_base % 8, 0); /* ICW2: T7-T3 only */
+	}
+	kvm_vm_close(&vm);
+}
+
 int main(void)
 {
 	RUN(slot_alloc_free_reuse);
@@ -355,5 +382,6 @@ int main(void)
 	RUN(irqfd_assign_deassign_delivers);
 	RUN(routes_from_several_threads);
 	RUN(vfio_device_needs_open);
+	RUN(pic_handed_over_masked_off_exception_vectors);
 	return CHECK_MAIN_END();
 }
