@@ -409,7 +409,7 @@ TEST(acpi_tables_checksum_and_describe_devices)
 	const uint8_t *p;
 
 	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
-	REQUIRE(boot_acpi_write(&ram, 4, devs, 3, &rsdp, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 4, devs, 3, NULL, &rsdp, &e) == 0);
 	p = vm_ram_hva(&ram, rsdp, 36);
 	CHECK(memcmp(p, "RSD PTR ", 8) == 0);
 	CHECK_EQ_U(sum(p, 20), 0);
@@ -447,6 +447,116 @@ TEST(acpi_tables_checksum_and_describe_devices)
 	vm_ram_free(&ram);
 }
 
+static uint64_t le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* The DSDT the FADT points to, and its length. */
+static const uint8_t *dsdt_of(const struct vm_ram *ram, gpa_t rsdp, uint32_t *len)
+{
+	gpa_t xsdt = rd64(ram, rsdp + 24);
+
+	for (unsigned i = 0; i < 2; i++) {
+		gpa_t t = rd64(ram, xsdt + 36 + 8 * i), dsdt;
+
+		if (memcmp(vm_ram_hva(ram, t, 4), "FACP", 4) == 0) {
+			dsdt = rd64(ram, t + 140);
+			*len = rd32(ram, dsdt + 4);
+			return vm_ram_hva(ram, dsdt, *len);
+		}
+	}
+	return NULL;
+}
+
+/* One address space descriptor as ACPI 6.4 §6.4.3.5 lays it out, whatever its width. */
+struct aspace {
+	unsigned type, width;
+	uint64_t min, max, len;
+};
+
+/*
+ * Walk the resource template of the _CRS after "PCI0" (ACPI 6.4 §6.4: small items tag bits
+ * 6:3 type, 2:0 length; large items 0x80|type and a 16-bit length) up to the end tag; collect
+ * the address space descriptors. Returns how many, or -1 if the walk does not end on the end
+ * tag at the buffer's end.
+ */
+static int pci0_windows(const uint8_t *d, uint32_t len, struct aspace *w, unsigned max_w)
+{
+	const uint8_t *dev = memmem(d, len, "PCI0", 4), *crs, *p, *end;
+	unsigned n = 0;
+
+	if (!dev || !(crs = memmem(dev, len - (uint32_t)(dev - d), "_CRS", 4)))
+		return -1;
+	/* _CRS BufferOp PkgLength (its lead byte's bits 7:6 count the bytes after it) BytePrefix */
+	if (crs[4] != 0x11)
+		return -1;
+	p = crs + 6 + (crs[5] >> 6);
+	if (p[0] != 0x0a)
+		return -1;
+	end = p + 2 + p[1];
+	p += 2;
+	while (p < end) {
+		unsigned tag = p[0], ilen, width;
+
+		if (!(tag & 0x80)) {
+			if ((tag >> 3 & 0xf) == 0xf) /* end tag */
+				return p + 2 == end ? (int)n : -1;
+			p += 1 + (tag & 7);
+			continue;
+		}
+		ilen = (unsigned)le(p + 1, 2);
+		width = tag == 0x88 ? 2 : tag == 0x87 ? 4 : tag == 0x8a ? 8 : 0;
+		if (width && n < max_w) {
+			const uint8_t *f = p + 6 + width; /* after type, flags and granularity */
+
+			w[n++] = (struct aspace){ p[3], width, le(f, width), le(f + width, width),
+						  le(f + 3 * width, width) };
+		}
+		p += 3 + ilen;
+	}
+	return -1;
+}
+
+TEST(acpi_pci_host_bridge_and_its_windows)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	const struct boot_acpi_pci pci = { 0xe0000000,	    0x1ec00000, 0x1000000000ULL,
+					   0x4000000000ULL, 0xc000,	0x4000 };
+	static const uint8_t pnp0a03[4] = { 0x41, 0xd0, 0x0a, 0x03 }; /* EisaId("PNP0A03") */
+	struct aspace w[8];
+	gpa_t rsdp = 0;
+	const uint8_t *d;
+	uint32_t len;
+	int n;
+
+	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, NULL, &rsdp, &e) == 0);
+	REQUIRE((d = dsdt_of(&ram, rsdp, &len)) != NULL);
+	CHECK(memmem(d, len, "PCI0", 4) == NULL); /* no bus, no bridge */
+
+	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, &pci, &rsdp, &e) == 0);
+	REQUIRE((d = dsdt_of(&ram, rsdp, &len)) != NULL);
+	CHECK_EQ_U(sum(d, len), 0);
+	CHECK(memmem(d, len, pnp0a03, 4) != NULL);
+	n = pci0_windows(d, len, w, 8);
+	REQUIRE(n == 4);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ_U(w[i].max, w[i].min + w[i].len - 1);
+	CHECK(w[0].type == 2 && w[0].min == 0 && w[0].len == 1); /* bus 0 */
+	CHECK(w[1].type == 1 && w[1].min == 0xc000 && w[1].max == 0xffff);
+	CHECK(w[2].type == 0 && w[2].width == 4 && w[2].min == 0xe0000000 &&
+	      w[2].max == 0xfebfffff);
+	CHECK(w[3].type == 0 && w[3].width == 8 && w[3].min == 0x1000000000ULL &&
+	      w[3].max == 0x4fffffffffULL);
+	vm_ram_free(&ram);
+}
+
 int main(void)
 {
 	RUN(ram_split_around_hole);
@@ -458,5 +568,6 @@ int main(void)
 	RUN(prop_corrupted_images_never_crash);
 	RUN(mptable_checksums_and_cpus);
 	RUN(acpi_tables_checksum_and_describe_devices);
+	RUN(acpi_pci_host_bridge_and_its_windows);
 	return CHECK_MAIN_END();
 }
