@@ -4,6 +4,7 @@
 
 #include "boot_priv.h"
 #include "layout.h"
+#include "pci_host.h"
 
 /*
  * Why ACPI at all: distribution kernels (Debian's among them) are built without
@@ -202,9 +203,54 @@ static void aml_addr_space(struct abuf *a, unsigned width, uint8_t type, uint8_t
 	}
 }
 
+/* An AML integer in its shortest encoding (ZeroOp, OneOp, Byte/Word/DWordPrefix). */
+static void aml_int(struct abuf *a, uint32_t v)
+{
+	if (v <= 1) {
+		put8(a, (uint8_t)v);
+	} else if (v <= 0xff) {
+		put8(a, 0x0a);
+		put8(a, (uint8_t)v);
+	} else if (v <= 0xffff) {
+		put8(a, 0x0b);
+		put16(a, (uint16_t)v);
+	} else {
+		put8(a, 0x0c);
+		put32(a, v);
+	}
+}
+
 /*
- * Device(PCI0) { _HID EisaId("PNP0A03"), _UID 0, _BBN 0, _CRS { bus 0, I/O 0xcf8/8, the I/O,
- * 32-bit and 64-bit windows } }: the guest finds bus 0 and where its BARs may live through
+ * Name(_PRT, Package { Package { 0xSSSSFFFF, pin, Zero, GSI }, ... }) (ACPI 6.4 §6.2.13): every
+ * slot's INTA-INTD straight to an IOAPIC pin (no link device), swizzled as layout.h says.
+ */
+static void aml_pci_prt(struct abuf *a)
+{
+	static struct abuf prt, entry;
+
+	memset(&prt, 0, sizeof(prt));
+	put8(&prt, (PCI_HOST_SLOTS - 1) * 4); /* NumElements */
+	for (unsigned slot = 1; slot < PCI_HOST_SLOTS; slot++) {
+		for (unsigned pin = 1; pin <= 4; pin++) {
+			memset(&entry, 0, sizeof(entry));
+			put8(&entry, 4);
+			aml_int(&entry, slot << 16 | 0xffff);
+			aml_int(&entry, pin - 1);
+			aml_int(&entry, 0);
+			aml_int(&entry, pci_intx_gsi(slot, pin));
+			put8(&prt, 0x12); /* PackageOp */
+			put_pkg(&prt, &entry);
+		}
+	}
+	put8(a, 0x08);
+	put(a, "_PRT", 4);
+	put8(a, 0x12);
+	put_pkg(a, &prt);
+}
+
+/*
+ * Device(PCI0) { _HID EisaId("PNP0A03"), _UID 0, _BBN 0, _PRT, _CRS { bus 0, I/O 0xcf8/8, the
+ * I/O, 32-bit and 64-bit windows } }: the guest finds bus 0 and where its BARs may live through
  * ACPI, so it also takes its interrupt routing (the MADT's IOAPIC) from ACPI. A kernel told
  * pci=noacpi instead ignores the MADT's IOAPIC and, built without the MP table parser (Debian's
  * cloud flavour), has no interrupt controller left.
@@ -224,6 +270,7 @@ static void aml_pci_host(struct abuf *a, const struct boot_acpi_pci *pci)
 	put(&dev, pnp0a03, 4);
 	aml_name_int(&dev, "_UID", 0);
 	aml_name_int(&dev, "_BBN", 0);
+	aml_pci_prt(&dev);
 	aml_addr_space(&buf, 2, ASPACE_BUS, 0, 0, 1);
 	put8(&buf, 0x47); /* I/O port descriptor: configuration mechanism #1 */
 	put8(&buf, 1);

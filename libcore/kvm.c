@@ -341,6 +341,18 @@ int kvm_irqfd_assign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e)
 	return irqfd(vm, fd, gsi, true, e);
 }
 
+int kvm_irqfd_assign_level(struct kvm_vm *vm, int fd, int resample_fd, unsigned gsi, struct err *e)
+{
+	struct kvm_irqfd f = { .fd = (uint32_t)fd,
+			       .gsi = gsi,
+			       .flags = KVM_IRQFD_FLAG_RESAMPLE,
+			       .resamplefd = (uint32_t)resample_fd };
+
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0)
+		return err_set(e, errno, "KVM_IRQFD (resample) gsi %u: %s", gsi, strerror(errno));
+	return 0;
+}
+
 int kvm_irqfd_deassign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e)
 {
 	return irqfd(vm, fd, gsi, false, e);

@@ -53,6 +53,10 @@ struct vfio_pt {
 	bool msi_64, msi_maskable, msi_armed;
 	uint32_t msi_n; /* vectors armed on the device */
 	struct pt_vec msi_vec[32];
+	/* INTx: VFIO's eventfd into a level irqfd whose resample unmasks the device's line */
+	unsigned intx_gsi; /* 0: the device has no INTx */
+	int intx_fd, intx_unmask_fd;
+	bool intx_armed;
 };
 
 /* ---- interrupt routing -------------------------------------------------------------------- */
@@ -118,6 +122,33 @@ static int msix_sync(struct vfio_pt *p, uint32_t i, struct err *e)
 	return rc;
 }
 
+/*
+ * INTx is armed on the device whenever neither MSI nor MSI-X is (VFIO refuses to enable either
+ * while INTx is: QEMU switches the same way). Its irqfd stays assigned throughout.
+ */
+static void intx_arm(struct vfio_pt *p)
+{
+	struct err e = { 0 };
+
+	if (!p->intx_gsi || p->intx_armed || p->msix_armed || p->msi_armed)
+		return;
+	if (vfio_irq_enable(p->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &p->intx_fd, &e))
+		return;
+	if (vfio_irq_unmask_fd(p->dev, VFIO_PCI_INTX_IRQ_INDEX, p->intx_unmask_fd, &e))
+		vfio_irq_disable(p->dev, VFIO_PCI_INTX_IRQ_INDEX, &e);
+	else
+		p->intx_armed = true;
+}
+
+static void intx_disarm(struct vfio_pt *p)
+{
+	struct err e = { 0 };
+
+	if (p->intx_armed)
+		vfio_irq_disable(p->dev, VFIO_PCI_INTX_IRQ_INDEX, &e);
+	p->intx_armed = false;
+}
+
 /* The guest wrote MSI-X control: enable and function mask. */
 static void msix_control(struct vfio_pt *p, uint16_t ctl)
 {
@@ -129,6 +160,7 @@ static void msix_control(struct vfio_pt *p, uint16_t ctl)
 		 * cannot grow the vector count later). */
 		int *fds = malloc(p->msix_n * sizeof(int));
 
+		intx_disarm(p);
 		if (fds) {
 			for (uint32_t i = 0; i < p->msix_n; i++)
 				fds[i] = -1;
@@ -147,6 +179,8 @@ static void msix_control(struct vfio_pt *p, uint16_t ctl)
 		for (uint32_t i = 0; i < p->msix_n; i++)
 			p->vec[i].armed = false;
 	}
+	if (!enable)
+		intx_arm(p);
 }
 
 static void table_access(struct vfio_pt *p, uint64_t off, uint8_t *data, unsigned len, bool write)
@@ -229,12 +263,15 @@ static void msi_sync(struct vfio_pt *p)
 		n = 32;
 	if (!(ctl & 1) || (p->msi_armed && n != p->msi_n)) {
 		msi_disarm(p);
-		if (!(ctl & 1))
+		if (!(ctl & 1)) {
+			intx_arm(p);
 			return;
+		}
 	}
 	if (!p->msi_armed) {
 		int fds[32];
 
+		intx_disarm(p);
 		for (uint32_t i = 0; i < n; i++) {
 			if (p->msi_vec[i].eventfd < 0)
 				p->msi_vec[i].eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -627,8 +664,16 @@ static void pt_free(struct vfio_pt *p)
 		return;
 	if (p->msix_armed)
 		vfio_irq_disable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, &e);
-	if (p->dev)
+	if (p->dev) {
 		msi_disarm(p);
+		intx_disarm(p);
+	}
+	if (p->intx_gsi)
+		kvm_irqfd_deassign(&p->set->vm->kvm, p->intx_fd, p->intx_gsi, &e);
+	if (p->intx_fd >= 0)
+		close(p->intx_fd);
+	if (p->intx_unmask_fd >= 0)
+		close(p->intx_unmask_fd);
 	for (int i = 0; i < 32; i++)
 		vec_free(p->set, &p->msi_vec[i]);
 	for (uint32_t i = 0; p->vec && i < p->msix_n; i++) {
@@ -649,6 +694,32 @@ static void pt_free(struct vfio_pt *p)
 	free(p);
 }
 
+/*
+ * The device's INTx pin (config 0x3d, as VFIO reports it) on the IOAPIC pin its slot swizzles
+ * to (layout.h, the DSDT's _PRT): eventfds, the level irqfd, then armed until MSI takes over.
+ */
+static int intx_init(struct vfio_pt *p, uint8_t pin, struct err *e)
+{
+	struct vfio_irq irq;
+	unsigned gsi = pci_intx_gsi(p->slot, pin);
+	int rc;
+
+	if (pin < 1 || pin > 4 || vfio_irq_info(p->dev, VFIO_PCI_INTX_IRQ_INDEX, &irq, NULL) ||
+	    irq.count < 1)
+		return 0; /* no INTx: MSI or MSI-X only */
+	p->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->intx_unmask_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->intx_fd < 0 || p->intx_unmask_fd < 0)
+		return err_set(e, errno, "%s: INTx eventfd: %s", vfio_dev_bdf(p->dev),
+			       strerror(errno));
+	rc = kvm_irqfd_assign_level(&p->set->vm->kvm, p->intx_fd, p->intx_unmask_fd, gsi, e);
+	if (rc)
+		return err_prefix(e, "%s", vfio_dev_bdf(p->dev));
+	p->intx_gsi = gsi;
+	intx_arm(p);
+	return 0;
+}
+
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
 		unsigned *slot_out, struct err *e)
 {
@@ -664,6 +735,7 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 		free(cfg);
 		return err_set(e, ENOMEM, "out of memory");
 	}
+	p->intx_fd = p->intx_unmask_fd = -1;
 	if (s->n >= VFIO_PT_MAX) {
 		rc = err_set(e, ENOSPC, "at most %d passthrough devices", VFIO_PT_MAX);
 		goto fail;
@@ -728,6 +800,8 @@ int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backe
 	}
 	if (!rc)
 		rc = pci_host_add(&s->host, 0, &pt_cfg_ops, p, &p->slot, e);
+	if (!rc)
+		rc = intx_init(p, cfg[0x3d] /* Interrupt Pin */, e);
 	if (rc)
 		goto fail;
 	s->dev[s->n++] = p;

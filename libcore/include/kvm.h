@@ -99,6 +99,12 @@ int kvm_vm_irq_line(struct kvm_vm *vm, unsigned gsi, int level);
  */
 int kvm_irqfd_assign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e);
 int kvm_irqfd_deassign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e);
+/*
+ * A level-triggered line (PCI INTx): a write to fd asserts the GSI until the guest's EOI, then
+ * KVM lowers it and writes resample_fd (for VFIO to unmask the device's line). Deassign as
+ * above.
+ */
+int kvm_irqfd_assign_level(struct kvm_vm *vm, int fd, int resample_fd, unsigned gsi, struct err *e);
 int kvm_vm_ioeventfd(struct kvm_vm *vm, int fd, gpa_t mmio_addr, unsigned len, bool match,
 		     uint64_t datamatch, struct err *e);
 

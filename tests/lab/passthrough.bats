@@ -88,6 +88,20 @@ irqs_rose() {
 	assert_line PT-DONE
 }
 
+@test "nvme over INTx (pci=nomsi): its line on an IOAPIC pin the _PRT names, level-triggered, interrupts arrive, I/O works" {
+	[ "$(drv $NVME)" = vfio-pci ] # still bound from the tests before
+	CMDLINE="$CMDLINE pci=nomsi" run boot --vfio $NVME
+	echo "$output" | grep -E '^PT-|mvm-run' || true
+	assert_success
+	assert_line "PT-DRIVER 0000:00:01.0 nvme msix=0"
+	# slot 1, INTA: IOAPIC pin 21 + (1 + 1 - 1) % 3 = 22 (layout.h); fasteoi: level-triggered
+	assert_line --regexp "^PT-INTX IO-APIC +22-fasteoi +nvme0q0"
+	assert_line "PT-NVME write=ok"
+	assert_line "PT-NVME readback=PATTERN-FROM-L2-GUEST"
+	irqs_rose PT-NVME
+	assert_line PT-DONE
+}
+
 @test "nvme: --restore returns it to the lab's driver, and the guest's pattern is on the disk" {
 	run vfio-bind --restore $NVME
 	assert_success
@@ -112,6 +126,20 @@ irqs_rose() {
 	run vfio-bind --restore --group $NIC
 	assert_success
 	[ "$(drv $NIC)" = e1000e ]
+}
+
+@test "e1000e over INTx (pci=nomsi): DHCP lease, interrupts on its IOAPIC pin" {
+	run vfio-bind --group $NIC
+	assert_success
+	CMDLINE="$CMDLINE pci=nomsi" run boot --vfio $NIC
+	echo "$output" | grep -E '^PT-|mvm-run' || true
+	assert_success
+	assert_line "PT-DRIVER 0000:00:01.0 e1000e msix=0"
+	assert_line --regexp "^PT-INTX IO-APIC +22-fasteoi +eth0"
+	assert_line --regexp "^PT-NET dhcp=ok lease of 10\.0\.2\.[0-9]+"
+	irqs_rose PT-NET
+	run vfio-bind --restore --group $NIC
+	assert_success
 }
 
 @test "both functions of one IOMMU group (e1000e and its edu, like a GPU and its audio) together" {

@@ -557,6 +557,86 @@ TEST(acpi_pci_host_bridge_and_its_windows)
 	vm_ram_free(&ram);
 }
 
+/* An AML integer (ZeroOp, OneOp, Byte/Word/DWordPrefix) at *p; advances p. -1: not one. */
+static int64_t aml_int_at(const uint8_t **p)
+{
+	const uint8_t *q = *p;
+	static const unsigned width[] = { [0x0a] = 1, [0x0b] = 2, [0x0c] = 4 };
+
+	if (q[0] <= 1) {
+		*p = q + 1;
+		return q[0];
+	}
+	if (q[0] < 0x0a || q[0] > 0x0c)
+		return -1;
+	*p = q + 1 + width[q[0]];
+	return (int64_t)le(q + 1, width[q[0]]);
+}
+
+/* Where a package's contents start, after PackageOp and its PkgLength; *end: where it ends. */
+static const uint8_t *pkg_at(const uint8_t *p, const uint8_t **end)
+{
+	unsigned follow = p[1] >> 6;
+	uint32_t len = follow ? p[1] & 0xf : p[1] & 0x3f;
+
+	if (p[0] != 0x12)
+		return NULL;
+	for (unsigned i = 0; i < follow; i++)
+		len |= (uint32_t)p[2 + i] << (4 + 8 * i);
+	*end = p + 1 + len;
+	return p + 2 + follow;
+}
+
+/*
+ * The host bridge's _PRT (ACPI 6.4 §6.2.13): one entry per slot 1-31 and pin INTA-INTD, function
+ * 0xFFFF, no link device (GSI mode), every GSI an IOAPIC pin apart from the ISA and virtio-mmio
+ * ones, and a pin's neighbouring slots on different lines (so that they seldom share).
+ */
+TEST(acpi_pci_prt_routes_every_slot_to_free_ioapic_pins)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	const struct boot_acpi_pci pci = { 0xe0000000, 0x1000, 0x1000000000ULL,
+					   0x1000,     0xc000, 0x100 };
+	uint8_t seen[32][4] = { { 0 } }, gsi_of[32][4] = { { 0 } };
+	const uint8_t *d, *prt, *p, *end, *eend;
+	gpa_t rsdp = 0;
+	uint32_t len;
+
+	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, &pci, &rsdp, &e) == 0);
+	REQUIRE((d = dsdt_of(&ram, rsdp, &len)) != NULL);
+	REQUIRE((prt = memmem(d, len, "_PRT", 4)) != NULL);
+	REQUIRE((p = pkg_at(prt + 4, &end)) != NULL);
+	CHECK_EQ_U(*p++, 31 * 4); /* NumElements */
+	while (p < end) {
+		int64_t addr, pin, src, gsi;
+
+		REQUIRE((p = pkg_at(p, &eend)) != NULL);
+		REQUIRE(*p++ == 4);
+		addr = aml_int_at(&p);
+		pin = aml_int_at(&p);
+		src = aml_int_at(&p);
+		gsi = aml_int_at(&p);
+		REQUIRE(p == eend);
+		REQUIRE(addr >= 0 && pin >= 0 && pin < 4);
+		CHECK_EQ_U(addr & 0xffff, 0xffff);
+		CHECK_EQ_U(src, 0);
+		CHECK(gsi >= VMDEV_FIRST_IRQ + VMDEV_MAX && gsi < IOAPIC_PINS);
+		REQUIRE((addr >> 16) >= 1 && (addr >> 16) < 32);
+		seen[addr >> 16][pin]++;
+		gsi_of[addr >> 16][pin] = (uint8_t)gsi;
+	}
+	CHECK(p == end);
+	for (unsigned slot = 1; slot < 32; slot++)
+		for (unsigned pin = 0; pin < 4; pin++) {
+			CHECK_EQ_U(seen[slot][pin], 1);
+			if (slot > 1)
+				CHECK(gsi_of[slot][pin] != gsi_of[slot - 1][pin]);
+		}
+	vm_ram_free(&ram);
+}
+
 int main(void)
 {
 	RUN(ram_split_around_hole);
@@ -569,5 +649,6 @@ int main(void)
 	RUN(mptable_checksums_and_cpus);
 	RUN(acpi_tables_checksum_and_describe_devices);
 	RUN(acpi_pci_host_bridge_and_its_windows);
+	RUN(acpi_pci_prt_routes_every_slot_to_free_ioapic_pins);
 	return CHECK_MAIN_END();
 }
