@@ -272,6 +272,39 @@ TEST(irqfd_assign_deassign_delivers)
 	irq_vm_close(&vm, &cpu);
 }
 
+/*
+ * A level irqfd (PCI INTx): a write asserts its IOAPIC pin and the line stays up, as KVM's own
+ * IOAPIC IRR shows, until the guest's EOI (which no vCPU gives here); a plain irqfd pulses the
+ * line, so its IRR bit falls again at once. Deassigned, the line is not raised again.
+ */
+TEST(level_irqfd_holds_the_ioapic_line)
+{
+	static struct kvm_vm vm;
+	struct kvm_vcpu cpu;
+	struct err e = { 0 };
+	uint64_t one = 1;
+	const unsigned gsi = 22;
+	int fd, resample;
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	REQUIRE(irq_vm(&vm, &cpu) == 0);
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	resample = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	REQUIRE(fd >= 0 && resample >= 0);
+	CHECK_EQ_I(kvm_irqfd_assign_level(&vm, fd, resample, gsi, &e), 0);
+	CHECK_EQ_U(ioapic_irr(&vm) >> gsi & 1, 0);
+	CHECK(write(fd, &one, 8) == 8);
+	for (int i = 0; i < 1000 && !(ioapic_irr(&vm) >> gsi & 1); i++)
+		usleep(1000);
+	usleep(20000); /* a pulse would have fallen by now */
+	CHECK_EQ_U(ioapic_irr(&vm) >> gsi & 1, 1);
+	CHECK_EQ_I(kvm_irqfd_deassign(&vm, fd, gsi, &e), 0);
+	close(fd);
+	close(resample);
+	irq_vm_close(&vm, &cpu);
+}
+
 struct router {
 	struct kvm_vm *vm;
 	unsigned gsi, vector;
@@ -383,5 +416,6 @@ int main(void)
 	RUN(routes_from_several_threads);
 	RUN(vfio_device_needs_open);
 	RUN(pic_handed_over_masked_off_exception_vectors);
+	RUN(level_irqfd_holds_the_ioapic_line);
 	return CHECK_MAIN_END();
 }
