@@ -4,6 +4,7 @@
 
 #include "boot_priv.h"
 #include "layout.h"
+#include "pci_host.h"
 
 /*
  * Why ACPI at all: distribution kernels (Debian's among them) are built without
@@ -186,6 +187,131 @@ static const struct aml_isa aml_com1 = { "COM1", { 0x41, 0xd0, 0x05, 0x01 } /* P
 static const struct aml_isa aml_ps2_keyboard = { "PS2K",   { 0x41, 0xd0, 0x03, 0x03 } /* PNP0303 */,
 						 1,	   { I8042_DATA_PORT, I8042_COMMAND_PORT },
 						 { 1, 1 }, I8042_KBD_IRQ };
+static void put64(struct abuf *a, uint64_t v)
+{
+	put32(a, (uint32_t)v);
+	put32(a, (uint32_t)(v >> 32));
+}
+
+/*
+ * An address space descriptor (ACPI 6.4 §6.4.3.5.1-3) the bridge produces: fixed minimum and
+ * maximum, positive decode; granularity and translation 0. Word, DWord or QWord by width.
+ */
+enum { ASPACE_MEM = 0, ASPACE_IO = 1, ASPACE_BUS = 2 };
+
+static void aml_addr_space(struct abuf *a, unsigned width, uint8_t type, uint8_t type_flags,
+			   uint64_t min, uint64_t len)
+{
+	static const uint8_t tag[] = { [2] = 0x88, [4] = 0x87, [8] = 0x8a };
+	uint64_t v[5] = { 0, min, min + len - 1, 0, len }; /* granularity .. length */
+
+	put8(a, tag[width]);
+	put16(a, (uint16_t)(3 + 5 * width));
+	put8(a, type);
+	put8(a, 0x0c); /* _MAF, _MIF fixed; producer; positive decode */
+	put8(a, type_flags);
+	for (unsigned i = 0; i < 5; i++) {
+		if (width == 2)
+			put16(a, (uint16_t)v[i]);
+		else if (width == 4)
+			put32(a, (uint32_t)v[i]);
+		else
+			put64(a, v[i]);
+	}
+}
+
+/* An AML integer in its shortest encoding (ZeroOp, OneOp, Byte/Word/DWordPrefix). */
+static void aml_int(struct abuf *a, uint32_t v)
+{
+	if (v <= 1) {
+		put8(a, (uint8_t)v);
+	} else if (v <= 0xff) {
+		put8(a, 0x0a);
+		put8(a, (uint8_t)v);
+	} else if (v <= 0xffff) {
+		put8(a, 0x0b);
+		put16(a, (uint16_t)v);
+	} else {
+		put8(a, 0x0c);
+		put32(a, v);
+	}
+}
+
+/*
+ * Name(_PRT, Package { Package { 0xSSSSFFFF, pin, Zero, GSI }, ... }) (ACPI 6.4 §6.2.13): every
+ * slot's INTA-INTD straight to an IOAPIC pin (no link device), swizzled as layout.h says.
+ */
+static void aml_pci_prt(struct abuf *a)
+{
+	static struct abuf prt, entry;
+
+	memset(&prt, 0, sizeof(prt));
+	put8(&prt, (PCI_HOST_SLOTS - 1) * 4); /* NumElements */
+	for (unsigned slot = 1; slot < PCI_HOST_SLOTS; slot++) {
+		for (unsigned pin = 1; pin <= 4; pin++) {
+			memset(&entry, 0, sizeof(entry));
+			put8(&entry, 4);
+			aml_int(&entry, slot << 16 | 0xffff);
+			aml_int(&entry, pin - 1);
+			aml_int(&entry, 0);
+			aml_int(&entry, pci_intx_gsi(slot, pin));
+			put8(&prt, 0x12); /* PackageOp */
+			put_pkg(&prt, &entry);
+		}
+	}
+	put8(a, 0x08);
+	put(a, "_PRT", 4);
+	put8(a, 0x12);
+	put_pkg(a, &prt);
+}
+
+/*
+ * Device(PCI0) { _HID EisaId("PNP0A03"), _UID 0, _BBN 0, _PRT, _CRS { bus 0, I/O 0xcf8/8, the
+ * I/O, 32-bit and 64-bit windows } }: the guest finds bus 0 and where its BARs may live through
+ * ACPI, so it also takes its interrupt routing (the MADT's IOAPIC) from ACPI. A kernel told
+ * pci=noacpi instead ignores the MADT's IOAPIC and, built without the MP table parser (Debian's
+ * cloud flavour), has no interrupt controller left.
+ */
+static void aml_pci_host(struct abuf *a, const struct boot_acpi_pci *pci)
+{
+	static struct abuf dev, crs, buf;
+	static const uint8_t pnp0a03[4] = { 0x41, 0xd0, 0x0a, 0x03 };
+
+	memset(&dev, 0, sizeof(dev));
+	memset(&crs, 0, sizeof(crs));
+	memset(&buf, 0, sizeof(buf));
+	put(&dev, "PCI0", 4);
+	put8(&dev, 0x08);
+	put(&dev, "_HID", 4);
+	put8(&dev, 0x0c);
+	put(&dev, pnp0a03, 4);
+	aml_name_int(&dev, "_UID", 0);
+	aml_name_int(&dev, "_BBN", 0);
+	aml_pci_prt(&dev);
+	aml_addr_space(&buf, 2, ASPACE_BUS, 0, 0, 1);
+	put8(&buf, 0x47); /* I/O port descriptor: configuration mechanism #1 */
+	put8(&buf, 1);
+	put16(&buf, PCI_HOST_CONF_ADDR);
+	put16(&buf, PCI_HOST_CONF_ADDR);
+	put8(&buf, 1);
+	put8(&buf, PCI_HOST_CONF_PORTS);
+	aml_addr_space(&buf, 2, ASPACE_IO, 0x03, pci->io_port, pci->io_size); /* entire range */
+	aml_addr_space(&buf, 4, ASPACE_MEM, 0x01, pci->mmio32_gpa, pci->mmio32_size); /* RW */
+	if (pci->mmio64_size) /* sized from the devices' 64-bit BARs: none, no window */
+		aml_addr_space(&buf, 8, ASPACE_MEM, 0x01, pci->mmio64_gpa, pci->mmio64_size);
+	put8(&buf, 0x79);
+	put8(&buf, 0);
+	put8(&crs, 0x0a);
+	put8(&crs, (uint8_t)buf.n);
+	put(&crs, buf.b, buf.n);
+	put8(&dev, 0x08);
+	put(&dev, "_CRS", 4);
+	put8(&dev, 0x11);
+	put_pkg(&dev, &crs);
+	put8(a, 0x5b);
+	put8(a, 0x82);
+	put_pkg(a, &dev);
+}
 
 static void table_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
@@ -225,7 +351,8 @@ static void gas_io8(uint8_t *g, uint16_t port)
 }
 
 int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boot_acpi_dev *devs,
-		    unsigned nr_devs, gpa_t *rsdp_gpa, struct err *e)
+		    unsigned nr_devs, const struct boot_acpi_pci *pci, gpa_t *rsdp_gpa,
+		    struct err *e)
 {
 	uint8_t *base = vm_ram_hva(ram, ACPI_BASE_GPA, ACPI_MAX);
 	static struct abuf body;
@@ -262,6 +389,8 @@ int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boo
 		for (unsigned i = 0; i < nr_devs; i++)
 			aml_virtio_mmio(&sb, i, (uint32_t)devs[i].mmio_gpa,
 					(uint32_t)devs[i].mmio_size, devs[i].irq);
+		if (pci)
+			aml_pci_host(&sb, pci);
 		put8(&body, 0x10); /* ScopeOp */
 		put_pkg(&body, &sb);
 	}

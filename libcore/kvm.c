@@ -274,12 +274,41 @@ int kvm_route_clear(struct kvm_vm *vm, unsigned gsi, struct err *e)
 	return rc;
 }
 
+/*
+ * One 8259 as firmware leaves it (SeaBIOS's pic_setup): initialised (ICW1-4 done, 8086 mode)
+ * and every line masked. KVM creates it uninitialised: vector base 0 and nothing masked, and
+ * the boot vCPU's LINT0 takes its output as ExtINT. A guest told that there is no 8259
+ * (hardware-reduced ACPI: Linux's null_legacy_pic) never programs it, so any ISA line the
+ * guest has no IOAPIC route for (COM1's IRQ 4 under a kernel without IOAPIC) would arrive at
+ * an exception vector (4: #OF). Vectors 0x20-0x2f are the usual protected-mode remap, outside
+ * the exceptions, should a guest unmask a line without reinitialising the chip.
+ */
+static int pic_handoff(struct kvm_vm *vm, uint32_t chip_id, uint8_t vector_base, uint8_t imr,
+		       struct err *e)
+{
+	struct kvm_irqchip c = { .chip_id = chip_id };
+
+	if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &c) < 0)
+		return err_set(e, errno, "KVM_GET_IRQCHIP (PIC): %s", strerror(errno));
+	c.chip.pic.irq_base = vector_base;
+	c.chip.pic.imr = imr;
+	c.chip.pic.init_state = 0;
+	c.chip.pic.init4 = 1;
+	if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &c) < 0)
+		return err_set(e, errno, "KVM_SET_IRQCHIP (PIC): %s", strerror(errno));
+	return 0;
+}
+
 int kvm_vm_create_irqchip(struct kvm_vm *vm, struct err *e)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int rc;
 
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return err_set(e, errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if ((rc = pic_handoff(vm, KVM_IRQCHIP_PIC_MASTER, KVM_PIC_MASTER_VECTOR, 0xff, e)) ||
+	    (rc = pic_handoff(vm, KVM_IRQCHIP_PIC_SLAVE, KVM_PIC_SLAVE_VECTOR, 0xff, e)))
+		return rc;
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return err_set(e, errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	vm->irqchip = true;
@@ -310,6 +339,18 @@ static int irqfd(struct kvm_vm *vm, int fd, unsigned gsi, bool assign, struct er
 int kvm_irqfd_assign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e)
 {
 	return irqfd(vm, fd, gsi, true, e);
+}
+
+int kvm_irqfd_assign_level(struct kvm_vm *vm, int fd, int resample_fd, unsigned gsi, struct err *e)
+{
+	struct kvm_irqfd f = { .fd = (uint32_t)fd,
+			       .gsi = gsi,
+			       .flags = KVM_IRQFD_FLAG_RESAMPLE,
+			       .resamplefd = (uint32_t)resample_fd };
+
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &f) < 0)
+		return err_set(e, errno, "KVM_IRQFD (resample) gsi %u: %s", gsi, strerror(errno));
+	return 0;
 }
 
 int kvm_irqfd_deassign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e)

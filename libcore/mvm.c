@@ -141,8 +141,8 @@ static int cmdline_init(struct mvm *m, const struct vmconfig *c, struct err *e)
 
 /*
  * Step 5b: a host bridge on bus 0 and each VFIO device with its BARs, DMA (all guest RAM at
- * IOVA = GPA, and the BARs too for peer-to-peer) and MSI-X; the 64-bit window sized from all the
- * devices' BARs. The guest finds the bus by probing 0xcf8, not through ACPI.
+ * IOVA = GPA, and the BARs too for peer-to-peer), MSI-X, MSI and INTx; the 64-bit window sized
+ * from all the devices' BARs. The guest finds the bus through the DSDT's host bridge (step 6).
  */
 static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 {
@@ -160,8 +160,6 @@ static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 	m->pt_setup_ms = (clock_now_s() - t0) * 1e3;
 	while ((off = strstr(m->cmdline, "pci=off")))
 		memmove(off, off + 7, strlen(off + 7) + 1);
-	if (strlen(m->cmdline) + 12 < sizeof(m->cmdline))
-		strcat(m->cmdline, " pci=noacpi");
 	return 0;
 }
 
@@ -173,13 +171,15 @@ static int boot_tables(struct mvm *m, unsigned cpus, const struct image *kernel,
 		       const struct image *initrd, struct err *e)
 {
 	struct boot_acpi_dev adev[VMDEV_MAX];
+	struct boot_acpi_pci pci = { VFIO_PT_MMIO32_BASE, VFIO_PT_MMIO32_SIZE, m->pt.mmio64_base,
+				     m->pt.mmio64_size,	  VFIO_PT_IO_BASE,     VFIO_PT_IO_SIZE };
 	struct boot_image img;
 	gpa_t rsdp = 0;
 
 	for (unsigned i = 0; i < m->devs.n; i++)
 		adev[i] =
 			(struct boot_acpi_dev){ vmdev_mmio_gpa(i), VMDEV_MMIO_SIZE, vmdev_irq(i) };
-	if (boot_acpi_write(&m->vm.ram, cpus, adev, m->devs.n, &rsdp, e))
+	if (boot_acpi_write(&m->vm.ram, cpus, adev, m->devs.n, m->pt.vm ? &pci : NULL, &rsdp, e))
 		return err_prefix(e, "ACPI tables");
 	/* With passthrough, ECAM reaches extended config space (pci_ecam.c). */
 	if (m->pt.vm && boot_acpi_add_mcfg(&m->vm.ram, rsdp, PCI_ECAM_GPA, PCI_ECAM_BUSES - 1, e))

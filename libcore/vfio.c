@@ -590,6 +590,12 @@ int vfio_irq_enable(struct vfio_dev *d, uint32_t index, uint32_t start, uint32_t
 	return rc;
 }
 
+int vfio_irq_unmask_fd(struct vfio_dev *d, uint32_t index, int fd, struct err *e)
+{
+	return set_irqs(d, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, index, 0, 1, &fd,
+			e);
+}
+
 int vfio_irq_trigger(struct vfio_dev *d, uint32_t index, uint32_t vector, struct err *e)
 {
 	return set_irqs(d, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, vector, 1,

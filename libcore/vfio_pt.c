@@ -65,6 +65,10 @@ struct vfio_pt {
 	bool msi_64, msi_maskable, msi_armed;
 	uint32_t msi_n; /* vectors armed on the device */
 	struct pt_vec msi_vec[32];
+	/* INTx: VFIO's eventfd into a level irqfd whose resample unmasks the device's line */
+	unsigned intx_gsi; /* 0: the device has no INTx */
+	int intx_fd, intx_unmask_fd;
+	bool intx_armed;
 };
 
 /* ---- interrupt routing -------------------------------------------------------------------- */
@@ -130,6 +134,33 @@ static int msix_sync(struct vfio_pt *p, uint32_t i, struct err *e)
 	return rc;
 }
 
+/*
+ * INTx is armed on the device whenever neither MSI nor MSI-X is (VFIO refuses to enable either
+ * while INTx is: QEMU switches the same way). Its irqfd stays assigned throughout.
+ */
+static void intx_arm(struct vfio_pt *p)
+{
+	struct err e = { 0 };
+
+	if (!p->intx_gsi || p->intx_armed || p->msix_armed || p->msi_armed)
+		return;
+	if (vfio_irq_enable(p->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &p->intx_fd, &e))
+		return;
+	if (vfio_irq_unmask_fd(p->dev, VFIO_PCI_INTX_IRQ_INDEX, p->intx_unmask_fd, &e))
+		vfio_irq_disable(p->dev, VFIO_PCI_INTX_IRQ_INDEX, &e);
+	else
+		p->intx_armed = true;
+}
+
+static void intx_disarm(struct vfio_pt *p)
+{
+	struct err e = { 0 };
+
+	if (p->intx_armed)
+		vfio_irq_disable(p->dev, VFIO_PCI_INTX_IRQ_INDEX, &e);
+	p->intx_armed = false;
+}
+
 /* The guest wrote MSI-X control: enable and function mask. */
 static void msix_control(struct vfio_pt *p, uint16_t ctl)
 {
@@ -141,6 +172,7 @@ static void msix_control(struct vfio_pt *p, uint16_t ctl)
 		 * cannot grow the vector count later). */
 		int *fds = malloc(p->msix_n * sizeof(int));
 
+		intx_disarm(p);
 		if (fds) {
 			for (uint32_t i = 0; i < p->msix_n; i++)
 				fds[i] = -1;
@@ -159,6 +191,8 @@ static void msix_control(struct vfio_pt *p, uint16_t ctl)
 		for (uint32_t i = 0; i < p->msix_n; i++)
 			p->vec[i].armed = false;
 	}
+	if (!enable)
+		intx_arm(p);
 }
 
 static void table_access(struct vfio_pt *p, uint64_t off, uint8_t *data, unsigned len, bool write)
@@ -241,12 +275,15 @@ static void msi_sync(struct vfio_pt *p)
 		n = 32;
 	if (!(ctl & 1) || (p->msi_armed && n != p->msi_n)) {
 		msi_disarm(p);
-		if (!(ctl & 1))
+		if (!(ctl & 1)) {
+			intx_arm(p);
 			return;
+		}
 	}
 	if (!p->msi_armed) {
 		int fds[32];
 
+		intx_disarm(p);
 		for (uint32_t i = 0; i < n; i++) {
 			if (p->msi_vec[i].eventfd < 0)
 				p->msi_vec[i].eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -699,8 +736,16 @@ static void pt_free(struct vfio_pt *p)
 		return;
 	if (p->msix_armed)
 		vfio_irq_disable(p->dev, VFIO_PCI_MSIX_IRQ_INDEX, &e);
-	if (p->dev)
+	if (p->dev) {
 		msi_disarm(p);
+		intx_disarm(p);
+	}
+	if (p->intx_gsi)
+		kvm_irqfd_deassign(&p->set->vm->kvm, p->intx_fd, p->intx_gsi, &e);
+	if (p->intx_fd >= 0)
+		close(p->intx_fd);
+	if (p->intx_unmask_fd >= 0)
+		close(p->intx_unmask_fd);
 	for (int i = 0; i < 32; i++)
 		vec_free(p->set, &p->msi_vec[i]);
 	for (uint32_t i = 0; p->vec && i < p->msix_n; i++) {
@@ -764,6 +809,32 @@ static int rom_setup(struct vfio_pt *p, const struct vfio_pt_opts *o, struct err
 	return rc ? err_prefix(e, "%s: expansion ROM", vfio_dev_bdf(p->dev)) : 0;
 }
 
+/*
+ * The device's INTx pin (config 0x3d, as VFIO reports it) on the IOAPIC pin its slot swizzles
+ * to (layout.h, the DSDT's _PRT): eventfds, the level irqfd, then armed until MSI takes over.
+ */
+static int intx_init(struct vfio_pt *p, uint8_t pin, struct err *e)
+{
+	struct vfio_irq irq;
+	unsigned gsi = pci_intx_gsi(p->slot, pin);
+	int rc;
+
+	if (pin < 1 || pin > 4 || vfio_irq_info(p->dev, VFIO_PCI_INTX_IRQ_INDEX, &irq, NULL) ||
+	    irq.count < 1)
+		return 0; /* no INTx: MSI or MSI-X only */
+	p->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->intx_unmask_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->intx_fd < 0 || p->intx_unmask_fd < 0)
+		return err_set(e, errno, "%s: INTx eventfd: %s", vfio_dev_bdf(p->dev),
+			       strerror(errno));
+	rc = kvm_irqfd_assign_level(&p->set->vm->kvm, p->intx_fd, p->intx_unmask_fd, gsi, e);
+	if (rc)
+		return err_prefix(e, "%s", vfio_dev_bdf(p->dev));
+	p->intx_gsi = gsi;
+	intx_arm(p);
+	return 0;
+}
+
 int vfio_pt_add(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_backend backend,
 		struct err *e)
 {
@@ -781,6 +852,7 @@ int vfio_pt_add_opts(struct vfio_pt_set *s, const struct pci_addr *a, enum vfio_
 		free(p);
 		return err_set(e, ENOMEM, "out of memory");
 	}
+	p->intx_fd = p->intx_unmask_fd = -1;
 	if (s->n >= VFIO_PT_MAX) {
 		rc = err_set(e, ENOSPC, "at most %d passthrough devices", VFIO_PT_MAX);
 		goto fail;
@@ -946,6 +1018,9 @@ static int realize_one(struct vfio_pt *p, struct err *e)
 		rc = pcie_port_plug(&p->port, &s->host, &pt_cfg_ops, p, p->cfg.bar,
 				    p->rom ? &rom : NULL, &p->slot, e);
 	}
+	/* behind its root port at 00:S.0, the device's pin swizzles to the port's (device 0) */
+	if (!rc)
+		rc = intx_init(p, p->config[0x3d] /* Interrupt Pin */, e);
 	free(p->config);
 	p->config = NULL;
 	return rc;

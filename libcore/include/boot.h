@@ -82,14 +82,25 @@ struct boot_acpi_dev {
 	uint64_t mmio_size;
 	uint32_t irq;
 };
+/* The PCI host bridge of bus 0 (configuration mechanism #1) and the windows its BARs use. */
+struct boot_acpi_pci {
+	gpa_t mmio32_gpa;
+	uint64_t mmio32_size;
+	gpa_t mmio64_gpa;
+	uint64_t mmio64_size;
+	uint16_t io_port;
+	uint32_t io_size;
+};
 /* The FADT's sleep control register is BOOT_ACPI_SLEEP_PORT (layout.h): SLP_EN powers off. */
 /*
  * ACPI tables (RSDP at 0xe0000, XSDT, hardware-reduced FADT, MADT with nr_cpus LAPICs and the
- * IOAPIC, DSDT with \_S5 and one LNRO0005 device per virtio-mmio device). *rsdp_gpa is what
- * boot_image.acpi_rsdp takes.
+ * IOAPIC, DSDT with \_S5, one LNRO0005 device per virtio-mmio device and, when pci is not
+ * NULL, the PCI host bridge PNP0A03 with its windows). *rsdp_gpa is what boot_image.acpi_rsdp
+ * takes.
  */
 int boot_acpi_write(const struct vm_ram *ram, unsigned nr_cpus, const struct boot_acpi_dev *devs,
-		    unsigned nr_devs, gpa_t *rsdp_gpa, struct err *e);
+		    unsigned nr_devs, const struct boot_acpi_pci *pci, gpa_t *rsdp_gpa,
+		    struct err *e);
 /*
  * Announce ECAM at ecam_gpa for buses 0-bus_end of segment 0 (an MCFG table, linked from the
  * XSDT), after boot_acpi_write wrote the tables at rsdp_gpa. -EINVAL, -E2BIG.

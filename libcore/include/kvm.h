@@ -88,8 +88,11 @@ int kvm_route_msi_set(struct kvm_vm *vm, unsigned gsi, uint64_t addr, uint32_t d
 int kvm_route_clear(struct kvm_vm *vm, unsigned gsi, struct err *e);
 /*
  * In-kernel interrupt controllers (PIC, IOAPIC, LAPICs) and the PIT. Must come before the first
- * vCPU is created (some hypervisors refuse it afterwards).
+ * vCPU is created (some hypervisors refuse it afterwards). The two 8259s are handed over as
+ * firmware leaves them: initialised at KVM_PIC_*_VECTOR, every line masked.
  */
+#define KVM_PIC_MASTER_VECTOR 0x20
+#define KVM_PIC_SLAVE_VECTOR  0x28
 int kvm_vm_create_irqchip(struct kvm_vm *vm, struct err *e);
 /* Level of an IOAPIC/PIC input line (in-kernel irqchip only). */
 int kvm_vm_irq_line(struct kvm_vm *vm, unsigned gsi, int level);
@@ -99,6 +102,12 @@ int kvm_vm_irq_line(struct kvm_vm *vm, unsigned gsi, int level);
  */
 int kvm_irqfd_assign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e);
 int kvm_irqfd_deassign(struct kvm_vm *vm, int fd, unsigned gsi, struct err *e);
+/*
+ * A level-triggered line (PCI INTx): a write to fd asserts the GSI until the guest's EOI, then
+ * KVM lowers it and writes resample_fd (for VFIO to unmask the device's line). Deassign as
+ * above.
+ */
+int kvm_irqfd_assign_level(struct kvm_vm *vm, int fd, int resample_fd, unsigned gsi, struct err *e);
 int kvm_vm_ioeventfd(struct kvm_vm *vm, int fd, gpa_t mmio_addr, unsigned len, bool match,
 		     uint64_t datamatch, struct err *e);
 

@@ -80,6 +80,14 @@
 #define PIC_PINS	 16   /* the two 8259s, routed beside IOAPIC pins 0-15 */
 #define VM_MAX_ROUTES	 1024 /* KVM's routing table (kvm.c): irqchip pins, then MSI vectors */
 #define VM_MSI_FIRST_GSI IOAPIC_PINS
+/*
+ * PCI INTx of passed devices: level-triggered IOAPIC pins after the virtio ones, shared as the
+ * DSDT's _PRT says: pin INTA-INTD (1-4) of slot s raises PCI_INTX_FIRST_GSI +
+ * (s + pin - 1) % PCI_INTX_GSIS (the usual swizzle, so neighbours spread over the pins).
+ */
+#define PCI_INTX_FIRST_GSI	21
+#define PCI_INTX_GSIS		3
+#define pci_intx_gsi(slot, pin) (PCI_INTX_FIRST_GSI + ((slot) + (pin)-1) % PCI_INTX_GSIS)
 /* One route per MSI GSI: those left once the irqchip's pins have theirs. */
 #define VM_MSI_GSI_END (VM_MSI_FIRST_GSI + VM_MAX_ROUTES - IOAPIC_PINS - PIC_PINS)
 
@@ -147,5 +155,7 @@ LAYOUT_ALIGNED(VFIO_PT_IO_BASE, VFIO_PT_IO_SIZE, "passthrough I/O window not ali
 LAYOUT_BEFORE(SERIAL_COM1_IRQ + 1, VMDEV_FIRST_IRQ, "COM1's IRQ among the virtio pins");
 LAYOUT_BEFORE(VMDEV_FIRST_IRQ + VMDEV_MAX, IOAPIC_PINS, "virtio pins beyond the IOAPIC");
 LAYOUT_BEFORE(IOAPIC_PINS, VM_MSI_FIRST_GSI, "MSI routes on IOAPIC pins");
+LAYOUT_BEFORE(VMDEV_FIRST_IRQ + VMDEV_MAX, PCI_INTX_FIRST_GSI, "INTx pins among the virtio ones");
+LAYOUT_BEFORE(PCI_INTX_FIRST_GSI + PCI_INTX_GSIS, IOAPIC_PINS, "INTx pins beyond the IOAPIC");
 
 #endif

@@ -147,6 +147,8 @@ int vfio_irq_enable(struct vfio_dev *d, uint32_t index, uint32_t start, uint32_t
 int vfio_irq_trigger(struct vfio_dev *d, uint32_t index, uint32_t vector, struct err *e);
 /* Detach every eventfd of the index (the caller closes them). */
 int vfio_irq_disable(struct vfio_dev *d, uint32_t index, struct err *e);
+/* A write to fd unmasks vector 0 of index (INTx, which VFIO masks each time it fires). */
+int vfio_irq_unmask_fd(struct vfio_dev *d, uint32_t index, int fd, struct err *e);
 
 /* Function-level reset: -ENOTSUP when the device offers none. */
 bool vfio_dev_has_reset(const struct vfio_dev *d);

@@ -409,7 +409,7 @@ TEST(acpi_tables_checksum_and_describe_devices)
 	const uint8_t *p;
 
 	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
-	REQUIRE(boot_acpi_write(&ram, 4, devs, 3, &rsdp, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 4, devs, 3, NULL, &rsdp, &e) == 0);
 	p = vm_ram_hva(&ram, rsdp, 36);
 	CHECK(memcmp(p, "RSD PTR ", 8) == 0);
 	CHECK_EQ_U(sum(p, 20), 0);
@@ -471,7 +471,7 @@ TEST(acpi_mcfg_announces_reserved_ecam)
 	struct boot_image img = { k, n, NULL, 0, "", 0 };
 
 	REQUIRE(vm_ram_alloc(&ram, 64 << 20, &e) == 0);
-	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, &rsdp, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, NULL, &rsdp, &e) == 0);
 	REQUIRE(boot_acpi_add_mcfg(&ram, rsdp, PCI_ECAM_GPA, PCI_ECAM_BUSES - 1, &e) == 0);
 	xsdt = rd64(&ram, rsdp + 24);
 	xlen = rd32(&ram, xsdt + 4);
@@ -508,6 +508,199 @@ TEST(acpi_mcfg_announces_reserved_ecam)
 	vm_ram_free(&ram);
 }
 
+static uint64_t le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* The DSDT the FADT points to, and its length. */
+static const uint8_t *dsdt_of(const struct vm_ram *ram, gpa_t rsdp, uint32_t *len)
+{
+	gpa_t xsdt = rd64(ram, rsdp + 24);
+
+	for (unsigned i = 0; i < 2; i++) {
+		gpa_t t = rd64(ram, xsdt + 36 + 8 * i), dsdt;
+
+		if (memcmp(vm_ram_hva(ram, t, 4), "FACP", 4) == 0) {
+			dsdt = rd64(ram, t + 140);
+			*len = rd32(ram, dsdt + 4);
+			return vm_ram_hva(ram, dsdt, *len);
+		}
+	}
+	return NULL;
+}
+
+/* One address space descriptor as ACPI 6.4 §6.4.3.5 lays it out, whatever its width. */
+struct aspace {
+	unsigned type, width;
+	uint64_t min, max, len;
+};
+
+/*
+ * Walk the resource template of the _CRS after "PCI0" (ACPI 6.4 §6.4: small items tag bits
+ * 6:3 type, 2:0 length; large items 0x80|type and a 16-bit length) up to the end tag;
+ * collect the address space descriptors. Returns how many, or -1 if the walk does not end
+ * on the end tag at the buffer's end.
+ */
+static int pci0_windows(const uint8_t *d, uint32_t len, struct aspace *w, unsigned max_w)
+{
+	const uint8_t *dev = memmem(d, len, "PCI0", 4), *crs, *p, *end;
+	unsigned n = 0;
+
+	if (!dev || !(crs = memmem(dev, len - (uint32_t)(dev - d), "_CRS", 4)))
+		return -1;
+	/* _CRS BufferOp PkgLength (its lead byte's bits 7:6 count the bytes after it)
+	 * BytePrefix */
+	if (crs[4] != 0x11)
+		return -1;
+	p = crs + 6 + (crs[5] >> 6);
+	if (p[0] != 0x0a)
+		return -1;
+	end = p + 2 + p[1];
+	p += 2;
+	while (p < end) {
+		unsigned tag = p[0], ilen, width;
+
+		if (!(tag & 0x80)) {
+			if ((tag >> 3 & 0xf) == 0xf) /* end tag */
+				return p + 2 == end ? (int)n : -1;
+			p += 1 + (tag & 7);
+			continue;
+		}
+		ilen = (unsigned)le(p + 1, 2);
+		width = tag == 0x88 ? 2 : tag == 0x87 ? 4 : tag == 0x8a ? 8 : 0;
+		if (width && n < max_w) {
+			const uint8_t *f = p + 6 + width; /* after type, flags and granularity */
+
+			w[n++] = (struct aspace){ p[3], width, le(f, width), le(f + width, width),
+						  le(f + 3 * width, width) };
+		}
+		p += 3 + ilen;
+	}
+	return -1;
+}
+
+TEST(acpi_pci_host_bridge_and_its_windows)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	const struct boot_acpi_pci pci = { 0xe0000000,	    0x1ec00000, 0x1000000000ULL,
+					   0x4000000000ULL, 0xc000,	0x4000 };
+	static const uint8_t pnp0a03[4] = { 0x41, 0xd0, 0x0a, 0x03 }; /* EisaId("PNP0A03") */
+	struct aspace w[8];
+	gpa_t rsdp = 0;
+	const uint8_t *d;
+	uint32_t len;
+	int n;
+
+	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, NULL, &rsdp, &e) == 0);
+	REQUIRE((d = dsdt_of(&ram, rsdp, &len)) != NULL);
+	CHECK(memmem(d, len, "PCI0", 4) == NULL); /* no bus, no bridge */
+
+	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, &pci, &rsdp, &e) == 0);
+	REQUIRE((d = dsdt_of(&ram, rsdp, &len)) != NULL);
+	CHECK_EQ_U(sum(d, len), 0);
+	CHECK(memmem(d, len, pnp0a03, 4) != NULL);
+	n = pci0_windows(d, len, w, 8);
+	REQUIRE(n == 4);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ_U(w[i].max, w[i].min + w[i].len - 1);
+	CHECK(w[0].type == 2 && w[0].min == 0 && w[0].len == 1); /* bus 0 */
+	CHECK(w[1].type == 1 && w[1].min == 0xc000 && w[1].max == 0xffff);
+	CHECK(w[2].type == 0 && w[2].width == 4 && w[2].min == 0xe0000000 &&
+	      w[2].max == 0xfebfffff);
+	CHECK(w[3].type == 0 && w[3].width == 8 && w[3].min == 0x1000000000ULL &&
+	      w[3].max == 0x4fffffffffULL);
+	vm_ram_free(&ram);
+}
+
+/* An AML integer (ZeroOp, OneOp, Byte/Word/DWordPrefix) at *p; advances p. -1: not one. */
+static int64_t aml_int_at(const uint8_t **p)
+{
+	const uint8_t *q = *p;
+	static const unsigned width[] = { [0x0a] = 1, [0x0b] = 2, [0x0c] = 4 };
+
+	if (q[0] <= 1) {
+		*p = q + 1;
+		return q[0];
+	}
+	if (q[0] < 0x0a || q[0] > 0x0c)
+		return -1;
+	*p = q + 1 + width[q[0]];
+	return (int64_t)le(q + 1, width[q[0]]);
+}
+
+/* Where a package's contents start, after PackageOp and its PkgLength; *end: where it ends.
+ */
+static const uint8_t *pkg_at(const uint8_t *p, const uint8_t **end)
+{
+	unsigned follow = p[1] >> 6;
+	uint32_t len = follow ? p[1] & 0xf : p[1] & 0x3f;
+
+	if (p[0] != 0x12)
+		return NULL;
+	for (unsigned i = 0; i < follow; i++)
+		len |= (uint32_t)p[2 + i] << (4 + 8 * i);
+	*end = p + 1 + len;
+	return p + 2 + follow;
+}
+
+/*
+ * The host bridge's _PRT (ACPI 6.4 §6.2.13): one entry per slot 1-31 and pin INTA-INTD,
+ * function 0xFFFF, no link device (GSI mode), every GSI an IOAPIC pin apart from the ISA
+ * and virtio-mmio ones, and a pin's neighbouring slots on different lines (so that they
+ * seldom share).
+ */
+TEST(acpi_pci_prt_routes_every_slot_to_free_ioapic_pins)
+{
+	struct vm_ram ram;
+	struct err e = { 0 };
+	const struct boot_acpi_pci pci = { 0xe0000000, 0x1000, 0x1000000000ULL,
+					   0x1000,     0xc000, 0x100 };
+	uint8_t seen[32][4] = { { 0 } }, gsi_of[32][4] = { { 0 } };
+	const uint8_t *d, *prt, *p, *end, *eend;
+	gpa_t rsdp = 0;
+	uint32_t len;
+
+	REQUIRE(vm_ram_alloc(&ram, 8 << 20, &e) == 0);
+	REQUIRE(boot_acpi_write(&ram, 2, NULL, 0, &pci, &rsdp, &e) == 0);
+	REQUIRE((d = dsdt_of(&ram, rsdp, &len)) != NULL);
+	REQUIRE((prt = memmem(d, len, "_PRT", 4)) != NULL);
+	REQUIRE((p = pkg_at(prt + 4, &end)) != NULL);
+	CHECK_EQ_U(*p++, 31 * 4); /* NumElements */
+	while (p < end) {
+		int64_t addr, pin, src, gsi;
+
+		REQUIRE((p = pkg_at(p, &eend)) != NULL);
+		REQUIRE(*p++ == 4);
+		addr = aml_int_at(&p);
+		pin = aml_int_at(&p);
+		src = aml_int_at(&p);
+		gsi = aml_int_at(&p);
+		REQUIRE(p == eend);
+		REQUIRE(addr >= 0 && pin >= 0 && pin < 4);
+		CHECK_EQ_U(addr & 0xffff, 0xffff);
+		CHECK_EQ_U(src, 0);
+		CHECK(gsi >= VMDEV_FIRST_IRQ + VMDEV_MAX && gsi < IOAPIC_PINS);
+		REQUIRE((addr >> 16) >= 1 && (addr >> 16) < 32);
+		seen[addr >> 16][pin]++;
+		gsi_of[addr >> 16][pin] = (uint8_t)gsi;
+	}
+	CHECK(p == end);
+	for (unsigned slot = 1; slot < 32; slot++)
+		for (unsigned pin = 0; pin < 4; pin++) {
+			CHECK_EQ_U(seen[slot][pin], 1);
+			if (slot > 1)
+				CHECK(gsi_of[slot][pin] != gsi_of[slot - 1][pin]);
+		}
+	vm_ram_free(&ram);
+}
+
 int main(void)
 {
 	RUN(ram_split_around_hole);
@@ -520,5 +713,7 @@ int main(void)
 	RUN(mptable_checksums_and_cpus);
 	RUN(acpi_tables_checksum_and_describe_devices);
 	RUN(acpi_mcfg_announces_reserved_ecam);
+	RUN(acpi_pci_host_bridge_and_its_windows);
+	RUN(acpi_pci_prt_routes_every_slot_to_free_ioapic_pins);
 	return CHECK_MAIN_END();
 }

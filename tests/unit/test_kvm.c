@@ -272,6 +272,39 @@ TEST(irqfd_assign_deassign_delivers)
 	irq_vm_close(&vm, &cpu);
 }
 
+/*
+ * A level irqfd (PCI INTx): a write asserts its IOAPIC pin and the line stays up, as KVM's own
+ * IOAPIC IRR shows, until the guest's EOI (which no vCPU gives here); a plain irqfd pulses the
+ * line, so its IRR bit falls again at once. Deassigned, the line is not raised again.
+ */
+TEST(level_irqfd_holds_the_ioapic_line)
+{
+	static struct kvm_vm vm;
+	struct kvm_vcpu cpu;
+	struct err e = { 0 };
+	uint64_t one = 1;
+	const unsigned gsi = 22;
+	int fd, resample;
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	REQUIRE(irq_vm(&vm, &cpu) == 0);
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	resample = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	REQUIRE(fd >= 0 && resample >= 0);
+	CHECK_EQ_I(kvm_irqfd_assign_level(&vm, fd, resample, gsi, &e), 0);
+	CHECK_EQ_U(ioapic_irr(&vm) >> gsi & 1, 0);
+	CHECK(write(fd, &one, 8) == 8);
+	for (int i = 0; i < 1000 && !(ioapic_irr(&vm) >> gsi & 1); i++)
+		usleep(1000);
+	usleep(20000); /* a pulse would have fallen by now */
+	CHECK_EQ_U(ioapic_irr(&vm) >> gsi & 1, 1);
+	CHECK_EQ_I(kvm_irqfd_deassign(&vm, fd, gsi, &e), 0);
+	close(fd);
+	close(resample);
+	irq_vm_close(&vm, &cpu);
+}
+
 struct router {
 	struct kvm_vm *vm;
 	unsigned gsi, vector;
@@ -347,6 +380,33 @@ TEST(vfio_device_needs_open)
 	close(fd);
 }
 
+/*
+ * The 8259s as firmware hands them over: every line masked and, were one unmasked without
+ * reinitialising the chip, a vector outside the 32 the CPU reserves for exceptions (SDM vol. 3,
+ * 6.2). Read back from KVM. KVM's own reset state (base 0, nothing masked) delivered COM1's IRQ
+ * 4 at vector 4 (#OF) to a guest that never programs the 8259 (hardware-reduced ACPI).
+ */
+TEST(pic_handed_over_masked_off_exception_vectors)
+{
+	static struct kvm_vm vm;
+	struct err e = { 0 };
+	const uint32_t chips[2] = { KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE };
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	REQUIRE(kvm_vm_open(&vm, KVM_DEV, &e) == 0);
+	REQUIRE(kvm_vm_create_irqchip(&vm, &e) == 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct kvm_irqchip c = { .chip_id = chips[i] };
+
+		REQUIRE(ioctl(vm.vm_fd, KVM_GET_IRQCHIP, &c) == 0);
+		CHECK_EQ_U(c.chip.pic.imr, 0xff);
+		CHECK(c.chip.pic.irq_base >= 32);
+		CHECK_EQ_U(c.chip.pic.irq_base % 8, 0); /* ICW2: T7-T3 only */
+	}
+	kvm_vm_close(&vm);
+}
+
 int main(void)
 {
 	RUN(slot_alloc_free_reuse);
@@ -355,5 +415,7 @@ int main(void)
 	RUN(irqfd_assign_deassign_delivers);
 	RUN(routes_from_several_threads);
 	RUN(vfio_device_needs_open);
+	RUN(pic_handed_over_masked_off_exception_vectors);
+	RUN(level_irqfd_holds_the_ioapic_line);
 	return CHECK_MAIN_END();
 }
