@@ -13,6 +13,7 @@
 #include "boot.h"
 #include "cli.h"
 #include "mvm.h"
+#include "mvm_api.h"
 #include "vfio_pt.h"
 #include "vmconfig.h"
 #include "vmdev.h"
@@ -27,6 +28,9 @@ struct monitor {
 	int console_fd;
 	struct termios saved_tty;
 	bool tty_raw;
+	const char *api_sock; /* --api-sock: Firecracker's API */
+	struct mvm_api *api;
+	bool built; /* mvm is open (set once, before anything may stop it) */
 	struct mvm mvm;
 };
 
@@ -107,7 +111,12 @@ static void *signal_thread(void *p)
 		char what[64];
 
 		snprintf(what, sizeof(what), "stopped by signal %d (%s)", sig, strsignal(sig));
-		vm_request_stop(&t->mvm.vm, VM_STOP_REQUESTED, 0, what);
+		/* Waiting for InstanceStart: stop waiting; built: stop the VM (even before it ran).
+		 */
+		if (t->api)
+			mvm_api_cancel(t->api);
+		if (__atomic_load_n(&t->built, __ATOMIC_ACQUIRE))
+			vm_request_stop(&t->mvm.vm, VM_STOP_REQUESTED, 0, what);
 	}
 	return NULL;
 }
@@ -147,7 +156,7 @@ static void warn_config(void *arg, const char *msg)
 static void parse_options(int argc, const char **argv, struct monitor *t)
 {
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
-	char *console = NULL, *config = NULL, *kvm_dev = NULL;
+	char *console = NULL, *config = NULL, *kvm_dev = NULL, *api_sock = NULL;
 	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
 	int rng = 0, no_seccomp = 0;
 	struct poptOption table[] = {
@@ -178,6 +187,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "stdio|none|FILE" },
 		{ "config", 0, POPT_ARG_STRING, &config, 0, "Firecracker config file (JSON)",
 		  "FILE" },
+		{ "api-sock", 0, POPT_ARG_STRING, &api_sock, 0,
+		  "serve Firecracker's API on this Unix socket (no kernel given: wait for "
+		  "InstanceStart)",
+		  "PATH" },
 		{ "kvm-dev", 0, POPT_ARG_STRING, &kvm_dev, 0, "KVM device (default /dev/kvm)",
 		  "PATH" },
 		{ "no-seccomp", 0, POPT_ARG_NONE, &no_seccomp, 0,
@@ -228,9 +241,6 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	for (char **v = vfios; v && *v; v++)
 		if (vmconfig_add_vfio(&t->cfg, *v, &e))
 			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
-	for (unsigned i = 0; i < t->cfg.nr_vfio; i++)
-		if (vfio_resolve_device(t->cfg.vfio[i], &t->vfio[i], &e))
-			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
 	if (huge && vmconfig_parse_huge_pages(huge, &t->cfg.mem_backing))
 		cli_die(EXIT_USAGE, "--huge-pages", "'%s' is not none, 2M or 1G", huge);
 	if (vfio_backend && vfio_backend_parse(vfio_backend, &t->vfio_backend))
@@ -238,8 +248,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 			vfio_backend);
 	if (console && vmconfig_set_console(&t->cfg, console, &e))
 		cli_die(EXIT_USAGE, "--console", "%s", e.msg);
-	if (!t->cfg.kernel)
-		cli_die(EXIT_USAGE, NULL, "no kernel: use --kernel FILE or --config FILE");
+	t->api_sock = api_sock;
+	if (!t->cfg.kernel && !api_sock)
+		cli_die(EXIT_USAGE, NULL,
+			"no kernel: use --kernel FILE, --config FILE or --api-sock PATH");
 	t->kvm_dev = kvm_dev ? kvm_dev : "/dev/kvm";
 	t->seccomp = !no_seccomp;
 	/* popt's strings live until the context is freed; we keep copies. */
@@ -302,11 +314,52 @@ static int report(struct monitor *t, enum vm_stop_reason why)
 	return status;
 }
 
+/* Resolve the passthrough devices and build the VM (from main, or from InstanceStart). */
+static int build(void *opaque, struct err *e)
+{
+	struct monitor *t = opaque;
+	struct mvm_config c;
+
+	for (unsigned i = 0; i < t->cfg.nr_vfio; i++)
+		if (vfio_resolve_device(t->cfg.vfio[i], &t->vfio[i], e))
+			return err_prefix(e, "vfio");
+	c = (struct mvm_config){
+		.vm = &t->cfg,
+		.kvm_dev = t->kvm_dev,
+		.vfio = t->vfio,
+		.vfio_backend = t->vfio_backend,
+		.console_fd = t->console_fd,
+		.seccomp = t->seccomp,
+	};
+	if (mvm_open(&t->mvm, &c, e))
+		return -1;
+	__atomic_store_n(&t->built, true, __ATOMIC_RELEASE);
+	verbose_built(t);
+	return 0;
+}
+
+static void api_open_or_die(struct monitor *t)
+{
+	struct mvm_api_config c = {
+		.sock_path = t->api_sock,
+		.cfg = &t->cfg,
+		.m = &t->mvm,
+		.start = build,
+		.warn = warn_config,
+		.opaque = t,
+	};
+	struct err e = { 0 };
+
+	if (mvm_api_open(&t->api, &c, &e))
+		cli_die(fail_status(&e), "--api-sock", "%s", e.msg);
+	if (t->built)
+		mvm_api_set_started(t->api);
+}
+
 int main(int argc, const char **argv)
 {
 	static struct monitor t;
 	struct err e = { 0 };
-	struct mvm_config c;
 	enum vm_stop_reason why;
 	sigset_t sigs;
 	pthread_t sig_thread;
@@ -323,22 +376,20 @@ int main(int argc, const char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	c = (struct mvm_config){
-		.vm = &t.cfg,
-		.kvm_dev = t.kvm_dev,
-		.vfio = t.vfio,
-		.vfio_backend = t.vfio_backend,
-		.console_fd = t.console_fd,
-		.seccomp = t.seccomp,
-	};
-	if (mvm_open(&t.mvm, &c, &e)) {
+	/* Configured (options, --config): built now; otherwise InstanceStart builds it. */
+	if (t.cfg.kernel && build(&t, &e)) {
 		cli_error(NULL, "%s", e.msg);
 		return fail_status(&e);
 	}
-	verbose_built(&t);
+	if (t.api_sock)
+		api_open_or_die(&t);
 	if (pthread_create(&sig_thread, NULL, signal_thread, &t) != 0)
 		cli_die(EXIT_FAIL, NULL, "signal thread: %s", strerror(errno));
 	pthread_detach(sig_thread);
+	if (!t.built && mvm_api_wait_start(t.api)) {
+		cli_verbose("stopped before InstanceStart");
+		_exit(EXIT_OK);
+	}
 	console_setup(&t);
 	if (t.cfg.nr_vfio)
 		cli_verbose("passthrough of %u device%s set up in %.1f ms (%s-backed guest memory)",
@@ -354,7 +405,7 @@ int main(int argc, const char **argv)
 	}
 	fflush(stdout);
 	/* Passthrough devices are handed back clean; device threads may still be blocked in reads,
-	 * so the rest goes with the process. */
+	 * so the rest goes with the process (the API's thread too). */
 	mvm_close(&t.mvm);
 	_exit(status);
 }

@@ -2,6 +2,7 @@
 #include "i8042.h"
 #include "layout.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define ST_OUT_FULL 0x01
@@ -17,6 +18,8 @@
 #define CMD_WRITE_OUTP 0xd1
 #define CMD_RESET_CPU  0xfe
 
+#define CTR_KBD_INT 0x01 /* keyboard interrupt enabled */
+
 void i8042_init(struct i8042 *k, i8042_reset_fn *reset, void *opaque)
 {
 	memset(k, 0, sizeof(*k));
@@ -25,6 +28,38 @@ void i8042_init(struct i8042 *k, i8042_reset_fn *reset, void *opaque)
 	k->outp = 0x01;
 	k->reset = reset;
 	k->opaque = opaque;
+}
+
+/* An edge on the ISA line: the IOAPIC and PIC latch it. */
+static void kbd_irq(struct i8042 *k)
+{
+	k->irq(k->irq_opaque, I8042_KBD_IRQ, 1);
+	k->irq(k->irq_opaque, I8042_KBD_IRQ, 0);
+}
+
+void i8042_set_irq(struct i8042 *k, i8042_irq_fn *irq, void *opaque)
+{
+	k->irq = irq;
+	k->irq_opaque = opaque;
+}
+
+int i8042_ctrl_alt_del(struct i8042 *k)
+{
+	static const uint8_t keys[] = { 0x14, 0x11, 0xe0, 0x71 };
+	bool irq;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->out_len + sizeof(keys) > sizeof(k->out)) {
+		pthread_mutex_unlock(&k->lock);
+		return -ENOSPC;
+	}
+	memcpy(k->out + k->out_len, keys, sizeof(keys));
+	k->out_len += sizeof(keys);
+	irq = k->irq && (k->ctr & CTR_KBD_INT);
+	pthread_mutex_unlock(&k->lock);
+	if (irq)
+		kbd_irq(k);
+	return 0;
 }
 
 void i8042_destroy(struct i8042 *k)
@@ -41,6 +76,7 @@ static void push_locked(struct i8042 *k, uint8_t v)
 static void i8042_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 {
 	struct i8042 *k = dev;
+	bool more = false;
 
 	memset(data, 0, len);
 	pthread_mutex_lock(&k->lock);
@@ -48,6 +84,8 @@ static void i8042_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 		if (k->out_len) {
 			data[0] = k->out[0];
 			memmove(k->out, k->out + 1, --k->out_len);
+			/* One interrupt per byte, as the guest's handler reads one byte each. */
+			more = k->out_len && k->irq && (k->ctr & CTR_KBD_INT);
 		}
 	} else if (off == I8042_COMMAND_PORT - I8042_IO_BASE) {
 		data[0] = ST_SYS | ST_KBD_ON | (k->out_len ? ST_OUT_FULL : 0) |
@@ -56,6 +94,8 @@ static void i8042_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 		data[0] = 0xff; /* 0x61-0x63 belong to other chips */
 	}
 	pthread_mutex_unlock(&k->lock);
+	if (more)
+		kbd_irq(k);
 }
 
 static void i8042_write(void *dev, uint64_t off, const uint8_t *data, unsigned len)

@@ -111,6 +111,7 @@ static int legacy_devices(struct mvm *m, int console_fd, struct err *e)
 			    "serial", e))
 		return err_prefix(e, "serial");
 	i8042_init(&m->i8042, guest_reset, m);
+	i8042_set_irq(&m->i8042, irq_line, &vm->kvm);
 	if (vm_bus_register(&vm->pio, I8042_IO_BASE, I8042_IO_LEN, &i8042_io_ops, &m->i8042,
 			    "i8042", e))
 		return err_prefix(e, "i8042");
@@ -264,6 +265,24 @@ int mvm_run(struct mvm *m, enum vm_stop_reason *why, struct err *e)
 		return err_prefix(e, "seccomp");
 	*why = vm_run(&m->vm, e);
 	return 0;
+}
+
+void mvm_pause(struct mvm *m)
+{
+	/* vCPUs first: once they are parked nothing kicks the devices any more. */
+	vm_pause(&m->vm);
+	vmdev_pause_all(&m->devs);
+}
+
+void mvm_resume(struct mvm *m)
+{
+	vmdev_resume_all(&m->devs);
+	vm_resume(&m->vm);
+}
+
+int mvm_ctrl_alt_del(struct mvm *m)
+{
+	return i8042_ctrl_alt_del(&m->i8042);
 }
 
 size_t mvm_console_input(struct mvm *m, const uint8_t *buf, size_t n)

@@ -145,6 +145,27 @@ int vmdev_start_all(struct vmdev_set *s, struct err *e)
 	return 0;
 }
 
+void vmdev_pause_all(struct vmdev_set *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		virtio_mmio_pause(&s->dev[i]->mmio);
+}
+
+void vmdev_resume_all(struct vmdev_set *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		virtio_mmio_resume(&s->dev[i]->mmio);
+}
+
+int vmdev_where(struct vmdev_set *s, unsigned i, gpa_t *gpa, unsigned *irq)
+{
+	if (i >= s->n)
+		return -ENOENT;
+	*gpa = s->dev[i]->gpa;
+	*irq = s->dev[i]->irq;
+	return 0;
+}
+
 unsigned vmdev_report_broken(struct vmdev_set *s, void (*fn)(const char *line, void *arg),
 			     void *arg)
 {

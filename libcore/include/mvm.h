@@ -68,6 +68,14 @@ struct mvm {
 int mvm_open(struct mvm *m, const struct mvm_config *c, struct err *e);
 /* Start the devices, install the seccomp filter if asked, run every vCPU until the VM stops. */
 int mvm_run(struct mvm *m, enum vm_stop_reason *why, struct err *e);
+/*
+ * Pause: every vCPU parked at an exit boundary, then every virtio device quiesced (no chain in
+ * progress). Resume undoes both. Called from any thread but a vCPU's; nothing to fail.
+ */
+void mvm_pause(struct mvm *m);
+void mvm_resume(struct mvm *m);
+/* Ctrl-Alt-Del on the i8042's keyboard; -ENOSPC when its buffer is full. */
+int mvm_ctrl_alt_del(struct mvm *m);
 /* Queue console input for the guest's COM1; returns how many bytes fit. */
 size_t mvm_console_input(struct mvm *m, const uint8_t *buf, size_t n);
 /*

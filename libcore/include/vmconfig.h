@@ -77,4 +77,21 @@ int vmconfig_load_json(struct vmconfig *c, const char *path, vmconfig_warn_fn *w
 int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *warn, void *arg,
 			struct err *e);
 
+/*
+ * One section of the configuration as Firecracker's API puts it (PUT /boot-source,
+ * /machine-config, /drives/{id}, /network-interfaces/{id}, /entropy): text is the request body,
+ * id the path's (drives and network interfaces: it must match the body's drive_id / iface_id;
+ * an existing entry with that id is replaced). boot-source replaces the whole boot source;
+ * machine-config changes the fields given. On failure (-EINVAL, -ERANGE, -ENOSPC; -ENOENT for an
+ * unknown section) c is as it was and e says why.
+ */
+int vmconfig_put_json(struct vmconfig *c, const char *section, const char *id, const char *text,
+		      vmconfig_warn_fn *warn, void *arg, struct err *e);
+
+struct json_object;
+/* The configuration in Firecracker's config-file format (GET /vm/config); NULL: no memory. */
+struct json_object *vmconfig_to_json(const struct vmconfig *c);
+/* Its machine-config object alone (GET /machine-config). */
+struct json_object *vmconfig_machine_to_json(const struct vmconfig *c);
+
 #endif
