@@ -320,9 +320,12 @@ static int build(void *opaque, struct err *e)
 	struct monitor *t = opaque;
 	struct mvm_config c;
 
-	for (unsigned i = 0; i < t->cfg.nr_vfio; i++)
-		if (vfio_resolve_device(t->cfg.vfio[i], &t->vfio[i], e))
-			return err_prefix(e, "vfio");
+	for (unsigned i = 0; i < t->cfg.nr_vfio; i++) {
+		if (vfio_resolve_device(t->cfg.vfio[i], &t->vfio[i], e)) {
+			e->kind = ERR_INPUT; /* the user named the device: exit 2, as before */
+			return err_prefix(e, "--vfio");
+		}
+	}
 	c = (struct mvm_config){
 		.vm = &t->cfg,
 		.kvm_dev = t->kvm_dev,

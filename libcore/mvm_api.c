@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -487,6 +488,34 @@ listen:
 	return fd;
 }
 
+/*
+ * One request to ourselves: once it is answered, the server's thread has set itself up (it
+ * names itself with prctl, which the seccomp filter installed later would not allow).
+ */
+static int ping(const char *path, struct err *e)
+{
+	static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pollfd p;
+	char buf[512];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -EIO;
+	ssize_t n;
+
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (fd < 0)
+		return err_set(e, errno, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
+		goto out;
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (poll(&p, 1, 5000) == 1 && (n = read(fd, buf, sizeof(buf))) > 0)
+		if (n > 12 && strncmp(buf, "HTTP/1.", 7) == 0 && strncmp(buf + 8, " 200", 4) == 0)
+			rc = 0;
+out:
+	close(fd);
+	return rc ? err_set(e, EIO, "%s: the HTTP server does not answer", path) : 0;
+}
+
 int mvm_api_open(struct mvm_api **out, const struct mvm_api_config *c, struct err *e)
 {
 	struct mvm_api *a = calloc(1, sizeof(*a));
@@ -513,6 +542,10 @@ int mvm_api_open(struct mvm_api **out, const struct mvm_api_config *c, struct er
 		free(a);
 		return err_set(e, EIO, "%s: the HTTP server (libmicrohttpd) did not start",
 			       c->sock_path);
+	}
+	if (ping(c->sock_path, e)) {
+		mvm_api_close(a);
+		return -EIO;
 	}
 	*out = a;
 	return 0;

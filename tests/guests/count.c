@@ -23,7 +23,10 @@ static int keyboard(void)
 
 int main(struct start_info *si)
 {
-	(void)si;
+	puts("cmdline ");
+	if (si->cmdline_paddr)
+		puts((const char *)(uintptr_t)si->cmdline_paddr);
+	puts("\n");
 	for (uint32_t n = 0;; n++) {
 		puts("count ");
 		put_dec(n);
