@@ -37,7 +37,7 @@ start_mvm() {
 
 # api METHOD PATH [BODY]: $status_code and $body (the file $T/body) of one request.
 api() {
-	status_code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$1" --unix-socket "$API_SOCKET" \
+	status_code=$(curl -s -m 10 -o "$T/body" -w '%{http_code}' -X "$1" --unix-socket "$API_SOCKET" \
 		${3+--data "$3"} "http://localhost$2") || return 1
 	body=$(cat "$T/body")
 }
