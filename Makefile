@@ -11,9 +11,10 @@ CLI_PKGS  := popt
 # The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
 # xz-utils: lab and guest initramfs modules (.ko.xz); binutils: readelf, ld for tests/guests;
 # e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint.
-# libmicrohttpd-dev: mvm-run's API socket; curl: tests/cli/api.bats drives it.
+# libmicrohttpd-dev: mvm-run's API socket; libcurl4-openssl-dev: vq-inspect --api-sock; curl:
+# tests/cli/api.bats drives the API.
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
-             libmicrohttpd-dev curl \
+             libmicrohttpd-dev libcurl4-openssl-dev curl \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
              clang-format
@@ -53,6 +54,9 @@ CLI_ASAN := $(BUILD)/asan/libcli.a
 $(BUILD)/cmd/%.o $(BUILD)/asan/cmd/%.o: ALL_CFLAGS += -Icmd/common $(CLI_CFLAGS)
 CLI_UNIT_OBJ := $(foreach u,$(CLI_UNITS),$(BUILD)/tests/unit/$(u).o $(BUILD)/asan/tests/unit/$(u).o)
 $(CLI_UNIT_OBJ): ALL_CFLAGS += -Icmd/common $(CLI_CFLAGS)
+
+# vq-inspect --api-sock talks HTTP with libcurl: only it links it.
+$(BUILD)/vq-inspect: CLI_LIBS += $(shell pkg-config --libs libcurl 2>/dev/null)
 
 BIN_TOOLS  := $(addprefix $(BUILD)/,$(TOOLS))
 BIN_UNITS  := $(addprefix $(BUILD)/unit/,$(UNITS))

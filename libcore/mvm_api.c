@@ -143,6 +143,22 @@ static json_object *device_json(struct vmdev_set *s, unsigned i)
 	return o;
 }
 
+/* Guest RAM as this process maps it: where a reader of /proc/PID/mem finds each region. */
+static json_object *memory_json(const struct vm_ram *ram)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < ram->nr_regions; i++) {
+		json_object *r = json_object_new_object();
+
+		add_u64(r, "gpa", ram->region[i].gpa);
+		add_u64(r, "size", ram->region[i].size_bytes);
+		add_u64(r, "hva", (uint64_t)(uintptr_t)ram->region[i].hva);
+		json_object_array_add(a, r);
+	}
+	return a;
+}
+
 static struct reply get_queues(struct mvm_api *a)
 {
 	json_object *o, *devs;
@@ -152,6 +168,7 @@ static struct reply get_queues(struct mvm_api *a)
 	o = json_object_new_object();
 	devs = json_object_new_array();
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "memory", memory_json(&a->c.m->vm.ram));
 	for (unsigned i = 0; i < a->c.m->devs.n; i++)
 		json_object_array_add(devs, device_json(&a->c.m->devs, i));
 	json_object_object_add(o, "devices", devs);
