@@ -245,7 +245,9 @@ static void reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		break;
 	case REG_QUEUE_NOTIFY:
 		/* Only without an ioeventfd (tests, or KVM refusing one) does this reach us. */
-		if (v < m->ops->nr_queues && virtio_mmio_running(m) && m->vq[v].ready) {
+		if (v < m->ops->nr_queues && m->paused) {
+			m->pending_kicks |= 1u << v;
+		} else if (v < m->ops->nr_queues && virtio_mmio_running(m) && m->vq[v].ready) {
 			m->notifications++;
 			m->ops->queue_notify(m, m->dev, v);
 		}

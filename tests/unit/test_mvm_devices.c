@@ -1,6 +1,7 @@
 /* test_mvm_devices.c: 8250 UART, i8042, ACPI sleep port, I/O bus, and the VM configuration. */
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -135,6 +136,49 @@ TEST(i8042_probe_and_reset)
 	v = 0xfe;
 	i8042_io_ops.write(&k, 4, &v, 1);
 	CHECK_EQ_I(resets, 1);
+	i8042_destroy(&k);
+}
+
+/* Firecracker's Ctrl-Alt-Del: 14 11 e0 71 in that order, one IRQ 1 edge per byte while the
+ * guest enabled the keyboard interrupt, none otherwise; a full buffer refuses more. */
+TEST(i8042_ctrl_alt_del)
+{
+	static const uint8_t keys[] = { 0x14, 0x11, 0xe0, 0x71 };
+	struct i8042 k;
+	uint8_t v;
+	int raised = 0;
+
+	i8042_init(&k, on_reset, NULL);
+	i8042_set_irq(&k, irq, NULL);
+	irq_changes = 0;
+	REQUIRE(i8042_ctrl_alt_del(&k) == 0);
+	CHECK_EQ_I(irq_changes, 0); /* the reset value of the configuration byte: no interrupt */
+	for (unsigned i = 0; i < sizeof(keys); i++) {
+		i8042_io_ops.read(&k, 4, &v, 1);
+		CHECK_EQ_U(v & 1, 1);
+		i8042_io_ops.read(&k, 0, &v, 1);
+		CHECK_EQ_U(v, keys[i]);
+	}
+	i8042_io_ops.read(&k, 4, &v, 1);
+	CHECK_EQ_U(v & 1, 0);
+	v = 0x60; /* configuration byte: keyboard interrupt on */
+	i8042_io_ops.write(&k, 4, &v, 1);
+	v = 0x47;
+	i8042_io_ops.write(&k, 0, &v, 1);
+	irq_changes = 0;
+	REQUIRE(i8042_ctrl_alt_del(&k) == 0);
+	for (unsigned i = 0; i < sizeof(keys); i++) {
+		raised += irq_changes == 2 && irq_level == 0; /* one edge: up, then down */
+		irq_changes = 0;
+		i8042_io_ops.read(&k, 0, &v, 1);
+		CHECK_EQ_U(v, keys[i]);
+	}
+	CHECK_EQ_I(raised, 4);
+	CHECK_EQ_I(irq_changes, 0); /* nothing left: no edge after the last byte */
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ_I(i8042_ctrl_alt_del(&k), 0);
+	CHECK_EQ_I(i8042_ctrl_alt_del(&k), -ENOSPC);
+	CHECK_EQ_I(resets, 1); /* from i8042_probe_and_reset only */
 	i8042_destroy(&k);
 }
 
@@ -342,12 +386,106 @@ TEST(config_vfio_and_huge_pages)
 	vmconfig_free(&c);
 }
 
+/* Firecracker's PUT bodies, one section each: replaced or changed on success, untouched on
+ * failure; the whole configuration comes back as JSON that the config-file parser reads. */
+TEST(config_put_sections)
+{
+	struct vmconfig c, back;
+	struct err e = { 0 };
+	struct json_object *j;
+
+	vmconfig_init(&c);
+	REQUIRE(vmconfig_put_json(&c, "boot-source", NULL,
+				  "{\"kernel_image_path\": \"/k\", \"boot_args\": \"a=1\"}", warn,
+				  NULL, &e) == 0);
+	CHECK_EQ_I(vmconfig_put_json(&c, "boot-source", NULL,
+				     "{\"kernel_image_path\": \"/k2\", \"x\": 1}", warn, NULL, &e),
+		   -EINVAL);
+	CHECK_STR(c.kernel, "/k");
+	CHECK_STR(c.cmdline, "a=1");
+	REQUIRE(vmconfig_put_json(&c, "boot-source", NULL, "{\"kernel_image_path\": \"/k3\"}", warn,
+				  NULL, &e) == 0);
+	CHECK_STR(c.kernel, "/k3");
+	CHECK(c.cmdline == NULL); /* a PUT replaces the whole boot source */
+
+	CHECK_EQ_I(vmconfig_put_json(&c, "machine-config", NULL,
+				     "{\"vcpu_count\": 4, \"mem_size_mib\": 0}", warn, NULL, &e),
+		   -ERANGE);
+	CHECK_EQ_U(c.cpus, 1);
+	REQUIRE(vmconfig_put_json(&c, "machine-config", NULL, "{\"mem_size_mib\": 64}", warn, NULL,
+				  &e) == 0);
+	CHECK_EQ_U(c.mem_bytes, 64ULL << 20);
+
+	REQUIRE(vmconfig_put_json(&c, "drives", "d1",
+				  "{\"drive_id\": \"d1\", \"path_on_host\": \"/a\", "
+				  "\"is_root_device\": false}",
+				  warn, NULL, &e) == 0);
+	REQUIRE(vmconfig_put_json(&c, "drives", "root",
+				  "{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
+				  "\"is_root_device\": true}",
+				  warn, NULL, &e) == 0);
+	REQUIRE(vmconfig_put_json(&c, "drives", "d1",
+				  "{\"drive_id\": \"d1\", \"path_on_host\": \"/b\", "
+				  "\"is_root_device\": false, \"is_read_only\": true}",
+				  warn, NULL, &e) == 0);
+	CHECK_EQ_I(vmconfig_put_json(&c, "drives", "d2",
+				     "{\"drive_id\": \"d1\", \"path_on_host\": \"/c\"}", warn, NULL,
+				     &e),
+		   -EINVAL);
+	CHECK_EQ_I(vmconfig_put_json(&c, "drives", "d3", "[1]", warn, NULL, &e), -EINVAL);
+	CHECK_EQ_I(vmconfig_put_json(&c, "drives", "d3", "{\"drive_id\": ", warn, NULL, &e),
+		   -EINVAL);
+	REQUIRE(c.nr_disks == 2);
+	CHECK_STR(c.disk[0].path, "/r");
+	CHECK_STR(c.disk[1].path, "/b");
+	CHECK(c.disk[1].read_only);
+
+	REQUIRE(vmconfig_put_json(&c, "network-interfaces", "eth0",
+				  "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}", warn,
+				  NULL, &e) == 0);
+	REQUIRE(vmconfig_put_json(&c, "network-interfaces", "eth0",
+				  "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\", "
+				  "\"guest_mac\": \"02:00:00:00:00:01\"}",
+				  warn, NULL, &e) == 0);
+	CHECK_EQ_U(c.nr_nets, 1);
+	CHECK_STR(c.net[0].tap, "tap1");
+	REQUIRE(vmconfig_put_json(&c, "entropy", NULL, "{}", warn, NULL, &e) == 0);
+	CHECK(c.rng);
+	CHECK_EQ_I(vmconfig_put_json(&c, "vsock", NULL, "{}", warn, NULL, &e), -ENOENT);
+
+	/* What GET /vm/config answers, read back by the config-file parser. */
+	REQUIRE(vmconfig_put_json(&c, "boot-source", NULL,
+				  "{\"kernel_image_path\": \"/k3\", \"boot_args\": \"b=2\", "
+				  "\"initrd_path\": \"/i\"}",
+				  warn, NULL, &e) == 0);
+	j = vmconfig_to_json(&c);
+	REQUIRE(j != NULL);
+	vmconfig_init(&back);
+	REQUIRE(vmconfig_parse_json(&back, json_object_to_json_string(j), warn, NULL, &e) == 0);
+	CHECK_STR(back.kernel, "/k3");
+	CHECK_STR(back.cmdline, "b=2");
+	CHECK_STR(back.initrd, "/i");
+	CHECK_EQ_U(back.mem_bytes, 64ULL << 20);
+	CHECK_EQ_U(back.nr_disks, 2);
+	CHECK_STR(back.disk[0].path, "/r");
+	CHECK(back.disk[0].root);
+	CHECK_STR(back.disk[1].path, "/b");
+	CHECK(back.disk[1].read_only);
+	CHECK_STR(back.net[0].tap, "tap1");
+	CHECK_EQ_U(back.net[0].mac[5], 1);
+	CHECK(back.rng);
+	json_object_put(j);
+	vmconfig_free(&back);
+	vmconfig_free(&c);
+}
+
 int main(void)
 {
 	RUN(serial_output_input_interrupts);
 	RUN(serial_loopback_passes_the_linux_probe);
 	RUN(serial_rx_overflow_is_bounded);
 	RUN(i8042_probe_and_reset);
+	RUN(i8042_ctrl_alt_del);
 	RUN(acpi_sleep_s5_powers_off);
 	RUN(bus_dispatch_and_overlaps);
 	RUN(config_specs);
@@ -355,5 +493,6 @@ int main(void)
 	RUN(config_firecracker_noops);
 	RUN(default_cmdline_nomodule);
 	RUN(config_vfio_and_huge_pages);
+	RUN(config_put_sections);
 	return CHECK_MAIN_END();
 }
