@@ -260,3 +260,18 @@ bad_preboot() {
 	api GET /
 	assert_equal "$status_code" 200
 }
+
+@test "InstanceStart that cannot build the VM: 400 with the reason; fixed, it starts" {
+	start_mvm
+	api PUT /boot-source "{\"kernel_image_path\": \"$T/missing.elf\"}"
+	assert_equal "$status_code" 204
+	want='^Failed to start the microVM: kernel: .*missing\.elf: No such file' \
+		bad_preboot PUT /actions '{"action_type": "InstanceStart"}'
+	api GET /
+	assert_equal "$(jq -r .state <<<"$body")" "Not started"
+	want='before starting the microVM' bad_preboot GET /mvm/queues
+	api PUT /boot-source "{\"kernel_image_path\": \"$G/count.elf\"}"
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	assert_equal "$status_code" 204
+	counting
+}
