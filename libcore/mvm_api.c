@@ -270,6 +270,28 @@ static struct reply put_config(struct mvm_api *a, const char *section, const cha
 	return ok(NULL);
 }
 
+/* PUT replaces the machine configuration: Firecracker requires both sizes (PATCH changes some). */
+static struct reply put_machine(struct mvm_api *a, const char *body)
+{
+	static const char *const required[] = { "vcpu_count", "mem_size_mib" };
+	struct err e = { 0 };
+	json_object *o;
+
+	if (started(a))
+		return fault(NOT_AFTER_START);
+	o = parse_json(body, &e);
+	if (!o)
+		return fault("%s", e.msg);
+	for (unsigned i = 0; i < 2; i++) {
+		if (!json_object_object_get_ex(o, required[i], NULL)) {
+			json_object_put(o);
+			return fault("machine-config: missing field '%s'", required[i]);
+		}
+	}
+	json_object_put(o);
+	return put_config(a, "machine-config", NULL, body);
+}
+
 static struct reply instance_start(struct mvm_api *a)
 {
 	struct err e = { 0 };
@@ -358,7 +380,9 @@ static struct reply route(struct mvm_api *a, const char *method, const char *url
 		return get_queues(a);
 	if (get && strcmp(url, "/mvm/vfio") == 0)
 		return get_vfio(a);
-	if ((put || patch) && strcmp(url, "/machine-config") == 0)
+	if (put && strcmp(url, "/machine-config") == 0)
+		return put_machine(a, body);
+	if (patch && strcmp(url, "/machine-config") == 0)
 		return put_config(a, "machine-config", NULL, body);
 	if (put && strcmp(url, "/boot-source") == 0)
 		return put_config(a, "boot-source", NULL, body);

@@ -172,9 +172,16 @@ bad() {
 @test "bad pre-boot requests: unknown field, bad id, id mismatch, nothing changed" {
 	start_mvm
 	want="machine-config: unknown key 'vcpus'" bad_preboot PUT /machine-config \
-		'{"vcpu_count": 4, "vcpus": 2}'
+		'{"vcpu_count": 4, "mem_size_mib": 64, "vcpus": 2}'
+	want="machine-config: missing field 'mem_size_mib'" bad_preboot PUT /machine-config \
+		'{"vcpu_count": 4}'
 	api GET /machine-config
-	assert_equal "$(jq .vcpu_count <<<"$body")" 1
+	assert_equal "$(jq -c '[.vcpu_count, .mem_size_mib]' <<<"$body")" "[1,128]"
+	# PATCH changes the fields it gives.
+	api PATCH /machine-config '{"vcpu_count": 2}'
+	assert_equal "$status_code" 204
+	api GET /machine-config
+	assert_equal "$(jq -c '[.vcpu_count, .mem_size_mib]' <<<"$body")" "[2,128]"
 	want='only contain alphanumeric' bad_preboot PUT /drives/a-b \
 		'{"drive_id": "a-b", "path_on_host": "/x", "is_root_device": false}'
 	want='does not match the id from the body' bad_preboot PUT /drives/a \
