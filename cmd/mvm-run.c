@@ -389,7 +389,7 @@ int main(int argc, const char **argv)
 	if (pthread_create(&sig_thread, NULL, signal_thread, &t) != 0)
 		cli_die(EXIT_FAIL, NULL, "signal thread: %s", strerror(errno));
 	pthread_detach(sig_thread);
-	if (!t.built && mvm_api_wait_start(t.api)) {
+	if (!__atomic_load_n(&t.built, __ATOMIC_ACQUIRE) && mvm_api_wait_start(t.api)) {
 		cli_verbose("stopped before InstanceStart");
 		_exit(EXIT_OK);
 	}
