@@ -19,6 +19,11 @@ static char *opt_api_sock, *opt_dev, *opt_queue;
 static int opt_pause;
 /* The device's indices are known (--last-avail, --next-used, or the API): check compares. */
 static bool has_last_avail, has_next_used;
+/* With --api-sock: the device's own counters, for the stall diagnosis. */
+static struct {
+	bool known, pending_kick;
+	uint64_t notifications, interrupts;
+} device;
 
 /* clang-format off */
 static struct poptOption options[] = {
@@ -202,6 +207,29 @@ static const char *event_flags_name(uint16_t f)
 	return f > 3 ? "reserved" : names[f];
 }
 
+/*
+ * Why a split queue does not move, from the rings and the device's own state (--api-sock):
+ * buffers the device has not taken (the driver did not kick; the device told it not to, with
+ * used.flags or avail_event; or the kick waits for a resume), or taken and not returned.
+ */
+static const char *stall_split(const struct virtq *q, uint16_t avail_idx, uint16_t used_flags)
+{
+	bool pending = avail_idx != q->next_avail;
+	bool suppressed =
+		q->event_idx ? !virtq_need_event(virtq_avail_event(q), avail_idx, q->next_avail)
+			     : (used_flags & VIRTQ_USED_F_NO_NOTIFY);
+
+	if (pending && device.pending_kick)
+		return "kick-pending"; /* paused: served on resume */
+	if (pending && suppressed)
+		return "kick-suppressed"; /* 2.7.10: the device asked for no notification */
+	if (pending)
+		return "not-kicked"; /* 2.7.13.4: the driver must notify */
+	if (q->next_avail != q->next_used)
+		return "device-owes"; /* taken chains not yet used */
+	return "idle";
+}
+
 static void status_split(struct out *o, const struct virtq *q)
 {
 	const struct guestmem *gm = q->mem;
@@ -229,6 +257,11 @@ static void status_split(struct out *o, const struct virtq *q)
 	kv_u64(o, "next_used", q->next_used);
 	kv_u64(o, "pending", (uint16_t)(avail_idx - q->next_avail));
 	kv_u64(o, "inuse", (uint16_t)(q->next_avail - used_idx));
+	if (device.known) {
+		kv_u64(o, "notifications", device.notifications);
+		kv_u64(o, "interrupts", device.interrupts);
+		kv_str(o, "stall", stall_split(q, avail_idx, rd16(gm, q->device_gpa)));
+	}
 }
 
 static void status_packed(struct out *o, const struct virtq *q)
@@ -644,6 +677,10 @@ static void from_api(struct virtq *q, struct guestmem *gm)
 	q->next_avail = (uint16_t)field_u64(vq, "next_avail");
 	q->next_used = (uint16_t)field_u64(vq, "next_used");
 	has_last_avail = has_next_used = true;
+	device.known = true;
+	device.pending_kick = json_object_get_boolean(field(vq, "pending_kick"));
+	device.notifications = field_u64(dev, "notifications");
+	device.interrupts = field_u64(dev, "interrupts");
 	cli_verbose("%s device %s queue %s: size %u, pid memory %s",
 		    json_object_get_string(field(dev, "type")), opt_dev ? opt_dev : "0",
 		    opt_queue ? opt_queue : "0", q->size, pid_mem);

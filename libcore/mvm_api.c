@@ -94,7 +94,7 @@ static void add_u64(json_object *o, const char *key, uint64_t v)
 	json_object_object_add(o, key, json_object_new_uint64(v));
 }
 
-static json_object *queue_json(const struct virtq *q, unsigned i)
+static json_object *queue_json(const struct virtq *q, unsigned i, bool pending_kick)
 {
 	json_object *o = json_object_new_object();
 
@@ -111,6 +111,8 @@ static json_object *queue_json(const struct virtq *q, unsigned i)
 	/* The device's own indices: what it has consumed and what it has made used. */
 	add_u64(o, "next_avail", q->next_avail);
 	add_u64(o, "next_used", q->next_used);
+	/* Paused: a notification that came meanwhile waits for the resume. */
+	json_object_object_add(o, "pending_kick", json_object_new_boolean(pending_kick));
 	return o;
 }
 
@@ -137,7 +139,7 @@ static json_object *device_json(struct vmdev_set *s, unsigned i)
 	json_object_object_add(o, "broken",
 			       m->broken[0] ? json_object_new_string(m->broken) : NULL);
 	for (unsigned q = 0; q < m->ops->nr_queues; q++)
-		json_object_array_add(qs, queue_json(&m->vq[q], q));
+		json_object_array_add(qs, queue_json(&m->vq[q], q, m->pending_kicks & (1u << q)));
 	pthread_mutex_unlock(&m->lock);
 	json_object_object_add(o, "queues", qs);
 	return o;

@@ -556,6 +556,29 @@ teardown() {
 	[ "$next_used" -gt 64 ]
 }
 
+@test "--api-sock: stall diagnosis: a request the driver never notified is 'not-kicked'" {
+	start_vblk nokick "vblk nokick"
+	run vq-inspect --api-sock "$API_SOCKET" --pause status
+	assert_success
+	assert_line "pending 1"
+	assert_line "stall not-kicked"
+	# The device saw one notification per request of the write/read before: 2, and no more.
+	assert_line "notifications 2"
+	run vq-inspect --api-sock "$API_SOCKET" --pause check
+	assert_success
+	assert_output ""
+}
+
+@test "--api-sock: stall diagnosis of a queue with nothing outstanding: idle" {
+	start_vblk idle "vblk idle"
+	run vq-inspect --api-sock "$API_SOCKET" status
+	assert_success
+	assert_line "pending 0"
+	assert_line "used_idx 2"
+	assert_line "interrupts 2"
+	assert_line "stall idle"
+}
+
 @test "--api-sock: a driver that moved avail.idx 100 ahead is reported with its section" {
 	start_vblk stuck "vblk stuck"
 	run vq-inspect --api-sock "$API_SOCKET" --pause check
