@@ -158,6 +158,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
 	char *console = NULL, *config = NULL, *kvm_dev = NULL, *api_sock = NULL;
 	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
+	char *vsock = NULL;
 	int rng = 0, no_seccomp = 0;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
@@ -176,6 +177,9 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		{ "net", 0, POPT_ARG_ARGV, &nets, 0, "virtio-net on a tap device (repeatable)",
 		  "TAP[,mac=MAC]" },
 		{ "rng", 0, POPT_ARG_NONE, &rng, 0, "virtio-rng entropy device", NULL },
+		{ "vsock", 0, POPT_ARG_STRING, &vsock, 0,
+		  "virtio-vsock: the guest's CID and the host's Unix socket (Firecracker's model)",
+		  "CID,PATH" },
 		{ "vfio", 0, POPT_ARG_ARGV, &vfios, 0,
 		  "pass a PCI device through (bound to vfio-pci, see vfio-bind; repeatable)",
 		  "BDF" },
@@ -238,6 +242,8 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 			cli_die(EXIT_USAGE, "--net", "%s", e.msg);
 	if (rng)
 		t->cfg.rng = true;
+	if (vsock && vmconfig_set_vsock(&t->cfg, vsock, &e))
+		cli_die(EXIT_USAGE, "--vsock", "%s", e.msg);
 	for (char **v = vfios; v && *v; v++)
 		if (vmconfig_add_vfio(&t->cfg, *v, &e))
 			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);

@@ -395,7 +395,7 @@ static struct reply route(struct mvm_api *a, const char *method, const char *url
 	if (put && (id = id_under(url, "/network-interfaces/")))
 		return put_config(a, "network-interfaces", id, body);
 	if (put && strcmp(url, "/vsock") == 0)
-		return fault("vsock: not supported by mvm-run");
+		return put_config(a, "vsock", NULL, body);
 	if (put && strcmp(url, "/actions") == 0)
 		return put_action(a, body);
 	if (patch && strcmp(url, "/vm") == 0)

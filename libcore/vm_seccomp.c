@@ -75,6 +75,9 @@ static const unsigned allowed[] = {
 	SYS_recvfrom,
 	SYS_sendto,
 	SYS_shutdown,
+	/* virtio-vsock: a guest's connection to <uds_path>_<port> is a new Unix socket. */
+	SYS_socket,
+	SYS_connect,
 };
 
 /* ioctls: running vCPUs, dumping registers, interrupts, and restoring the terminal. */

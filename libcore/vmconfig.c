@@ -22,6 +22,7 @@ void vmconfig_free(struct vmconfig *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->console_path);
+	free(c->vsock_uds);
 	for (unsigned i = 0; i < c->nr_disks; i++) {
 		free(c->disk[i].path);
 		free(c->disk[i].id);
@@ -151,6 +152,33 @@ int vmconfig_add_vfio(struct vmconfig *c, const char *bdf, struct err *e)
 		return -ENOMEM;
 	c->nr_vfio++;
 	return 0;
+}
+
+/* CIDs 0-2 are the hypervisor's, the local host's and the host's (§5.10.4). */
+static int vsock_set(struct vmconfig *c, uint64_t cid, const char *path, struct err *e)
+{
+	if (cid < 3 || cid > UINT32_MAX)
+		return err_set(e, ERANGE, "vsock: guest CID %llu: between 3 and %u",
+			       (unsigned long long)cid, UINT32_MAX);
+	if (!*path)
+		return err_set(e, EINVAL, "vsock: no socket path");
+	if (set_str(&c->vsock_uds, path, e))
+		return -ENOMEM;
+	c->vsock = true;
+	c->vsock_cid = cid;
+	return 0;
+}
+
+int vmconfig_set_vsock(struct vmconfig *c, const char *spec, struct err *e)
+{
+	char *end;
+	unsigned long long cid;
+
+	errno = 0;
+	cid = strtoull(spec, &end, 0);
+	if (errno || end == spec || *end != ',')
+		return err_set(e, EINVAL, "'%s': expected CID,PATH", spec);
+	return vsock_set(c, cid, end + 1, e);
 }
 
 int vmconfig_set_console(struct vmconfig *c, const char *spec, struct err *e)
@@ -517,12 +545,44 @@ static int parse_entropy(struct jctx *j, json_object *v)
 	return 0;
 }
 
+/* Firecracker's "vsock": {"guest_cid": N, "uds_path": "...", "vsock_id": "..." (optional)}. */
+static int parse_vsock(struct jctx *j, json_object *o)
+{
+	uint64_t cid = 0;
+	char *path = NULL;
+	int rc;
+
+	if (json_object_is_type(o, json_type_null))
+		return 0;
+	rc = want(j, "vsock", o, json_type_object);
+	if (rc)
+		return rc;
+	json_object_object_foreach(o, key, v)
+	{
+		if (strcmp(key, "guest_cid") == 0)
+			rc = get_uint(j, "vsock.guest_cid", v, UINT32_MAX, &cid);
+		else if (strcmp(key, "uds_path") == 0)
+			rc = get_string(j, "vsock.uds_path", v, &path);
+		else if (strcmp(key, "vsock_id") == 0)
+			rc = want(j, "vsock.vsock_id", v, json_type_string);
+		else
+			rc = unknown(j, "vsock", key);
+		if (rc)
+			break;
+	}
+	if (!rc && !path)
+		rc = err_set(j->e, EINVAL, "vsock: uds_path is missing");
+	if (!rc)
+		rc = vsock_set(j->c, cid, path, j->e);
+	free(path);
+	return rc;
+}
+
 int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *warn, void *arg,
 			struct err *e)
 {
-	static const char *const unsup[] = { "logger",	    "metrics",	      "vsock",
-					     "mmds-config", "balloon",	      "cpu-config",
-					     "pmem",	    "memory-hotplug", NULL };
+	static const char *const unsup[] = { "logger",	   "metrics", "mmds-config",	"balloon",
+					     "cpu-config", "pmem",    "memory-hotplug", NULL };
 	struct jctx j = { c, warn, arg, e };
 	struct json_tokener *tok = json_tokener_new();
 	json_object *root;
@@ -555,6 +615,8 @@ int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *
 			rc = parse_array(&j, "vfio", v, parse_vfio);
 		else if (strcmp(key, "entropy") == 0)
 			rc = parse_entropy(&j, v);
+		else if (strcmp(key, "vsock") == 0)
+			rc = parse_vsock(&j, v);
 		else if (!unsupported(&j, "config", key, v, unsup))
 			rc = unknown(&j, "config", key);
 		if (rc)
@@ -703,6 +765,30 @@ static int put_machine(struct jctx *j, json_object *o)
 	return rc;
 }
 
+static int put_vsock(struct jctx *j, json_object *o)
+{
+	struct vmconfig *c = j->c;
+	char *uds = c->vsock_uds;
+	bool had = c->vsock;
+	uint64_t cid = c->vsock_cid;
+	int rc;
+
+	c->vsock_uds = NULL;
+	c->vsock = false;
+	rc = want(j, "vsock", o, json_type_object);
+	if (!rc)
+		rc = parse_vsock(j, o);
+	if (rc) {
+		free(c->vsock_uds);
+		c->vsock_uds = uds;
+		c->vsock = had;
+		c->vsock_cid = cid;
+		return rc;
+	}
+	free(uds);
+	return 0;
+}
+
 int vmconfig_put_json(struct vmconfig *c, const char *section, const char *id, const char *text,
 		      vmconfig_warn_fn *warn, void *arg, struct err *e)
 {
@@ -722,6 +808,8 @@ int vmconfig_put_json(struct vmconfig *c, const char *section, const char *id, c
 		rc = put_net(&j, o, id);
 	else if (strcmp(section, "entropy") == 0)
 		rc = parse_entropy(&j, o);
+	else if (strcmp(section, "vsock") == 0)
+		rc = put_vsock(&j, o);
 	else
 		rc = err_set(e, ENOENT, "%s: no such section", section);
 	json_object_put(o);
@@ -809,6 +897,15 @@ json_object *vmconfig_to_json(const struct vmconfig *c)
 	json_object_object_add(o, "machine-config", vmconfig_machine_to_json(c));
 	json_object_object_add(o, "network-interfaces", nets_to_json(c));
 	json_object_object_add(o, "entropy", c->rng ? json_object_new_object() : NULL);
+	if (c->vsock) {
+		json_object *v = json_object_new_object();
+
+		json_object_object_add(v, "guest_cid", json_object_new_uint64(c->vsock_cid));
+		add_str(v, "uds_path", c->vsock_uds);
+		json_object_object_add(o, "vsock", v);
+	} else {
+		json_object_object_add(o, "vsock", NULL);
+	}
 	return o;
 }
 

@@ -21,6 +21,7 @@ struct vmdev {
 		struct virtio_blk blk;
 		struct virtio_net net;
 		struct virtio_rng rng;
+		struct virtio_vsock vsock;
 	} u;
 };
 
@@ -128,6 +129,21 @@ int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *
 		if (!d)
 			return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
 		rc = attach(s, vm, d, &virtio_rng_ops, cmdline, cmdline_len, e);
+		if (rc)
+			return rc;
+	}
+	if (cfg->vsock) {
+		struct vmdev *d = calloc(1, sizeof(*d));
+
+		if (!d)
+			return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
+		rc = virtio_vsock_open(&d->u.vsock, cfg->vsock_cid, cfg->vsock_uds, e);
+		if (rc) {
+			virtio_vsock_close(&d->u.vsock);
+			free(d);
+			return rc;
+		}
+		rc = attach(s, vm, d, &virtio_vsock_ops, cmdline, cmdline_len, e);
 		if (rc)
 			return rc;
 	}

@@ -282,3 +282,26 @@ bad_preboot() {
 	assert_equal "$status_code" 204
 	counting
 }
+
+@test "PUT /vsock, then InstanceStart: the guest and the host exchange data both ways" {
+	"$BATS_TEST_DIRNAME/vsockhost" "$T/v.sock" >"$T/host.out" 2>&1 &
+	host=$!
+	start_mvm
+	api PUT /boot-source "{\"kernel_image_path\": \"$G/vsock.elf\"}"
+	api PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$T/v.sock\"}"
+	assert_equal "$status_code" 204
+	want="vsock: unknown key 'cid'" bad_preboot PUT /vsock '{"cid": 3, "uds_path": "/x"}'
+	api GET /vm/config
+	assert_equal "$(jq -c .vsock <<<"$body")" "{\"guest_cid\":3,\"uds_path\":\"$T/v.sock\"}"
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	assert_equal "$status_code" 204
+	wait_exit
+	assert_equal "$exit_code" 0
+	wait "$host" || true
+	run cat "$T/console"
+	assert_line "vsock got ping"
+	assert_line "vsock got HELLO"
+	run cat "$T/host.out"
+	assert_line "guest answered pong"
+	assert_line "guest wrote hello"
+}

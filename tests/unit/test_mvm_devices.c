@@ -451,7 +451,16 @@ TEST(config_put_sections)
 	CHECK_STR(c.net[0].tap, "tap1");
 	REQUIRE(vmconfig_put_json(&c, "entropy", NULL, "{}", warn, NULL, &e) == 0);
 	CHECK(c.rng);
-	CHECK_EQ_I(vmconfig_put_json(&c, "vsock", NULL, "{}", warn, NULL, &e), -ENOENT);
+	REQUIRE(vmconfig_put_json(&c, "vsock", NULL, "{\"guest_cid\": 5, \"uds_path\": \"/v\"}",
+				  warn, NULL, &e) == 0);
+	CHECK_EQ_I(vmconfig_put_json(&c, "vsock", NULL, "{\"guest_cid\": 2, \"uds_path\": \"/w\"}",
+				     warn, NULL, &e),
+		   -ERANGE);
+	CHECK_EQ_I(vmconfig_put_json(&c, "vsock", NULL, "{\"guest_cid\": 6}", warn, NULL, &e),
+		   -EINVAL);
+	CHECK_EQ_U(c.vsock_cid, 5);
+	CHECK_STR(c.vsock_uds, "/v");
+	CHECK_EQ_I(vmconfig_put_json(&c, "balloon", NULL, "{}", warn, NULL, &e), -ENOENT);
 
 	/* What GET /vm/config answers, read back by the config-file parser. */
 	REQUIRE(vmconfig_put_json(&c, "boot-source", NULL,
@@ -474,6 +483,9 @@ TEST(config_put_sections)
 	CHECK_STR(back.net[0].tap, "tap1");
 	CHECK_EQ_U(back.net[0].mac[5], 1);
 	CHECK(back.rng);
+	CHECK(back.vsock);
+	CHECK_EQ_U(back.vsock_cid, 5);
+	CHECK_STR(back.vsock_uds, "/v");
 	json_object_put(j);
 	vmconfig_free(&back);
 	vmconfig_free(&c);
