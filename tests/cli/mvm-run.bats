@@ -229,7 +229,17 @@ vsock_exchange() {
 		sleep 0.05
 	done
 	run timeout 30 "$MVM" --kernel "$G/vsock.elf" --console "$T/console" "$@" </dev/null
-	wait "$host" || true
+	stop_host "$host"
+}
+
+# stop_host PID: a vsockhost is given 5 s to finish its output, then stopped.
+stop_host() {
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }
 
 @test "--vsock: the guest and the host exchange data both ways" {
