@@ -390,7 +390,8 @@ static void vsock_tx(struct virtio_mmio *m, struct virtio_vsock *v)
 
 static void host_accept(struct virtio_vsock *v)
 {
-	int fd = accept4(v->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	/* Blocking, as the guest's own connections: what the guest writes is sent whole. */
+	int fd = accept4(v->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	struct vsock_conn *c;
 
 	if (fd < 0)

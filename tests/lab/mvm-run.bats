@@ -26,6 +26,11 @@ setup_file() {
 	fi
 }
 
+# A host program a test left behind would keep bats waiting for ever.
+teardown() {
+	[ -z "${host:-}" ] || kill "$host" 2>/dev/null || true
+}
+
 teardown_file() {
 	ip link del mvmtap0 2>/dev/null || true
 }
@@ -92,4 +97,25 @@ mvm() {
 	assert_line "MVM-DISK vda readback=GUEST-WROTE-THIS"
 	assert_line --regexp '^MVM-RNG current=virtio_rng'
 	assert_line "MVM-DONE"
+}
+
+# ---- vsock with Linux ---------------------------------------------------------------------
+
+@test "vsock: the Linux guest and the host exchange data both ways" {
+	"$BATS_TEST_DIRNAME/../cli/vsockhost" "$T/v.sock" >"$T/host.out" 2>&1 &
+	host=$!
+	run mvm --kernel "$VMLINUZ" --initrd "$INITRD" --mem 256M --cmdline "$CMDLINE mvm.vsock" \
+		--vsock "3,$T/v.sock"
+	sleep 1
+	kill "$host" 2>/dev/null || true
+	echo "$output" | grep -E 'MVM-|mvm-run' || true
+	cat "$T/host.out"
+	assert_success
+	assert_line "MVM-VSOCK listening 1234"
+	assert_line "MVM-VSOCK got ping"
+	assert_line "MVM-VSOCK reply HELLO"
+	run cat "$T/host.out"
+	assert_line --regexp '^connect answer OK [0-9]+$'
+	assert_line "guest answered pong"
+	assert_line "guest wrote hello"
 }
