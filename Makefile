@@ -6,7 +6,7 @@ DESTDIR   ?=
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 BUILD     := build
-PKGS      := libpci libudev json-c
+PKGS      := libpci libudev json-c libmicrohttpd
 CLI_PKGS  := popt
 
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
@@ -17,7 +17,10 @@ CLI_PKGS  := popt
 # units; libsystemd-dev: mvm-run's sd_notify; debhelper, lintian: make deb; debootstrap: the
 # clean Debian root tests/cli/deb.bats installs the package into.
 # The vringh bench fetches linux-source with apt-get download and dpkg-deb (apt, dpkg: required).
+# libmicrohttpd-dev: mvm-run's API socket; libcurl4-openssl-dev: vq-inspect --api-sock; curl:
+# tests/cli/api.bats drives the API.
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
+             libmicrohttpd-dev libcurl4-openssl-dev curl \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
              clang-format udev systemd libsystemd-dev debhelper lintian debootstrap
@@ -62,6 +65,10 @@ CLI_ASAN := $(BUILD)/asan/libcli.a
 $(BUILD)/cmd/%.o $(BUILD)/asan/cmd/%.o: ALL_CFLAGS += -Icmd/common $(CLI_CFLAGS)
 CLI_UNIT_OBJ := $(foreach u,$(CLI_UNITS),$(BUILD)/tests/unit/$(u).o $(BUILD)/asan/tests/unit/$(u).o)
 $(CLI_UNIT_OBJ): ALL_CFLAGS += -Icmd/common $(CLI_CFLAGS)
+
+# vq-inspect --api-sock talks HTTP with libcurl: only it links it.
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+$(BUILD)/vq-inspect $(BUILD)/asan/bin/vq-inspect: CLI_LIBS += $(CURL_LIBS)
 
 BIN_TOOLS  := $(addprefix $(BUILD)/,$(TOOLS))
 BIN_UNITS  := $(addprefix $(BUILD)/unit/,$(UNITS))
@@ -170,7 +177,7 @@ $(LIB_FUZZ): $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/fuzz/fuzz_vq_inspect: FUZZ_CFLAGS += -Icmd/common $(CLI_CFLAGS)
-$(BUILD)/fuzz/fuzz_vq_inspect: FUZZ_LIBS := $(CLI_LIBS)
+$(BUILD)/fuzz/fuzz_vq_inspect: FUZZ_LIBS := $(CLI_LIBS) $(CURL_LIBS)
 $(BUILD)/fuzz/fuzz_vq_inspect: cmd/vq-inspect.c $(CLI_SRC)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_FUZZ)

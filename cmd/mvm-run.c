@@ -16,6 +16,7 @@
 #include "boot.h"
 #include "cli.h"
 #include "mvm.h"
+#include "mvm_api.h"
 #include "vfio_pt.h"
 #include "vmconfig.h"
 #include "vmdev.h"
@@ -33,6 +34,9 @@ struct monitor {
 	struct termios saved_tty;
 	bool tty_raw;
 	unsigned stop_timeout_s; /* after SIGTERM's Ctrl-Alt-Del; 0: stop at once */
+	const char *api_sock;	 /* --api-sock: Firecracker's API */
+	struct mvm_api *api;
+	bool built; /* mvm is open (set once, before anything may stop it) */
 	struct mvm mvm;
 };
 
@@ -121,6 +125,11 @@ static void *signal_thread(void *p)
 	sigaddset(&set, SIGHUP);
 	if (sigwait(&set, &sig) != 0)
 		return NULL;
+	/* Waiting for InstanceStart: stop waiting; built: stop the VM (even before it ran). */
+	if (t->api)
+		mvm_api_cancel(t->api);
+	if (!__atomic_load_n(&t->built, __ATOMIC_ACQUIRE))
+		return NULL;
 	if (sig == SIGTERM && t->stop_timeout_s && mvm_ctrl_alt_del(&t->mvm) == 0) {
 		struct timespec limit = { .tv_sec = t->stop_timeout_s };
 
@@ -186,7 +195,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
 	char *console = NULL, *config = NULL, *kvm_dev = NULL, *stop_timeout = NULL;
 	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
-	char *vfio_p2p = NULL;
+	char *vfio_p2p = NULL, *vsock = NULL, *api_sock = NULL;
 	int rng = 0, no_seccomp = 0, no_api = 0;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
@@ -206,6 +215,9 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		{ "net", 0, POPT_ARG_ARGV, &nets, 0, "virtio-net on a tap device (repeatable)",
 		  "TAP[,mac=MAC]" },
 		{ "rng", 0, POPT_ARG_NONE, &rng, 0, "virtio-rng entropy device", NULL },
+		{ "vsock", 0, POPT_ARG_STRING, &vsock, 0,
+		  "virtio-vsock: the guest's CID and the host's Unix socket (Firecracker's model)",
+		  "CID,PATH" },
 		{ "vfio", 0, POPT_ARG_ARGV, &vfios, 0,
 		  "pass a PCI device through (bound to vfio-pci, see vfio-bind; repeatable); rom=FILE"
 		  " serves its expansion ROM from FILE, rom=off hides it",
@@ -225,11 +237,16 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		{ "config-file", 0, POPT_ARG_STRING, &config, 0,
 		  "the same as --config (firecracker's spelling)", "FILE" },
 		{ "no-api", 0, POPT_ARG_NONE, &no_api, 0,
-		  "accepted for firecracker command lines; mvm-run has no API socket", NULL },
+		  "accepted for firecracker command lines: the API socket is served only with --api-sock",
+		  NULL },
 		{ "stop-timeout", 0, POPT_ARG_STRING, &stop_timeout, 0,
 		  "on SIGTERM, Ctrl-Alt-Del, then seconds to wait for the guest (default 30; 0: "
 		  "stop at once)",
 		  "SECONDS" },
+		{ "api-sock", 0, POPT_ARG_STRING, &api_sock, 0,
+		  "serve Firecracker's API on this Unix socket (no kernel given: wait for "
+		  "InstanceStart)",
+		  "PATH" },
 		{ "kvm-dev", 0, POPT_ARG_STRING, &kvm_dev, 0, "KVM device (default /dev/kvm)",
 		  "PATH" },
 		{ "no-seccomp", 0, POPT_ARG_NONE, &no_seccomp, 0,
@@ -281,6 +298,8 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 			cli_die(EXIT_USAGE, "--net", "%s", e.msg);
 	if (rng)
 		t->cfg.rng = true;
+	if (vsock && vmconfig_set_vsock(&t->cfg, vsock, &e))
+		cli_die(EXIT_USAGE, "--vsock", "%s", e.msg);
 	for (char **v = vfios; v && *v; v++)
 		if (vmconfig_add_vfio(&t->cfg, *v, &e))
 			cli_die(EXIT_USAGE, "--vfio", "%s", e.msg);
@@ -306,8 +325,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		cli_die(EXIT_USAGE, "--vfio-p2p", "'%s' is not on, off or auto", vfio_p2p);
 	if (console && vmconfig_set_console(&t->cfg, console, &e))
 		cli_die(EXIT_USAGE, "--console", "%s", e.msg);
-	if (!t->cfg.kernel)
-		cli_die(EXIT_USAGE, NULL, "no kernel: use --kernel FILE or --config FILE");
+	t->api_sock = api_sock;
+	if (!t->cfg.kernel && !api_sock)
+		cli_die(EXIT_USAGE, NULL,
+			"no kernel: use --kernel FILE, --config FILE or --api-sock PATH");
 	t->stop_timeout_s = 30;
 	if (stop_timeout) {
 		uint64_t n = parse_u64_or_die("--stop-timeout", stop_timeout);
@@ -319,7 +340,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	}
 	t->kvm_dev = kvm_dev ? kvm_dev : "/dev/kvm";
 	t->seccomp = !no_seccomp;
-	(void)no_api; /* there is no API socket to turn off */
+	(void)no_api; /* the API is served only with --api-sock */
 	/* Everything is copied into t->cfg; kvm_dev stays, for t->kvm_dev. */
 	free(kernel);
 	free(initrd);
@@ -331,6 +352,7 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	free(vfio_backend);
 	free(huge);
 	free(stop_timeout);
+	free(vsock);
 	cli_free_argv(disks);
 	cli_free_argv(nets);
 	cli_free_argv(vfios);
@@ -393,11 +415,52 @@ static int report(struct monitor *t, enum vm_stop_reason why)
 	return status;
 }
 
+/* Resolve the passthrough devices and build the VM (from main, or from InstanceStart). */
+static int build(void *opaque, struct err *e)
+{
+	struct monitor *t = opaque;
+	struct mvm_config c = {
+		.vm = &t->cfg,
+		.kvm_dev = t->kvm_dev,
+		.vfio = t->vfio,
+		.vfio_opts = t->vfio_opts,
+		.vfio_backend = t->vfio_backend,
+		.vfio_p2p = t->vfio_p2p,
+		.console_fd = t->console_fd,
+		.seccomp = t->seccomp,
+		.on_start = notify_ready,
+		.opaque = t,
+	};
+
+	if (mvm_open(&t->mvm, &c, e))
+		return -1;
+	__atomic_store_n(&t->built, true, __ATOMIC_RELEASE);
+	verbose_built(t);
+	return 0;
+}
+
+static void api_open_or_die(struct monitor *t)
+{
+	struct mvm_api_config c = {
+		.sock_path = t->api_sock,
+		.cfg = &t->cfg,
+		.m = &t->mvm,
+		.start = build,
+		.warn = warn_config,
+		.opaque = t,
+	};
+	struct err e = { 0 };
+
+	if (mvm_api_open(&t->api, &c, &e))
+		cli_die(fail_status(&e), "--api-sock", "%s", e.msg);
+	if (t->built)
+		mvm_api_set_started(t->api);
+}
+
 int main(int argc, const char **argv)
 {
 	static struct monitor t;
 	struct err e = { 0 };
-	struct mvm_config c;
 	enum vm_stop_reason why;
 	sigset_t sigs;
 	pthread_t sig_thread;
@@ -414,26 +477,20 @@ int main(int argc, const char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	c = (struct mvm_config){
-		.vm = &t.cfg,
-		.kvm_dev = t.kvm_dev,
-		.vfio = t.vfio,
-		.vfio_opts = t.vfio_opts,
-		.vfio_backend = t.vfio_backend,
-		.vfio_p2p = t.vfio_p2p,
-		.console_fd = t.console_fd,
-		.seccomp = t.seccomp,
-		.on_start = notify_ready,
-		.opaque = &t,
-	};
-	if (mvm_open(&t.mvm, &c, &e)) {
+	/* Configured (options, --config): built now; otherwise InstanceStart builds it. */
+	if (t.cfg.kernel && build(&t, &e)) {
 		cli_error(NULL, "%s", e.msg);
 		return fail_status(&e);
 	}
-	verbose_built(&t);
+	if (t.api_sock)
+		api_open_or_die(&t);
 	if (pthread_create(&sig_thread, NULL, signal_thread, &t) != 0)
 		cli_die(EXIT_FAIL, NULL, "signal thread: %s", strerror(errno));
 	pthread_detach(sig_thread);
+	if (!__atomic_load_n(&t.built, __ATOMIC_ACQUIRE) && mvm_api_wait_start(t.api)) {
+		cli_verbose("stopped before InstanceStart");
+		_exit(EXIT_OK);
+	}
 	console_setup(&t);
 	if (t.cfg.nr_vfio)
 		cli_verbose("passthrough of %u device%s set up in %.1f ms (%s-backed guest memory)",
@@ -449,7 +506,7 @@ int main(int argc, const char **argv)
 	}
 	fflush(stdout);
 	/* Passthrough devices are handed back clean; device threads may still be blocked in reads,
-	 * so the rest goes with the process. */
+	 * so the rest goes with the process (the API's thread too). */
 	mvm_close(&t.mvm);
 	_exit(status);
 }

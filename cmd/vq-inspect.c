@@ -1,5 +1,7 @@
 /* vq-inspect: show and check virtqueues (split and packed) in guest memory files or a live VMM. */
+#include <curl/curl.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,15 @@ static int opt_packed, opt_event_idx, opt_indirect;
  * release them after an early exit, as the process exit would. */
 static struct guestmem vq_mem;
 static struct out *vq_out;
+static char *opt_api_sock, *opt_dev, *opt_queue;
+static int opt_pause;
+/* The device's indices are known (--last-avail, --next-used, or the API): check compares. */
+static bool has_last_avail, has_next_used;
+/* With --api-sock: the device's own counters, for the stall diagnosis. */
+static struct {
+	bool known, pending_kick;
+	uint64_t notifications, interrupts;
+} device;
 
 /* clang-format off */
 static struct poptOption options[] = {
@@ -50,6 +61,17 @@ static struct poptOption options[] = {
 	  "the device's next used index (packed: position | wrap << 15)", "N" },
 	{ "head", 'H', POPT_ARG_STRING, &opt_head, 0,
 	  "chains: only the chain starting at descriptor N (packed: ring position N)", "N" },
+	{ "api-sock", '\0', POPT_ARG_STRING, &opt_api_sock, 0,
+	  "a running mvm-run's API socket: the queue's layout and the device's indices from "
+	  "GET /mvm/queues, guest memory from /proc/PID/mem (instead of --mem, --size, ...)",
+	  "PATH" },
+	{ "dev", '\0', POPT_ARG_STRING, &opt_dev, 0,
+	  "with --api-sock: the virtio device, by its index in /mvm/queues (default 0)", "N" },
+	{ "queue", 'q', POPT_ARG_STRING, &opt_queue, 0,
+	  "with --api-sock: the queue of that device (default 0)", "N" },
+	{ "pause", '\0', POPT_ARG_NONE, &opt_pause, 0,
+	  "with --api-sock: pause the VM while reading (a consistent view), then resume it",
+	  NULL },
 	CLI_COMMON_TABLE,
 	POPT_AUTOHELP POPT_TABLEEND
 };
@@ -190,6 +212,29 @@ static const char *event_flags_name(uint16_t f)
 	return f > 3 ? "reserved" : names[f];
 }
 
+/*
+ * Why a split queue does not move, from the rings and the device's own state (--api-sock):
+ * buffers the device has not taken (the driver did not kick; the device told it not to, with
+ * used.flags or avail_event; or the kick waits for a resume), or taken and not returned.
+ */
+static const char *stall_split(const struct virtq *q, uint16_t avail_idx, uint16_t used_flags)
+{
+	bool pending = avail_idx != q->next_avail;
+	bool suppressed =
+		q->event_idx ? !virtq_need_event(virtq_avail_event(q), avail_idx, q->next_avail)
+			     : (used_flags & VIRTQ_USED_F_NO_NOTIFY);
+
+	if (pending && device.pending_kick)
+		return "kick-pending"; /* paused: served on resume */
+	if (pending && suppressed)
+		return "kick-suppressed"; /* 2.7.10: the device asked for no notification */
+	if (pending)
+		return "not-kicked"; /* 2.7.13.4: the driver must notify */
+	if (q->next_avail != q->next_used)
+		return "device-owes"; /* taken chains not yet used */
+	return "idle";
+}
+
 static void status_split(struct out *o, const struct virtq *q)
 {
 	const struct guestmem *gm = q->mem;
@@ -217,6 +262,11 @@ static void status_split(struct out *o, const struct virtq *q)
 	kv_u64(o, "next_used", q->next_used);
 	kv_u64(o, "pending", (uint16_t)(avail_idx - q->next_avail));
 	kv_u64(o, "inuse", (uint16_t)(q->next_avail - used_idx));
+	if (device.known) {
+		kv_u64(o, "notifications", device.notifications);
+		kv_u64(o, "interrupts", device.interrupts);
+		kv_str(o, "stall", stall_split(q, avail_idx, rd16(gm, q->device_gpa)));
+	}
 }
 
 static void status_packed(struct out *o, const struct virtq *q)
@@ -479,11 +529,11 @@ static int cmd_check(struct out *o, const struct virtq *q, const struct guestmem
 	struct report_ctx r = { .o = o };
 	unsigned errors;
 
-	if (opt_last_avail || q->packed) { /* packed: the counter may come from the ring */
+	if (has_last_avail || q->packed) { /* packed: the counter may come from the ring */
 		co.has_last_avail = true;
 		co.last_avail = q->next_avail;
 	}
-	if (opt_next_used) {
+	if (has_next_used) {
 		co.has_next_used = true;
 		co.next_used = q->next_used;
 	}
@@ -494,16 +544,228 @@ static int cmd_check(struct out *o, const struct virtq *q, const struct guestmem
 	return errors ? EXIT_FAIL : EXIT_OK;
 }
 
+/* ---- a running mvm-run, through its API ---------------------------------------------------- */
+
+struct http_body {
+	char *data;
+	size_t len;
+};
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_body *b = arg;
+	char *p = realloc(b->data, b->len + size * n + 1);
+
+	if (!p)
+		return 0;
+	memcpy(p + b->len, data, size * n);
+	b->data = p;
+	b->len += size * n;
+	b->data[b->len] = 0;
+	return size * n;
+}
+
+/* One request to the API (libcurl); the JSON answer, or NULL for 204. Failures end the tool. */
+static json_object *api_call(const char *method, const char *path, const char *body)
+{
+	struct http_body b = { 0 };
+	json_object *o = NULL;
+	char url[128];
+	long code = 0;
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	if (!c)
+		cli_die(EXIT_FAIL, "--api-sock", "libcurl: cannot start");
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, opt_api_sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK)
+		cli_die(EXIT_FAIL, "--api-sock", "%s %s: %s", method, path, curl_easy_strerror(rc));
+	if (b.data)
+		o = json_tokener_parse(b.data);
+	if (code / 100 != 2) {
+		json_object *m = NULL;
+
+		json_object_object_get_ex(o, "fault_message", &m);
+		cli_die(EXIT_FAIL, "--api-sock", "%s %s: HTTP %ld: %s", method, path, code,
+			m	 ? json_object_get_string(m)
+			: b.data ? b.data
+				 : "");
+	}
+	if (b.data && !o)
+		cli_die(EXIT_FAIL, "--api-sock", "%s %s: the answer is not JSON", method, path);
+	free(b.data);
+	return o;
+}
+
+static void api_resume(void)
+{
+	json_object_put(api_call("PATCH", "/vm", "{\"state\": \"Resumed\"}"));
+}
+
+static json_object *field(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		cli_die(EXIT_FAIL, "--api-sock", "GET /mvm/queues: no '%s' in the answer", key);
+	return v;
+}
+
+static uint64_t field_u64(json_object *o, const char *key)
+{
+	return json_object_get_uint64(field(o, key));
+}
+
+static json_object *pick(json_object *array, const char *what, const char *opt, const char *arg)
+{
+	uint64_t i = arg ? parse_u64_or_die(opt, arg) : 0;
+	size_t n = json_object_array_length(array);
+
+	if (i >= n)
+		cli_die(EXIT_USAGE, opt, "no %s %" PRIu64 " (there %s %zu)", what, i,
+			n == 1 ? "is" : "are", n);
+	return json_object_array_get_idx(array, i);
+}
+
+/*
+ * The queue as the device holds it (layout, features, its own next_avail and next_used) and
+ * guest memory read from the monitor's process. --pause stops the VM first; it is resumed when
+ * the tool exits, whatever happens.
+ */
+static void from_api(struct virtq *q, struct guestmem *gm)
+{
+	json_object *all, *mem, *dev, *vq;
+	char pid_mem[64];
+	struct err e = { 0 };
+
+	if (opt_pause) {
+		json_object_put(api_call("PATCH", "/vm", "{\"state\": \"Paused\"}"));
+		atexit(api_resume);
+	}
+	all = api_call("GET", "/mvm/queues", NULL);
+	dev = pick(field(all, "devices"), "virtio device", "--dev", opt_dev);
+	vq = pick(field(dev, "queues"), "queue", "--queue", opt_queue);
+	if (!json_object_get_boolean(field(vq, "ready")))
+		cli_die(EXIT_FAIL, "--queue", "the driver has not set queue %s of device %s up",
+			opt_queue ? opt_queue : "0", opt_dev ? opt_dev : "0");
+	q->size = q->max_size = (uint16_t)field_u64(vq, "size");
+	q->ready = true;
+	q->packed = json_object_get_boolean(field(vq, "packed"));
+	q->event_idx = json_object_get_boolean(field(vq, "event_idx"));
+	q->indirect = json_object_get_boolean(field(vq, "indirect"));
+	q->desc_gpa = field_u64(vq, "desc_gpa");
+	q->driver_gpa = field_u64(vq, "driver_gpa");
+	q->device_gpa = field_u64(vq, "device_gpa");
+	snprintf(pid_mem, sizeof(pid_mem), "/proc/%" PRIu64 "/mem", field_u64(all, "pid"));
+	guestmem_init(gm);
+	mem = field(all, "memory");
+	for (size_t i = 0; i < json_object_array_length(mem); i++) {
+		json_object *r = json_object_array_get_idx(mem, i);
+
+		if (guestmem_add_file(gm, pid_mem, field_u64(r, "hva"), field_u64(r, "gpa"),
+				      field_u64(r, "size"), &e))
+			cli_die(EXIT_FAIL, "--api-sock", "%s", e.msg);
+	}
+	virtq_reset_state(q);
+	q->next_avail = (uint16_t)field_u64(vq, "next_avail");
+	q->next_used = (uint16_t)field_u64(vq, "next_used");
+	has_last_avail = has_next_used = true;
+	device.known = true;
+	device.pending_kick = json_object_get_boolean(field(vq, "pending_kick"));
+	device.notifications = field_u64(dev, "notifications");
+	device.interrupts = field_u64(dev, "interrupts");
+	cli_verbose("%s device %s queue %s: size %u, pid memory %s",
+		    json_object_get_string(field(dev, "type")), opt_dev ? opt_dev : "0",
+		    opt_queue ? opt_queue : "0", q->size, pid_mem);
+	json_object_put(all);
+}
+
+/* Everything the API gives must not also come from options. */
+static void api_conflicts(void)
+{
+	const char *given = opt_mem		  ? "--mem"
+			    : opt_pid		  ? "--pid"
+			    : opt_size		  ? "--size"
+			    : opt_desc		  ? "--desc"
+			    : opt_avail		  ? "--avail"
+			    : opt_used		  ? "--used"
+			    : opt_last_avail	  ? "--last-avail"
+			    : opt_last_avail_wrap ? "--last-avail-wrap"
+			    : opt_next_used	  ? "--next-used"
+			    : opt_packed	  ? "--packed"
+			    : opt_event_idx	  ? "--event-idx"
+			    : opt_indirect	  ? "--indirect"
+						  : NULL;
+
+	if (opt_api_sock && given)
+		cli_die(EXIT_USAGE, given, "not with --api-sock (the API gives it)");
+	given = opt_dev ? "--dev" : opt_queue ? "--queue" : opt_pause ? "--pause" : NULL;
+	if (!opt_api_sock && given)
+		cli_die(EXIT_USAGE, given, "only with --api-sock");
+}
+
+/* The queue described by options: memory files or a process, layout, indices. */
+static void from_options(struct virtq *q, struct guestmem *gm)
+{
+	char pid_mem[64] = "";
+	uint64_t size;
+
+	if (!opt_mem || !opt_mem[0])
+		cli_die(EXIT_USAGE, "--mem", "missing (see '%s --help')", cli.prog);
+	size = parse_u64_or_die("--size", required("--size", opt_size));
+	if (size > UINT16_MAX)
+		cli_die(EXIT_USAGE, "--size", "'%s' is larger than 65535", opt_size);
+	q->size = q->max_size = (uint16_t)size;
+	q->ready = true;
+	q->packed = opt_packed;
+	q->event_idx = opt_event_idx;
+	q->indirect = opt_indirect;
+	q->desc_gpa = parse_size_or_die("--desc", required("--desc", opt_desc));
+	q->driver_gpa = parse_size_or_die(opt_packed ? "--driver" : "--avail",
+					  required(opt_packed ? "--driver" : "--avail", opt_avail));
+	q->device_gpa = parse_size_or_die(opt_packed ? "--device" : "--used",
+					  required(opt_packed ? "--device" : "--used", opt_used));
+	if (opt_pid)
+		snprintf(pid_mem, sizeof(pid_mem), "/proc/%" PRIu64 "/mem",
+			 parse_u64_or_die("--pid", opt_pid));
+
+	guestmem_init(gm);
+	for (char **m = opt_mem; *m; m++)
+		add_mem(gm, *m, opt_pid ? pid_mem : NULL);
+
+	virtq_reset_state(q);
+	if (opt_last_avail)
+		q->next_avail = parse_u16_or_die("--last-avail", opt_last_avail);
+	if (q->packed)
+		q->next_avail = packed_last_avail(q, gm);
+	else if (opt_last_avail_wrap)
+		cli_die(EXIT_USAGE, "--last-avail-wrap", "only with --packed");
+	if (opt_next_used)
+		q->next_used = parse_u16_or_die("--next-used", opt_next_used);
+	has_last_avail = opt_last_avail != NULL;
+	has_next_used = opt_next_used != NULL;
+}
+
 int main(int argc, const char **argv)
 {
 	poptContext pc = cli_parse(argc, argv, options,
-				   "[status|chains|check] --mem FILE[@GPA] --size N --desc GPA "
-				   "--avail GPA --used GPA");
+				   "[status|chains|check] {--mem FILE[@GPA] --size N --desc GPA "
+				   "--avail GPA --used GPA | --api-sock PATH}");
 	const char *cmd = poptGetArg(pc), *extra = poptGetArg(pc);
 	struct virtq q = { 0 };
 	struct err e = { 0 };
-	char pid_mem[64] = "";
-	uint64_t size;
 	int status;
 
 	if (!cmd)
@@ -514,38 +776,11 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_USAGE, extra, "unexpected argument");
 	if (opt_head && strcmp(cmd, "chains"))
 		cli_die(EXIT_USAGE, "--head", "only with the chains command");
-	if (!opt_mem || !opt_mem[0])
-		cli_die(EXIT_USAGE, "--mem", "missing (see '%s --help')", cli.prog);
-	size = parse_u64_or_die("--size", required("--size", opt_size));
-	if (size > UINT16_MAX)
-		cli_die(EXIT_USAGE, "--size", "'%s' is larger than 65535", opt_size);
-	q.size = q.max_size = (uint16_t)size;
-	q.ready = true;
-	q.packed = opt_packed;
-	q.event_idx = opt_event_idx;
-	q.indirect = opt_indirect;
-	q.desc_gpa = parse_size_or_die("--desc", required("--desc", opt_desc));
-	q.driver_gpa = parse_size_or_die(opt_packed ? "--driver" : "--avail",
-					 required(opt_packed ? "--driver" : "--avail", opt_avail));
-	q.device_gpa = parse_size_or_die(opt_packed ? "--device" : "--used",
-					 required(opt_packed ? "--device" : "--used", opt_used));
-	if (opt_pid)
-		snprintf(pid_mem, sizeof(pid_mem), "/proc/%" PRIu64 "/mem",
-			 parse_u64_or_die("--pid", opt_pid));
-
-	guestmem_init(&vq_mem);
-	for (char **m = opt_mem; *m; m++)
-		add_mem(&vq_mem, *m, opt_pid ? pid_mem : NULL);
-
-	virtq_reset_state(&q);
-	if (opt_last_avail)
-		q.next_avail = parse_u16_or_die("--last-avail", opt_last_avail);
-	if (q.packed)
-		q.next_avail = packed_last_avail(&q, &vq_mem);
-	else if (opt_last_avail_wrap)
-		cli_die(EXIT_USAGE, "--last-avail-wrap", "only with --packed");
-	if (opt_next_used)
-		q.next_used = parse_u16_or_die("--next-used", opt_next_used);
+	api_conflicts();
+	if (opt_api_sock)
+		from_api(&q, &vq_mem);
+	else
+		from_options(&q, &vq_mem);
 
 	vq_out = out_new(stdout, cli.json);
 	if (!vq_out)
@@ -562,9 +797,9 @@ int main(int argc, const char **argv)
 				q.size);
 		if (virtq_init(&q, &vq_mem, &e))
 			cli_die(EXIT_USAGE, "queue", "%s (see '%s check')", e.msg, cli.prog);
-		if (!opt_last_avail && !q.packed)
+		if (!has_last_avail && !q.packed)
 			q.next_avail = rd16(&vq_mem, q.device_gpa + 2);
-		if (!opt_next_used && !q.packed)
+		if (!has_next_used && !q.packed)
 			q.next_used = rd16(&vq_mem, q.device_gpa + 2);
 		if (!strcmp(cmd, "status")) {
 			if (cli.json)

@@ -282,6 +282,19 @@ int mvm_run(struct mvm *m, enum vm_stop_reason *why, struct err *e)
 	return 0;
 }
 
+void mvm_pause(struct mvm *m)
+{
+	/* vCPUs first: once they are parked nothing kicks the devices any more. */
+	vm_pause(&m->vm);
+	vmdev_pause_all(&m->devs);
+}
+
+void mvm_resume(struct mvm *m)
+{
+	vmdev_resume_all(&m->devs);
+	vm_resume(&m->vm);
+}
+
 int mvm_ctrl_alt_del(struct mvm *m)
 {
 	return i8042_ctrl_alt_del(&m->i8042);

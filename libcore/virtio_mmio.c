@@ -49,7 +49,7 @@ void virtio_mmio_init(struct virtio_mmio *m, const struct virtio_dev_ops *ops, v
 	m->device_features = ops->features | (1ULL << VIRTIO_F_VERSION_1) |
 			     (1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << VIRTIO_F_INDIRECT_DESC);
 	m->irq_fd = -1;
-	m->stop_fd = -1;
+	m->stop_fd = m->wake_fd = -1;
 	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++) {
 		m->kick_fd[i] = -1;
 		m->vq[i].max_size = VIRTIO_MMIO_QUEUE_MAX;
@@ -66,6 +66,8 @@ void virtio_mmio_destroy(struct virtio_mmio *m)
 	}
 	if (m->stop_fd >= 0)
 		close(m->stop_fd);
+	if (m->wake_fd >= 0)
+		close(m->wake_fd);
 	pthread_mutex_destroy(&m->lock);
 }
 
@@ -243,7 +245,9 @@ static void reg_write(struct virtio_mmio *m, uint64_t off, uint32_t v)
 		break;
 	case REG_QUEUE_NOTIFY:
 		/* Only without an ioeventfd (tests, or KVM refusing one) does this reach us. */
-		if (v < m->ops->nr_queues && virtio_mmio_running(m) && m->vq[v].ready) {
+		if (v < m->ops->nr_queues && m->paused) {
+			m->pending_kicks |= 1u << v;
+		} else if (v < m->ops->nr_queues && virtio_mmio_running(m) && m->vq[v].ready) {
 			m->notifications++;
 			m->ops->queue_notify(m, m->dev, v);
 		}
@@ -320,26 +324,66 @@ const struct vm_io_ops virtio_mmio_io_ops = { .read = mmio_read, .write = mmio_w
 void virtio_mmio_kick(struct virtio_mmio *m, unsigned q)
 {
 	pthread_mutex_lock(&m->lock);
-	if (q < m->ops->nr_queues && virtio_mmio_running(m) && m->vq[q].ready) {
+	if (q < m->ops->nr_queues && m->paused)
+		m->pending_kicks |= 1u << q;
+	else if (q < m->ops->nr_queues && virtio_mmio_running(m) && m->vq[q].ready) {
 		m->notifications++;
 		m->ops->queue_notify(m, m->dev, q);
 	}
 	pthread_mutex_unlock(&m->lock);
 }
 
+void virtio_mmio_pause(struct virtio_mmio *m)
+{
+	/* Chains are processed under the lock: taking it waits for the one in progress. */
+	pthread_mutex_lock(&m->lock);
+	m->paused = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void virtio_mmio_resume(struct virtio_mmio *m)
+{
+	uint64_t one = 1;
+	uint32_t pending;
+
+	pthread_mutex_lock(&m->lock);
+	m->paused = false;
+	pending = m->pending_kicks;
+	m->pending_kicks = 0;
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned q = 0; q < m->ops->nr_queues; q++)
+		if (pending & (1u << q))
+			virtio_mmio_kick(m, q);
+	/* The worker left the device's poll fd out while paused: let it poll again. */
+	if (m->wake_fd >= 0 && write(m->wake_fd, &one, sizeof(one)) != sizeof(one))
+		return; /* a wake is already pending */
+}
+
+static bool is_paused(struct virtio_mmio *m)
+{
+	bool paused;
+
+	pthread_mutex_lock(&m->lock);
+	paused = m->paused;
+	pthread_mutex_unlock(&m->lock);
+	return paused;
+}
+
 static void *worker(void *p)
 {
 	struct virtio_mmio *m = p;
-	struct pollfd pfd[VIRTIO_MMIO_MAX_QUEUES + 2];
+	struct pollfd pfd[VIRTIO_MMIO_MAX_QUEUES + 3];
 	unsigned nq = m->ops->nr_queues;
 
 	for (;;) {
 		unsigned n = 0;
-		int extra = m->ops->poll_fd ? m->ops->poll_fd(m->dev) : -1;
+		int extra = m->ops->poll_fd && !is_paused(m) ? m->ops->poll_fd(m->dev) : -1;
+		uint64_t cnt;
 
 		for (unsigned i = 0; i < nq; i++)
 			pfd[n++] = (struct pollfd){ .fd = m->kick_fd[i], .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = m->stop_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = m->wake_fd, .events = POLLIN };
 		if (extra >= 0)
 			pfd[n++] = (struct pollfd){ .fd = extra, .events = POLLIN };
 		if (poll(pfd, n, -1) < 0) {
@@ -349,18 +393,20 @@ static void *worker(void *p)
 		}
 		if (pfd[nq].revents)
 			return NULL;
+		if ((pfd[nq + 1].revents & POLLIN) &&
+		    read(m->wake_fd, &cnt, sizeof(cnt)) != sizeof(cnt))
+			continue;
 		for (unsigned i = 0; i < nq; i++) {
-			uint64_t cnt;
-
 			if (!(pfd[i].revents & POLLIN))
 				continue;
 			if (read(m->kick_fd[i], &cnt, sizeof(cnt)) != sizeof(cnt))
 				continue;
 			virtio_mmio_kick(m, i);
 		}
-		if (extra >= 0 && (pfd[nq + 1].revents & POLLIN)) {
+		if (extra >= 0 && (pfd[nq + 2].revents & POLLIN)) {
 			pthread_mutex_lock(&m->lock);
-			m->ops->poll_ready(m, m->dev);
+			if (!m->paused)
+				m->ops->poll_ready(m, m->dev);
 			pthread_mutex_unlock(&m->lock);
 		}
 	}
@@ -375,6 +421,9 @@ int virtio_mmio_start(struct virtio_mmio *m, struct err *e)
 			return 0; /* notifications arrive as MMIO writes: no worker needed */
 	m->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (m->stop_fd < 0)
+		return err_set(e, errno, "%s: eventfd: %s", m->ops->name, strerror(errno));
+	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->wake_fd < 0)
 		return err_set(e, errno, "%s: eventfd: %s", m->ops->name, strerror(errno));
 	rc = pthread_create(&m->worker, NULL, worker, m);
 	if (rc)

@@ -125,6 +125,44 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason why, unsigned vcpu, cons
 	pthread_mutex_unlock(&vm->lock);
 }
 
+void vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->pause, true, __ATOMIC_SEQ_CST);
+	/* Kicked under the lock, as in vm_request_stop: no thread has ended meanwhile. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		kvm_vcpu_kick(&vm->vcpu[i]);
+	while (vm->parked < vm->running && vm->stop == VM_RUNNING)
+		pthread_cond_wait(&vm->stopped, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->pause, false, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->stopped);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+bool vm_paused(struct vm *vm)
+{
+	return __atomic_load_n(&vm->pause, __ATOMIC_SEQ_CST);
+}
+
+/* A pause was asked for: park until resumed or stopped. The kick that woke us is spent. */
+static void vcpu_park(struct vm *vm, struct kvm_vcpu *v)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->stopped);
+	while (vm->pause && vm->stop == VM_RUNNING)
+		pthread_cond_wait(&vm->stopped, &vm->lock);
+	vm->parked--;
+	kvm_vcpu_clear_kick(v);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 enum vm_stop_reason vm_stop_reason(struct vm *vm)
 {
 	return __atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST);
@@ -243,8 +281,17 @@ void vm_vcpu_loop(struct vm *vm, unsigned index)
 	struct kvm_vcpu *v = &vm->vcpu[index];
 
 	kvm_vcpu_bind_thread(v);
+	pthread_mutex_lock(&vm->lock);
+	vm->running++;
+	pthread_mutex_unlock(&vm->lock);
 	while (vm_stop_reason(vm) == VM_RUNNING) {
-		int rc = kvm_vcpu_run(v);
+		int rc;
+
+		if (vm_paused(vm))
+			vcpu_park(vm, v);
+		if (vm_stop_reason(vm) != VM_RUNNING)
+			break;
+		rc = kvm_vcpu_run(v);
 
 		if (rc == -EINTR || rc == -EAGAIN) {
 			/*
@@ -268,6 +315,10 @@ void vm_vcpu_loop(struct vm *vm, unsigned index)
 		if (!handle_exit(vm, v))
 			break;
 	}
+	pthread_mutex_lock(&vm->lock);
+	vm->running--;
+	pthread_cond_broadcast(&vm->stopped);
+	pthread_mutex_unlock(&vm->lock);
 }
 
 struct vcpu_thread_arg {

@@ -16,7 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-/* What the vCPU, device, console and signal threads do once the VM runs. */
+/* What the vCPU, device, console, signal and API threads do once the VM runs. */
 static const unsigned allowed[] = {
 	SYS_read,
 	SYS_write,
@@ -70,6 +70,14 @@ static const unsigned allowed[] = {
 	SYS_sendmsg,
 	SYS_recvmsg,
 	SYS_eventfd2,
+	/* The API socket (libmicrohttpd): connections accepted, read, answered, shut down. */
+	SYS_accept4,
+	SYS_recvfrom,
+	SYS_sendto,
+	SYS_shutdown,
+	/* virtio-vsock: a guest's connection to <uds_path>_<port> is a new Unix socket. */
+	SYS_socket,
+	SYS_connect,
 };
 
 /* ioctls: running vCPUs, dumping registers, interrupts, and restoring the terminal. */

@@ -23,6 +23,7 @@ void vmconfig_free(struct vmconfig *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->console_path);
+	free(c->vsock_uds);
 	for (unsigned i = 0; i < c->nr_disks; i++) {
 		free(c->disk[i].path);
 		free(c->disk[i].id);
@@ -166,6 +167,33 @@ int vmconfig_add_vfio(struct vmconfig *c, const char *bdf, struct err *e)
 		return -ENOMEM;
 	c->nr_vfio++;
 	return 0;
+}
+
+/* CIDs 0-2 are the hypervisor's, the local host's and the host's (§5.10.4). */
+static int vsock_set(struct vmconfig *c, uint64_t cid, const char *path, struct err *e)
+{
+	if (cid < 3 || cid > UINT32_MAX)
+		return err_set(e, ERANGE, "vsock: guest CID %llu: between 3 and %u",
+			       (unsigned long long)cid, UINT32_MAX);
+	if (!*path)
+		return err_set(e, EINVAL, "vsock: no socket path");
+	if (set_str(&c->vsock_uds, path, e))
+		return -ENOMEM;
+	c->vsock = true;
+	c->vsock_cid = cid;
+	return 0;
+}
+
+int vmconfig_set_vsock(struct vmconfig *c, const char *spec, struct err *e)
+{
+	char *end;
+	unsigned long long cid;
+
+	errno = 0;
+	cid = strtoull(spec, &end, 0);
+	if (errno || end == spec || *end != ',')
+		return err_set(e, EINVAL, "'%s': expected CID,PATH", spec);
+	return vsock_set(c, cid, end + 1, e);
 }
 
 int vmconfig_set_console(struct vmconfig *c, const char *spec, struct err *e)
@@ -455,7 +483,13 @@ static int parse_machine(struct jctx *j, json_object *o)
 		if (rc)
 			return rc;
 	}
-	/* Required, as in Firecracker (MachineConfig has no default for either). */
+	return 0;
+}
+
+/* A config file's machine-config needs both sizes, as in Firecracker (MachineConfig has no
+ * default for either); the API's PATCH changes some (its PUT checks them itself). */
+static int machine_required(struct jctx *j, json_object *o)
+{
 	if (!json_object_object_get_ex(o, "vcpu_count", NULL))
 		return err_set(j->e, EINVAL, "machine-config: vcpu_count is missing");
 	if (!json_object_object_get_ex(o, "mem_size_mib", NULL))
@@ -617,12 +651,44 @@ static int parse_entropy(struct jctx *j, json_object *v)
 	return 0;
 }
 
+/* Firecracker's "vsock": {"guest_cid": N, "uds_path": "...", "vsock_id": "..." (optional)}. */
+static int parse_vsock(struct jctx *j, json_object *o)
+{
+	uint64_t cid = 0;
+	char *path = NULL;
+	int rc;
+
+	if (json_object_is_type(o, json_type_null))
+		return 0;
+	rc = want(j, "vsock", o, json_type_object);
+	if (rc)
+		return rc;
+	json_object_object_foreach(o, key, v)
+	{
+		if (strcmp(key, "guest_cid") == 0)
+			rc = get_uint(j, "vsock.guest_cid", v, UINT32_MAX, &cid);
+		else if (strcmp(key, "uds_path") == 0)
+			rc = get_string(j, "vsock.uds_path", v, &path);
+		else if (strcmp(key, "vsock_id") == 0)
+			rc = want(j, "vsock.vsock_id", v, json_type_string);
+		else
+			rc = unknown(j, "vsock", key);
+		if (rc)
+			break;
+	}
+	if (!rc && !path)
+		rc = err_set(j->e, EINVAL, "vsock: uds_path is missing");
+	if (!rc)
+		rc = vsock_set(j->c, cid, path, j->e);
+	free(path);
+	return rc;
+}
+
 int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *warn, void *arg,
 			struct err *e)
 {
-	static const char *const unsup[] = { "logger",	    "metrics",	      "vsock",
-					     "mmds-config", "balloon",	      "cpu-config",
-					     "pmem",	    "memory-hotplug", NULL };
+	static const char *const unsup[] = { "logger",	   "metrics", "mmds-config",	"balloon",
+					     "cpu-config", "pmem",    "memory-hotplug", NULL };
 	struct jctx j = { c, warn, arg, e };
 	struct json_tokener *tok = json_tokener_new();
 	json_object *root;
@@ -648,13 +714,15 @@ int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *
 		else if (strcmp(key, "drives") == 0)
 			rc = parse_array(&j, "drives", v, parse_drive);
 		else if (strcmp(key, "machine-config") == 0)
-			rc = parse_machine(&j, v);
+			rc = parse_machine(&j, v) ?: machine_required(&j, v);
 		else if (strcmp(key, "network-interfaces") == 0)
 			rc = parse_array(&j, "network-interfaces", v, parse_net);
 		else if (strcmp(key, "vfio") == 0)
 			rc = parse_array(&j, "vfio", v, parse_vfio);
 		else if (strcmp(key, "entropy") == 0)
 			rc = parse_entropy(&j, v);
+		else if (strcmp(key, "vsock") == 0)
+			rc = parse_vsock(&j, v);
 		else if (!unsupported(&j, "config", key, v, unsup))
 			rc = unknown(&j, "config", key);
 		if (rc)
@@ -667,6 +735,284 @@ out:
 		json_object_put(root);
 	json_tokener_free(tok);
 	return rc;
+}
+
+/* ---- Firecracker's API: one section at a time, and the configuration back as JSON --------- */
+
+static json_object *parse_body(const char *text, struct err *e)
+{
+	struct json_tokener *tok = json_tokener_new();
+	json_object *root;
+
+	if (!tok) {
+		err_set(e, ENOMEM, "%s", strerror(ENOMEM));
+		return NULL;
+	}
+	root = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
+		err_set(e, EINVAL, "not valid JSON: %s (near byte %zu)",
+			json_tokener_error_desc(json_tokener_get_error(tok)),
+			json_tokener_get_parse_end(tok));
+		json_object_put(root);
+		root = NULL;
+	}
+	json_tokener_free(tok);
+	return root;
+}
+
+/* The body's id (drive_id, iface_id) must be the path's, as Firecracker checks. */
+static int check_id(struct jctx *j, json_object *o, const char *key, const char *id)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return err_set(j->e, EINVAL, "%s is missing", key);
+	if (!id || strcmp(json_object_get_string(v), id) != 0)
+		return err_set(j->e, EINVAL,
+			       "the id from the path does not match the id from the body");
+	return 0;
+}
+
+static void disk_remove(struct vmconfig *c, unsigned i)
+{
+	free(c->disk[i].path);
+	free(c->disk[i].id);
+	memmove(&c->disk[i], &c->disk[i + 1], (c->nr_disks - i - 1) * sizeof(c->disk[0]));
+	c->nr_disks--;
+}
+
+static void net_remove(struct vmconfig *c, unsigned i)
+{
+	free(c->net[i].tap);
+	free(c->net[i].id);
+	memmove(&c->net[i], &c->net[i + 1], (c->nr_nets - i - 1) * sizeof(c->net[0]));
+	c->nr_nets--;
+}
+
+/* The old entry is found again by its id string's address: entries move as drives are added. */
+static int put_drive(struct jctx *j, json_object *o, const char *id)
+{
+	struct vmconfig *c = j->c;
+	const char *old = NULL;
+	int rc = want(j, "drive", o, json_type_object);
+
+	if (!rc)
+		rc = check_id(j, o, "drive_id", id);
+	for (unsigned i = 0; !rc && i < c->nr_disks; i++)
+		if (c->disk[i].id && strcmp(c->disk[i].id, id) == 0)
+			old = c->disk[i].id;
+	if (!rc)
+		rc = parse_drive(j, o, c->nr_disks);
+	for (unsigned i = 0; !rc && old && i < c->nr_disks; i++)
+		if (c->disk[i].id == old) {
+			disk_remove(c, i);
+			break;
+		}
+	return rc;
+}
+
+static int put_net(struct jctx *j, json_object *o, const char *id)
+{
+	struct vmconfig *c = j->c;
+	const char *old = NULL;
+	int rc = want(j, "network interface", o, json_type_object);
+
+	if (!rc)
+		rc = check_id(j, o, "iface_id", id);
+	for (unsigned i = 0; !rc && i < c->nr_nets; i++)
+		if (c->net[i].id && strcmp(c->net[i].id, id) == 0)
+			old = c->net[i].id;
+	if (!rc)
+		rc = parse_net(j, o, c->nr_nets);
+	for (unsigned i = 0; !rc && old && i < c->nr_nets; i++)
+		if (c->net[i].id == old) {
+			net_remove(c, i);
+			break;
+		}
+	return rc;
+}
+
+static int put_boot_source(struct jctx *j, json_object *o)
+{
+	struct vmconfig *c = j->c;
+	char *kernel = c->kernel, *initrd = c->initrd, *cmdline = c->cmdline;
+	int rc;
+
+	c->kernel = c->initrd = c->cmdline = NULL;
+	rc = parse_boot_source(j, o);
+	if (rc) {
+		free(c->kernel);
+		free(c->initrd);
+		free(c->cmdline);
+		c->kernel = kernel;
+		c->initrd = initrd;
+		c->cmdline = cmdline;
+		return rc;
+	}
+	free(kernel);
+	free(initrd);
+	free(cmdline);
+	return 0;
+}
+
+static int put_machine(struct jctx *j, json_object *o)
+{
+	struct vmconfig *c = j->c;
+	uint64_t mem = c->mem_bytes;
+	enum dma_backing backing = c->mem_backing;
+	unsigned cpus = c->cpus;
+	int rc = parse_machine(j, o);
+
+	if (rc) {
+		c->mem_bytes = mem;
+		c->mem_backing = backing;
+		c->cpus = cpus;
+	}
+	return rc;
+}
+
+static int put_vsock(struct jctx *j, json_object *o)
+{
+	struct vmconfig *c = j->c;
+	char *uds = c->vsock_uds;
+	bool had = c->vsock;
+	uint64_t cid = c->vsock_cid;
+	int rc;
+
+	c->vsock_uds = NULL;
+	c->vsock = false;
+	rc = want(j, "vsock", o, json_type_object);
+	if (!rc)
+		rc = parse_vsock(j, o);
+	if (rc) {
+		free(c->vsock_uds);
+		c->vsock_uds = uds;
+		c->vsock = had;
+		c->vsock_cid = cid;
+		return rc;
+	}
+	free(uds);
+	return 0;
+}
+
+int vmconfig_put_json(struct vmconfig *c, const char *section, const char *id, const char *text,
+		      vmconfig_warn_fn *warn, void *arg, struct err *e)
+{
+	struct jctx j = { c, warn, arg, e };
+	json_object *o = parse_body(text, e);
+	int rc;
+
+	if (!o)
+		return -EINVAL;
+	if (strcmp(section, "boot-source") == 0)
+		rc = put_boot_source(&j, o);
+	else if (strcmp(section, "machine-config") == 0)
+		rc = put_machine(&j, o);
+	else if (strcmp(section, "drives") == 0)
+		rc = put_drive(&j, o, id);
+	else if (strcmp(section, "network-interfaces") == 0)
+		rc = put_net(&j, o, id);
+	else if (strcmp(section, "entropy") == 0)
+		rc = parse_entropy(&j, o);
+	else if (strcmp(section, "vsock") == 0)
+		rc = put_vsock(&j, o);
+	else
+		rc = err_set(e, ENOENT, "%s: no such section", section);
+	json_object_put(o);
+	return rc;
+}
+
+static void add_str(json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+json_object *vmconfig_machine_to_json(const struct vmconfig *c)
+{
+	static const char *const huge[] = { [DMA_BACKING_ANON] = "None",
+					    [DMA_BACKING_HUGE_2M] = "2M",
+					    [DMA_BACKING_HUGE_1G] = "1G" };
+	json_object *m = json_object_new_object();
+
+	if (!m)
+		return NULL;
+	json_object_object_add(m, "vcpu_count", json_object_new_int((int)c->cpus));
+	json_object_object_add(m, "mem_size_mib",
+			       json_object_new_int64((int64_t)(c->mem_bytes >> 20)));
+	json_object_object_add(m, "smt", json_object_new_boolean(0));
+	json_object_object_add(m, "track_dirty_pages", json_object_new_boolean(0));
+	add_str(m, "huge_pages", huge[c->mem_backing]);
+	return m;
+}
+
+static json_object *boot_to_json(const struct vmconfig *c)
+{
+	json_object *b = json_object_new_object();
+
+	add_str(b, "kernel_image_path", c->kernel);
+	add_str(b, "initrd_path", c->initrd);
+	add_str(b, "boot_args", c->cmdline);
+	return b;
+}
+
+static json_object *drives_to_json(const struct vmconfig *c)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < c->nr_disks; i++) {
+		json_object *d = json_object_new_object();
+
+		add_str(d, "drive_id", c->disk[i].id);
+		add_str(d, "path_on_host", c->disk[i].path);
+		json_object_object_add(d, "is_root_device",
+				       json_object_new_boolean(c->disk[i].root));
+		json_object_object_add(d, "is_read_only",
+				       json_object_new_boolean(c->disk[i].read_only));
+		json_object_array_add(a, d);
+	}
+	return a;
+}
+
+static json_object *nets_to_json(const struct vmconfig *c)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < c->nr_nets; i++) {
+		const uint8_t *mac = c->net[i].mac;
+		json_object *n = json_object_new_object();
+		char s[18];
+
+		snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+			 mac[3], mac[4], mac[5]);
+		add_str(n, "iface_id", c->net[i].id);
+		add_str(n, "host_dev_name", c->net[i].tap);
+		add_str(n, "guest_mac", c->net[i].has_mac ? s : NULL);
+		json_object_array_add(a, n);
+	}
+	return a;
+}
+
+json_object *vmconfig_to_json(const struct vmconfig *c)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "boot-source", boot_to_json(c));
+	json_object_object_add(o, "drives", drives_to_json(c));
+	json_object_object_add(o, "machine-config", vmconfig_machine_to_json(c));
+	json_object_object_add(o, "network-interfaces", nets_to_json(c));
+	json_object_object_add(o, "entropy", c->rng ? json_object_new_object() : NULL);
+	if (c->vsock) {
+		json_object *v = json_object_new_object();
+
+		json_object_object_add(v, "guest_cid", json_object_new_uint64(c->vsock_cid));
+		add_str(v, "uds_path", c->vsock_uds);
+		json_object_object_add(o, "vsock", v);
+	} else {
+		json_object_object_add(o, "vsock", NULL);
+	}
+	return o;
 }
 
 int vmconfig_load_json(struct vmconfig *c, const char *path, vmconfig_warn_fn *warn, void *arg,

@@ -21,6 +21,7 @@ struct vmdev {
 		struct virtio_blk blk;
 		struct virtio_net net;
 		struct virtio_rng rng;
+		struct virtio_vsock vsock;
 	} u;
 };
 
@@ -131,6 +132,21 @@ int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *
 		if (rc)
 			return rc;
 	}
+	if (cfg->vsock) {
+		struct vmdev *d = calloc(1, sizeof(*d));
+
+		if (!d)
+			return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
+		rc = virtio_vsock_open(&d->u.vsock, cfg->vsock_cid, cfg->vsock_uds, e);
+		if (rc) {
+			virtio_vsock_close(&d->u.vsock);
+			free(d);
+			return rc;
+		}
+		rc = attach(s, vm, d, &virtio_vsock_ops, cmdline, cmdline_len, e);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -142,6 +158,27 @@ int vmdev_start_all(struct vmdev_set *s, struct err *e)
 		if (rc)
 			return rc;
 	}
+	return 0;
+}
+
+void vmdev_pause_all(struct vmdev_set *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		virtio_mmio_pause(&s->dev[i]->mmio);
+}
+
+void vmdev_resume_all(struct vmdev_set *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		virtio_mmio_resume(&s->dev[i]->mmio);
+}
+
+int vmdev_where(struct vmdev_set *s, unsigned i, gpa_t *gpa, unsigned *irq)
+{
+	if (i >= s->n)
+		return -ENOENT;
+	*gpa = s->dev[i]->gpa;
+	*irq = s->dev[i]->irq;
 	return 0;
 }
 

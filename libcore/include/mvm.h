@@ -74,6 +74,12 @@ int mvm_open(struct mvm *m, const struct mvm_config *c, struct err *e);
 /* Start the devices, install the seccomp filter if asked, run every vCPU until the VM stops. */
 int mvm_run(struct mvm *m, enum vm_stop_reason *why, struct err *e);
 /*
+ * Pause: every vCPU parked at an exit boundary, then every virtio device quiesced (no chain in
+ * progress). Resume undoes both. Called from any thread but a vCPU's; nothing to fail.
+ */
+void mvm_pause(struct mvm *m);
+void mvm_resume(struct mvm *m);
+/*
  * Ask the guest to shut down: Ctrl-Alt-Del on its keyboard (i8042_ctrl_alt_del). -ENODEV when
  * the guest has no keyboard driver listening; then only stopping the VM ends it.
  */

@@ -71,6 +71,7 @@ struct virtio_mmio {
 	/* Queue notifications: one ioeventfd per queue, or direct calls when there are none. */
 	int kick_fd[VIRTIO_MMIO_MAX_QUEUES];
 	int stop_fd;
+	int wake_fd; /* the worker polls again (after a resume) */
 	pthread_t worker;
 	bool worker_started;
 
@@ -78,6 +79,10 @@ struct virtio_mmio {
 	char broken[200];
 	uint64_t broken_count;
 	uint64_t notifications, interrupts;
+
+	/* Paused: kicks are remembered, not processed, and the device's poll fd is not watched. */
+	bool paused;
+	uint32_t pending_kicks; /* one bit per queue */
 };
 
 /*
@@ -94,6 +99,12 @@ extern const struct vm_io_ops virtio_mmio_io_ops;
 int virtio_mmio_start(struct virtio_mmio *m, struct err *e);
 /* Process queue q now (as a kick would), for transports without ioeventfds and for tests. */
 void virtio_mmio_kick(struct virtio_mmio *m, unsigned q);
+/*
+ * Quiesce the device: once virtio_mmio_pause returns, no chain is being processed and none will
+ * be until virtio_mmio_resume, which processes the queues kicked meanwhile.
+ */
+void virtio_mmio_pause(struct virtio_mmio *m);
+void virtio_mmio_resume(struct virtio_mmio *m);
 
 /* For device models (transport lock held): ------------------------------------------------- */
 

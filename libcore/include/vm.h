@@ -31,8 +31,11 @@ struct vm {
 	struct vm_bus pio, mmio;
 
 	pthread_mutex_t lock;
-	pthread_cond_t stopped;
+	pthread_cond_t stopped; /* broadcast on every stop, pause and resume */
 	enum vm_stop_reason stop;
+	bool pause;	  /* asked to pause: each vCPU thread parks at its next exit */
+	unsigned running; /* vCPU threads in their exit loop */
+	unsigned parked;  /* of those, how many are parked */
 	unsigned stop_vcpu;
 	char stop_detail[3072]; /* what happened, with a register dump when it was a crash */
 
@@ -63,6 +66,14 @@ enum vm_stop_reason vm_stop_reason(struct vm *vm);
  */
 void vm_kick(struct vm *vm, unsigned index);
 const char *vm_stop_name(enum vm_stop_reason r);
+
+/*
+ * Stop every vCPU at an exit boundary: kick each out of KVM_RUN and wait until all vCPU threads
+ * are parked (or the VM stopped). vm_resume lets them go on. Safe from any thread but a vCPU's.
+ */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
 
 /* The exit loop of one vCPU, on the calling thread; returns when the VM stops. */
 void vm_vcpu_loop(struct vm *vm, unsigned index);

@@ -40,6 +40,10 @@ struct vmconfig {
 	struct vmconfig_disk disk[VMCONFIG_MAX_DISKS];
 	struct vmconfig_net net[VMCONFIG_MAX_NETS];
 	bool rng;
+	/* virtio-vsock (Firecracker's "vsock"): the guest's CID and the host's Unix socket. */
+	bool vsock;
+	uint64_t vsock_cid;
+	char *vsock_uds;
 	unsigned nr_vfio;
 	char *vfio[VMCONFIG_MAX_VFIO]; /* PCI addresses to pass through, as written */
 	enum vmconfig_console console;
@@ -68,18 +72,38 @@ int vmconfig_set_string(char **dst, const char *s);
 int vmconfig_add_disk(struct vmconfig *c, const char *spec, struct err *e);
 int vmconfig_add_net(struct vmconfig *c, const char *spec, struct err *e);
 int vmconfig_parse_mac(const char *s, uint8_t mac[6]);
+/* "CID,PATH": a virtio-vsock device (CID at least 3). */
+int vmconfig_set_vsock(struct vmconfig *c, const char *spec, struct err *e);
 /* "stdio", "none" or a file name. */
 int vmconfig_set_console(struct vmconfig *c, const char *spec, struct err *e);
 
 /*
- * Firecracker's config file (boot-source, drives, machine-config, network-interfaces, entropy).
+ * Firecracker's config file (boot-source, drives, machine-config, network-interfaces, entropy,
+ * vsock).
  * Unknown keys are errors (-EINVAL); keys Firecracker knows that this VMM does not implement
- * (logger, metrics, vsock, rate limiters, ...) are passed to warn, one call each, and skipped.
+ * (logger, metrics, balloon, rate limiters, ...) are passed to warn, one call each, and skipped.
  */
 typedef void vmconfig_warn_fn(void *arg, const char *msg);
 int vmconfig_load_json(struct vmconfig *c, const char *path, vmconfig_warn_fn *warn, void *arg,
 		       struct err *e);
 int vmconfig_parse_json(struct vmconfig *c, const char *text, vmconfig_warn_fn *warn, void *arg,
 			struct err *e);
+
+/*
+ * One section of the configuration as Firecracker's API puts it (PUT /boot-source,
+ * /machine-config, /drives/{id}, /network-interfaces/{id}, /entropy, /vsock): text is the body,
+ * id the path's (drives and network interfaces: it must match the body's drive_id / iface_id;
+ * an existing entry with that id is replaced). boot-source replaces the whole boot source;
+ * machine-config changes the fields given. On failure (-EINVAL, -ERANGE, -ENOSPC; -ENOENT for an
+ * unknown section) c is as it was and e says why.
+ */
+int vmconfig_put_json(struct vmconfig *c, const char *section, const char *id, const char *text,
+		      vmconfig_warn_fn *warn, void *arg, struct err *e);
+
+struct json_object;
+/* The configuration in Firecracker's config-file format (GET /vm/config); NULL: no memory. */
+struct json_object *vmconfig_to_json(const struct vmconfig *c);
+/* Its machine-config object alone (GET /machine-config). */
+struct json_object *vmconfig_machine_to_json(const struct vmconfig *c);
 
 #endif

@@ -44,5 +44,10 @@ int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *
 		     size_t cmdline_len, struct err *e);
 /* Start the devices' worker threads (after the VM is built, before it runs). */
 int vmdev_start_all(struct vmdev_set *s, struct err *e);
+/* Quiesce every device (virtio_mmio_pause), and let them go on. */
+void vmdev_pause_all(struct vmdev_set *s);
+void vmdev_resume_all(struct vmdev_set *s);
+/* Where device i lives: its MMIO window and IOAPIC pin; -ENOENT past the last one. */
+int vmdev_where(struct vmdev_set *s, unsigned i, gpa_t *gpa, unsigned *irq);
 
 #endif

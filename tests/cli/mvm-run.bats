@@ -245,6 +245,74 @@ malicious() { # mode, expected reason
 	assert_output --partial "Is a directory"
 }
 
+# vsock_exchange OPTION...: the vsock guest and tests/cli/vsockhost talk both ways over
+# $T/v.sock (Firecracker's model: CONNECT lines, and <path>_<port> for the guest's connections).
+vsock_exchange() {
+	"$BATS_TEST_DIRNAME/vsockhost" "$T/v.sock" >"$T/host.out" 2>&1 &
+	host=$!
+	for _ in $(seq 100); do
+		grep -q ready "$T/host.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	run timeout 30 "$MVM" --kernel "$G/vsock.elf" --console "$T/console" "$@" </dev/null
+	stop_host "$host"
+}
+
+# stop_host PID: a vsockhost is given 5 s to finish its output, then stopped.
+stop_host() {
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+@test "--vsock: the guest and the host exchange data both ways" {
+	need_kvm
+	vsock_exchange --vsock "3,$T/v.sock"
+	assert_success
+	run cat "$T/console"
+	assert_line "vsock cid 3"
+	assert_line "vsock request to 1234"
+	assert_line "vsock got ping"
+	assert_line "vsock connected to 5000"
+	assert_line "vsock got HELLO"
+	run cat "$T/host.out"
+	assert_line --regexp '^connect answer OK [0-9]+$'
+	assert_line "guest answered pong"
+	assert_line "guest wrote hello"
+}
+
+@test "--config with Firecracker's vsock section" {
+	need_kvm
+	cat >"$T/vm.json" <<-JSON
+		{"boot-source": {"kernel_image_path": "$G/vsock.elf"},
+		 "vsock": {"vsock_id": "vsock0", "guest_cid": 7, "uds_path": "$T/v.sock"}}
+	JSON
+	run "$MVM" --config "$T/vm.json" --kernel "$G/vsock.elf" --console none --vsock 2,/x
+	assert_failure 2
+	assert_output --partial "guest CID 2: between 3 and"
+	vsock_exchange --config "$T/vm.json"
+	assert_success
+	run cat "$T/console"
+	assert_line "vsock cid 7"
+	assert_line "vsock got HELLO"
+}
+
+@test "--vsock: bad specifications and a socket path in use are usage errors" {
+	need_kvm
+	run "$MVM" --kernel "$G/hello.elf" --vsock 3
+	assert_failure 2
+	assert_output --partial "--vsock: '3': expected CID,PATH"
+	run "$MVM" --kernel "$G/hello.elf" --vsock "3,"
+	assert_failure 2
+	touch "$T/taken"
+	run "$MVM" --kernel "$G/hello.elf" --vsock "3,$T/taken" --console none
+	assert_failure 2
+	assert_output --partial "vsock: $T/taken: Address already in use"
+}
+
 # ---- bad input: exit 2 with a clear message ------------------------------------------------
 
 @test "no /dev/kvm: exit 2" {

@@ -2,6 +2,7 @@
 # vq-inspect: status, chains and check on queue images built by tests/cli/vqgen.
 
 load ../helpers
+load mvm_api
 
 # gen SCENARIO: write the image, set $args to the vq-inspect options describing it.
 gen() {
@@ -521,4 +522,101 @@ EOF
 		--desc 0x1000 --avail 0x2000 --used 0x3000
 	assert_failure 2
 	assert_output "vq-inspect: --mem: $BATS_TEST_TMPDIR/fifo: a FIFO, not a regular file"
+}
+
+# ---- a running mvm-run, through its API (--api-sock) ---------------------------------------
+
+# A virtio-blk guest doing I/O for ever (or, with mode=stuck, a driver that broke the rules).
+start_vblk() {
+	mvm_api_setup
+	[ -e "$G/vblk.elf" ] || "$REPO/tests/guests/build" "$G" >/dev/null
+	truncate -s 1M "$T/disk.img"
+	start_mvm --kernel "$G/vblk.elf" --disk "$T/disk.img" --cmdline "mode=$1"
+	for _ in $(seq 100); do
+		grep -q "^$2" "$T/console" && return 0
+		sleep 0.05
+	done
+	echo "no '$2' from the guest" >&2
+	return 1
+}
+
+teardown() {
+	[ -z "${PID:-}" ] || mvm_api_teardown
+}
+
+@test "--api-sock: a guest doing virtio-blk I/O: check --pause finds nothing, and the VM runs on" {
+	start_vblk forever "vblk io"
+	run vq-inspect --api-sock "$API_SOCKET" --pause check
+	assert_success
+	assert_output ""
+	api GET /
+	assert_equal "$(jq -r .state <<<"$body")" Running
+	counting
+}
+
+@test "--api-sock: status reads the rings the device's indices say (paused VM)" {
+	start_vblk forever "vblk io"
+	api PATCH /vm '{"state": "Paused"}'
+	api GET /mvm/queues
+	next_used=$(jq '.devices[0].queues[0].next_used' <<<"$body")
+	next_avail=$(jq '.devices[0].queues[0].next_avail' <<<"$body")
+	run vq-inspect --api-sock "$API_SOCKET" status
+	api PATCH /vm '{"state": "Resumed"}'
+	assert_success
+	# used.idx is what the guest's memory holds; next_used what the device counted.
+	assert_line "used_idx $next_used"
+	assert_line "last_avail $next_avail"
+	assert_line "size 8"
+	[ "$next_used" -gt 64 ]
+}
+
+@test "--api-sock: stall diagnosis: a request the driver never notified is 'not-kicked'" {
+	start_vblk nokick "vblk nokick"
+	run vq-inspect --api-sock "$API_SOCKET" --pause status
+	assert_success
+	assert_line "pending 1"
+	assert_line "stall not-kicked"
+	# The device saw one notification per request of the write/read before: 2, and no more.
+	assert_line "notifications 2"
+	run vq-inspect --api-sock "$API_SOCKET" --pause check
+	assert_success
+	assert_output ""
+}
+
+@test "--api-sock: stall diagnosis of a queue with nothing outstanding: idle" {
+	start_vblk idle "vblk idle"
+	run vq-inspect --api-sock "$API_SOCKET" status
+	assert_success
+	assert_line "pending 0"
+	assert_line "used_idx 2"
+	assert_line "interrupts 2"
+	assert_line "stall idle"
+}
+
+@test "--api-sock: a driver that moved avail.idx 100 ahead is reported with its section" {
+	start_vblk stuck "vblk stuck"
+	run vq-inspect --api-sock "$API_SOCKET" --pause check
+	assert_failure 1
+	assert_line --regexp '^error 2\.7\.6\.1 avail\.idx '
+}
+
+@test "--api-sock: options the API answers, a missing queue, and --pause alone are usage errors" {
+	start_vblk forever "vblk io"
+	run vq-inspect --api-sock "$API_SOCKET" --size 8 status
+	assert_failure 2
+	assert_output --partial "--size: not with --api-sock"
+	run vq-inspect --api-sock "$API_SOCKET" --queue 1 status
+	assert_failure 2
+	assert_output --partial "no queue 1"
+	run vq-inspect --api-sock "$API_SOCKET" --dev 1 status
+	assert_failure 2
+	run vq-inspect --pause status
+	assert_failure 2
+	assert_output --partial "--pause: only with --api-sock"
+}
+
+@test "--api-sock: no VM behind the socket: exit 1" {
+	run vq-inspect --api-sock "$BATS_TEST_TMPDIR/none.sock" status
+	assert_failure 1
+	assert_output --partial "GET /mvm/queues"
 }

@@ -48,7 +48,8 @@ static bool refused(const char *a)
 {
 	if (a[0] == '-' && a[1] != '-' && (strchr(a, 'p') || strchr(a, '?')))
 		return true;
-	return !strncmp(a, "--pid", 5) || !strncmp(a, "--help", 6) || !strncmp(a, "--usage", 7);
+	return !strncmp(a, "--pid", 5) || !strncmp(a, "--help", 6) || !strncmp(a, "--usage", 7) ||
+	       !strncmp(a, "--api", 5) || !strncmp(a, "--pause", 7);
 }
 
 /* popt's copies of option values: the tool leaves them to the process exit. */
@@ -56,7 +57,8 @@ static void reset_options(void)
 {
 	char **strs[] = { &opt_size, &opt_desc,	      &opt_avail,
 			  &opt_used, &opt_last_avail, &opt_next_used,
-			  &opt_head, &opt_pid,	      &opt_last_avail_wrap };
+			  &opt_head, &opt_pid,	      &opt_last_avail_wrap,
+			  &opt_api_sock, &opt_dev,    &opt_queue };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -64,7 +66,7 @@ static void reset_options(void)
 	}
 	cli_free_argv(opt_mem);
 	opt_mem = NULL;
-	opt_packed = opt_event_idx = opt_indirect = 0;
+	opt_packed = opt_event_idx = opt_indirect = opt_pause = 0;
 	cli = (struct cli){ .prog = "vq-inspect" };
 }
 

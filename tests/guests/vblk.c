@@ -2,7 +2,10 @@
  * vblk.c: a small polling virtio-blk driver (virtio-mmio at 0xd0000000): writes a sector, reads
  * it back. With "mode=X" on the command line it then breaks the virtio rules in one way (loop,
  * ahead, outside, badhead) and checks that the device reports DEVICE_NEEDS_RESET, then resets
- * it and checks that it works again.
+ * it and checks that it works again. "mode=forever" writes and reads for ever (for tools that
+ * watch a running VM); "mode=stuck" moves avail.idx 100 ahead of the ring without a notification
+ * and spins, a broken driver left in place for a checker to find; "mode=nokick" makes a request
+ * available and never notifies the device; "mode=idle" spins after its write and read.
  */
 #include "guest.h"
 
@@ -79,13 +82,20 @@ static int setup(void)
 	return 0;
 }
 
-static void submit(uint16_t head)
+/* Make the chain at head available; notify the device unless told not to. */
+static void submit_maybe(uint16_t head, int notify)
 {
 	avail.ring[avail.idx % QSZ] = head;
 	__asm__ volatile("" ::: "memory");
 	avail.idx++;
 	__asm__ volatile("mfence" ::: "memory");
-	wr(0x50, 0);
+	if (notify)
+		wr(0x50, 0);
+}
+
+static void submit(uint16_t head)
+{
+	submit_maybe(head, 1);
 }
 
 static int wait_used(void)
@@ -117,7 +127,8 @@ static int request(uint32_t type, uint32_t sector)
 	hdr.sector = sector;
 	status = 0xff;
 	descs[0] = (struct desc){ (uint32_t)(uintptr_t)&hdr, 16, 1, 1 };
-	descs[1] = (struct desc){ (uint32_t)(uintptr_t)data, 512, (uint16_t)(1 | (type ? 0 : 2)), 2 };
+	descs[1] =
+		(struct desc){ (uint32_t)(uintptr_t)data, 512, (uint16_t)(1 | (type ? 0 : 2)), 2 };
 	descs[2] = (struct desc){ (uint32_t)(uintptr_t)&status, 1, 2, 0 };
 	submit(0);
 	if (wait_used())
@@ -176,6 +187,39 @@ int main(struct start_info *si)
 	puts(rc ? "vblk write/read FAILED\n" : "vblk write/read ok\n");
 	if (!*mode || streq_prefix(mode, "none"))
 		return rc;
+	if (streq_prefix(mode, "forever")) {
+		for (uint32_t n = 1; write_read(n % 64, (uint8_t)n) == 0; n++)
+			if (n % 32 == 0) {
+				puts("vblk io ");
+				put_dec(n);
+				puts("\n");
+			}
+		puts("vblk write/read FAILED\n");
+		return 1;
+	}
+	if (streq_prefix(mode, "idle")) {
+		puts("vblk idle\n");
+		for (;;)
+			__asm__ volatile("pause");
+	}
+	if (streq_prefix(mode, "nokick")) {
+		/* A well-formed read request, made available and never notified. */
+		hdr.type = 0;
+		hdr.sector = 1;
+		descs[0] = (struct desc){ (uint32_t)(uintptr_t)&hdr, 16, 1, 1 };
+		descs[1] = (struct desc){ (uint32_t)(uintptr_t)data, 512, 1 | 2, 2 };
+		descs[2] = (struct desc){ (uint32_t)(uintptr_t)&status, 1, 2, 0 };
+		submit_maybe(0, 0);
+		puts("vblk nokick\n");
+		for (;;)
+			__asm__ volatile("pause");
+	}
+	if (streq_prefix(mode, "stuck")) {
+		avail.idx = (uint16_t)(avail.idx + 100);
+		puts("vblk stuck\n");
+		for (;;)
+			__asm__ volatile("pause");
+	}
 
 	/* Break the rules. */
 	if (streq_prefix(mode, "loop")) {

@@ -26,6 +26,11 @@ setup_file() {
 	fi
 }
 
+# A host program a test left behind would keep bats waiting for ever.
+teardown() {
+	[ -z "${host:-}" ] || kill "$host" 2>/dev/null || true
+}
+
 teardown_file() {
 	ip link del mvmtap0 2>/dev/null || true
 }
@@ -139,6 +144,8 @@ start_waiting_guest() { # extra cmdline, mvm-run options...
 	[ "$rc" -eq 0 ]
 	grep -q "the guest did not shut down within 3 s of Ctrl-Alt-Del" "$T/err"
 	run ! grep -q "Restarting system" "$T/console"
+}
+
 # Debian's cloud kernel has no MP table parser (CONFIG_X86_MPPARSE off): told pci=noacpi it
 # ignores the MADT's IOAPIC and, the FADT being hardware-reduced, believes in no 8259 and no
 # PIT either. It then has no timer interrupt and stops after starting init, but KVM's 8259,
@@ -157,4 +164,25 @@ start_waiting_guest() { # extra cmdline, mvm-run options...
 	grep -q 'Run /init as init process' <<<"$out"
 	run grep -E 'overflow: 0000|Attempted to kill init' <<<"$out"
 	assert_failure
+}
+
+# ---- vsock with Linux ---------------------------------------------------------------------
+
+@test "vsock: the Linux guest and the host exchange data both ways" {
+	"$BATS_TEST_DIRNAME/../cli/vsockhost" "$T/v.sock" >"$T/host.out" 2>&1 &
+	host=$!
+	run mvm --kernel "$VMLINUZ" --initrd "$INITRD" --mem 256M --cmdline "$CMDLINE mvm.vsock" \
+		--vsock "3,$T/v.sock"
+	sleep 1
+	kill "$host" 2>/dev/null || true
+	echo "$output" | grep -E 'MVM-|mvm-run' || true
+	cat "$T/host.out"
+	assert_success
+	assert_line "MVM-VSOCK listening 1234"
+	assert_line "MVM-VSOCK got ping"
+	assert_line "MVM-VSOCK reply HELLO"
+	run cat "$T/host.out"
+	assert_line --regexp '^connect answer OK [0-9]+$'
+	assert_line "guest answered pong"
+	assert_line "guest wrote hello"
 }

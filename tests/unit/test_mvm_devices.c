@@ -1,6 +1,7 @@
 /* test_mvm_devices.c: 8250 UART, i8042, ACPI sleep port, I/O bus, and the VM configuration. */
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -548,6 +549,111 @@ TEST(config_vfio_and_huge_pages)
 	vmconfig_free(&c);
 }
 
+/* Firecracker's PUT bodies, one section each: replaced or changed on success, untouched on
+ * failure; the whole configuration comes back as JSON that the config-file parser reads. */
+TEST(config_put_sections)
+{
+	struct vmconfig c, back;
+	struct err e = { 0 };
+	struct json_object *j;
+
+	vmconfig_init(&c);
+	REQUIRE(vmconfig_put_json(&c, "boot-source", NULL,
+				  "{\"kernel_image_path\": \"/k\", \"boot_args\": \"a=1\"}", warn,
+				  NULL, &e) == 0);
+	CHECK_EQ_I(vmconfig_put_json(&c, "boot-source", NULL,
+				     "{\"kernel_image_path\": \"/k2\", \"x\": 1}", warn, NULL, &e),
+		   -EINVAL);
+	CHECK_STR(c.kernel, "/k");
+	CHECK_STR(c.cmdline, "a=1");
+	REQUIRE(vmconfig_put_json(&c, "boot-source", NULL, "{\"kernel_image_path\": \"/k3\"}", warn,
+				  NULL, &e) == 0);
+	CHECK_STR(c.kernel, "/k3");
+	CHECK(c.cmdline == NULL); /* a PUT replaces the whole boot source */
+
+	CHECK_EQ_I(vmconfig_put_json(&c, "machine-config", NULL,
+				     "{\"vcpu_count\": 4, \"mem_size_mib\": 0}", warn, NULL, &e),
+		   -ERANGE);
+	CHECK_EQ_U(c.cpus, 1);
+	REQUIRE(vmconfig_put_json(&c, "machine-config", NULL, "{\"mem_size_mib\": 64}", warn, NULL,
+				  &e) == 0);
+	CHECK_EQ_U(c.mem_bytes, 64ULL << 20);
+
+	REQUIRE(vmconfig_put_json(&c, "drives", "d1",
+				  "{\"drive_id\": \"d1\", \"path_on_host\": \"/a\", "
+				  "\"is_root_device\": false}",
+				  warn, NULL, &e) == 0);
+	REQUIRE(vmconfig_put_json(&c, "drives", "root",
+				  "{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
+				  "\"is_root_device\": true}",
+				  warn, NULL, &e) == 0);
+	REQUIRE(vmconfig_put_json(&c, "drives", "d1",
+				  "{\"drive_id\": \"d1\", \"path_on_host\": \"/b\", "
+				  "\"is_root_device\": false, \"is_read_only\": true}",
+				  warn, NULL, &e) == 0);
+	CHECK_EQ_I(vmconfig_put_json(&c, "drives", "d2",
+				     "{\"drive_id\": \"d1\", \"path_on_host\": \"/c\"}", warn, NULL,
+				     &e),
+		   -EINVAL);
+	CHECK_EQ_I(vmconfig_put_json(&c, "drives", "d3", "[1]", warn, NULL, &e), -EINVAL);
+	CHECK_EQ_I(vmconfig_put_json(&c, "drives", "d3", "{\"drive_id\": ", warn, NULL, &e),
+		   -EINVAL);
+	REQUIRE(c.nr_disks == 2);
+	CHECK_STR(c.disk[0].path, "/r");
+	CHECK_STR(c.disk[1].path, "/b");
+	CHECK(c.disk[1].read_only);
+
+	REQUIRE(vmconfig_put_json(&c, "network-interfaces", "eth0",
+				  "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}", warn,
+				  NULL, &e) == 0);
+	REQUIRE(vmconfig_put_json(&c, "network-interfaces", "eth0",
+				  "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\", "
+				  "\"guest_mac\": \"02:00:00:00:00:01\"}",
+				  warn, NULL, &e) == 0);
+	CHECK_EQ_U(c.nr_nets, 1);
+	CHECK_STR(c.net[0].tap, "tap1");
+	REQUIRE(vmconfig_put_json(&c, "entropy", NULL, "{}", warn, NULL, &e) == 0);
+	CHECK(c.rng);
+	REQUIRE(vmconfig_put_json(&c, "vsock", NULL, "{\"guest_cid\": 5, \"uds_path\": \"/v\"}",
+				  warn, NULL, &e) == 0);
+	CHECK_EQ_I(vmconfig_put_json(&c, "vsock", NULL, "{\"guest_cid\": 2, \"uds_path\": \"/w\"}",
+				     warn, NULL, &e),
+		   -ERANGE);
+	CHECK_EQ_I(vmconfig_put_json(&c, "vsock", NULL, "{\"guest_cid\": 6}", warn, NULL, &e),
+		   -EINVAL);
+	CHECK_EQ_U(c.vsock_cid, 5);
+	CHECK_STR(c.vsock_uds, "/v");
+	CHECK_EQ_I(vmconfig_put_json(&c, "balloon", NULL, "{}", warn, NULL, &e), -ENOENT);
+
+	/* What GET /vm/config answers, read back by the config-file parser. */
+	REQUIRE(vmconfig_put_json(&c, "boot-source", NULL,
+				  "{\"kernel_image_path\": \"/k3\", \"boot_args\": \"b=2\", "
+				  "\"initrd_path\": \"/i\"}",
+				  warn, NULL, &e) == 0);
+	j = vmconfig_to_json(&c);
+	REQUIRE(j != NULL);
+	vmconfig_init(&back);
+	REQUIRE(vmconfig_parse_json(&back, json_object_to_json_string(j), warn, NULL, &e) == 0);
+	CHECK_STR(back.kernel, "/k3");
+	CHECK_STR(back.cmdline, "b=2");
+	CHECK_STR(back.initrd, "/i");
+	CHECK_EQ_U(back.mem_bytes, 64ULL << 20);
+	CHECK_EQ_U(back.nr_disks, 2);
+	CHECK_STR(back.disk[0].path, "/r");
+	CHECK(back.disk[0].root);
+	CHECK_STR(back.disk[1].path, "/b");
+	CHECK(back.disk[1].read_only);
+	CHECK_STR(back.net[0].tap, "tap1");
+	CHECK_EQ_U(back.net[0].mac[5], 1);
+	CHECK(back.rng);
+	CHECK(back.vsock);
+	CHECK_EQ_U(back.vsock_cid, 5);
+	CHECK_STR(back.vsock_uds, "/v");
+	json_object_put(j);
+	vmconfig_free(&back);
+	vmconfig_free(&c);
+}
+
 int main(void)
 {
 	RUN(serial_output_input_interrupts);
@@ -564,5 +670,6 @@ int main(void)
 	RUN(config_firecracker_duplicates);
 	RUN(default_cmdline_nomodule);
 	RUN(config_vfio_and_huge_pages);
+	RUN(config_put_sections);
 	return CHECK_MAIN_END();
 }

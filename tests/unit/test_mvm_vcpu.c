@@ -223,6 +223,85 @@ TEST(unclaimed_io_is_counted_not_fatal)
 	mvm_close(&m);
 }
 
+struct runner {
+	struct vm *vm;
+	enum vm_stop_reason why;
+};
+
+static void *run_thread(void *p)
+{
+	struct runner *r = p;
+	struct err e = { 0 };
+
+	r->why = vm_run(r->vm, &e);
+	return NULL;
+}
+
+static uint64_t exits(struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		n += __atomic_load_n(&vm->exits[i], __ATOMIC_RELAXED);
+	return n;
+}
+
+/* Waits (at most 5 s) for the vCPUs to make more than n exits; false if they do not. */
+static bool exits_pass(struct vm *vm, uint64_t n)
+{
+	struct timespec ts = { 0, 100000 };
+
+	for (unsigned i = 0; i < 50000; i++) {
+		if (exits(vm) > n)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/*
+ * A guest that exits all the time (OUT in a loop on one vCPU, another waiting for SIPI): while
+ * paused no vCPU enters KVM_RUN, so no exit is counted; resumed, they run on; a stop while paused
+ * still ends vm_run.
+ */
+TEST(pause_holds_every_vcpu_until_resume)
+{
+	static struct mvm m;
+	struct runner r = { &m.vm, VM_RUNNING };
+	struct timespec ts = { 0, 2000000 };
+	struct err e = { 0 };
+	pthread_t t;
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	REQUIRE(kvm_kick_init(&e) == 0);
+	REQUIRE(make_vm(&m, 2, code_out, sizeof(code_out)) == 0);
+	REQUIRE(pthread_create(&t, NULL, run_thread, &r) == 0);
+	CHECK(exits_pass(&m.vm, 1000));
+	for (unsigned i = 0; i < 50; i++) {
+		uint64_t before;
+
+		vm_pause(&m.vm);
+		before = exits(&m.vm);
+		nanosleep(&ts, NULL);
+		if (exits(&m.vm) != before) {
+			CHECK_FAIL_AT("pause %u: %llu exits while paused", i,
+				      (unsigned long long)(exits(&m.vm) - before));
+			break;
+		}
+		vm_resume(&m.vm);
+		if (!exits_pass(&m.vm, before + 100)) {
+			CHECK_FAIL_AT("resume %u: the vCPUs did not run on", i);
+			break;
+		}
+	}
+	vm_pause(&m.vm);
+	vm_request_stop(&m.vm, VM_STOP_REQUESTED, 0, "test");
+	pthread_join(t, NULL);
+	CHECK_EQ_I(r.why, VM_STOP_REQUESTED);
+	mvm_close(&m);
+}
+
 /* ---- the builder (mvm_open) ---------------------------------------------------------------- */
 
 /* mvm_open on a config; the error's errno and kind come back, the message in e. */
@@ -456,6 +535,7 @@ int main(void)
 	RUN(kick_spinning_vcpu_1000_times);
 	RUN(vm_run_stops_cleanly_100_times);
 	RUN(unclaimed_io_is_counted_not_fatal);
+	RUN(pause_holds_every_vcpu_until_resume);
 	RUN(builder_bad_input_is_input);
 	RUN(builder_host_failure_is_host);
 	RUN(builder_console_and_reset);
