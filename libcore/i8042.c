@@ -3,6 +3,7 @@
 #include "layout.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define ST_OUT_FULL 0x01
@@ -55,7 +56,8 @@ static void kbd_pulse(struct i8042 *k)
 	k->irq(k->irq_opaque, I8042_KBD_IRQ, 0);
 }
 
-int i8042_ctrl_alt_del(struct i8042 *k)
+/* Queue Ctrl-Alt-Del; with heard_only, only when the guest's driver takes keyboard interrupts. */
+static int press_ctrl_alt_del(struct i8042 *k, bool heard_only)
 {
 	const uint8_t *codes;
 	size_t n;
@@ -64,18 +66,28 @@ int i8042_ctrl_alt_del(struct i8042 *k)
 	pthread_mutex_lock(&k->lock);
 	codes = k->ctr & CTR_XLATE ? cad_set1 : cad_set2;
 	n = k->ctr & CTR_XLATE ? sizeof(cad_set1) : sizeof(cad_set2);
-	if (!k->irq || !(k->ctr & CTR_KBD_INT))
+	if (heard_only && (!k->irq || !(k->ctr & CTR_KBD_INT)))
 		rc = -ENODEV;
 	else if (k->kbd_len)
 		rc = -EBUSY;
 	if (!rc) {
 		memcpy(k->kbd, codes, n);
 		k->kbd_len = (unsigned)n;
-		if (!k->out_len)
+		if (!k->out_len && k->irq && (k->ctr & CTR_KBD_INT))
 			kbd_pulse(k);
 	}
 	pthread_mutex_unlock(&k->lock);
 	return rc;
+}
+
+int i8042_ctrl_alt_del(struct i8042 *k)
+{
+	return press_ctrl_alt_del(k, true);
+}
+
+int i8042_send_ctrl_alt_del(struct i8042 *k)
+{
+	return press_ctrl_alt_del(k, false);
 }
 
 static void push_locked(struct i8042 *k, uint8_t v)

@@ -300,6 +300,11 @@ int mvm_ctrl_alt_del(struct mvm *m)
 	return i8042_ctrl_alt_del(&m->i8042);
 }
 
+int mvm_send_ctrl_alt_del(struct mvm *m)
+{
+	return i8042_send_ctrl_alt_del(&m->i8042);
+}
+
 size_t mvm_console_input(struct mvm *m, const uint8_t *buf, size_t n)
 {
 	return serial_rx_push(&m->serial, buf, n);

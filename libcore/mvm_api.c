@@ -324,8 +324,9 @@ static struct reply put_action(struct mvm_api *a, const char *body)
 	if (strcmp(action, "SendCtrlAltDel") == 0) {
 		if (!started(a))
 			return fault(NOT_BEFORE_START);
-		if (mvm_ctrl_alt_del(a->c.m))
-			return fault("SendCtrlAltDel: the guest's keyboard buffer is full");
+		if (mvm_send_ctrl_alt_del(a->c.m))
+			return fault(
+				"SendCtrlAltDel: the guest has not read the keys of the last one");
 		return ok(NULL);
 	}
 	if (strcmp(action, "FlushMetrics") == 0)

@@ -41,6 +41,12 @@ void i8042_set_irq(struct i8042 *k, i8042_irq_fn *irq, void *opaque);
  * interrupt off, or no IRQ line), -EBUSY when keys are still queued.
  */
 int i8042_ctrl_alt_del(struct i8042 *k);
+/*
+ * The same as Firecracker's SendCtrlAltDel does it: the keys are queued whether or not the guest
+ * takes keyboard interrupts (a guest that polls the controller reads them); -EBUSY while keys
+ * are still queued.
+ */
+int i8042_send_ctrl_alt_del(struct i8042 *k);
 /* Register both ports at I8042_IO_BASE: the ops take the port number as offset from 0x60. */
 extern const struct vm_io_ops i8042_io_ops;
 

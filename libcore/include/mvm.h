@@ -84,6 +84,8 @@ void mvm_resume(struct mvm *m);
  * the guest has no keyboard driver listening; then only stopping the VM ends it.
  */
 int mvm_ctrl_alt_del(struct mvm *m);
+/* Firecracker's SendCtrlAltDel (i8042_send_ctrl_alt_del): -EBUSY while keys are queued. */
+int mvm_send_ctrl_alt_del(struct mvm *m);
 /* Queue console input for the guest's COM1; returns how many bytes fit. */
 size_t mvm_console_input(struct mvm *m, const uint8_t *buf, size_t n);
 /*

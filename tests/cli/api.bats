@@ -71,7 +71,7 @@ start_counter() {
 	assert_equal "$exit_code" 0
 	run cat "$T/console"
 	assert_line --regexp "^cmdline ${KERNEL_BOOT_ARGS} root=/dev/vda rw virtio_mmio.device=4K@0x[0-9a-f]+:[0-9]+\$"
-	assert_line --regexp '^memmap entries 3 ram_kib 65[0-9]{3}$'
+	assert_line --regexp '^memmap entries 4 ram_kib 65[0-9]{3}$' # RAM, EBDA, RAM, ECAM (reserved)
 	assert_line "bye"
 }
 
