@@ -458,6 +458,59 @@ TEST(bounce_stress_1000_random_kicks)
 }
 
 /*
+ * Pause and resume (mvm_pause, the API's PATCH /vm) at random moments, 200 times: while paused
+ * the guest's count stands still; resumed, it goes on with every register and FPU check of the
+ * guest passing, while the VMM's threads use vector registers.
+ */
+TEST(pause_resume_keeps_registers_and_fpu)
+{
+	static struct mvm m;
+	struct prop_rng r = { prop_seed("pause_resume_keeps_registers_and_fpu") };
+	struct g64_dev d;
+	struct err e = { 0 };
+	struct copier c = { 0 };
+	struct runner run;
+	pthread_t ct;
+	unsigned i;
+
+	if (!kvm_usable())
+		SKIP("no usable " KVM_DEV);
+	REQUIRE(g64_vm_open(&m, 1, g64_check, &d, &e) == 0);
+	fill_random(&m.vm, &r);
+	*(uint64_t *)g64_data(&m.vm, G64_USE_AVX) = guest_avx_runs();
+	REQUIRE(pthread_create(&ct, NULL, copier_thread, &c) == 0);
+	REQUIRE(run_start(&run, &m.vm) == 0);
+	CHECK(wait_count(&m.vm, G64_COUNT, 0, 10));
+	for (i = 0; i < 200 && !d.nr_bad; i++) {
+		uint64_t count;
+
+		sleep_ns(100000 + (long)prop_below(&r, 900000));
+		mvm_pause(&m);
+		count = load64(&m.vm, G64_COUNT);
+		sleep_ns(2000000);
+		if (load64(&m.vm, G64_COUNT) != count) {
+			CHECK_FAIL_AT("pause %u: the guest ran on while paused", i);
+			mvm_resume(&m);
+			break;
+		}
+		mvm_resume(&m);
+		if (!wait_count(&m.vm, G64_COUNT, count, 5)) {
+			CHECK_FAIL_AT("resume %u: the guest did not go on", i);
+			break;
+		}
+	}
+	vm_request_stop(&m.vm, VM_STOP_REQUESTED, 0, "test done");
+	CHECK(run_wait(&run, 10));
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(ct, NULL);
+	print_bad(&d);
+	check_loaded(&m.vm);
+	CHECK_EQ_U(d.nr_bad, 0);
+	CHECK_EQ_U(i, 200);
+	mvm_close(&m);
+}
+
+/*
  * A kick is never lost: one sent as soon as the vCPU is out of KVM_RUN from the previous one
  * (before its loop has re-entered) must bring it out again. The guest spins without exits, so
  * only kicks end its KVM_RUN.
@@ -618,6 +671,7 @@ int main(void)
 	RUN(slot_removed_while_running_takes_effect);
 	RUN(bounce_stress_1000_random_kicks);
 	RUN(back_to_back_kicks_are_never_lost);
+	RUN(pause_resume_keeps_registers_and_fpu);
 	RUN(many_vcpus_8_and_32_stop_without_leaks);
 	RUN(vcpu_moved_between_host_cpus_keeps_state);
 	return CHECK_MAIN_END();
