@@ -628,7 +628,7 @@ sriov_pristine() { # as the lab starts: no VFs, autoprobe on, nothing recorded
 		g=$(group $vf)
 		[ -c /dev/vfio/$g ]
 		[ "$g" != "$(group "$pf")" ]
-		assert_line "$vf vfio-pci $g /dev/vfio/$g -"
+		assert_line "$vf vfio-pci $g /dev/vfio/$g - -" # no original driver, no persistent claim
 		[ "$(state_of $vf)" = - ]
 	done
 	[ "$(group 0000:04:00.1)" != "$(group 0000:04:00.2)" ]
