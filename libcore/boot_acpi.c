@@ -90,15 +90,37 @@ static void aml_name_int(struct abuf *a, const char *name, uint32_t v)
 	put32(a, v);
 }
 
+/*
+ * The end of a Device: Name(_CRS, Buffer() { the resource template in buf, then the End tag })
+ * into dev's body, then Device(dev) into a.
+ */
+static void aml_device_crs(struct abuf *a, struct abuf *dev, struct abuf *buf)
+{
+	static struct abuf crs;
+
+	memset(&crs, 0, sizeof(crs));
+	put8(buf, 0x79); /* End tag */
+	put8(buf, 0);
+	put8(&crs, 0x0a); /* BytePrefix: the buffer size */
+	put8(&crs, (uint8_t)buf->n);
+	put(&crs, buf->b, buf->n);
+	put8(dev, 0x08); /* NameOp */
+	put(dev, "_CRS", 4);
+	put8(dev, 0x11); /* BufferOp */
+	put_pkg(dev, &crs);
+	put8(a, 0x5b); /* DeviceOp */
+	put8(a, 0x82);
+	put_pkg(a, dev);
+}
+
 /* Device(VRnn) { _HID "LNRO0005", _UID n, _CRS { Memory32Fixed, Interrupt (edge, high) } } */
 static void aml_virtio_mmio(struct abuf *a, unsigned idx, uint32_t base, uint32_t size,
 			    uint32_t irq)
 {
-	static struct abuf dev, crs, buf;
+	static struct abuf dev, buf;
 	char name[5];
 
 	memset(&dev, 0, sizeof(dev));
-	memset(&crs, 0, sizeof(crs));
 	memset(&buf, 0, sizeof(buf));
 	snprintf(name, sizeof(name), "VR%02u", idx % 100);
 	put(&dev, name, 4);
@@ -115,18 +137,7 @@ static void aml_virtio_mmio(struct abuf *a, unsigned idx, uint32_t base, uint32_
 	put8(&buf, 0x03); /* consumer, edge, active high, exclusive */
 	put8(&buf, 1);
 	put32(&buf, irq);
-	put8(&buf, 0x79);
-	put8(&buf, 0);
-	put8(&crs, 0x0a); /* BytePrefix: the buffer size */
-	put8(&crs, (uint8_t)buf.n);
-	put(&crs, buf.b, buf.n);
-	put8(&dev, 0x08);
-	put(&dev, "_CRS", 4);
-	put8(&dev, 0x11); /* BufferOp */
-	put_pkg(&dev, &crs);
-	put8(a, 0x5b); /* DeviceOp */
-	put8(a, 0x82);
-	put_pkg(a, &dev);
+	aml_device_crs(a, &dev, &buf);
 }
 
 /*
@@ -146,10 +157,9 @@ struct aml_isa {
 
 static void aml_isa_dev(struct abuf *a, const struct aml_isa *d)
 {
-	static struct abuf dev, crs, buf;
+	static struct abuf dev, buf;
 
 	memset(&dev, 0, sizeof(dev));
-	memset(&crs, 0, sizeof(crs));
 	memset(&buf, 0, sizeof(buf));
 	put(&dev, d->name, 4);
 	put8(&dev, 0x08);
@@ -167,18 +177,7 @@ static void aml_isa_dev(struct abuf *a, const struct aml_isa *d)
 	}
 	put8(&buf, 0x22); /* IRQ descriptor without flags: edge, active high */
 	put16(&buf, (uint16_t)(1u << d->irq));
-	put8(&buf, 0x79);
-	put8(&buf, 0);
-	put8(&crs, 0x0a);
-	put8(&crs, (uint8_t)buf.n);
-	put(&crs, buf.b, buf.n);
-	put8(&dev, 0x08);
-	put(&dev, "_CRS", 4);
-	put8(&dev, 0x11);
-	put_pkg(&dev, &crs);
-	put8(a, 0x5b);
-	put8(a, 0x82);
-	put_pkg(a, &dev);
+	aml_device_crs(a, &dev, &buf);
 }
 
 static const struct aml_isa aml_com1 = { "COM1", { 0x41, 0xd0, 0x05, 0x01 } /* PNP0501 */,
@@ -274,11 +273,10 @@ static void aml_pci_prt(struct abuf *a)
  */
 static void aml_pci_host(struct abuf *a, const struct boot_acpi_pci *pci)
 {
-	static struct abuf dev, crs, buf;
+	static struct abuf dev, buf;
 	static const uint8_t pnp0a03[4] = { 0x41, 0xd0, 0x0a, 0x03 };
 
 	memset(&dev, 0, sizeof(dev));
-	memset(&crs, 0, sizeof(crs));
 	memset(&buf, 0, sizeof(buf));
 	put(&dev, "PCI0", 4);
 	put8(&dev, 0x08);
@@ -299,18 +297,7 @@ static void aml_pci_host(struct abuf *a, const struct boot_acpi_pci *pci)
 	aml_addr_space(&buf, 4, ASPACE_MEM, 0x01, pci->mmio32_gpa, pci->mmio32_size); /* RW */
 	if (pci->mmio64_size) /* sized from the devices' 64-bit BARs: none, no window */
 		aml_addr_space(&buf, 8, ASPACE_MEM, 0x01, pci->mmio64_gpa, pci->mmio64_size);
-	put8(&buf, 0x79);
-	put8(&buf, 0);
-	put8(&crs, 0x0a);
-	put8(&crs, (uint8_t)buf.n);
-	put(&crs, buf.b, buf.n);
-	put8(&dev, 0x08);
-	put(&dev, "_CRS", 4);
-	put8(&dev, 0x11);
-	put_pkg(&dev, &crs);
-	put8(a, 0x5b);
-	put8(a, 0x82);
-	put_pkg(a, &dev);
+	aml_device_crs(a, &dev, &buf);
 }
 
 static void table_header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
