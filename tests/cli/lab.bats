@@ -16,6 +16,10 @@ LAB=$REPO/tests/lab/lab
 	assert_output --partial "lab: the lab's kernel locked up while the command ran: watchdog: BUG: soft lockup - CPU#1"
 	# every CPU of the lab (LAB_SMP, 1 by default), with its registers
 	assert_output --regexp "CPU#0.*RAX=.*RIP=[0-9a-f]{16}"
+	# and its local APIC: the timer's mode and vector, the in-service and pending vectors
+	assert_output --partial "dumping local APIC state for CPU 0"
+	assert_output --regexp "LVTT.*vec [0-9]+"
+	assert_output --regexp "  ISR	 "
 	# well before the command's own 300 s
 	[ $((SECONDS - t0)) -lt 240 ]
 }

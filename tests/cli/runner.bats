@@ -85,13 +85,25 @@ last_line() { echo "${lines[${#lines[@]} - 1]}"; }
 }
 
 # A stand-in for tests/lab/lab that runs the command here; LAB_FAKE_STOP_AFTER=N stops the
-# output after N suites and exits 125, as a lab VM that died would.
+# output after N suites and exits 125, as a lab VM that died would. LAB_FAKE_LOCKUPS=K: the
+# first K boots (counted in $LAB_FAKE_BOOTS) lock up as the real lab reports it, one line into
+# the suite after the first LAB_FAKE_STOP_AFTER.
 fake_lab() {
 	mkdir -p "$R/tests/lab"
 	cat >"$R/tests/lab/lab" <<-'EOF'
 		#!/usr/bin/env bash
 		while [ "$1" != -- ]; do shift; done
 		shift
+		echo boot >>"$LAB_FAKE_BOOTS"
+		if [ -n "${LAB_FAKE_LOCKUPS:-}" ]; then
+			[ "$(wc -l <"$LAB_FAKE_BOOTS")" -gt "$LAB_FAKE_LOCKUPS" ] && exec "$@"
+			"$@" | awk -v n="$LAB_FAKE_STOP_AFTER" '
+				{ print }
+				/^@@suite-end/ { k++ }
+				k == n && /^(not )?ok / { exit }'
+			echo "lab: the lab's kernel locked up while the command ran: no heartbeat" >&2
+			exit 125
+		fi
 		[ -z "${LAB_FAKE_STOP_AFTER:-}" ] && exec "$@"
 		"$@" | awk -v n="$LAB_FAKE_STOP_AFTER" '
 			{ print }
@@ -120,6 +132,30 @@ fake_lab() {
 	assert_failure 1
 	assert_line "not ok - tests/lab/bb.bats: did not run (the lab VM stopped first, status 125)"
 	[ "$(last_line)" = "2 passed, 1 failed" ]
+}
+
+@test "run: a lab VM that locks up is booted again once for the suites from the one it stopped in" {
+	fake_lab
+	printf '@test "c1" { true; }\n' >"$R/tests/lab/cc.bats"
+	LAB_FAKE_BOOTS=$T/boots LAB_FAKE_LOCKUPS=1 LAB_FAKE_STOP_AFTER=1 run "$R/tests/run" lab
+	assert_failure 1
+	assert_line "== lab VM: tests/lab/aa.bats tests/lab/bb.bats tests/lab/cc.bats"
+	assert_line --partial "lab: the lab VM locked up in tests/lab/bb.bats: rerunning tests/lab/bb.bats tests/lab/cc.bats in a new lab VM (1 of 1)"
+	assert_line "== lab VM: tests/lab/bb.bats tests/lab/cc.bats"
+	[ "$(wc -l <"$T/boots")" -eq 2 ]
+	# aa counted once from the first boot, bb's partial "not ok" dropped, its rerun counted
+	assert_line --regexp "^lab 3 passed 1 failed [0-9]+s \(1 lab lockup, rerun\)$"
+	[ "$(last_line)" = "3 passed, 1 failed" ]
+}
+
+@test "run: a second lab lockup is not rerun: the suites it kept from running fail by name" {
+	fake_lab
+	LAB_FAKE_BOOTS=$T/boots LAB_FAKE_LOCKUPS=2 LAB_FAKE_STOP_AFTER=0 run "$R/tests/run" lab
+	assert_failure 1
+	[ "$(wc -l <"$T/boots")" -eq 2 ]
+	assert_line "not ok - tests/lab/bb.bats: did not run (the lab VM stopped first, status 125)"
+	assert_line --regexp "^not ok - tests/lab/aa.bats: (reported 1 results|exited with status 125)"
+	[ "$(last_line)" = "1 passed, 3 failed" ]
 }
 
 @test "run: a lab suite that leaves a device on another driver or override fails by name" {
