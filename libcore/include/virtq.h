@@ -210,8 +210,8 @@ bool virtq_try_enable_notification(struct virtq *q);
 
 /*
  * After adding used entries: whether to notify the driver (§2.7.7.2 / §2.8.10). Resets num_added.
- * Split without EVENT_IDX: not when avail.flags has NO_INTERRUPT (a SHOULD NOT that Linux relies
- * on to keep its callbacks off); with EVENT_IDX, only when used_event was crossed.
+ * Split without EVENT_IDX: not while avail.flags has NO_INTERRUPT (a SHOULD NOT; drivers set it
+ * while they poll the used ring); with EVENT_IDX, only when used_event was crossed.
  */
 bool virtq_prepare_kick(struct virtq *q);
 
