@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "guestmem.h"
 #include "out.h"
+#include "virtio_mmio.h" /* VIRTIO_MMIO_INT_VRING: the API gives its InterruptStatus */
 #include "virtq.h"
 
 static char **opt_mem;
@@ -26,7 +27,8 @@ static bool has_last_avail, has_next_used;
 /* With --api-sock: the device's own counters, for the stall diagnosis. */
 static struct {
 	bool known, pending_kick;
-	uint64_t notifications, interrupts;
+	uint64_t notifications, interrupts, interrupt_status;
+	uint16_t signalled_used;
 } device;
 
 /* clang-format off */
@@ -212,27 +214,25 @@ static const char *event_flags_name(uint16_t f)
 	return f > 3 ? "reserved" : names[f];
 }
 
-/*
- * Why a split queue does not move, from the rings and the device's own state (--api-sock):
- * buffers the device has not taken (the driver did not kick; the device told it not to, with
- * used.flags or avail_event; or the kick waits for a resume), or taken and not returned.
- */
-static const char *stall_split(const struct virtq *q, uint16_t avail_idx, uint16_t used_flags)
+/* Why a split queue does not move, from the rings and the device's own state (--api-sock). */
+static const char *stall_split(const struct virtq *q, uint16_t avail_idx)
 {
-	bool pending = avail_idx != q->next_avail;
-	bool suppressed =
-		q->event_idx ? !virtq_need_event(virtq_avail_event(q), avail_idx, q->next_avail)
-			     : (used_flags & VIRTQ_USED_F_NO_NOTIFY);
+	const struct guestmem *gm = q->mem;
+	struct virtq_stall_state s = {
+		.event_idx = q->event_idx,
+		.avail_flags = rd16(gm, q->driver_gpa),
+		.avail_idx = avail_idx,
+		.used_event = q->event_idx ? virtq_used_event(q) : 0,
+		.used_flags = rd16(gm, q->device_gpa),
+		.avail_event = q->event_idx ? virtq_avail_event(q) : 0,
+		.next_avail = q->next_avail,
+		.next_used = q->next_used,
+		.signalled_used = device.signalled_used,
+		.kick_pending = device.pending_kick,
+		.interrupt_unacked = device.interrupt_status & VIRTIO_MMIO_INT_VRING,
+	};
 
-	if (pending && device.pending_kick)
-		return "kick-pending"; /* paused: served on resume */
-	if (pending && suppressed)
-		return "kick-suppressed"; /* 2.7.10: the device asked for no notification */
-	if (pending)
-		return "not-kicked"; /* 2.7.13.4: the driver must notify */
-	if (q->next_avail != q->next_used)
-		return "device-owes"; /* taken chains not yet used */
-	return "idle";
+	return virtq_stall_name(virtq_stall_split(&s));
 }
 
 static void status_split(struct out *o, const struct virtq *q)
@@ -265,7 +265,9 @@ static void status_split(struct out *o, const struct virtq *q)
 	if (device.known) {
 		kv_u64(o, "notifications", device.notifications);
 		kv_u64(o, "interrupts", device.interrupts);
-		kv_str(o, "stall", stall_split(q, avail_idx, rd16(gm, q->device_gpa)));
+		kv_u64(o, "signalled_used", device.signalled_used);
+		kv_hex(o, "interrupt_status", device.interrupt_status, 1);
+		kv_str(o, "stall", stall_split(q, avail_idx));
 	}
 }
 
@@ -686,6 +688,8 @@ static void from_api(struct virtq *q, struct guestmem *gm)
 	device.pending_kick = json_object_get_boolean(field(vq, "pending_kick"));
 	device.notifications = field_u64(dev, "notifications");
 	device.interrupts = field_u64(dev, "interrupts");
+	device.interrupt_status = field_u64(dev, "interrupt_status");
+	device.signalled_used = (uint16_t)field_u64(vq, "signalled_used");
 	cli_verbose("%s device %s queue %s: size %u, pid memory %s",
 		    json_object_get_string(field(dev, "type")), opt_dev ? opt_dev : "0",
 		    opt_queue ? opt_queue : "0", q->size, pid_mem);

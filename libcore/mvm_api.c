@@ -111,6 +111,8 @@ static json_object *queue_json(const struct virtq *q, unsigned i, bool pending_k
 	/* The device's own indices: what it has consumed and what it has made used. */
 	add_u64(o, "next_avail", q->next_avail);
 	add_u64(o, "next_used", q->next_used);
+	/* next_used when the device last interrupted the driver for this queue */
+	add_u64(o, "signalled_used", q->signalled_used);
 	/* Paused: a notification that came meanwhile waits for the resume. */
 	json_object_object_add(o, "pending_kick", json_object_new_boolean(pending_kick));
 	return o;
@@ -135,6 +137,8 @@ static json_object *device_json(struct vmdev_set *s, unsigned i)
 	add_u64(o, "driver_features", m->driver_features);
 	add_u64(o, "notifications", m->notifications);
 	add_u64(o, "interrupts", m->interrupts);
+	/* InterruptStatus: bits raised and not yet acknowledged by the driver */
+	add_u64(o, "interrupt_status", m->interrupt_status);
 	json_object_object_add(o, "paused", json_object_new_boolean(m->paused));
 	json_object_object_add(o, "broken",
 			       m->broken[0] ? json_object_new_string(m->broken) : NULL);

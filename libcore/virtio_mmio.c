@@ -92,8 +92,10 @@ static void raise_irq(struct virtio_mmio *m, uint32_t why)
 
 void virtio_mmio_notify_used(struct virtio_mmio *m, unsigned q)
 {
-	if (virtq_prepare_kick(&m->vq[q]))
+	if (virtq_prepare_kick(&m->vq[q])) {
+		m->vq[q].signalled_used = m->vq[q].next_used;
 		raise_irq(m, VIRTIO_MMIO_INT_VRING);
+	}
 }
 
 void virtio_mmio_fail(struct virtio_mmio *m, const char *fmt, ...)

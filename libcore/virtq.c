@@ -19,6 +19,7 @@ void virtq_reset_state(struct virtq *q)
 	q->next_avail = q->packed ? VIRTQ_PACKED_WRAP : 0;
 	q->next_used = q->packed ? VIRTQ_PACKED_WRAP : 0;
 	q->num_added = 0;
+	q->signalled_used = q->next_used;
 }
 
 /* Host view of one area: in guest memory, and aligned on the host too (for atomic accesses). */
@@ -377,16 +378,16 @@ bool virtq_prepare_kick(struct virtq *q)
 
 	if (q->packed)
 		return virtq_packed_prepare_kick(q);
+	/* The used entries must be visible before the driver's flags or used_event are read. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!q->event_idx) {
 		/*
-		 * avail.flags NO_INTERRUPT is only a "SHOULD NOT notify" (§2.7.7.2): always
-		 * notifying is correct and never loses an interrupt.
+		 * §2.7.7.2: the device SHOULD NOT notify while avail.flags is 1. A driver clears it
+		 * and then looks at used.idx itself, so an entry published before that is not lost.
 		 */
 		q->num_added = 0;
-		return true;
+		return !(ld16_acquire(q->driver + AVAIL_FLAGS) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 	}
-	/* The used entries must be visible before used_event is read. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	new_idx = q->next_used;
 	old_idx = (uint16_t)(new_idx - q->num_added);
 	q->num_added = 0;

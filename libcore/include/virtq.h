@@ -93,6 +93,8 @@ struct virtq {
 	uint16_t next_avail;
 	uint16_t next_used;
 	uint16_t num_added; /* used entries (packed: descriptors) since the last prepare_kick */
+	/* next_used when the transport last sent the driver a used-buffer notification */
+	uint16_t signalled_used;
 
 	/* Set by virtq_init: host views of the three areas, checked once against guest memory. */
 	const struct guestmem *mem;
@@ -206,7 +208,10 @@ void virtq_advance_used_ring_idx(struct virtq *q, uint16_t n);
  */
 bool virtq_try_enable_notification(struct virtq *q);
 
-/* After adding used entries: whether to notify the driver (§2.7.7.2 / §2.8.10). Resets num_added.
+/*
+ * After adding used entries: whether to notify the driver (§2.7.7.2 / §2.8.10). Resets num_added.
+ * Split without EVENT_IDX: not while avail.flags has NO_INTERRUPT (a SHOULD NOT; drivers set it
+ * while they poll the used ring); with EVENT_IDX, only when used_event was crossed.
  */
 bool virtq_prepare_kick(struct virtq *q);
 
@@ -249,5 +254,45 @@ unsigned virtq_check(const struct virtq *q, const struct guestmem *mem,
 		     const struct virtq_check_opts *opts, virtq_report_fn *report, void *arg);
 
 const char *virtq_severity_name(enum virtq_severity s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Why a split queue does not move (vq-inspect status --api-sock). */
+
+enum virtq_stall {
+	VIRTQ_STALL_IDLE,		/* nothing outstanding, nothing owed */
+	VIRTQ_STALL_INTERRUPT_NOT_SENT, /* used entries the driver asked to hear of, unsignalled */
+	VIRTQ_STALL_KICK_PENDING,	/* the VM is paused: the kick is served on resume */
+	VIRTQ_STALL_KICK_SUPPRESSED,	/* the device asked for no notification (§2.7.10) */
+	VIRTQ_STALL_NOT_KICKED,		/* available buffers, never notified (§2.7.13.4) */
+	VIRTQ_STALL_DEVICE_OWES,	/* chains taken by the device and not yet used */
+	VIRTQ_STALL_INTERRUPT_UNACKED,	/* an interrupt raised, not acknowledged by the driver */
+};
+
+/* What the decision reads: the rings in guest memory, and the device's own state. */
+struct virtq_stall_state {
+	bool event_idx;
+	/* written by the driver */
+	uint16_t avail_flags, avail_idx, used_event;
+	/* written by the device into guest memory */
+	uint16_t used_flags, avail_event;
+	/* the device's own: indices, the used index it last signalled at, a kick held by a pause */
+	uint16_t next_avail, next_used, signalled_used;
+	bool kick_pending;
+	/* the transport's interrupt status still has the used-buffer bit (virtio-mmio 0x060) */
+	bool interrupt_unacked;
+};
+
+/*
+ * The first that holds, in this order: used entries in [signalled_used, next_used) that the
+ * driver asked to be told of (EVENT_IDX: used_event among them, §2.7.7.2; otherwise avail.flags
+ * without NO_INTERRUPT) and no notification since: a device that did not send one, or a driver
+ * that changed used_event or flags after the device looked and did not check the used ring
+ * itself; then buffers the device has not taken (the kick waits for a resume; the device
+ * suppressed it; the driver never kicked); taken and not returned; an interrupt still pending
+ * in the transport; otherwise idle.
+ */
+enum virtq_stall virtq_stall_split(const struct virtq_stall_state *s);
+/* "idle", "interrupt-not-sent", "kick-pending", ... (as vq-inspect prints it). */
+const char *virtq_stall_name(enum virtq_stall st);
 
 #endif

@@ -2,6 +2,8 @@
 # curl; for api.bats and vq-inspect.bats. Sets G (the PVH test guests), T, API_SOCKET, PID.
 
 MVM=${MVM:-$BATS_TEST_DIRNAME/../../build/mvm-run}
+# Seconds to wait for the socket, an answer, the exit (the lab's nested KVM under TCG: longer).
+MVM_API_BOUND=${MVM_API_BOUND:-10}
 
 # For setup(): skips without KVM or curl.
 mvm_api_setup() {
@@ -22,24 +24,24 @@ mvm_api_teardown() {
 start_mvm() {
 	"$MVM" --api-sock "$API_SOCKET" --console "$T/console" "$@" </dev/null 2>"$T/stderr" &
 	PID=$!
-	for _ in $(seq 100); do
+	for _ in $(seq "$((MVM_API_BOUND * 20))"); do
 		[ -S "$API_SOCKET" ] && return 0
 		sleep 0.05
 	done
-	echo "no API socket after 5 s" >&2
+	echo "no API socket after $MVM_API_BOUND s" >&2
 	return 1
 }
 
 # api METHOD PATH [BODY]: $status_code and $body (the file $T/body) of one request.
 api() {
-	status_code=$(curl -s -m 10 -o "$T/body" -w '%{http_code}' -X "$1" --unix-socket "$API_SOCKET" \
-		${3+--data "$3"} "http://localhost$2") || return 1
+	status_code=$(curl -s -m "$MVM_API_BOUND" -o "$T/body" -w '%{http_code}' -X "$1" \
+		--unix-socket "$API_SOCKET" ${3+--data "$3"} "http://localhost$2") || return 1
 	body=$(cat "$T/body")
 }
 
-# $exit_code: the exit status of the background mvm-run, once it ended (within 10 s).
+# $exit_code: the exit status of the background mvm-run, once it ended (within the bound).
 wait_exit() {
-	for _ in $(seq 200); do
+	for _ in $(seq "$((MVM_API_BOUND * 20))"); do
 		kill -0 "$PID" 2>/dev/null || break
 		sleep 0.05
 	done

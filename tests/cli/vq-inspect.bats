@@ -584,13 +584,31 @@ teardown() {
 }
 
 @test "--api-sock: stall diagnosis of a queue with nothing outstanding: idle" {
-	start_vblk idle "vblk idle"
+	start_vblk idle "vblk idle interrupt_status 0"
 	run vq-inspect --api-sock "$API_SOCKET" status
 	assert_success
 	assert_line "pending 0"
 	assert_line "used_idx 2"
 	assert_line "interrupts 2"
+	# both requests signalled (avail.flags 0), and the driver acknowledged them
+	assert_line "signalled_used 2"
+	assert_line "interrupt_status 0x0"
 	assert_line "stall idle"
+}
+
+@test "--api-sock: stall diagnosis: an interrupt the driver never acknowledged is 'interrupt-unacked'" {
+	# The guest reads InterruptStatus itself: 1, the used-buffer bit (§4.2.2).
+	start_vblk noack "vblk noack interrupt_status 1"
+	run vq-inspect --api-sock "$API_SOCKET" status
+	assert_success
+	assert_line "pending 0"
+	assert_line "used_idx 2"
+	assert_line "signalled_used 2"
+	assert_line "interrupt_status 0x1"
+	assert_line "stall interrupt-unacked"
+	run vq-inspect --api-sock "$API_SOCKET" --json status
+	assert_success
+	assert_equal "$(jq -r .stall <<<"$output")" interrupt-unacked
 }
 
 @test "--api-sock: a driver that moved avail.idx 100 ahead is reported with its section" {

@@ -5,7 +5,9 @@
  * it and checks that it works again. "mode=forever" writes and reads for ever (for tools that
  * watch a running VM); "mode=stuck" moves avail.idx 100 ahead of the ring without a notification
  * and spins, a broken driver left in place for a checker to find; "mode=nokick" makes a request
- * available and never notifies the device; "mode=idle" spins after its write and read.
+ * available and never notifies the device; "mode=idle" acknowledges the interrupts of its write
+ * and read and spins, "mode=noack" spins leaving them unacknowledged (a polling driver never
+ * reads InterruptStatus); both print the InterruptStatus register they leave.
  */
 #include "guest.h"
 
@@ -197,8 +199,14 @@ int main(struct start_info *si)
 		puts("vblk write/read FAILED\n");
 		return 1;
 	}
-	if (streq_prefix(mode, "idle")) {
-		puts("vblk idle\n");
+	if (streq_prefix(mode, "idle") || streq_prefix(mode, "noack")) {
+		/* idle acknowledges the interrupts of its requests (§4.2.2), noack leaves them */
+		if (streq_prefix(mode, "idle"))
+			wr(0x64, rd(0x60));
+		puts(streq_prefix(mode, "idle") ? "vblk idle" : "vblk noack");
+		puts(" interrupt_status ");
+		put_dec(rd(0x60));
+		puts("\n");
 		for (;;)
 			__asm__ volatile("pause");
 	}

@@ -5,6 +5,7 @@
 # device to the lab VM) and reboots. Runs inside the lab: tests/lab/lab run -- bats THIS.
 
 load ../helpers
+load ../cli/mvm_api
 
 MVM=${MVM:-$BATS_TEST_DIRNAME/../../build/mvm-run}
 CMDLINE="console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
@@ -26,9 +27,10 @@ setup_file() {
 	fi
 }
 
-# A host program a test left behind would keep bats waiting for ever.
+# A host program or a VM a test left behind would keep bats waiting for ever.
 teardown() {
 	[ -z "${host:-}" ] || kill "$host" 2>/dev/null || true
+	[ -z "${PID:-}" ] || mvm_api_teardown
 }
 
 teardown_file() {
@@ -144,6 +146,106 @@ start_waiting_guest() { # extra cmdline, mvm-run options...
 	[ "$rc" -eq 0 ]
 	grep -q "the guest did not shut down within 3 s of Ctrl-Alt-Del" "$T/err"
 	run ! grep -q "Restarting system" "$T/console"
+}
+
+# ---- the API socket with Linux -----------------------------------------------------------
+
+ticks() {
+	grep -c '^MVM-TICK' "$T/console" || true
+}
+
+# wait_for CMD...: until CMD succeeds, within GUEST_BOUND.
+wait_for() {
+	for _ in $(seq "$((GUEST_BOUND * 5))"); do
+		"$@" && return 0
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "not within $GUEST_BOUND s: $*" >&2
+	cat "$T/console" "$T/stderr" >&2
+	return 1
+}
+
+ticked_past() {
+	[ "$(ticks)" -gt "$1" ]
+}
+
+# curl_204 CURL-ARGS...: one of the guide's requests; it must answer 204 No Content.
+curl_204() {
+	local code
+	code=$(curl -s -w '%{http_code}' "$@") || return 1
+	[ "$code" = 204 ] || {
+		echo "curl $*: HTTP $code" >&2
+		return 1
+	}
+}
+
+@test "--api-sock: Firecracker's getting-started steps boot Linux with its disk; pause, resume, Ctrl-Alt-Del" {
+	command -v curl >/dev/null || skip "no curl"
+	API_SOCKET=$T/api.sock PID= MVM_API_BOUND=$GUEST_BOUND
+	KERNEL=$VMLINUZ
+	# the keyboard's IRQ comes from PnP (no i8042.nopnp), for Ctrl-Alt-Del
+	KERNEL_BOOT_ARGS="${CMDLINE/ i8042.nopnp/} mvm.wait=tick"
+	ROOTFS=$T/rootfs.img
+	printf 'MVM-DISK-MARKER!' >"$ROOTFS"
+	truncate -s 8M "$ROOTFS"
+	start_mvm -v
+	# The guide's commands (its logger and network steps left out), with an initrd in
+	# boot-source: this guest's init lives in an initramfs, not on the root file system.
+	curl_204 -X PUT --unix-socket "${API_SOCKET}" \
+		--data "{
+            \"kernel_image_path\": \"${KERNEL}\",
+            \"initrd_path\": \"${INITRD}\",
+            \"boot_args\": \"${KERNEL_BOOT_ARGS}\"
+        }" \
+		"http://localhost/boot-source"
+	curl_204 -X PUT --unix-socket "${API_SOCKET}" \
+		--data "{
+            \"drive_id\": \"rootfs\",
+            \"path_on_host\": \"${ROOTFS}\",
+            \"is_root_device\": true,
+            \"is_read_only\": false
+        }" \
+		"http://localhost/drives/rootfs"
+	curl_204 --unix-socket "${API_SOCKET}" \
+		-X PUT 'http://localhost/machine-config' \
+		-H 'Accept: application/json' \
+		-H 'Content-Type: application/json' \
+		-d '{
+            "vcpu_count": 2,
+            "mem_size_mib": 256
+        }'
+	curl_204 -X PUT --unix-socket "${API_SOCKET}" \
+		--data "{
+            \"action_type\": \"InstanceStart\"
+        }" \
+		"http://localhost/actions"
+	wait_for ticked_past 0
+	# The guest's own view: its CPUs, and the disk with the marker written on the host.
+	run tr -d '\r' <"$T/console"
+	assert_line --regexp '^MVM-INIT cpus=2 '
+	assert_line "MVM-DISK vda read=MVM-DISK-MARKER!"
+	assert_line "MVM-DISK vda size=16384"
+	assert_line "MVM-DISK vda readback=GUEST-WROTE-THIS"
+	[ "$(dd if="$ROOTFS" bs=4096 skip=1 count=1 2>/dev/null | head -c 16)" = GUEST-WROTE-THIS ]
+	# Paused, the guest prints nothing (a tick in flight has 0.5 s to land); resumed, it goes on.
+	api PATCH /vm '{"state": "Paused"}'
+	assert_equal "$status_code" 204
+	sleep 0.5
+	n1=$(ticks)
+	sleep 2
+	assert_equal "$(ticks)" "$n1"
+	api PATCH /vm '{"state": "Resumed"}'
+	assert_equal "$status_code" 204
+	wait_for ticked_past "$n1"
+	# Ctrl-Alt-Del: the guest's kernel restarts (reboot=k: through the i8042), mvm-run exits 0.
+	api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	assert_equal "$status_code" 204
+	wait_exit
+	cat "$T/stderr"
+	assert_equal "$exit_code" 0
+	grep -q "reboot: Restarting system" "$T/console"
+	grep -q "guest reset (i8042)" "$T/stderr"
 }
 
 # Debian's cloud kernel has no MP table parser (CONFIG_X86_MPPARSE off): told pci=noacpi it

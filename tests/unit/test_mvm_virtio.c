@@ -258,6 +258,38 @@ TEST(paused_device_serves_kicks_only_after_resume)
 	rig_free(&r);
 }
 
+/*
+ * Without EVENT_IDX the device does not interrupt while avail.flags is NO_INTERRUPT (§2.7.7.2: it
+ * SHOULD NOT) and does when it is 0 (MUST); signalled_used is next_used at its last interrupt;
+ * InterruptStatus keeps the used-buffer bit until the driver writes it to InterruptACK (§4.2.2).
+ */
+TEST(used_buffer_interrupts_follow_avail_flags)
+{
+	uint16_t no_interrupt = VIRTQ_AVAIL_F_NO_INTERRUPT, zero = 0;
+	struct rig r;
+
+	rig_init(&r, false, false);
+	REQUIRE(rig_setup(&r) == 0);
+	memcpy(hva(&r, AVAIL_GPA), &no_interrupt, 2);
+	desc(&r, 0, BUF_GPA, 64, VIRTQ_DESC_F_WRITE, 0);
+	publish(&r, 0, 1);
+	CHECK_EQ_U(used_idx(&r), 1);
+	CHECK_EQ_U(r.irqs, 0);
+	CHECK_EQ_U(r32(&r, 0x60), 0);
+	CHECK_EQ_U(r.m.vq[0].signalled_used, 0);
+	memcpy(hva(&r, AVAIL_GPA), &zero, 2);
+	desc(&r, 1, BUF_GPA + 64, 64, VIRTQ_DESC_F_WRITE, 0);
+	publish(&r, 1, 1);
+	CHECK_EQ_U(used_idx(&r), 2);
+	CHECK_EQ_U(r.irqs, 1);
+	CHECK_EQ_U(r.m.vq[0].signalled_used, 2);
+	CHECK_EQ_U(r32(&r, 0x60), VIRTIO_MMIO_INT_VRING);
+	CHECK_EQ_U(r32(&r, 0x60), VIRTIO_MMIO_INT_VRING); /* reading does not acknowledge */
+	w32(&r, 0x64, VIRTIO_MMIO_INT_VRING);
+	CHECK_EQ_U(r32(&r, 0x60), 0);
+	rig_free(&r);
+}
+
 /* Each rule a driver can break marks the device DEVICE_NEEDS_RESET; a reset revives it. */
 TEST(malicious_drivers_mark_the_device_broken)
 {
@@ -357,6 +389,7 @@ int main(void)
 	RUN(blk_read_only_refuses_writes);
 	RUN(rng_fills_buffers);
 	RUN(paused_device_serves_kicks_only_after_resume);
+	RUN(used_buffer_interrupts_follow_avail_flags);
 	RUN(malicious_drivers_mark_the_device_broken);
 	RUN(prop_random_queues_are_survived);
 	return CHECK_MAIN_END();

@@ -300,22 +300,29 @@ static bool spec_used_notify(uint16_t used_event, uint16_t old_idx, uint16_t num
 	return false;
 }
 
-/* One case through prepare_kick; false (and a failure printed) when it disagrees with §2.7.7.2. */
+/*
+ * One case through prepare_kick; false (and a failure printed) when it disagrees with §2.7.7.2:
+ * with EVENT_IDX, notify exactly when used_event was crossed, avail.flags ignored; without it,
+ * notify when avail.flags is 0 and not when it is 1 (VIRTQ_AVAIL_F_NO_INTERRUPT).
+ */
 static bool kick_matches_spec(struct fixture *f, uint16_t old_idx, uint16_t num_added,
-			      uint16_t used_event)
+			      uint16_t used_event, uint16_t avail_flags)
 {
 	uint16_t new_idx = (uint16_t)(old_idx + num_added);
-	bool want = !f->q.event_idx || spec_used_notify(used_event, old_idx, num_added), kick;
+	bool want = f->q.event_idx ? spec_used_notify(used_event, old_idx, num_added)
+				   : avail_flags == 0;
+	bool kick;
 
 	f->q.next_used = new_idx;
 	f->q.num_added = num_added;
 	fx_set_used_event(f, used_event);
+	put16(f->driver, avail_flags);
 	kick = virtq_prepare_kick(&f->q);
 	if (kick != want || f->q.num_added != 0) {
-		CHECK_FAIL_AT("EVENT_IDX %d old %u new %u (num_added %u) used_event %u: kick %d, "
-			      "§2.7.7.2 says %d; num_added after %u",
-			      f->q.event_idx, old_idx, new_idx, num_added, used_event, kick, want,
-			      f->q.num_added);
+		CHECK_FAIL_AT("EVENT_IDX %d avail.flags %u old %u new %u (num_added %u) used_event "
+			      "%u: kick %d, §2.7.7.2 says %d; num_added after %u",
+			      f->q.event_idx, avail_flags, old_idx, new_idx, num_added, used_event,
+			      kick, want, f->q.num_added);
 		return false;
 	}
 	return true;
@@ -385,11 +392,12 @@ static uint16_t draw_used_event(struct prop_rng *r, uint16_t old_idx, uint16_t n
 }
 
 /*
- * prepare_kick against §2.7.7.2 (spec_used_notify), and without EVENT_IDX always a kick.
+ * prepare_kick against §2.7.7.2 (spec_used_notify with EVENT_IDX; avail.flags without it).
  * Exhaustive around the wrap of the 16-bit index: every old idx in [0xffe0, 0x20) × num_added in
- * [0, 33] × used_event in [old - 2, old + 35], with EVENT_IDX: 64 × 34 × 38 cases. Random
- * (≥ 100,000 cases, both feature settings), drawn where off-by-ones show: num_added 0, 1, 2 and
- * small; used_event at old - 1, old, old + 1, new - 2, new - 1, new, new + 1; runs across 0xffff.
+ * [0, 33] × used_event in [old - 2, old + 35] × avail.flags 0 and 1, each feature setting:
+ * 2 × 64 × 34 × 38 × 2 cases. Random (≥ 100,000 cases, both feature settings, both flags),
+ * drawn where off-by-ones show: num_added 0, 1, 2 and small; used_event at old - 1, old, old + 1,
+ * new - 2, new - 1, new, new + 1; runs across 0xffff.
  */
 TEST(prop_spec_2_7_7_2_notification)
 {
@@ -398,22 +406,24 @@ TEST(prop_spec_2_7_7_2_notification)
 
 	REQUIRE(fx_init(&f[0], 16, false, false, false) == 0);
 	REQUIRE(fx_init(&f[1], 16, false, true, false) == 0);
-	for (uint32_t o = 0; o < 64; o++) {
-		uint16_t old_idx = (uint16_t)(0xffe0 + o);
+	for (uint32_t c = 0; c < 4; c++)
+		for (uint32_t o = 0; o < 64; o++) {
+			uint16_t old_idx = (uint16_t)(0xffe0 + o);
 
-		for (uint16_t n = 0; n <= 33; n++)
-			for (uint16_t d = 0; d < 38; d++)
-				if (!kick_matches_spec(&f[1], old_idx, n,
-						       (uint16_t)(old_idx - 2 + d)))
-					goto out;
-	}
+			for (uint16_t n = 0; n <= 33; n++)
+				for (uint16_t d = 0; d < 38; d++)
+					if (!kick_matches_spec(&f[c / 2], old_idx, n,
+							       (uint16_t)(old_idx - 2 + d), c % 2))
+						goto out;
+		}
 	for (uint64_t i = 0, n = prop_cases(100000); i < n; i++) {
 		struct fixture *x = &f[prop_below(&r, 4) != 0]; /* mostly with EVENT_IDX */
 		uint16_t num_added = draw_num_added(&r);
 		uint16_t old_idx = draw_old_idx(&r, num_added);
 
 		if (!kick_matches_spec(x, old_idx, num_added,
-				       draw_used_event(&r, old_idx, num_added))) {
+				       draw_used_event(&r, old_idx, num_added),
+				       (uint16_t)prop_below(&r, 2))) {
 			CHECK_FAIL_AT("case %" PRIu64, i);
 			break;
 		}
@@ -421,6 +431,120 @@ TEST(prop_spec_2_7_7_2_notification)
 out:
 	fx_free(&f[0]);
 	fx_free(&f[1]);
+}
+
+/* ---- stall diagnosis (vq-inspect status --api-sock) ---- */
+
+/*
+ * One case per verdict and the order between them, each from the spec's rule rather than the
+ * code's formula: §2.7.7.2 (the device MUST notify when it writes at used_event; without
+ * EVENT_IDX when avail.flags is 0), §2.7.10 (the driver need not notify when used.flags has
+ * NO_NOTIFY, or avail_event lies behind), §2.7.13.4 (otherwise it must).
+ */
+TEST(stall_split_verdicts)
+{
+	/* Flags: NI avail.flags NO_INTERRUPT, NN used.flags NO_NOTIFY. */
+	enum { NI = VIRTQ_AVAIL_F_NO_INTERRUPT, NN = VIRTQ_USED_F_NO_NOTIFY };
+	static const struct {
+		const char *why, *want;
+		bool event_idx;
+		uint16_t avail_flags, avail_idx, used_event, used_flags, avail_event;
+		uint16_t next_avail, next_used, signalled_used;
+		bool kick_pending, unacked;
+	} cases[] = {
+		/* why, verdict,
+		 * EVENT_IDX, avail.flags, avail.idx, used_event, used.flags, avail_event,
+		 * next_avail, next_used, signalled_used, kick held, unacknowledged */
+		{ "nothing outstanding, every used entry signalled", "idle", 0, 0, 5, 0, 0, 0, 5, 5,
+		  5, 0, 0 },
+		{ "avail.flags 0, entry 4 used, no interrupt since 4", "interrupt-not-sent", 0, 0,
+		  5, 0, 0, 0, 5, 5, 4, 0, 0 },
+		{ "NO_INTERRUPT: the device SHOULD NOT notify", "idle", 0, NI, 5, 0, 0, 0, 5, 5, 4,
+		  0, 0 },
+		{ "EVENT_IDX: written at idx 4 == used_event 4: MUST notify", "interrupt-not-sent",
+		  1, 0, 5, 4, 0, 0, 5, 5, 4, 0, 0 },
+		{ "EVENT_IDX: used_event 5 not reached yet", "idle", 1, 0, 5, 5, 0, 0, 5, 5, 4, 0,
+		  0 },
+		{ "EVENT_IDX: used_event 3 was signalled before", "idle", 1, 0, 5, 3, 0, 0, 5, 5, 4,
+		  0, 0 },
+		{ "EVENT_IDX ignores avail.flags: used_event crossed", "interrupt-not-sent", 1, NI,
+		  5, 4, 0, 0, 5, 5, 4, 0, 0 },
+		{ "EVENT_IDX across the wrap: written at 0xffff, 0, 1; used_event 0",
+		  "interrupt-not-sent", 1, 0, 2, 0, 0, 0, 2, 2, 0xffff, 0, 0 },
+		{ "paused with a kick held", "kick-pending", 0, 0, 6, 0, 0, 0, 5, 5, 5, 1, 0 },
+		{ "used.flags NO_NOTIFY: the driver need not kick", "kick-suppressed", 0, 0, 6, 0,
+		  NN, 0, 5, 5, 5, 0, 0 },
+		{ "EVENT_IDX: avail_event 4 behind the new entry 5", "kick-suppressed", 1, 0, 6, 5,
+		  0, 4, 5, 5, 5, 0, 0 },
+		{ "EVENT_IDX: avail_event 5 asks for the kick of entry 5", "not-kicked", 1, 0, 6, 5,
+		  0, 5, 5, 5, 5, 0, 0 },
+		{ "available, never notified", "not-kicked", 0, 0, 6, 0, 0, 0, 5, 5, 5, 0, 0 },
+		{ "EVENT_IDX ignores used.flags", "not-kicked", 1, 0, 6, 5, NN, 5, 5, 5, 5, 0, 0 },
+		{ "taken, not returned", "device-owes", 0, 0, 7, 0, 0, 0, 7, 5, 5, 0, 0 },
+		{ "interrupt raised, never acknowledged", "interrupt-unacked", 0, 0, 5, 0, 0, 0, 5,
+		  5, 5, 0, 1 },
+		/* the order: an interrupt the device owes first, an unacknowledged one last */
+		{ "not sent, and not kicked either", "interrupt-not-sent", 0, 0, 6, 0, 0, 0, 5, 5,
+		  4, 0, 0 },
+		{ "not kicked, and unacknowledged", "not-kicked", 0, 0, 6, 0, 0, 0, 5, 5, 5, 0, 1 },
+		{ "device owes, and unacknowledged", "device-owes", 0, 0, 7, 0, 0, 0, 7, 5, 5, 0,
+		  1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct virtq_stall_state st = {
+			.event_idx = cases[i].event_idx,
+			.avail_flags = cases[i].avail_flags,
+			.avail_idx = cases[i].avail_idx,
+			.used_event = cases[i].used_event,
+			.used_flags = cases[i].used_flags,
+			.avail_event = cases[i].avail_event,
+			.next_avail = cases[i].next_avail,
+			.next_used = cases[i].next_used,
+			.signalled_used = cases[i].signalled_used,
+			.kick_pending = cases[i].kick_pending,
+			.interrupt_unacked = cases[i].unacked,
+		};
+		const char *got = virtq_stall_name(virtq_stall_split(&st));
+
+		if (strcmp(got, cases[i].want) != 0)
+			CHECK_FAIL_AT("%s: %s, expected %s", cases[i].why, got, cases[i].want);
+	}
+	CHECK_STR(virtq_stall_name((enum virtq_stall)99), "unknown");
+}
+
+/*
+ * interrupt-not-sent with EVENT_IDX is exactly "some idx in [signalled_used, next_used) equals
+ * used_event" (spec_used_notify walks it). Exhaustive around the wrap: signalled_used in
+ * [0xffe0, 0x20) × unsignalled entries in [0, 33] × used_event in [signalled - 2, + 35].
+ */
+TEST(prop_stall_interrupt_not_sent_exhaustive)
+{
+	for (uint32_t o = 0; o < 64; o++) {
+		uint16_t sig = (uint16_t)(0xffe0 + o);
+
+		for (uint16_t n = 0; n <= 33; n++)
+			for (uint16_t d = 0; d < 38; d++) {
+				uint16_t ev = (uint16_t)(sig - 2 + d), next = (uint16_t)(sig + n);
+				struct virtq_stall_state st = {
+					.event_idx = true,
+					.used_event = ev,
+					.avail_idx = next,
+					.next_avail = next,
+					.next_used = next,
+					.signalled_used = sig,
+				};
+				bool want = spec_used_notify(ev, sig, n);
+				bool got = virtq_stall_split(&st) == VIRTQ_STALL_INTERRUPT_NOT_SENT;
+
+				if (got != want) {
+					CHECK_FAIL_AT("signalled %u next_used %u used_event %u: "
+						      "not-sent %d, §2.7.7.2 says %d",
+						      sig, next, ev, got, want);
+					return;
+				}
+			}
+	}
 }
 
 /*
@@ -929,6 +1053,8 @@ int main(void)
 	RUN(init_rejects);
 	RUN(avail_find);
 	RUN(prop_spec_2_7_7_2_notification);
+	RUN(stall_split_verdicts);
+	RUN(prop_stall_interrupt_not_sent_exhaustive);
 	RUN(prop_prepare_kick_interval_exhaustive);
 	RUN(prop_prepare_kick_interval_random);
 	RUN(prop_add_used_exhaustive);
