@@ -14,8 +14,9 @@
 # avoided avoided. Its default SeaBIOS costs more: 0.7 s to the first byte and 0.5 s to nvme
 # bound over qboot in one lab run, 1.3 s and 1.4 s in another (2026-11-30, round 1 of each);
 # LAB_BENCH_SEABIOS=1 adds it as a third side, and the ratio is then taken against the faster
-# QEMU. (Both runs with SeaBIOS locked the lab's kernel up in the second round, during a
-# SeaBIOS boot: its CPU idle, no heartbeat, nothing on the console; see tests/lab/lab.)
+# QEMU. (All three lab runs with SeaBIOS locked the lab's kernel up, the two that showed where
+# in the second round's SeaBIOS boot: its CPU idle in HLT, no heartbeat, nothing on the console;
+# the run with qboot alone did not.)
 # The sides run interleaved, round after round; each figure is the median of ROUNDS (default 3).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -59,9 +60,8 @@ usec() { local t=${1/[.,]/}; echo $((10#$t)); } # EPOCHREALTIME in microseconds
 
 # One boot of SIDE: "FIRST_MS BOUND_MS" on stdout ("- -" for what was not seen within BOUND_S);
 # the console in LOG, the side's stderr in LOG.err. The guest runs to its end (init reboots:
-# mvm-run and QEMU with -no-reboot exit), as in tests/lab/passthrough.bats: stopping the
-# monitors at the marker, in the middle of the guest's nvme I/O, locked the lab's kernel up in
-# two runs of two (no heartbeat, its CPU idle).
+# mvm-run and QEMU with -no-reboot exit), as in tests/lab/passthrough.bats, rather than being
+# stopped at the marker in the middle of its nvme I/O.
 boot_times() { # side log
 	local t0 t1='' t2='' c line pid
 	t0=$EPOCHREALTIME
