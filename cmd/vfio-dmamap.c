@@ -32,8 +32,9 @@ static struct poptOption options[] = {
 	{ "iova", 'i', POPT_ARG_ARGV, &opt_iova, 0,
 	  "map: IOVA of the matching --size (default: allocated in the valid ranges)", "ADDR" },
 	{ "backing", 'B', POPT_ARG_STRING, &opt_backing, 0,
-	  "memory: anon (default), 2M or 1G huge pages, memfd, or a FILE path",
-	  "anon|2M|1G|memfd|FILE" },
+	  "memory: anon (default), thp (transparent huge pages), 2M or 1G huge pages, memfd, "
+	  "or a FILE path",
+	  "anon|thp|2M|1G|memfd|FILE" },
 	{ "verify", '\0', POPT_ARG_NONE, &opt_verify, 0,
 	  "map: prove the device reaches the memory (edu: DMA round trip, stray DMA blocked)",
 	  NULL },

@@ -1,4 +1,4 @@
-/* dmamem.c: memory for DMA mappings: anonymous, hugetlb 2M/1G, memfd or a file. */
+/* dmamem.c: memory for DMA mappings: anonymous, THP, hugetlb 2M/1G, memfd or a file. */
 #include "dma.h"
 #include "parse.h"
 
@@ -27,6 +27,8 @@ enum dma_backing dma_backing_parse(const char *s)
 		return DMA_BACKING_HUGE_1G;
 	if (!strcmp(s, "memfd"))
 		return DMA_BACKING_MEMFD;
+	if (!strcmp(s, "thp"))
+		return DMA_BACKING_THP;
 	return DMA_BACKING_FILE;
 }
 
@@ -104,6 +106,66 @@ static int huge_alloc(struct dma_mem *mem, uint64_t page, struct err *e)
 	return 0;
 }
 
+int dma_thp_mode(const char *path, char *mode, size_t len)
+{
+	char buf[128], *open, *close;
+	FILE *f = fopen(path ? path : DMA_THP_ENABLED, "re");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "always [madvise] never": the choice in brackets */
+	open = strchr(buf, '[');
+	close = open ? strchr(open, ']') : NULL;
+	if (!close)
+		return -EINVAL;
+	snprintf(mode, len, "%.*s", (int)(close - open - 1), open + 1);
+	return 0;
+}
+
+/*
+ * Anonymous memory starting on a 2 MiB boundary (so that every 2 MiB of it can be one huge page),
+ * advised MADV_HUGEPAGE: with THP "madvise" or "always" the kernel backs it with huge pages as it
+ * faults in. "never" (or no THP in the kernel) is refused: the caller would silently get 4K
+ * pages.
+ */
+static int thp_alloc(struct dma_mem *mem, struct err *e)
+{
+	uint64_t size = mem->size_bytes, head;
+	uint8_t *raw, *base;
+	char mode[32];
+	int rc = dma_thp_mode(NULL, mode, sizeof(mode));
+
+	if (rc)
+		return err_set(e, -rc, "transparent huge pages: %s: %s", DMA_THP_ENABLED,
+			       strerror(-rc));
+	if (strcmp(mode, "never") == 0)
+		return err_set(e, EOPNOTSUPP,
+			       "transparent huge pages are disabled on this host (%s: never)",
+			       DMA_THP_ENABLED);
+	raw = mmap(NULL, size + DMA_THP_BYTES, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return err_input(e, errno, "mmap of %" PRIu64 " bytes (thp): %s", size,
+				 strerror(errno));
+	base = (uint8_t *)(((uintptr_t)raw + DMA_THP_BYTES - 1) & ~(uintptr_t)(DMA_THP_BYTES - 1));
+	head = (uint64_t)(base - raw);
+	if (head)
+		munmap(raw, head);
+	if (DMA_THP_BYTES - head)
+		munmap(base + size, DMA_THP_BYTES - head);
+	if (madvise(base, size, MADV_HUGEPAGE) < 0) {
+		rc = err_set(e, errno, "madvise(MADV_HUGEPAGE): %s", strerror(errno));
+		munmap(base, size);
+		return rc;
+	}
+	mem->hva = base;
+	return 0;
+}
+
 int dma_mem_alloc(struct dma_mem *mem, enum dma_backing backing, uint64_t size_bytes,
 		  const char *path, struct err *e)
 {
@@ -178,8 +240,12 @@ int dma_mem_alloc(struct dma_mem *mem, enum dma_backing backing, uint64_t size_b
 		}
 		mem->hva = mmap(NULL, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, mem->fd, 0);
 		break;
+	case DMA_BACKING_THP:
+		/* 4K multiples are fine (the tail is 4K pages); IOVAs align to the huge page */
+		rc = check_multiple(size_bytes, mem->page_bytes, e);
+		mem->page_bytes = DMA_THP_BYTES;
+		return rc ? rc : thp_alloc(mem, e);
 	case DMA_BACKING_EXTERNAL:
-	case DMA_BACKING_THP: /* guest RAM's (vm_ram_alloc_backed) */
 		return err_set(e, EINVAL, "%s memory is not allocated here",
 			       dma_backing_name(backing));
 	}

@@ -13,69 +13,6 @@ int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e)
 	return vm_ram_alloc_backed(ram, size_bytes, DMA_BACKING_ANON, e);
 }
 
-#define THP_BYTES (2ULL << 20)
-
-int vm_thp_mode(const char *path, char *mode, size_t len)
-{
-	char buf[128], *open, *close;
-	FILE *f = fopen(path ? path : VM_THP_ENABLED, "re");
-	size_t n;
-
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* "always [madvise] never": the choice in brackets */
-	open = strchr(buf, '[');
-	close = open ? strchr(open, ']') : NULL;
-	if (!close)
-		return -EINVAL;
-	snprintf(mode, len, "%.*s", (int)(close - open - 1), open + 1);
-	return 0;
-}
-
-/*
- * Anonymous memory starting on a 2 MiB boundary (so that every 2 MiB of it can be one huge page),
- * advised MADV_HUGEPAGE: with THP "madvise" or "always" the kernel backs it with huge pages as it
- * faults in. "never" (or no THP in the kernel) is refused: the guest would silently get 4K pages.
- */
-static int thp_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e)
-{
-	char mode[32];
-	uint8_t *raw, *base;
-	uint64_t head;
-	int rc = vm_thp_mode(NULL, mode, sizeof(mode));
-
-	if (rc)
-		return err_set(e, -rc, "guest memory: transparent huge pages: %s: %s",
-			       VM_THP_ENABLED, strerror(-rc));
-	if (strcmp(mode, "never") == 0)
-		return err_set(
-			e, EOPNOTSUPP,
-			"guest memory: transparent huge pages are disabled on this host (%s: "
-			"never)",
-			VM_THP_ENABLED);
-	raw = mmap(NULL, size_bytes + THP_BYTES, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED)
-		return err_input(e, errno, "guest memory (%llu bytes): %s",
-				 (unsigned long long)size_bytes, strerror(errno));
-	base = (uint8_t *)(((uintptr_t)raw + THP_BYTES - 1) & ~(uintptr_t)(THP_BYTES - 1));
-	head = (uint64_t)(base - raw);
-	if (head)
-		munmap(raw, head);
-	if (THP_BYTES - head)
-		munmap(base + size_bytes, THP_BYTES - head);
-	if (madvise(base, size_bytes, MADV_HUGEPAGE) < 0) {
-		rc = err_set(e, errno, "guest memory: madvise(MADV_HUGEPAGE): %s", strerror(errno));
-		munmap(base, size_bytes);
-		return rc;
-	}
-	ram->base = base;
-	return 0;
-}
-
 int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backing backing,
 			struct err *e)
 {
@@ -86,17 +23,13 @@ int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backin
 	if (size_bytes == 0 || size_bytes & 0xfff)
 		return err_input(e, EINVAL, "memory size %llu: not a non-zero multiple of 4 KiB",
 				 (unsigned long long)size_bytes);
-	if (backing == DMA_BACKING_HUGE_2M || backing == DMA_BACKING_HUGE_1G) {
+	if (backing == DMA_BACKING_HUGE_2M || backing == DMA_BACKING_HUGE_1G ||
+	    backing == DMA_BACKING_THP) {
 		int rc = dma_mem_alloc(&ram->huge, backing, size_bytes, NULL, e);
 
 		if (rc)
 			return err_prefix(e, "guest memory");
 		ram->base = ram->huge.hva;
-	} else if (backing == DMA_BACKING_THP) {
-		int rc = thp_alloc(ram, size_bytes, e);
-
-		if (rc)
-			return rc;
 	} else if (backing != DMA_BACKING_ANON) {
 		return err_input(e, EINVAL, "guest memory: backing %s is not supported",
 				 dma_backing_name(backing));
@@ -140,7 +73,7 @@ int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backin
 
 void vm_ram_free(struct vm_ram *ram)
 {
-	if (ram->backing == DMA_BACKING_HUGE_2M || ram->backing == DMA_BACKING_HUGE_1G)
+	if (ram->huge.hva)
 		dma_mem_free(&ram->huge);
 	else if (ram->base)
 		munmap(ram->base, ram->size_bytes);

@@ -80,7 +80,7 @@ enum dma_backing {
 	DMA_BACKING_MEMFD,
 	DMA_BACKING_FILE,
 	DMA_BACKING_EXTERNAL, /* caller-owned memory (e.g. guest RAM) */
-	DMA_BACKING_THP,      /* anonymous, 2 MiB-aligned, madvise(MADV_HUGEPAGE): guest RAM only */
+	DMA_BACKING_THP,      /* anonymous, 2 MiB-aligned, madvise(MADV_HUGEPAGE) */
 };
 
 const char *dma_backing_name(enum dma_backing b);
@@ -157,9 +157,10 @@ int dma_map_alloc(const struct dma_map *dm, uint64_t size_bytes, uint64_t align,
 int dma_map_check(const struct dma_map *dm, struct err *e);
 
 /*
- * Memory to map: anonymous, hugetlb 2M/1G, memfd, or a file (created at size_bytes if absent,
- * must be at least size_bytes if present). Hugetlb requests fail with -ENOMEM and a message
- * naming the sysfs knob when not enough pages of that size are free.
+ * Memory to map: anonymous, transparent huge pages, hugetlb 2M/1G, memfd, or a file (created at
+ * size_bytes if absent, must be at least size_bytes if present). Hugetlb requests fail with
+ * -ENOMEM and a message naming the sysfs knob when not enough pages of that size are free; THP
+ * (anonymous on a 2 MiB boundary, MADV_HUGEPAGE) with -EOPNOTSUPP when the host's mode is never.
  */
 struct dma_mem {
 	enum dma_backing backing;
@@ -179,8 +180,13 @@ void dma_mem_free(struct dma_mem *mem);
  * lost) or external memory; -errno from madvise, with a message.
  */
 int dma_mem_discard(struct dma_mem *mem, struct err *e);
-/* Parse "anon", "2M", "1G", "memfd"; anything else is a file path (DMA_BACKING_FILE). */
+/* Parse "anon", "thp", "2M", "1G", "memfd"; anything else is a file path (DMA_BACKING_FILE). */
 enum dma_backing dma_backing_parse(const char *s);
+/* The host's transparent huge page mode ("always", "madvise", "never"), the bracketed word of
+ * path (NULL: DMA_THP_ENABLED) into mode; -errno when it cannot be read. */
+#define DMA_THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+#define DMA_THP_BYTES	(2ULL << 20)
+int dma_thp_mode(const char *path, char *mode, size_t len);
 /* Free huge pages of one size (bytes 2M or 1G) from sysfs; -errno when the size is unknown. */
 int dma_huge_free_pages(uint64_t page_bytes, uint64_t *free_pages, uint64_t *total_pages);
 

@@ -21,7 +21,7 @@ struct vm_ram {
 	uint8_t *base; /* the whole mapping */
 	uint64_t size_bytes;
 	enum dma_backing backing; /* anonymous 4K pages, transparent huge pages, or 2M/1G ones */
-	struct dma_mem huge;	  /* the huge-page mapping, when backing is one */
+	struct dma_mem huge;	  /* the mapping when backing is huge pages (hugetlb or THP) */
 	unsigned nr_regions;
 	struct vm_ram_region region[2];
 	struct guestmem mem; /* the same regions as devices and loaders see them */
@@ -38,10 +38,6 @@ int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e);
 int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backing backing,
 			struct err *e);
 void vm_ram_free(struct vm_ram *ram);
-/* The host's transparent huge page mode ("always", "madvise", "never"), the bracketed word of
- * path (NULL: VM_THP_ENABLED) into mode; -errno when it cannot be read. */
-#define VM_THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
-int vm_thp_mode(const char *path, char *mode, size_t len);
 /* Host pointer for [gpa, gpa+len) if that range lies inside one region, else NULL (guestmem_ptr
  * on ram->mem). */
 void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len);

@@ -64,6 +64,32 @@ free2m() { cat $HUGE/free_hugepages; }
 	[ "$(stat -c %s /tmp/dma-file)" = 1048576 ]
 }
 
+@test "thp backing: pinned as transparent huge pages (the kernel's smaps), IOVA 2M-aligned, DMA round trip" {
+	# --hold, not a COMMAND: fork splits the huge page table entries of pinned THP in the parent
+	# (copy_huge_pmd), so smaps read beside a COMMAND shows no AnonHugePages
+	vfio-dmamap map $EDU --size 4M --backing thp --hold >"$BATS_TEST_TMPDIR/hold.out" &
+	pid=$!
+	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/hold.out" ] && break; sleep 0.1; done
+	cp /proc/$pid/smaps "$BATS_TEST_TMPDIR/smaps"
+	kill -TERM $pid
+	wait $pid
+	run cat "$BATS_TEST_TMPDIR/hold.out"
+	assert_output --regexp '^0x[0-9a-f]+ 4M thp$'
+	iova=$(cut -d' ' -f1 <<<"$output")
+	[ $((iova % (2 << 20))) -eq 0 ] || fail "IOVA $iova is not 2 MiB-aligned"
+	# the 4 MiB mapping as the kernel holds it while pinned: advised (hg) and on huge pages
+	thp=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { s = "" } /^Size:/ { s = $2 }
+		/^AnonHugePages:/ && s == 4096 { print $2 } /^VmFlags:/ && s == 4096 && / hg/ { print "hg" }' \
+		"$BATS_TEST_TMPDIR/smaps")
+	echo "# the mapping's AnonHugePages (kB), VmFlags: $(echo $thp)" >&3
+	[ "$(sed -n 2p <<<"$thp")" = hg ] || fail "the mapping is not advised MADV_HUGEPAGE: $(echo $thp)"
+	[ "$(sed -n 1p <<<"$thp")" -gt 0 ] || fail "no transparent huge page in the pinned mapping"
+	run vfio-dmamap map $EDU --size 2M --backing thp --verify
+	assert_success
+	assert_line --index 0 --regexp '^0x[0-9a-f]+ 2M thp$'
+	assert_line --index 1 --regexp '^verify 0x[0-9a-f]+ 6144 ok$'
+}
+
 @test "mappings hold 2M pages while a command runs, and die with the process" {
 	before=$(free2m)
 	run vfio-dmamap map $EDU --size 8M --backing 2M -- sh -c "cat $HUGE/free_hugepages; echo \$VFIO_DMAMAP_IOVA \$VFIO_DMAMAP_SIZE; exit 3"

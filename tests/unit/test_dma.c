@@ -3,6 +3,8 @@
 #include "check.h"
 #include "dma.h"
 
+#include <fcntl.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -574,6 +576,81 @@ TEST(mem_hugepages_clear_error)
 	}
 }
 
+/*
+ * The kernel's word on the mapping that starts at hva (/proc/self/smaps): its AnonHugePages in kB
+ * and whether its VmFlags carry "hg" (MADV_HUGEPAGE). -1 when no mapping starts there.
+ */
+static long smaps_thp_kb(const void *hva, int *advised)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "re");
+	unsigned long start, end;
+	long kb = -1;
+	bool in = false;
+
+	*advised = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			if (in)
+				break;
+			in = start == (uintptr_t)hva;
+		} else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) {
+			continue;
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			*advised = strstr(line, " hg") != NULL;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+/* THP: the mode parsed from its sysfs file; memory on a 2 MiB boundary that the kernel backs
+ * with huge pages (its smaps), or a clear refusal when the host's mode is never. */
+TEST(mem_thp)
+{
+	char path[] = "/tmp/test_dma.XXXXXX", mode[32];
+	struct dma_mem mem;
+	struct err e = { 0 };
+	int fd, advised, rc;
+	long kb;
+
+	CHECK_EQ_I(dma_backing_parse("thp"), DMA_BACKING_THP);
+	fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	REQUIRE(write(fd, "always [madvise] never\n", 23) == 23);
+	close(fd);
+	CHECK_EQ_I(dma_thp_mode(path, mode, sizeof(mode)), 0);
+	CHECK(!strcmp(mode, "madvise"));
+	fd = open(path, O_WRONLY | O_TRUNC);
+	REQUIRE(fd >= 0 && write(fd, "always madvise", 14) == 14);
+	close(fd);
+	CHECK_EQ_I(dma_thp_mode(path, mode, sizeof(mode)), -EINVAL);
+	unlink(path);
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_THP, 1000, NULL, &e), -EINVAL);
+	if (dma_thp_mode(NULL, mode, sizeof(mode)))
+		SKIP("no " DMA_THP_ENABLED);
+	rc = dma_mem_alloc(&mem, DMA_BACKING_THP, 8 << 20, NULL, &e);
+	if (!strcmp(mode, "never")) {
+		CHECK_EQ_I(rc, -EOPNOTSUPP);
+		CHECK(strstr(e.msg, "transparent huge pages are disabled") != NULL);
+		return;
+	}
+	REQUIRE(rc == 0);
+	CHECK_EQ_U((uintptr_t)mem.hva % (2 << 20), 0);
+	CHECK_EQ_U(mem.page_bytes, 2 << 20);
+	memset(mem.hva, 1, mem.size_bytes);
+	kb = smaps_thp_kb(mem.hva, &advised);
+	printf("# AnonHugePages of the 8 MiB THP mapping: %ld kB\n", kb);
+	CHECK(advised);
+	CHECK(kb > 0);
+	dma_mem_free(&mem);
+	/* any 4K multiple: the tail that is no whole huge page stays 4K */
+	CHECK_EQ_I(dma_mem_alloc(&mem, DMA_BACKING_THP, 3 * 4096, NULL, &e), 0);
+	dma_mem_free(&mem);
+}
+
 int main(void)
 {
 	RUN(map_basics);
@@ -588,5 +665,6 @@ int main(void)
 	RUN(mem_backings);
 	RUN(mem_discard_drops_pages);
 	RUN(mem_hugepages_clear_error);
+	RUN(mem_thp);
 	return CHECK_MAIN_END();
 }
