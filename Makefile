@@ -5,13 +5,14 @@ DESTDIR   ?=
 CC        ?= cc
 BUILD     := build
 PKGS      := libpci libudev json-c
-CLI_PKGS  := popt
+CLI_PKGS  := popt smartcols
 
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
 # The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
 # xz-utils: lab and guest initramfs modules (.ko.xz); binutils: readelf, ld for tests/guests;
 # e2fsprogs: mkfs.ext4; iproute2: ip; python3: tests/cli/vqgen; clang-format: make format, lint.
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
+             libsmartcols-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
              clang-format

@@ -680,7 +680,7 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	n = select_devices(pc, &devs, &st, idx);
 	poptFreeContext(pc);
-	o = out_new(stdout, cli.json);
+	o = cli_out(stdout);
 
 	if (opt_info) {
 		rc = run_info(&sys, &devs, idx, n, o);
@@ -767,7 +767,7 @@ int main(int argc, const char **argv)
 	}
 	bind_plan_free(&plan);
 out:
-	out_free(o);
+	cli_out_close(o);
 	bindstate_close(&st);
 	pcidev_list_free(&devs);
 	return rc;

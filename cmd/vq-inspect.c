@@ -544,7 +544,7 @@ int main(int argc, const char **argv)
 	if (opt_next_used)
 		q.next_used = parse_u16_or_die("--next-used", opt_next_used);
 
-	o = out_new(stdout, cli.json);
+	o = cli_out(stdout);
 	if (!o)
 		cli_die(EXIT_FAIL, "output", "out of memory");
 	if (!strcmp(cmd, "check")) {
@@ -577,7 +577,7 @@ int main(int argc, const char **argv)
 			status = cmd_chains(o, &q);
 		}
 	}
-	out_free(o);
+	cli_out_close(o);
 	guestmem_close(&gm);
 	free(opt_mem);
 	poptFreeContext(pc);
