@@ -216,7 +216,11 @@ static void table_print(struct out *o)
 		for (size_t c = 0; c < n; c++) {
 			char name[64];
 
-			column_name(o->rows[0].cells[idx[c]].key, name, sizeof(name));
+			/* libsmartcols sizes a column to its header even when none is printed */
+			if (o->opts.noheadings && o->opts.format != OUT_PAIRS)
+				name[0] = '\0';
+			else
+				column_name(o->rows[0].cells[idx[c]].key, name, sizeof(name));
 			scols_table_new_column(tb, name, 0, 0);
 		}
 		for (size_t r = 0; r < o->n_rows; r++) {

@@ -56,11 +56,14 @@ TEST(out_table_formats)
 	char *t = render(OUT_TEXT, false, two_records);
 	char *n = render(OUT_RAW, true, two_records);
 	char *p = render(OUT_PAIRS, false, two_records);
+	char *h = render(OUT_TEXT, true, two_records);
 
 	/* a header, columns aligned; the object is JSON-only */
 	CHECK_STR(t, "BDF          DRIVER GROUP CLASS    MEMBERS\n"
 		     "0000:00:04.0 nv\"me  4     0x010802 -\n"
 		     "0000:00:05.0 -      5     0x010802 a,b\n");
+	/* --noheadings: aligned to the data alone, as if the header had never been there */
+	CHECK_STR(h, "0000:00:04.0 nv\"me 4 0x010802 -\n0000:00:05.0 -     5 0x010802 a,b\n");
 	/* --raw --noheadings: the lines the tools printed before they had a table */
 	CHECK_STR(n, "0000:00:04.0 nv\"me 4 0x010802 -\n0000:00:05.0 - 5 0x010802 a,b\n");
 	CHECK_STR(p, "BDF=\"0000:00:04.0\" DRIVER=\"nv\\x22me\" GROUP=\"4\" CLASS=\"0x010802\" "
@@ -70,6 +73,7 @@ TEST(out_table_formats)
 	free(t);
 	free(n);
 	free(p);
+	free(h);
 }
 
 TEST(out_json_keeps_its_shape)
