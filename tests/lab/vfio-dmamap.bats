@@ -66,7 +66,7 @@ free2m() { cat $HUGE/free_hugepages; }
 
 @test "mappings hold 2M pages while a command runs, and die with the process" {
 	before=$(free2m)
-	run vfio-dmamap map $EDU --size 8M --backing 2M -- sh -c "cat $HUGE/free_hugepages; echo \$VFIO_DMAMAP_IOVA \$VFIO_DMAMAP_SIZE; exit 3"
+	run vfio-dmamap --noheadings --raw map $EDU --size 8M --backing 2M -- sh -c "cat $HUGE/free_hugepages; echo \$VFIO_DMAMAP_IOVA \$VFIO_DMAMAP_SIZE; exit 3"
 	assert_failure 3 # the command's status
 	assert_line --index 1 $((before - 4))
 	assert_line --index 2 --regexp '^0x[0-9a-f]+ 8388608$'
