@@ -26,6 +26,20 @@ host_dev_on_driver() {
 msix 0xa0 no no 5 3 0x00000000 3 0x00002000"
 }
 
+@test "info names its fields: a header line for each capability's table (msi, msix)" {
+	run vfio-msix info --pci-dump "$LAB" 01:00.0
+	assert_success
+	local msi='^CAP +OFFSET +ENABLED +VECTORS_ENABLED +VECTORS_MAX +MASKABLE +64BIT +ADDRESS +DATA$'
+	local msix='^CAP +OFFSET +ENABLED +FUNCTION_MASK +TABLE_SIZE +TABLE_BAR +TABLE_OFFSET'
+	assert_line --index 0 --regexp "$msi"
+	assert_line --index 1 --regexp '^msi +0xd0 +no +1 +1 +no +yes +0x0000000000000000 +0x0000$'
+	assert_line --index 2 --regexp "$msix +PBA_BAR +PBA_OFFSET\$"
+	[ "${#lines[@]}" -eq 4 ]
+	# a record without a column named prints the others it has
+	run vfio-msix info --pci-dump "$LAB" --pairs --output cap,table_size 01:00.0
+	assert_output $'CAP="msi"\nCAP="msix" TABLE_SIZE="5"'
+}
+
 @test "info on nvme (dump): 65 vectors, table and PBA in BAR0" {
 	run vfio-msix info --noheadings -F "$LAB" 0000:00:04.0
 	assert_success
