@@ -285,7 +285,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	struct vfio_irq irq;
 	struct pci_addr a;
 	struct err e = { 0 };
-	struct out *o;
+	struct out *o = NULL;
 	int64_t *lat, *floor_ns;
 	int *fds, floor_fd;
 
@@ -435,6 +435,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	}
 	return EXIT_OK;
 fail:
+	out_free(o); /* the vectors measured so far, and JSON that stays whole */
 	cli_error(NULL, "%s", e.msg);
 	dev_close(vd);
 	return EXIT_FAIL;

@@ -519,7 +519,8 @@ int out_close(struct out *o)
 
 	if (!o)
 		return 0;
-	while (o->depth > 0 && o->record_depth < 0 && o->depth == 1)
+	/* A list left open (a tool that failed midway) still ends as a whole JSON array. */
+	if (o->depth == 1 && o->record_depth < 0)
 		out_list_end(o);
 	table_print(o);
 	for (size_t i = 0; i < o->n_wanted; i++)

@@ -157,6 +157,26 @@ TEST(out_json_is_valid_on_any_bytes)
 	free(s);
 }
 
+/* A tool that fails midway closes its output early: what was measured still prints, whole. */
+static void list_cut_short(struct out *o)
+{
+	out_list_begin(o);
+	out_record_begin(o);
+	out_u64(o, "vector", 0);
+	out_record_end(o);
+}
+
+TEST(out_close_finishes_an_open_list)
+{
+	char *j = render(OUT_JSON, false, list_cut_short);
+	char *t = render(OUT_RAW, true, list_cut_short);
+
+	CHECK_STR(j, "[{\"vector\":0}]\n");
+	CHECK_STR(t, "0\n");
+	free(j);
+	free(t);
+}
+
 int main(void)
 {
 	RUN(out_table_formats);
@@ -164,5 +184,6 @@ int main(void)
 	RUN(out_columns_select_and_order);
 	RUN(out_positional_records);
 	RUN(out_json_is_valid_on_any_bytes);
+	RUN(out_close_finishes_an_open_list);
 	return CHECK_MAIN_END();
 }
