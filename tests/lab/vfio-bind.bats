@@ -79,20 +79,6 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	[ -z "$(state_of $EDU)" ]
 }
 
-@test "the wait for vfio-pci and /dev/vfio/N ends on the kernel's uevent, long before --timeout" {
-	# libudev's monitor wakes the wait on the device's "bind" uevent: sysfs is read then, not
-	# at the deadline (30 s here; the bind itself takes a second or two under emulation)
-	local t0=$SECONDS
-	run vfio-bind --noheadings --raw --timeout 30 $EDU
-	assert_success
-	local took=$((SECONDS - t0))
-	[ "$(drv $EDU)" = vfio-pci ]
-	[ -c /dev/vfio/$(group $EDU) ]
-	run vfio-bind --noheadings --raw --restore $EDU
-	assert_success
-	[ "$took" -lt 15 ] || fail "the bind took $took s of its 30 s timeout"
-}
-
 @test "nvme: bound to vfio-pci, its block device goes away, --status and --json agree" {
 	wait_for nvme_blk
 	run vfio-bind --json $NVME
