@@ -562,7 +562,7 @@ teardown() {
 	api GET /mvm/queues
 	next_used=$(jq '.devices[0].queues[0].next_used' <<<"$body")
 	next_avail=$(jq '.devices[0].queues[0].next_avail' <<<"$body")
-	run vq-inspect --api-sock "$API_SOCKET" status
+	run vq-inspect --noheadings --raw --api-sock "$API_SOCKET" status
 	api PATCH /vm '{"state": "Resumed"}'
 	assert_success
 	# used.idx is what the guest's memory holds; next_used what the device counted.
@@ -574,7 +574,7 @@ teardown() {
 
 @test "--api-sock: stall diagnosis: a request the driver never notified is 'not-kicked'" {
 	start_vblk nokick "vblk nokick"
-	run vq-inspect --api-sock "$API_SOCKET" --pause status
+	run vq-inspect --noheadings --raw --api-sock "$API_SOCKET" --pause status
 	assert_success
 	assert_line "pending 1"
 	assert_line "stall not-kicked"
@@ -587,7 +587,7 @@ teardown() {
 
 @test "--api-sock: stall diagnosis of a queue with nothing outstanding: idle" {
 	start_vblk idle "vblk idle"
-	run vq-inspect --api-sock "$API_SOCKET" status
+	run vq-inspect --noheadings --raw --api-sock "$API_SOCKET" status
 	assert_success
 	assert_line "pending 0"
 	assert_line "used_idx 2"
@@ -597,8 +597,9 @@ teardown() {
 
 @test "--api-sock: a driver that moved avail.idx 100 ahead is reported with its section" {
 	start_vblk stuck "vblk stuck"
-	run vq-inspect --api-sock "$API_SOCKET" --pause check
+	run vq-inspect --noheadings --api-sock "$API_SOCKET" --pause check
 	assert_failure 1
+	unalign
 	assert_line --regexp '^error 2\.7\.6\.1 avail\.idx '
 }
 
