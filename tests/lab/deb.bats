@@ -26,8 +26,10 @@ setup_file() {
 		"$REPO/tests/lab/demo"
 	echo "$output" | tail -40
 	assert_success
-	# vfio-bind's line for the bound disk, in this version's six fields (PERSIST last)
-	assert_output --regexp "0000:00:04.0 vfio-pci [0-9]+ /dev/vfio/[0-9]+ nvme -"
+	# vfio-bind --status: the header, then the bound disk's line in this version's six columns
+	# (aligned: blanks between the fields)
+	assert_output --regexp "BDF +DRIVER +IOMMU_GROUP +VFIO_NODE +ORIGINAL_DRIVER +PERSIST"
+	assert_output --regexp "0000:00:04.0 +vfio-pci +[0-9]+ +/dev/vfio/[0-9]+ +nvme +-"
 	assert_output --partial "PT-NVME read=LAB-WROTE-THIS!!"
 	assert_output --partial "mvm-run exited with status 0"
 	# back on nvme, the guest's pattern on the disk

@@ -474,7 +474,7 @@ replug() { # bdf
 	[ "$(drv $NIC)" = e1000e ]
 	/lib/systemd/systemd-udevd --daemon
 	wait_for udevctl control --ping
-	run vfio-bind --persist $NVME $NIC
+	run vfio-bind --noheadings --raw --persist $NVME $NIC
 	assert_success
 	g=$(group $NVME)
 	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
@@ -491,7 +491,7 @@ replug() { # bdf
 	done
 	run ! nvme_blk
 	run ! nic_up
-	run vfio-bind --status $NVME $NIC
+	run vfio-bind --noheadings --raw --status $NVME $NIC
 	g=$(group $NVME)
 	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
 	g=$(group $NIC)
@@ -504,7 +504,7 @@ replug() { # bdf
 	udevctl settle --timeout=60
 	wait_for drv_is $NIC vfio-pci
 
-	run vfio-bind --unpersist $NVME $NIC
+	run vfio-bind --noheadings --raw --unpersist $NVME $NIC
 	assert_success
 	assert_line --regexp "^$NVME nvme [0-9]+ - - -$"
 	assert_line --regexp "^$NIC e1000e [0-9]+ - - -$"
