@@ -7,7 +7,7 @@ UNITDIR   ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 BUILD     := build
 PKGS      := libpci libudev json-c libmicrohttpd
-CLI_PKGS  := popt
+CLI_PKGS  := popt smartcols
 
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
 # The commands the tests call: tests/cli/runner.bats checks that each comes from one of these.
@@ -20,7 +20,7 @@ CLI_PKGS  := popt
 # libmicrohttpd-dev: mvm-run's API socket; libcurl4-openssl-dev: vq-inspect --api-sock; curl:
 # tests/cli/api.bats drives the API.
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
-             libmicrohttpd-dev libcurl4-openssl-dev curl \
+             libmicrohttpd-dev libcurl4-openssl-dev curl libsmartcols-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
              clang-format udev systemd libsystemd-dev debhelper lintian debootstrap

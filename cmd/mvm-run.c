@@ -406,11 +406,18 @@ static int report(struct monitor *t, enum vm_stop_reason why)
 		cli_error("guest stopped", "%s", m->vm.stop_detail);
 		break;
 	}
-	if (cli.json) {
-		fprintf(stderr,
-			"{\"stop\":\"%s\",\"exit_status\":%d,\"vcpus\":%u,\"exits\":%" PRIu64
-			",\"serial_bytes\":%" PRIu64 "}\n",
-			vm_stop_name(why), status, m->vm.nr_vcpus, exits, m->serial.tx_bytes);
+	/* The console owns stdout: the stop record goes to stderr, and only when asked for. */
+	if (cli.json || cli.raw || cli.pairs || cli.output) {
+		struct out *o = cli_out(stderr);
+
+		out_record_begin(o);
+		out_str(o, "stop", vm_stop_name(why));
+		out_i64(o, "exit_status", status);
+		out_u64(o, "vcpus", m->vm.nr_vcpus);
+		out_u64(o, "exits", exits);
+		out_u64(o, "serial_bytes", m->serial.tx_bytes);
+		out_record_end(o);
+		cli_out_close(o);
 	}
 	return status;
 }

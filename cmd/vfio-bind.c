@@ -730,7 +730,7 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	n = select_devices(pc, &devs, &st, &pe, idx);
 	cli_done();
-	o = out_new(stdout, cli.json);
+	o = cli_out(stdout);
 
 	if (opt_info) {
 		rc = run_info(&sys, &devs, idx, n, o);
@@ -817,9 +817,9 @@ int main(int argc, const char **argv)
 	}
 	bind_plan_free(&plan);
 out:
-	out_free(o);
 	persist_close(&pe);
 	bindstate_close(&st);
 	pcidev_list_free(&devs);
+	cli_out_close(o);
 	return rc;
 }

@@ -128,7 +128,7 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 	}
 	if (vfio_reserved_regions(vfio_dev_group(d), rr, 32, &nrr, &e))
 		cli_warn(NULL, "%s", e.msg);
-	o = out_new(stdout, cli.json);
+	o = cli_out(stdout);
 	if (cli.json) {
 		out_record_begin(o);
 		out_str(o, "device", vfio_dev_bdf(d));
@@ -198,7 +198,7 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 			out_record_end(o);
 		}
 	}
-	out_free(o);
+	cli_out_close(o);
 	close_dev(d);
 	return EXIT_OK;
 }
@@ -412,7 +412,7 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 	d = open_dev(dev, backend);
 	io = vfio_dev_iommu(d);
 	warn_memlock(total + (opt_verify ? SCRATCH_BYTES : 0));
-	o = out_new(stdout, cli.json);
+	o = cli_out(stdout);
 	out_list_begin(o);
 	for (size_t i = 0; i < ns; i++) {
 		struct err e = { 0 };
@@ -454,7 +454,7 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 	if (opt_verify && nok && verify(d, m, ns, o))
 		status = EXIT_FAIL;
 	out_list_end(o);
-	out_free(o);
+	cli_out_close(o);
 	fflush(stdout);
 	if (nok && command) {
 		int rc = run_command(command, m, ns);
@@ -644,9 +644,9 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 	if (rc) {
 		cli_error("bench", "%s", e.msg);
 	} else {
-		o = out_new(stdout, cli.json);
+		o = cli_out(stdout);
 		bench_print(o, &r, iters);
-		out_free(o);
+		cli_out_close(o);
 	}
 	close_dev(r.d); /* unmaps what a failed round left mapped */
 	dma_mem_free(&r.mem);

@@ -136,7 +136,7 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 		vd = NULL;
 	}
 	pci_addr_format(&a, bdf);
-	o = out_new(stdout, cli.json);
+	o = cli_out(stdout);
 	if (cli.json) {
 		out_record_begin(o);
 		out_str(o, "device", bdf);
@@ -202,7 +202,7 @@ static int cmd_info(const char *dev, enum vfio_backend backend)
 	}
 	if (cli.json)
 		out_record_end(o);
-	out_free(o);
+	cli_out_close(o);
 	return EXIT_OK;
 }
 
@@ -285,7 +285,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	struct vfio_irq irq;
 	struct pci_addr a;
 	struct err e = { 0 };
-	struct out *o;
+	struct out *o = NULL;
 	int64_t *lat, *floor_ns;
 	int *fds, floor_fd;
 
@@ -352,7 +352,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 		goto fail;
 	cli_verbose("%s: %s, %u vectors, %u interrupts each, source %s", vfio_dev_bdf(vd),
 		    vfio_irq_name(index), nvec, count, device ? td.name : "loopback");
-	o = out_new(stdout, cli.json);
+	o = cli_out(stdout);
 	out_list_begin(o);
 	for (uint32_t v = 0; v < irq.count; v++) {
 		uint32_t delivered = 0, extra = 0;
@@ -413,7 +413,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 		out_record_end(o);
 	}
 	out_list_end(o);
-	out_free(o);
+	cli_out_close(o);
 	if (device)
 		testdrv_irq_teardown(&td);
 	vfio_irq_disable(vd, index, NULL);
@@ -435,6 +435,7 @@ static int cmd_test(const char *dev, enum vfio_backend backend)
 	}
 	return EXIT_OK;
 fail:
+	out_free(o); /* the vectors measured so far, and JSON that stays whole */
 	cli_error(NULL, "%s", e.msg);
 	dev_close(vd);
 	return EXIT_FAIL;

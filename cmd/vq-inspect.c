@@ -786,7 +786,7 @@ int main(int argc, const char **argv)
 	else
 		from_options(&q, &vq_mem);
 
-	vq_out = out_new(stdout, cli.json);
+	vq_out = cli_out(stdout);
 	if (!vq_out)
 		cli_die(EXIT_FAIL, "output", "out of memory");
 	if (!strcmp(cmd, "check")) {
@@ -819,7 +819,7 @@ int main(int argc, const char **argv)
 			status = cmd_chains(vq_out, &q);
 		}
 	}
-	out_free(vq_out);
+	cli_out_close(vq_out);
 	vq_out = NULL;
 	guestmem_close(&vq_mem);
 	cli_free_argv(opt_mem);

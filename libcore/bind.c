@@ -1217,19 +1217,58 @@ static bool wait_done(const struct sysfs *s, struct pcidev *d, const char *drive
 	return *node && !stat(node, &st) && S_ISCHR(st.st_mode);
 }
 
-/* Wait for the kernel, woken by its uevents (libudev), bounded by the timeout and signals. */
+bool bind_uevent_matters(const char *subsystem, const char *action, const char *sysname,
+			 const char *bdf, int group)
+{
+	char name[16];
+
+	if (!subsystem || !action || !sysname)
+		return false;
+	if (!strcmp(subsystem, "pci"))
+		return !strcmp(sysname, bdf) &&
+		       (!strcmp(action, "bind") || !strcmp(action, "unbind"));
+	snprintf(name, sizeof(name), "%d", group);
+	return group >= 0 && !strcmp(subsystem, "vfio") && !strcmp(action, "add") &&
+	       !strcmp(sysname, name);
+}
+
+/* Drain the monitor: did any uevent bear on d's wait, or may one have been lost? */
+static bool uevents_matter(struct udev_monitor *mon, const struct pcidev *d)
+{
+	struct udev_device *ev;
+	bool matters = false;
+
+	errno = 0;
+	while ((ev = udev_monitor_receive_device(mon))) {
+		matters |= bind_uevent_matters(udev_device_get_subsystem(ev),
+					       udev_device_get_action(ev),
+					       udev_device_get_sysname(ev), d->bdf, d->iommu_group);
+		udev_device_unref(ev);
+		errno = 0;
+	}
+	/* ENOBUFS: the socket overflowed and the kernel dropped uevents, perhaps ours */
+	return matters || errno == ENOBUFS;
+}
+
+/*
+ * Wait for the kernel, bounded by the timeout and signals. With a monitor (libudev), sysfs is
+ * read once at the start, then only when a uevent says the device bound or unbound or its
+ * /dev/vfio/N appeared, and once more at the deadline; without one, every 10 ms.
+ */
 static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver, bool vfio,
 		    const struct bind_opts *o, struct udev_monitor *mon, struct err *e)
 {
 	int64_t deadline = clock_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
+	bool look = true;
 
 	for (;;) {
 		struct pollfd pfd[2];
 		int64_t left;
-		int sig;
+		int sig, n;
 
-		if (wait_done(s, d, driver, vfio))
+		if (look && wait_done(s, d, driver, vfio))
 			return 0;
+		look = false;
 		left = deadline - clock_now_ms();
 		if (left <= 0)
 			return err_set(
@@ -1241,14 +1280,12 @@ static int run_wait(const struct sysfs *s, struct pcidev *d, const char *driver,
 		pfd[0].events = POLLIN;
 		pfd[1].fd = o->sigfd;
 		pfd[1].events = POLLIN;
-		/* Without a monitor, fall back to polling every 10 ms. */
-		if (poll(pfd, 2, mon ? (int)(left < 250 ? left : 250) : 10) > 0) {
-			if (pfd[0].revents & POLLIN) {
-				struct udev_device *ev;
-
-				while ((ev = udev_monitor_receive_device(mon)))
-					udev_device_unref(ev);
-			}
+		n = poll(pfd, 2, mon ? (int)left : 10);
+		if (!mon || n == 0)
+			look = true; /* no monitor, or the deadline: read sysfs */
+		if (n > 0) {
+			if ((pfd[0].revents & POLLIN) && uevents_matter(mon, d))
+				look = true;
 			if ((pfd[1].revents & POLLIN) && (sig = signal_pending(o->sigfd)))
 				return err_set(e, EINTR, "interrupted by %s", strsignal(sig));
 		}

@@ -63,3 +63,11 @@ lab_guard() {
 		"run it with tests/lab/lab run -- bats --tap $suite" >&2
 	return 1
 }
+
+# unalign: after `run TOOL --noheadings ...`, the table's padding collapsed, so that $output and
+# $lines compare as fields one space apart (as --raw prints them, but with a field's own blanks
+# kept as blanks, and any run of them collapsed to one).
+unalign() {
+	output=$(tr -s ' ' <<<"$output")
+	mapfile -t lines <<<"$output"
+}

@@ -9,7 +9,13 @@
 struct cli cli = { .prog = "tool" };
 
 struct poptOption cli_common_options[] = {
-	{ "json", 'j', POPT_ARG_NONE, &cli.json, 0, "print JSON instead of text lines", NULL },
+	{ "json", 'j', POPT_ARG_NONE, &cli.json, 0, "print JSON instead of a table", NULL },
+	{ "raw", '\0', POPT_ARG_NONE, &cli.raw, 0, "print the table unaligned, one space apart",
+	  NULL },
+	{ "pairs", '\0', POPT_ARG_NONE, &cli.pairs, 0, "print each field as KEY=\"value\"", NULL },
+	{ "noheadings", '\0', POPT_ARG_NONE, &cli.noheadings, 0, "print no header lines", NULL },
+	{ "output", '\0', POPT_ARG_STRING, &cli.output, 0,
+	  "print only these columns, in this order (the header's names)", "COL,..." },
 	{ "verbose", 'v', POPT_ARG_NONE, &cli.verbose, 0, "explain what is being done", NULL },
 	{ "version", 'V', POPT_ARG_NONE, &cli.version, 0, "print the version and exit", NULL },
 	POPT_TABLEEND
@@ -37,12 +43,44 @@ poptContext cli_parse(int argc, const char **argv, const struct poptOption *tabl
 		cli_done();
 		exit(EXIT_USAGE);
 	}
+	if (cli.json + cli.raw + cli.pairs > 1) {
+		fprintf(stderr, "%s: --json, --raw, --pairs: choose one\n", cli.prog);
+		cli_done();
+		exit(EXIT_USAGE);
+	}
+	if (cli.output && !*cli.output) {
+		fprintf(stderr, "%s: --output: no column named\n", cli.prog);
+		cli_done();
+		exit(EXIT_USAGE);
+	}
 	if (cli.version) {
 		printf("%s %s\n", cli.prog, PROJECT_VERSION);
 		cli_done();
 		exit(EXIT_OK);
 	}
 	return pc;
+}
+
+struct out *cli_out(FILE *f)
+{
+	struct out_opts opts = {
+		.format = cli.json    ? OUT_JSON
+			  : cli.raw   ? OUT_RAW
+			  : cli.pairs ? OUT_PAIRS
+				      : OUT_TEXT,
+		.noheadings = cli.noheadings,
+		.columns = cli.output,
+	};
+
+	return out_open(f, &opts);
+}
+
+void cli_out_close(struct out *o)
+{
+	if (out_close(o) == -EINVAL)
+		cli_die(EXIT_USAGE, "--output", "no column '%s' (the header line names them)",
+			out_unknown_column(o));
+	out_free(o);
 }
 
 static void vmsg(const char *kind, const char *what, const char *fmt, va_list ap)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "out.h"
 #include "parse.h"
 
 #ifndef PROJECT_VERSION
@@ -28,6 +29,10 @@ enum {
 struct cli {
 	const char *prog;
 	int json;
+	int raw;
+	int pairs;
+	int noheadings;
+	const char *output; /* --output COL,... */
 	int verbose;
 	int version;
 	poptContext pc; /* cli_parse's, kept reachable until the tool frees it */
@@ -35,7 +40,10 @@ struct cli {
 
 extern struct cli cli;
 
-/* The common popt table: --json, -v/--verbose, --version; include it with POPT_AUTOHELP. */
+/*
+ * The common popt table: --json, --raw, --pairs, --noheadings, --output, -v/--verbose,
+ * --version; include it with POPT_AUTOHELP. At most one of --json, --raw and --pairs.
+ */
 extern struct poptOption cli_common_options[];
 #define CLI_COMMON_TABLE                                                                           \
 	{                                                                                          \
@@ -54,6 +62,10 @@ poptContext cli_parse(int argc, const char **argv, const struct poptOption *tabl
 void cli_done(void);
 /* Free a POPT_ARG_ARGV array and its strings (popt leaves both to the caller). */
 void cli_free_argv(char **v);
+/* The tool's records on f in the format the common options chose (NULL: out of memory). */
+struct out *cli_out(FILE *f);
+/* Print what is left and free o; exit 2 when --output named a column that no record had. */
+void cli_out_close(struct out *o);
 
 /* "prog: what: why" on stderr. */
 void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

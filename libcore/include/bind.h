@@ -155,6 +155,15 @@ int bind_plan_run(struct bind_plan *p, const struct sysfs *s, struct bindstate *
 		  const struct bind_opts *o, struct err *e);
 
 /*
+ * Does a uevent bear on a wait for the device bdf (IOMMU group `group`) to reach its driver?
+ * Only the device's own "bind" or "unbind" (subsystem pci, sent by Linux since 4.14 once a
+ * probe or a remove is over) or the "add" of its group's /dev/vfio/N (subsystem vfio, named N)
+ * does; a wait reads sysfs again only then. NULL fields: false.
+ */
+bool bind_uevent_matters(const char *subsystem, const char *action, const char *sysname,
+			 const char *bdf, int group);
+
+/*
  * The plan that undoes a bind plan that ran: its changed targets back to their original drivers
  * (and their VFs back), the records dropped. For runs that bind, use, and restore in one process.
  */

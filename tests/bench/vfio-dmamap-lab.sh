@@ -15,7 +15,7 @@ echo 64 >/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages # 128 MiB: 64M a
 
 status=0
 for b in anon 2M; do
-	out=$(vfio-dmamap bench $EDU --size $SIZE --iterations "$ROUNDS" --backing $b) || {
+	out=$(vfio-dmamap bench --noheadings --raw $EDU --size $SIZE --iterations "$ROUNDS" --backing $b) || {
 		echo "bench: vfio-dmamap bench --backing $b failed" >&2
 		status=1
 		continue

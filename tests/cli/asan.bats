@@ -64,3 +64,15 @@ clean() {
 	clean 2 "$A/vfio-msix" frob 00:00.0
 	clean 2 "$A/vfio-dmamap" --frobnicate
 }
+
+@test "output options: two formats, no column, a column no record has: exit 2, nothing leaked" {
+	head -c 65536 /dev/zero >"$T/mem"
+	q=(--mem "$T/mem@0" --size 8 --desc 0x1000 --avail 0x2000 --used 0x3000)
+	clean 0 "$A/vq-inspect" status "${q[@]}" --output value --noheadings --raw
+	clean 2 "$A/vq-inspect" status "${q[@]}" --json --raw
+	clean 2 "$A/vq-inspect" status "${q[@]}" --output=
+	# the table is printed before the unknown column is known, then exit 2
+	clean 2 "$A/vq-inspect" status "${q[@]}" --output value,nosuch
+	assert_line "vq-inspect: --output: no column 'nosuch' (the header line names them)"
+	clean 2 "$A/vfio-bind" --status --pairs --raw
+}

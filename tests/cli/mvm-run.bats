@@ -74,6 +74,13 @@ need_kvm() {
 	run "$MVM" --json --kernel "$G/triple.elf" --console none </dev/null
 	assert_failure 1
 	assert_line --partial '"stop":"triple-fault","exit_status":1'
+	# the same record as a table, only when a format is asked for (the console owns stdout)
+	run "$MVM" --pairs --output stop,exit_status --kernel "$G/triple.elf" --console none </dev/null
+	assert_failure 1
+	assert_line 'STOP="triple-fault" EXIT_STATUS="1"'
+	run "$MVM" --kernel "$G/triple.elf" --console none </dev/null
+	refute_output --partial 'triple-fault'
+	refute_output --partial 'EXIT_STATUS'
 }
 
 @test "a spinning vCPU is kicked out by SIGTERM and the VM stops cleanly" {

@@ -44,44 +44,44 @@ setup() {
 }
 
 @test "malformed address zz:00.0 is rejected with exit 2" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run zz:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run zz:00.0
 	assert_failure 2
 	assert_output "vfio-bind: DEVICE 'zz:00.0': not a PCI address (expected [DOMAIN:]BUS:DEVICE.FUNCTION, e.g. 0000:03:00.0 or 03:00.0)"
 }
 
 @test "out-of-range address 0000:00:99.9 names the bad field" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:99.9
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:99.9
 	assert_failure 2
 	assert_output --partial "'0000:00:99.9': device 0x99 is out of range (00-1f)"
 }
 
 @test "a nonexistent device is exit 2" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:0a:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:0a:00.0
 	assert_failure 2
 	assert_output "vfio-bind: 0000:0a:00.0: no such PCI device"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 1234:5678
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 1234:5678
 	assert_failure 2
 	assert_output "vfio-bind: 1234:5678: no such PCI device"
 }
 
 @test "an ambiguous short address asks for the domain" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 03:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 03:00.0
 	assert_failure 2
 	assert_output --partial "ambiguous: both 0000:03:00.0 and 0001:03:00.0 match"
 }
 
 @test "bad option values are usage errors" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --timeout abc 0000:02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --timeout abc 0000:02:00.0
 	assert_failure 2
 	assert_output --partial "--timeout: 'abc' is not a number"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --timeout 0 0000:02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --timeout 0 0000:02:00.0
 	assert_failure 2
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --user no-such-user-xyz 0000:02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --user no-such-user-xyz 0000:02:00.0
 	assert_failure 2
 	assert_output --partial "--user: no-such-user-xyz: no such user"
 	run vfio-bind --all
 	assert_failure 2
-	run vfio-bind --restore --status 0000:02:00.0
+	run vfio-bind --noheadings --raw --restore --status 0000:02:00.0
 	assert_failure 2
 }
 
@@ -100,7 +100,7 @@ setup() {
 
 @test "dry run: nvme plan writes override, unbind, probe in order" {
 	before=$(tree_digest "$SNAP")
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:02:00.0
 	assert_success
 	assert_line --index 0 "record 0000:02:00.0 $VFIO_BIND_STATE_DIR/state nvme"
 	assert_line --index 1 "write 0000:02:00.0 $SNAP/sys/bus/pci/devices/0000:02:00.0/driver_override vfio-pci"
@@ -115,20 +115,20 @@ setup() {
 
 @test "dry run loads vfio-pci first when the module is absent" {
 	rm -rf "$SNAP/sys/module/vfio_pci"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:02:00.0
 	assert_success
 	assert_line --index 0 "modprobe 0000:02:00.0 - vfio-pci"
 }
 
 @test "GPU without its audio function: group not viable, members named" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --force 0000:01:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --force 0000:01:00.0
 	assert_failure 1
 	assert_output --partial "IOMMU group 1 would not be viable: 0000:01:00.1 (snd_hda_intel)"
 	assert_output --partial "--group"
 }
 
 @test "--group binds the GPU and its audio function, not the root port" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --group --force 01:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --group --force 01:00.0
 	assert_success
 	assert_output --partial "drivers/nvidia/unbind 0000:01:00.0"
 	assert_output --partial "drivers/snd_hda_intel/unbind 0000:01:00.1"
@@ -136,7 +136,7 @@ setup() {
 }
 
 @test "boot VGA and firmware framebuffer refuse without --force" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --group 01:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --group 01:00.0
 	assert_failure 1
 	assert_output --partial "0000:01:00.0: is the boot VGA device (boot_vga=1)"
 	assert_output --partial "holds the firmware framebuffer 'efifb'"
@@ -144,36 +144,36 @@ setup() {
 }
 
 @test "a network interface that is up refuses without --force" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0001:03:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0001:03:00.0
 	assert_failure 1
 	assert_output --partial "network interface enp1s0 is up"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --force 0001:03:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --force 0001:03:00.0
 	assert_success
 }
 
 @test "a second GPU with no driver binds without unbinding anything" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 10de:1c82 10de:0fb9
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 10de:1c82 10de:0fb9
 	assert_success
 	refute_output --partial "unbind"
 	assert_output --partial "record 0000:03:00.0 $VFIO_BIND_STATE_DIR/state -"
 }
 
 @test "a bridge is refused" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:01.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:01.0
 	assert_failure 1
 	assert_output --partial "is a PCI bridge"
 }
 
 @test "a device with no IOMMU group is refused" {
 	SNAP2=$(snapshot no-group)
-	run vfio-bind --sysfs-root "$SNAP2" --dry-run 0000:00:03.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP2" --dry-run 0000:00:03.0
 	assert_failure 1
 	assert_output --partial "0000:00:03.0: has no IOMMU group"
 }
 
 @test "no IOMMU at all names the kernel parameter" {
 	SNAP2=$(snapshot no-iommu)
-	run vfio-bind --sysfs-root "$SNAP2" --dry-run 0000:00:02.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP2" --dry-run 0000:00:02.0
 	assert_failure 1
 	assert_output --partial "intel_iommu=on"
 	assert_output --partial "amd_iommu=on"
@@ -188,7 +188,7 @@ setup() {
 }
 
 @test "--status prints BDF DRIVER GROUP NODE ORIGINAL PERSIST" {
-	run vfio-bind --sysfs-root "$SNAP" --status 0000:02:00.0 0000:03:00.1
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --status 0000:02:00.0 0000:03:00.1
 	assert_success
 	assert_line --index 0 "0000:02:00.0 nvme 2 - - -"
 	assert_line --index 1 "0000:03:00.1 - 4 - - -"
@@ -207,7 +207,7 @@ setup() {
 	SNAP2=$(snapshot bound)
 	mkdir -p "$VFIO_BIND_STATE_DIR"
 	echo "0000:00:04.0 nvme" > "$VFIO_BIND_STATE_DIR/state"
-	run vfio-bind --sysfs-root "$SNAP2" --status
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP2" --status
 	assert_success
 	assert_output "0000:00:04.0 vfio-pci 4 /dev/vfio/4 nvme -"
 }
@@ -216,10 +216,11 @@ setup() {
 	SNAP2=$(snapshot bound)
 	mkdir -p "$VFIO_BIND_STATE_DIR"
 	echo "0000:00:04.0 nvme" > "$VFIO_BIND_STATE_DIR/state"
-	run vfio-bind --sysfs-root "$SNAP2" --dry-run --restore --all
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP2" --dry-run --restore --all
 	assert_success
 	assert_line --index 0 "write 0000:00:04.0 $SNAP2/sys/bus/pci/drivers/vfio-pci/unbind 0000:00:04.0"
-	assert_line --index 1 "write 0000:00:04.0 $SNAP2/sys/bus/pci/devices/0000:00:04.0/driver_override \\n"
+	# the value is the two characters \n; --raw writes a backslash as \x5c (libsmartcols)
+	assert_line --index 1 "write 0000:00:04.0 $SNAP2/sys/bus/pci/devices/0000:00:04.0/driver_override \\x5cn"
 	assert_line --index 2 "write 0000:00:04.0 $SNAP2/sys/bus/pci/drivers/nvme/bind 0000:00:04.0"
 	assert_line --index 3 "wait 0000:00:04.0 - nvme"
 	assert_line --index 4 "forget 0000:00:04.0 $VFIO_BIND_STATE_DIR/state 0000:00:04.0"
@@ -227,7 +228,7 @@ setup() {
 
 @test "restore of an unrecorded device lets the kernel choose (drivers_probe)" {
 	SNAP2=$(snapshot bound)
-	run vfio-bind --sysfs-root "$SNAP2" --dry-run --restore 0000:00:04.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP2" --dry-run --restore 0000:00:04.0
 	assert_success
 	assert_output --partial "drivers_probe 0000:00:04.0"
 	refute_output --partial "forget"
@@ -235,7 +236,7 @@ setup() {
 
 @test "binding a device already on vfio-pci plans nothing" {
 	SNAP2=$(snapshot bound)
-	run vfio-bind --sysfs-root "$SNAP2" --dry-run 0000:00:04.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP2" --dry-run 0000:00:04.0
 	assert_success
 	assert_output ""
 }
@@ -243,7 +244,7 @@ setup() {
 @test "a corrupt state file is reported, not overwritten" {
 	mkdir -p "$VFIO_BIND_STATE_DIR"
 	echo "garbage" > "$VFIO_BIND_STATE_DIR/state"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:02:00.0
 	assert_failure 1
 	assert_output --partial "state line 1: expected 'BDF DRIVER [numvfs=N] [autoprobe=0|1]'"
 	[ "$(cat "$VFIO_BIND_STATE_DIR/state")" = garbage ]
@@ -273,10 +274,10 @@ setup() {
 }
 
 @test "VFIO_BIND_FAULT must be well formed" {
-	VFIO_BIND_FAULT=bogus run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	VFIO_BIND_FAULT=bogus run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:02:00.0
 	assert_failure 2
 	assert_output --partial "VFIO_BIND_FAULT: 'bogus' is not write:N, signal:N or hang:N"
-	VFIO_BIND_FAULT=hang:0 run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:02:00.0
+	VFIO_BIND_FAULT=hang:0 run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:02:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: VFIO_BIND_FAULT: 'hang:0' is not"
 }
@@ -305,10 +306,10 @@ setup() {
 }
 
 @test "--guest-mem must be a size above 0" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --guest-mem lots 02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --guest-mem lots 02:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --guest-mem: 'lots' is not"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --guest-mem 0 02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --guest-mem 0 02:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --guest-mem: '0' is not a size above 0"
 }
@@ -317,7 +318,7 @@ setup() {
 
 @test "the vfio driver comes from a vfio_pci: alias matching the device's IDs" {
 	SNAP=$(snapshot console)
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:04.0
 	assert_success
 	assert_line --index 0 "modprobe 0000:00:04.0 - mlx5_vfio_pci"
 	assert_output --partial "0000:00:04.0/driver_override mlx5_vfio_pci"
@@ -327,24 +328,24 @@ setup() {
 
 @test "the most specific alias wins (subsystem IDs and class)" {
 	SNAP=$(snapshot console)
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:03.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:03.0
 	assert_success
 	assert_output --partial "0000:00:03.0/driver_override gpu_vfio_special"
 	# without the subsystem match, the device-wide alias
 	echo 0x1043 > "$SNAP/sys/bus/pci/devices/0000:00:03.0/subsystem_vendor"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:03.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:03.0
 	assert_success
 	assert_output --partial "0000:00:03.0/driver_override nvgrace_gpu_vfio_pci"
 }
 
 @test "only the generic alias, or no modules.alias: vfio-pci" {
 	SNAP=$(snapshot console)
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:05.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:05.0
 	assert_success
 	assert_output --partial "0000:00:05.0/driver_override vfio-pci"
 	refute_output --partial "modprobe"
 	rm -r "$SNAP/lib"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:04.0
 	assert_success
 	assert_output --partial "0000:00:04.0/driver_override vfio-pci"
 }
@@ -352,7 +353,7 @@ setup() {
 @test "a loaded variant module is not loaded again, and its driver name is used" {
 	SNAP=$(snapshot console)
 	mkdir -p "$SNAP/sys/module/mlx5_vfio_pci/drivers/pci:mlx5-vfio-pci"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:04.0
 	assert_success
 	refute_output --partial "modprobe"
 	assert_output --partial "0000:00:04.0/driver_override mlx5-vfio-pci"
@@ -360,23 +361,23 @@ setup() {
 
 @test "--driver overrides the alias" {
 	SNAP=$(snapshot console)
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --driver vfio-pci 0000:00:04.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --driver vfio-pci 0000:00:04.0
 	assert_success
 	assert_output --partial "0000:00:04.0/driver_override vfio-pci"
 	refute_output --partial "mlx5_vfio_pci"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --driver my_vfio 0000:00:05.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --driver my_vfio 0000:00:05.0
 	assert_success
 	assert_line --index 0 "modprobe 0000:00:05.0 - my_vfio"
 }
 
 @test "--driver must be a driver name, and only when binding" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --driver "" 02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --driver "" 02:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --driver: '' is not a driver name"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --driver ../x 02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --driver ../x 02:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --driver: '../x' is not a driver name"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore --driver vfio-pci 02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --restore --driver vfio-pci 02:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --driver: only when binding"
 }
@@ -386,13 +387,13 @@ setup() {
 @test "a display device under fbcon is refused, the fixes named; --force overrides" {
 	SNAP=$(snapshot console)
 	before=$(tree_digest "$SNAP")
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:02.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:02.0
 	assert_failure 1
 	assert_output --partial "vfio-bind: 0000:00:02.0: is the console: fbcon (vtcon1) draws on its fb0 (bochs-drmfb)"
 	assert_output --partial "'echo 0 > /sys/class/vtconsole/vtcon1/bind'"
 	assert_output --partial "initcall_blacklist=sysfb_init"
 	assert_output --partial "video=efifb:off"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --force 0000:00:02.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --force 0000:00:02.0
 	assert_success
 	assert_output --partial "warning: 0000:00:02.0: is the console"
 	[ "$(tree_digest "$SNAP")" = "$before" ]
@@ -401,11 +402,11 @@ setup() {
 @test "a released console (vtcon bind=0) or an fb elsewhere is no refusal" {
 	SNAP=$(snapshot console)
 	echo 0 > "$SNAP/sys/class/vtconsole/vtcon1/bind"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:02.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:02.0
 	assert_success
 	refute_output --partial "console"
 	echo 1 > "$SNAP/sys/class/vtconsole/vtcon1/bind"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:05.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:05.0
 	assert_success
 	refute_output --partial "console"
 }
@@ -473,13 +474,13 @@ setup() {
 }
 
 @test "no eligible device: exit 4 (the selftests' skip) and the command does not run" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:01.0 -- touch "$BATS_TEST_TMPDIR/ran"
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:01.0 -- touch "$BATS_TEST_TMPDIR/ran"
 	assert_failure 4
 	assert_output --partial "vfio-bind: warning: 0000:00:01.0: is a PCI bridge; vfio-pci binds endpoints only; skipped"
 	assert_output --partial "vfio-bind: no device given can be bound to VFIO; skipping"
 	[ ! -e "$BATS_TEST_TMPDIR/ran" ]
 	SNAP=$(snapshot no-iommu)
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:02.0 -- touch "$BATS_TEST_TMPDIR/ran"
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 0000:00:02.0 -- touch "$BATS_TEST_TMPDIR/ran"
 	assert_failure 4
 	assert_output --partial "no IOMMU groups"
 	[ ! -e "$BATS_TEST_TMPDIR/ran" ]
@@ -487,24 +488,26 @@ setup() {
 
 @test "a PF's VFs are zeroed before a hermetic bind, not before a plain one" {
 	SNAP=$(snapshot console)
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0 -- true
+	run vfio-bind --noheadings --sysfs-root "$SNAP" --dry-run 0000:00:04.0 -- true
+	unalign
 	assert_success
 	assert_line --index 1 "record 0000:00:04.0 $VFIO_BIND_STATE_DIR/state mlx5_core numvfs=4"
 	assert_line --index 2 "sriov 0000:00:04.0 $SNAP/sys/bus/pci/devices/0000:00:04.0/sriov_numvfs 0"
 	assert_line --index 3 --partial "0000:00:04.0/driver_override mlx5_vfio_pci"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	run vfio-bind --noheadings --sysfs-root "$SNAP" --dry-run 0000:00:04.0
+	unalign
 	assert_success
 	refute_output --partial "sriov"
 }
 
 @test "hermetic runs: bad usage is exit 2" {
-	run vfio-bind --sysfs-root "$SNAP" --dry-run 02:00.0 --
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run 02:00.0 --
 	assert_failure 2
 	assert_output --partial "vfio-bind: --: no command after it"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore 02:00.0 -- true
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --restore 02:00.0 -- true
 	assert_failure 2
 	assert_output --partial "vfio-bind: --: a command runs only after a bind"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --append-bdfs 02:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --append-bdfs 02:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --append-bdfs: only with -- COMMAND"
 	run vfio-bind -- true
@@ -515,20 +518,20 @@ setup() {
 # ---- --info ----------------------------------------------------------------------------
 
 @test "--info takes devices only with --json and --sysfs-root (2 otherwise)" {
-	run vfio-bind --sysfs-root "$SNAP" --info --group 01:00.0
+	run vfio-bind --noheadings --sysfs-root "$SNAP" --info --group 01:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --info: takes devices and --json, --sysfs-root only"
-	run vfio-bind --sysfs-root "$SNAP" --info
+	run vfio-bind --noheadings --sysfs-root "$SNAP" --info
 	assert_failure 2
 	assert_output --partial "vfio-bind: no device given"
-	run vfio-bind --sysfs-root "$SNAP" --info --status 01:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --info --status 01:00.0
 	assert_failure 2
 }
 
 @test "--info on the H200-like snapshot: BARs, class and FLR as the real machine's lspci shows them" {
 	local snap want got fixture=$REPO/tests/fixtures/pci/h200-firecracker.lspci-vvv
 	snap=$(snapshot h200)
-	run vfio-bind --sysfs-root "$snap" --info 00:06.0
+	run vfio-bind --noheadings --sysfs-root "$snap" --info 00:06.0
 	assert_success
 	# lspci: "Region 2: Memory at 100000000000 (64-bit, prefetchable) [size=256G]" -> 2:256G:64:pref
 	want=$(sed -n 's/^\tRegion \([0-5]\): Memory at [0-9a-f]* (\(32\|64\)-bit, \(prefetchable\|non-prefetchable\)) \[size=\([0-9]*[KMG]\)\]$/\1:\4:\2:\3/p' "$fixture" |
@@ -614,7 +617,7 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 		.sriov_totalvfs == 7 and .sriov_numvfs == 2'
 	echo "$output" | jq -e '.[1].rom | .signature == true and .device == "0x9999" and .valid == false'
 	echo "$output" | jq -e '.[2].rom | .read == true and .signature == false and .valid == false'
-	run vfio-bind --sysfs-root "$snap" --info 05:00.0
+	run vfio-bind --noheadings --sysfs-root "$snap" --info 05:00.0
 	assert_success
 	assert_output --partial " 0:256M/512M/1G 128K:valid:1234:5678:x86+efi 7 2 vfio-pci "
 }
@@ -624,7 +627,8 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 @test "--vfs: the plan records the PF's settings, turns autoprobe off, sets numvfs, binds each VF" {
 	SNAP=$(snapshot sriov)
 	local dev=$SNAP/sys/bus/pci/devices st=$VFIO_BIND_STATE_DIR/state
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 2 03:00.0
+	run vfio-bind --noheadings --sysfs-root "$SNAP" --dry-run --vfs 2 03:00.0
+	unalign
 	assert_success
 	assert_output - <<-PLAN
 	modprobe 0000:03:00.2 - mlx5_vfio_pci
@@ -650,7 +654,8 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 @test "--vfs with other VFs there goes through 0 (the kernel refuses to change a nonzero count)" {
 	SNAP=$(snapshot sriov)
 	local f=$SNAP/sys/bus/pci/devices/0000:04:00.0/sriov_numvfs
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 2 04:00.0
+	run vfio-bind --noheadings --sysfs-root "$SNAP" --dry-run --vfs 2 04:00.0
+	unalign
 	assert_success
 	assert_line --index 0 --partial "record 0000:04:00.0 $VFIO_BIND_STATE_DIR/state nvme numvfs=1 autoprobe=0"
 	assert_line --index 1 "sriov 0000:04:00.0 $f 0"
@@ -662,24 +667,24 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 
 @test "--vfs above sriov_totalvfs, on a device that is no PF, or misused: exit 2, nothing planned" {
 	SNAP=$(snapshot sriov)
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 9 03:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --vfs 9 03:00.0
 	assert_failure 2
 	assert_output "vfio-bind: 0000:03:00.0: --vfs 9 is more than its sriov_totalvfs (8)"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 1 00:06.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --vfs 1 00:06.0
 	assert_failure 2
 	assert_output "vfio-bind: 0000:00:06.0: is not an SR-IOV physical function (no sriov_totalvfs)"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 1 03:00.0 04:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --vfs 1 03:00.0 04:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --vfs: takes one device, the physical function (2 given)"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs 0 03:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --vfs 0 03:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --vfs: '0' is not between 1 and 65535"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --vfs two 03:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --vfs two 03:00.0
 	assert_failure 2
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore --vfs 1 03:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --restore --vfs 1 03:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --vfs: only when binding one PF"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --group --vfs 1 03:00.0
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --group --vfs 1 03:00.0
 	assert_failure 2
 }
 
@@ -688,7 +693,8 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 	local dev=$SNAP/sys/bus/pci/devices st=$VFIO_BIND_STATE_DIR/state
 	mkdir -p "$VFIO_BIND_STATE_DIR"
 	printf '0000:04:00.0 nvme numvfs=0 autoprobe=1\n0000:04:00.1 -\n' >"$st"
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore 04:00.0
+	run vfio-bind --noheadings --sysfs-root "$SNAP" --dry-run --restore 04:00.0
+	unalign
 	assert_success
 	assert_output - <<-PLAN
 	write 0000:04:00.1 $SNAP/sys/bus/pci/drivers/vfio-pci/unbind 0000:04:00.1
@@ -699,7 +705,7 @@ rom_image() { # file vendor device: an x86 image, then an EFI image (the last)
 	forget 0000:04:00.0 $st 0000:04:00.0
 	PLAN
 	# --all lists the PF before its VF; the order of the plan is the same.
-	run vfio-bind --sysfs-root "$SNAP" --dry-run --restore --all
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --dry-run --restore --all
 	assert_success
 	assert_line --index 0 --partial "write 0000:04:00.1 "
 	assert_line --index 4 "sriov 0000:04:00.0 $dev/0000:04:00.0/sriov_numvfs 0"
@@ -717,7 +723,7 @@ rule_for() { # bdf driver exe
 @test "--persist writes the device's udev rule, --status shows it, --unpersist removes it" {
 	SNAP=$(snapshot bound)
 	exe=$(readlink -f "$(command -v vfio-bind)")
-	VFIO_BIND_FAULT=write:99 run vfio-bind --sysfs-root "$SNAP" --persist 00:04.0
+	VFIO_BIND_FAULT=write:99 run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --persist 00:04.0
 	assert_success
 	assert_output "0000:00:04.0 vfio-pci 4 /dev/vfio/4 vfio-pci vfio-pci"
 	run grep -v '^#' "$VFIO_BIND_RULES_DIR/05-vfio-bind.rules"
@@ -732,7 +738,7 @@ rule_for() { # bdf driver exe
 @test "--status lists a persisted device that is on its host driver now" {
 	mkdir -p "$VFIO_BIND_RULES_DIR"
 	rule_for 0000:02:00.0 vfio-pci /usr/bin/vfio-bind >"$VFIO_BIND_RULES_DIR/05-vfio-bind.rules"
-	run vfio-bind --sysfs-root "$SNAP" --status
+	run vfio-bind --noheadings --raw --sysfs-root "$SNAP" --status
 	assert_success
 	assert_output "0000:02:00.0 nvme 2 - - vfio-pci"
 }
@@ -765,4 +771,67 @@ rule_for() { # bdf driver exe
 	run vfio-bind --unpersist --driver vfio-pci 0000:02:00.0
 	assert_failure 2
 	assert_output --partial "vfio-bind: --driver: only when binding"
+}
+
+# ---- output formats (cmd/common/out.c: libsmartcols tables, json-c) --------------------------
+
+# odd_driver SNAP BDF: rebind BDF in the snapshot to a driver whose name holds bytes that are not
+# UTF-8 (0xff 0xfe) and a control character (ESC), as a hostile or broken sysfs could show.
+odd_driver() {
+	local odd=$'nv\xff\xfe\x1bme'
+	mkdir "$1/sys/bus/pci/drivers/$odd" || return 1
+	ln -sfn "../../../bus/pci/drivers/$odd" "$(readlink -f "$1/sys/bus/pci/devices/$2")/driver"
+}
+
+@test "--json stays valid JSON (RFC 8259: UTF-8, control characters escaped) on odd sysfs bytes" {
+	odd_driver "$SNAP" 0000:02:00.0
+	# the bytes that are not UTF-8 become the text \xNN; ESC is escaped by JSON itself
+	want='nv\xff\xfe'$'\x1b''me'
+	for mode in --status --info; do
+		run vfio-bind --sysfs-root "$SNAP" $mode --json 0000:02:00.0
+		assert_success
+		# jq 1.6 reads invalid UTF-8 silently (as U+FFFD): iconv is the UTF-8 oracle
+		printf '%s' "$output" | iconv -f UTF-8 -t UTF-8 >/dev/null ||
+			fail "$mode --json: not UTF-8: $output"
+		jq -e --arg want "$want" '.[0].driver == $want' <<<"$output" ||
+			fail "$mode --json: '$output'"
+	done
+	# the tables never pass the control character on to the terminal
+	for fmt in "" --raw --pairs; do
+		run vfio-bind --sysfs-root "$SNAP" --status $fmt 0000:02:00.0
+		assert_success
+		[[ $output != *$'\x1b'* ]] || fail "--status $fmt printed ESC: $output"
+		assert_output --partial 'nv\xff\xfe\x1bme'
+	done
+}
+
+@test "--status: a header names the columns; --noheadings, --output, --raw, --pairs" {
+	run vfio-bind --sysfs-root "$SNAP" --status 0000:02:00.0 0000:03:00.1
+	assert_success
+	assert_line --index 0 --regexp '^BDF +DRIVER +IOMMU_GROUP +VFIO_NODE +ORIGINAL_DRIVER +PERSIST$'
+	# aligned: every column starts where its header does
+	[ "${lines[1]:13:4}" = "nvme" ] && [ "${lines[2]:13:1}" = "-" ] || fail "$output"
+	[ "${#lines[@]}" -eq 3 ]
+	run vfio-bind --sysfs-root "$SNAP" --status --noheadings --output iommu_group,BDF 0000:02:00.0
+	assert_success
+	assert_output "2 0000:02:00.0" # no header: nothing to align to but the data
+	run vfio-bind --sysfs-root "$SNAP" --status --raw --output DRIVER,bdf 0000:03:00.1
+	assert_output $'DRIVER BDF\n- 0000:03:00.1'
+	run vfio-bind --sysfs-root "$SNAP" --status --pairs --output bdf,iommu_group 0000:02:00.0
+	assert_output 'BDF="0000:02:00.0" IOMMU_GROUP="2"'
+	# --output selects in --json too; the list stays a list
+	run vfio-bind --sysfs-root "$SNAP" --status --json --output bdf 0000:02:00.0
+	assert_output '[{"bdf":"0000:02:00.0"}]'
+}
+
+@test "output options: one format only, and a column the records lack is an error (2)" {
+	run vfio-bind --sysfs-root "$SNAP" --status --json --raw 0000:02:00.0
+	assert_failure 2
+	assert_output "vfio-bind: --json, --raw, --pairs: choose one"
+	run vfio-bind --sysfs-root "$SNAP" --status --output bdf,nosuch 0000:02:00.0
+	assert_failure 2
+	assert_line "vfio-bind: --output: no column 'nosuch' (the header line names them)"
+	run vfio-bind --sysfs-root "$SNAP" --status --output= 0000:02:00.0
+	assert_failure 2
+	assert_output "vfio-bind: --output: no column named"
 }

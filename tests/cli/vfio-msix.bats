@@ -20,26 +20,40 @@ host_dev_on_driver() {
 }
 
 @test "info on e1000e (dump): MSI and MSI-X lines" {
-	run vfio-msix info --pci-dump "$LAB" 01:00.0
+	run vfio-msix info --noheadings --pci-dump "$LAB" 01:00.0
 	assert_success
 	assert_output "msi 0xd0 no 1 1 no yes 0x0000000000000000 0x0000
 msix 0xa0 no no 5 3 0x00000000 3 0x00002000"
 }
 
+@test "info names its fields: a header line for each capability's table (msi, msix)" {
+	run vfio-msix info --pci-dump "$LAB" 01:00.0
+	assert_success
+	local msi='^CAP +OFFSET +ENABLED +VECTORS_ENABLED +VECTORS_MAX +MASKABLE +64BIT +ADDRESS +DATA$'
+	local msix='^CAP +OFFSET +ENABLED +FUNCTION_MASK +TABLE_SIZE +TABLE_BAR +TABLE_OFFSET'
+	assert_line --index 0 --regexp "$msi"
+	assert_line --index 1 --regexp '^msi +0xd0 +no +1 +1 +no +yes +0x0000000000000000 +0x0000$'
+	assert_line --index 2 --regexp "$msix +PBA_BAR +PBA_OFFSET\$"
+	[ "${#lines[@]}" -eq 4 ]
+	# a record without a column named prints the others it has
+	run vfio-msix info --pci-dump "$LAB" --pairs --output cap,table_size 01:00.0
+	assert_output $'CAP="msi"\nCAP="msix" TABLE_SIZE="5"'
+}
+
 @test "info on nvme (dump): 65 vectors, table and PBA in BAR0" {
-	run vfio-msix info -F "$LAB" 0000:00:04.0
+	run vfio-msix info --noheadings -F "$LAB" 0000:00:04.0
 	assert_success
 	assert_output "msix 0x40 no no 65 0 0x00002000 0 0x00003000"
 }
 
 @test "info on edu (dump): MSI only" {
-	run vfio-msix info -F "$LAB" 00:06.0
+	run vfio-msix info --noheadings -F "$LAB" 00:06.0
 	assert_success
 	assert_output "msi 0x40 no 1 1 no yes 0x0000000000000000 0x0000"
 }
 
 @test "info on a real H200 (dump): what the machine's own lspci -vvv said" {
-	run vfio-msix info -F "$H200" 00:06.0
+	run vfio-msix info --noheadings -F "$H200" 00:06.0
 	assert_success
 	# lspci -vvv on that machine: MSI Enable- Count=1/16 Maskable+ 64bit+, address and data 0;
 	# MSI-X Enable+ Count=9 Masked-, vector table BAR=0 offset=00b90000, PBA BAR=0 offset=00ba0000
@@ -51,7 +65,7 @@ msix 0xb0 yes no 9 0 0x00b90000 0 0x00ba0000"
 @test "info agrees with lspci -vv field by field on every dumped device" {
 	for f in "$LAB" "$VAR" "$H200"; do
 		for d in $(grep -oE '^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]' "$f"); do
-			run vfio-msix info -F "$f" "$d"
+			run vfio-msix info --noheadings -F "$f" "$d"
 			assert_success
 			[ "$output" = "$(lspci_msix -F "$f" -s "$d")" ] ||
 				fail "$d: vfio-msix says '$output', lspci '$(lspci_msix -F "$f" -s "$d")'"
@@ -70,7 +84,7 @@ msix 0xb0 yes no 9 0 0x00b90000 0 0x00ba0000"
 	run vfio-msix info -F "$VAR" --json 00:12.0
 	assert_success
 	echo "$output" | jq -e '.msi == null and .msix == null'
-	run vfio-msix info -F "$VAR" 00:12.0
+	run vfio-msix info --noheadings -F "$VAR" 00:12.0
 	assert_success
 	assert_output ""
 }
@@ -80,7 +94,7 @@ msix 0xb0 yes no 9 0 0x00b90000 0 0x00ba0000"
 	n=0
 	for d in /sys/bus/pci/devices/*; do
 		d=${d##*/}
-		run vfio-msix info "$d"
+		run vfio-msix info --noheadings "$d"
 		assert_success
 		[ "$output" = "$(lspci_msix -s "$d")" ] || fail "$d: '$output' vs '$(lspci_msix -s "$d")'"
 		n=$((n + 1))
@@ -103,7 +117,7 @@ msix 0xb0 yes no 9 0 0x00b90000 0 0x00ba0000"
 	run vfio-msix info 0000:7f:1f.7
 	assert_failure 2
 	assert_output "vfio-msix: 0000:7f:1f.7: no such PCI device"
-	run vfio-msix info -F "$LAB" 00:09.0
+	run vfio-msix info --noheadings -F "$LAB" 00:09.0
 	assert_failure 2
 	assert_output "vfio-msix: 0000:00:09.0: no such PCI device"
 	run vfio-msix test 0000:7f:1f.7
@@ -133,7 +147,7 @@ msix 0xb0 yes no 9 0 0x00b90000 0 0x00ba0000"
 	assert_failure 2
 	run vfio-msix test -F "$LAB" 00:04.0
 	assert_failure 2
-	run vfio-msix info --pci-dump /nonexistent 00:04.0
+	run vfio-msix info --noheadings --pci-dump /nonexistent 00:04.0
 	assert_failure 1
 	assert_output --partial "/nonexistent"
 }

@@ -14,7 +14,7 @@ setup_file() {
 }
 
 @test "the demo flow from the packaged tools: bind, check, boot with the disk passed, restore" {
-	local deb=$REPO/build/deb/vfio-toolkit_0.1.0_amd64.deb root=$BATS_TEST_TMPDIR/root t
+	local deb=$REPO/build/deb/vfio-toolkit_0.1.0_amd64.deb root=$BATS_TEST_TMPDIR/root t table
 	[ -f "$deb" ] || fail "no $deb: make deb (tests/cli/deb.bats does) before the lab suites"
 	dpkg-deb -x "$deb" "$root"
 	for t in vfio-bind vfio-dmamap vfio-msix mvm-run; do
@@ -26,8 +26,13 @@ setup_file() {
 		"$REPO/tests/lab/demo"
 	echo "$output" | tail -40
 	assert_success
-	# vfio-bind's line for the bound disk, in this version's six fields (PERSIST last)
-	assert_output --regexp "0000:00:04.0 vfio-pci [0-9]+ /dev/vfio/[0-9]+ nvme -"
+	# the demo's vfio-bind --status (up to the blank line before its next note): the header line,
+	# then the bound disk's line in this version's six columns, aligned
+	table=$(sed -n '/\$ vfio-bind --status/,/^$/p' <<<"$output")
+	[ "$(sed -n 2p <<<"$table" | tr -s ' ')" = "BDF DRIVER IOMMU_GROUP VFIO_NODE ORIGINAL_DRIVER PERSIST" ] ||
+		fail "no header line in: $table"
+	grep -Eq '^0000:00:04\.0 +vfio-pci +[0-9]+ +/dev/vfio/[0-9]+ +nvme +-$' <<<"$table" ||
+		fail "no line for the bound disk in: $table"
 	assert_output --partial "PT-NVME read=LAB-WROTE-THIS!!"
 	assert_output --partial "mvm-run exited with status 0"
 	# back on nvme, the guest's pattern on the disk

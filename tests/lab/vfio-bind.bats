@@ -38,7 +38,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 
 @test "dry run prints the plan and changes nothing" {
 	before=$(for d in $NVME $NIC $EDU1 $EDU; do echo "$d $(drv $d) $(override $d)"; done)
-	run vfio-bind --dry-run $NVME
+	run vfio-bind --noheadings --raw --dry-run $NVME
 	assert_success
 	assert_line --index 0 "modprobe $NVME - vfio-pci"
 	assert_line --index 1 "record $NVME /run/vfio-bind/state nvme"
@@ -50,7 +50,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 }
 
 @test "edu with no driver: loads vfio-pci, binds, node exists" {
-	run vfio-bind $EDU
+	run vfio-bind --noheadings --raw $EDU
 	assert_success
 	g=$(group $EDU)
 	assert_output "$EDU vfio-pci $g /dev/vfio/$g - -"
@@ -62,7 +62,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 
 @test "binding a device already on vfio-pci succeeds and changes nothing" {
 	before=$(cat /run/vfio-bind/state)
-	run vfio-bind $EDU
+	run vfio-bind --noheadings --raw $EDU
 	assert_success
 	g=$(group $EDU)
 	assert_output "$EDU vfio-pci $g /dev/vfio/$g - -"
@@ -71,7 +71,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 
 @test "restore edu: no driver again, record gone" {
 	g=$(group $EDU)
-	run vfio-bind --restore $EDU
+	run vfio-bind --noheadings --raw --restore $EDU
 	assert_success
 	assert_output "$EDU - $g - - -"
 	[ "$(drv $EDU)" = - ]
@@ -91,13 +91,13 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	[ "$(jq -r '.[0].class' <<<"$output")" = 0x010802 ]
 	[ "$(drv $NVME)" = vfio-pci ]
 	run ! nvme_blk
-	run vfio-bind --status
+	run vfio-bind --noheadings --raw --status
 	assert_success
 	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme -"
 }
 
 @test "--restore puts nvme back on nvme and its block device reappears" {
-	run vfio-bind --restore $NVME
+	run vfio-bind --noheadings --raw --restore $NVME
 	assert_success
 	assert_output --regexp "^$NVME nvme [0-9]+ - - -$"
 	[ "$(drv $NVME)" = nvme ]
@@ -109,7 +109,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 @test "restore from a later invocation with --all" {
 	vfio-bind $NVME $EDU >/dev/null
 	[ "$(drv $NVME)" = vfio-pci ]
-	run vfio-bind --restore --all
+	run vfio-bind --noheadings --raw --restore --all
 	assert_success
 	[ "$(drv $NVME)" = nvme ]
 	[ "$(drv $EDU)" = - ]
@@ -118,7 +118,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 }
 
 @test "edu sharing a group with e1000e: refused, members named, nothing changed" {
-	run vfio-bind $EDU1
+	run vfio-bind --noheadings --raw $EDU1
 	assert_failure 1
 	assert_output --partial "IOMMU group $(group $EDU1) would not be viable: $NIC (e1000e)"
 	[ "$(drv $NIC)" = e1000e ]
@@ -127,7 +127,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 }
 
 @test "--group binds e1000e and its edu together; restore brings the NIC back" {
-	run vfio-bind --group $EDU1
+	run vfio-bind --noheadings --raw --group $EDU1
 	assert_success
 	g=$(group $NIC)
 	assert_line "$NIC vfio-pci $g /dev/vfio/$g e1000e -"
@@ -135,7 +135,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	[ "${#lines[@]}" -eq 2 ]
 	[ "$(drv $PORT)" = pcieport ]
 	[ -z "$(nic_if)" ]
-	run vfio-bind --restore --group $NIC
+	run vfio-bind --noheadings --raw --restore --group $NIC
 	assert_success
 	[ "$(drv $NIC)" = e1000e ]
 	[ "$(drv $EDU1)" = - ]
@@ -144,7 +144,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 
 @test "a failure in the middle of a group bind rolls every device back" {
 	# writes: NIC override, unbind, probe, then EDU1 override (4th) fails
-	VFIO_BIND_FAULT=write:4 run vfio-bind --group $NIC
+	VFIO_BIND_FAULT=write:4 run vfio-bind --noheadings --raw --group $NIC
 	assert_failure 1
 	assert_output --partial "injected fault"
 	assert_output --partial "returned to its original driver"
@@ -158,7 +158,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 }
 
 @test "a signal in the middle of a bind rolls back too" {
-	VFIO_BIND_FAULT=signal:3 run vfio-bind --group $NIC
+	VFIO_BIND_FAULT=signal:3 run vfio-bind --noheadings --raw --group $NIC
 	assert_failure 1
 	assert_output --partial "interrupted by"
 	[ "$(drv $NIC)" = e1000e ]
@@ -195,7 +195,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	mkfs.ext4 -q -F "$dev"
 	mkdir -p /tmp/mnt
 	mount "$dev" /tmp/mnt
-	run vfio-bind $NVME
+	run vfio-bind --noheadings --raw $NVME
 	umount /tmp/mnt
 	assert_failure 1
 	assert_output --partial "${dev#/dev/} is mounted on /tmp/mnt"
@@ -203,7 +203,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 	sleep 30 < "$dev" &
 	holder=$!
 	wait_for grep -qx sleep /proc/$holder/comm # the shell has exec'd sleep
-	run vfio-bind $NVME
+	run vfio-bind --noheadings --raw $NVME
 	kill $holder
 	assert_failure 1
 	assert_output --regexp "process $holder \(sleep\) holds $dev open"
@@ -213,11 +213,11 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 @test "a NIC whose interface is up is refused unless --force" {
 	ifc=$(nic_if)
 	ip link set "$ifc" up
-	run vfio-bind --group $NIC
+	run vfio-bind --noheadings --raw --group $NIC
 	assert_failure 1
 	assert_output --partial "network interface $ifc is up"
 	[ "$(drv $NIC)" = e1000e ]
-	run vfio-bind --group --force $NIC
+	run vfio-bind --noheadings --raw --group --force $NIC
 	assert_success
 	[ "$(drv $NIC)" = vfio-pci ]
 	vfio-bind --restore --group $NIC
@@ -225,7 +225,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 }
 
 @test "--user gives the group node to an unprivileged user" {
-	run vfio-bind --user nobody:nogroup $EDU
+	run vfio-bind --noheadings --raw --user nobody:nogroup $EDU
 	assert_success
 	g=$(group $EDU)
 	[ "$(stat -c '%U:%G %a' /dev/vfio/$g)" = "nobody:nogroup 660" ]
@@ -250,7 +250,7 @@ state_of() { awk -v b="$1" '$1 == b { print $2 }' /run/vfio-bind/state 2>/dev/nu
 }
 
 @test "vendor:device selects every edu" {
-	run vfio-bind --status 1234:11e8
+	run vfio-bind --noheadings --raw --status 1234:11e8
 	assert_success
 	# the lab's edus, looked up by address: 00:06.0, 00:09.0 (64-bit DMA) and 01:00.1
 	assert_line --regexp "^$EDU - [0-9]+ - - -$"
@@ -316,14 +316,14 @@ lspci_bars() { # bdf: its memory BARs as lspci -vv shows them, in --info's text 
 	for d in $LAB_BDF_VGA $LAB_BDF_HDA $LAB_BDF_IVSHMEM $LAB_BDF_NVME; do
 		want=$(lspci_bars $d)
 		[ -n "$want" ]
-		run vfio-bind --info $d
+		run vfio-bind --noheadings --info $d
 		assert_success
 		assert_equal "$(echo "$output" | awk '{ print $13 }')" "$want"
 	done
 }
 
 @test "--info (text) on the nvme: one line, FLR from the DevCap as lspci shows it" {
-	run vfio-bind --info "$LAB_BDF_NVME"
+	run vfio-bind --noheadings --info "$LAB_BDF_NVME"
 	assert_success
 	assert_output --regexp "^$LAB_BDF_NVME 0x1b36 0x0010 0x010802 - nvme [0-9]+ $LAB_BDF_NVME "
 	# FLR: QEMU's nvme advertises it in DevCap, as lspci shows
@@ -377,7 +377,7 @@ lspci_bars() { # bdf: its memory BARs as lspci -vv shows them, in --info's text 
 	dev=/dev/$(ls /sys/bus/pci/devices/$NVME/nvme/nvme*/ | grep -m1 '^nvme[0-9]*n1$')
 	exec 7<"$dev"
 	SECONDS=0
-	VFIO_BIND_FAULT=hang:2 run vfio-bind --force --timeout 2 $NVME
+	VFIO_BIND_FAULT=hang:2 run vfio-bind --noheadings --raw --force --timeout 2 $NVME
 	exec 7<&-
 	assert_failure 1
 	[ "$SECONDS" -le 15 ]
@@ -474,7 +474,7 @@ replug() { # bdf
 	[ "$(drv $NIC)" = e1000e ]
 	/lib/systemd/systemd-udevd --daemon
 	wait_for udevctl control --ping
-	run vfio-bind --persist $NVME $NIC
+	run vfio-bind --noheadings --raw --persist $NVME $NIC
 	assert_success
 	g=$(group $NVME)
 	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
@@ -491,7 +491,7 @@ replug() { # bdf
 	done
 	run ! nvme_blk
 	run ! nic_up
-	run vfio-bind --status $NVME $NIC
+	run vfio-bind --noheadings --raw --status $NVME $NIC
 	g=$(group $NVME)
 	assert_line "$NVME vfio-pci $g /dev/vfio/$g nvme vfio-pci"
 	g=$(group $NIC)
@@ -504,7 +504,7 @@ replug() { # bdf
 	udevctl settle --timeout=60
 	wait_for drv_is $NIC vfio-pci
 
-	run vfio-bind --unpersist $NVME $NIC
+	run vfio-bind --noheadings --raw --unpersist $NVME $NIC
 	assert_success
 	assert_line --regexp "^$NVME nvme [0-9]+ - - -$"
 	assert_line --regexp "^$NIC e1000e [0-9]+ - - -$"
@@ -535,7 +535,7 @@ replug() { # bdf
 	# bound at once; the codec probe that follows may give up under TCG, the driver stays
 	wait_for drv_is $hda snd_hda_intel
 
-	run vfio-bind --group $vga
+	run vfio-bind --noheadings --raw --group $vga
 	assert_failure 1
 	assert_output --partial "vfio-bind: $vga: is the console: fbcon ($vt) draws on its fb0"
 	assert_output --partial "'echo 0 > /sys/class/vtconsole/$vt/bind'"
@@ -554,13 +554,13 @@ replug() { # bdf
 	echo 0 > /sys/class/vtconsole/$vt/bind
 	run ! fbcon_vt
 	[ "$(cat /sys/bus/pci/devices/$vga/boot_vga)" = 1 ]
-	run vfio-bind --group $vga
+	run vfio-bind --noheadings --raw --group $vga
 	assert_failure 1
 	assert_line "vfio-bind: $vga: is the boot VGA device (boot_vga=1): the host console runs on it"
 	refute_output --partial "is the console"
 	[ "$(drv $vga)" = bochs-drm ]
 	[ "$(drv $hda)" = snd_hda_intel ]
-	run vfio-bind --force --group $vga
+	run vfio-bind --noheadings --raw --force --group $vga
 	assert_success
 	g=$(group $vga)
 	assert_line "$vga vfio-pci $g /dev/vfio/$g bochs-drm -"
@@ -571,7 +571,7 @@ replug() { # bdf
 	[ "$(state_of $hda)" = snd_hda_intel ]
 	[ ! -e /sys/class/graphics/fb0 ]
 
-	run vfio-bind --restore --group $vga
+	run vfio-bind --noheadings --raw --restore --group $vga
 	assert_success
 	[ "$(drv $vga)" = bochs-drm ]
 	wait_for drv_is $hda snd_hda_intel
@@ -616,7 +616,7 @@ sriov_pristine() { # as the lab starts: no VFs, autoprobe on, nothing recorded
 	local pf=$LAB_BDF_SRIOV vfs vf g
 	sriov_pristine
 	[ "$(cat "$SRIOV_PF/sriov_totalvfs")" = 2 ]
-	run vfio-bind --vfs 2 "$pf"
+	run vfio-bind --noheadings --raw --vfs 2 "$pf"
 	assert_success
 	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 2 ]
 	[ "$(cat "$SRIOV_PF/sriov_drivers_autoprobe")" = 0 ]
@@ -642,7 +642,7 @@ sriov_pristine() { # as the lab starts: no VFs, autoprobe on, nothing recorded
 	run lspci -k -s "$pf"
 	assert_line "	Kernel driver in use: nvme"
 
-	run vfio-bind --restore "$pf"
+	run vfio-bind --noheadings --raw --restore "$pf"
 	assert_success
 	[ -z "$(vfs_of_pf)" ]
 	[ ! -e /sys/bus/pci/devices/0000:04:00.1 ]
@@ -654,7 +654,7 @@ sriov_pristine() { # as the lab starts: no VFs, autoprobe on, nothing recorded
 
 @test "SR-IOV: --vfs 3 is above sriov_totalvfs: exit 2, nothing changed" {
 	sriov_pristine
-	run vfio-bind --vfs 3 "$LAB_BDF_SRIOV"
+	run vfio-bind --noheadings --raw --vfs 3 "$LAB_BDF_SRIOV"
 	assert_failure 2
 	assert_output "vfio-bind: $LAB_BDF_SRIOV: --vfs 3 is more than its sriov_totalvfs (2)"
 	sriov_pristine
@@ -663,7 +663,7 @@ sriov_pristine() { # as the lab starts: no VFs, autoprobe on, nothing recorded
 @test "SR-IOV: a failure midway (the second VF's driver_override) removes the VFs again" {
 	sriov_pristine
 	# writes: autoprobe 0, numvfs 2, VF0 override, VF0 probe, VF1 override (5th) fails
-	VFIO_BIND_FAULT=write:5 run vfio-bind --vfs 2 "$LAB_BDF_SRIOV"
+	VFIO_BIND_FAULT=write:5 run vfio-bind --noheadings --raw --vfs 2 "$LAB_BDF_SRIOV"
 	assert_failure 1
 	assert_output --partial "0000:04:00.2/driver_override: Input/output error (injected fault)"
 	assert_output --partial "returned to its original driver"
@@ -680,12 +680,12 @@ sriov_pristine() { # as the lab starts: no VFs, autoprobe on, nothing recorded
 	run bash -c "echo 2 > $SRIOV_PF/sriov_numvfs"
 	assert_failure
 	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 1 ]
-	run vfio-bind --vfs 2 "$LAB_BDF_SRIOV"
+	run vfio-bind --noheadings --raw --vfs 2 "$LAB_BDF_SRIOV"
 	assert_success
 	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 2 ]
 	for vf in $(vfs_of_pf); do [ "$(drv $vf)" = vfio-pci ]; done
 	[ "$(grep "^$LAB_BDF_SRIOV " /run/vfio-bind/state)" = "$LAB_BDF_SRIOV nvme numvfs=1 autoprobe=0" ]
-	run vfio-bind --restore "$LAB_BDF_SRIOV"
+	run vfio-bind --noheadings --raw --restore "$LAB_BDF_SRIOV"
 	assert_success
 	[ "$(cat "$SRIOV_PF/sriov_numvfs")" = 1 ]
 	[ "$(cat "$SRIOV_PF/sriov_drivers_autoprobe")" = 0 ]

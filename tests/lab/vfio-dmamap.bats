@@ -23,7 +23,7 @@ free2m() { cat $HUGE/free_hugepages; }
 
 @test "info on edu, e1000e and nvme: back-end, page sizes, IOVA ranges, MSI window" {
 	for d in $EDU $NIC $NVME; do
-		run vfio-dmamap info $d
+		run vfio-dmamap --noheadings --raw info $d
 		assert_success
 		assert_line "device $d"
 		assert_line "backend container"
@@ -45,20 +45,20 @@ free2m() { cat $HUGE/free_hugepages; }
 }
 
 @test "map and unmap with anon, 2M, memfd and file backings" {
-	run vfio-dmamap map $EDU --size 4M
+	run vfio-dmamap --noheadings --raw map $EDU --size 4M
 	assert_success
 	assert_output --regexp '^0x[0-9a-f]+ 4M anon$'
 	before=$(free2m)
-	run vfio-dmamap map $EDU --size 4M --backing 2M
+	run vfio-dmamap --noheadings --raw map $EDU --size 4M --backing 2M
 	assert_success
 	assert_output --regexp '^0x[0-9a-f]+ 4M 2M$'
 	iova=$(echo "$output" | cut -d' ' -f1)
 	[ $((iova % (2 << 20))) -eq 0 ] # aligned to the backing's page size
 	[ "$(free2m)" = "$before" ]
-	run vfio-dmamap map $EDU --size 64K --backing memfd
+	run vfio-dmamap --noheadings --raw map $EDU --size 64K --backing memfd
 	assert_success
 	assert_output --regexp '^0x[0-9a-f]+ 64K memfd$'
-	run vfio-dmamap map $EDU --size 1M --backing /tmp/dma-file --iova 0x10000000
+	run vfio-dmamap --noheadings --raw map $EDU --size 1M --backing /tmp/dma-file --iova 0x10000000
 	assert_success
 	assert_output "0x10000000 1M /tmp/dma-file"
 	[ "$(stat -c %s /tmp/dma-file)" = 1048576 ]
@@ -92,7 +92,7 @@ free2m() { cat $HUGE/free_hugepages; }
 
 @test "mappings hold 2M pages while a command runs, and die with the process" {
 	before=$(free2m)
-	run vfio-dmamap map $EDU --size 8M --backing 2M -- sh -c "cat $HUGE/free_hugepages; echo \$VFIO_DMAMAP_IOVA \$VFIO_DMAMAP_SIZE; exit 3"
+	run vfio-dmamap --noheadings --raw map $EDU --size 8M --backing 2M -- sh -c "cat $HUGE/free_hugepages; echo \$VFIO_DMAMAP_IOVA \$VFIO_DMAMAP_SIZE; exit 3"
 	assert_failure 3 # the command's status
 	assert_line --index 1 $((before - 4))
 	assert_line --index 2 --regexp '^0x[0-9a-f]+ 8388608$'
@@ -111,12 +111,12 @@ free2m() { cat $HUGE/free_hugepages; }
 	kill -KILL $pid
 	wait $pid || true
 	[ "$(free2m)" = "$before" ]
-	run vfio-dmamap map $EDU --size 4M --backing 2M # the group is free again
+	run vfio-dmamap --noheadings --raw map $EDU --size 4M --backing 2M # the group is free again
 	assert_success
 }
 
 @test "edu --verify: DMA round trip byte for byte, a stray DMA blocked by the IOMMU" {
-	run vfio-dmamap map $EDU --size 2M --backing 2M --verify
+	run vfio-dmamap --noheadings --raw map $EDU --size 2M --backing 2M --verify
 	assert_success
 	assert_line --index 0 --regexp '^0x[0-9a-f]+ 2M 2M$'
 	assert_line --index 1 --regexp '^verify 0x[0-9a-f]+ 6144 ok$'
@@ -124,13 +124,13 @@ free2m() { cat $HUGE/free_hugepages; }
 	stray=$(echo "$output" | awk '$1 == "stray" { print $2 }')
 	run dmesg
 	assert_output --partial "Request device [00:06.0] fault addr $stray"
-	run vfio-dmamap map $EDU1 --size 64K --verify # the edu sharing e1000e's group
+	run vfio-dmamap --noheadings --raw map $EDU1 --size 64K --verify # the edu sharing e1000e's group
 	assert_success
 	assert_line --index 1 --regexp '^verify 0x[0-9a-f]+ 6144 ok$'
 }
 
 @test "overlapping, out-of-range, misaligned and wrapping requests are refused; the device still works" {
-	run vfio-dmamap map $EDU --size 2M --iova 0x200000 --size 4K --iova 0x201000 \
+	run vfio-dmamap --noheadings --raw map $EDU --size 2M --iova 0x200000 --size 4K --iova 0x201000 \
 		--size 4K --iova 0xfee00000 --size 4K --iova 0x1234 --size 8K --iova 0xfffffffffffff000 \
 		--size 4K --iova 0x400000 --verify
 	assert_failure 1
@@ -148,11 +148,11 @@ free2m() { cat $HUGE/free_hugepages; }
 @test "1G backing: a clear error when no 1G pages are reserved" {
 	n=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0)
 	[ "$n" = 0 ] || skip "1G pages are reserved here"
-	run vfio-dmamap map $EDU --size 1G --backing 1G
+	run vfio-dmamap --noheadings --raw map $EDU --size 1G --backing 1G
 	assert_failure 1
 	assert_output --partial "1 free 1G huge pages needed, 0 free of 0 reserved"
 	assert_output --partial "hugepages-1048576kB/nr_hugepages"
-	run vfio-dmamap map $EDU --size 256M --backing 2M # 128 pages, 64 reserved
+	run vfio-dmamap --noheadings --raw map $EDU --size 256M --backing 2M # 128 pages, 64 reserved
 	assert_failure 1
 	assert_output --partial "128 free 2M huge pages needed"
 }
@@ -169,7 +169,7 @@ bench_field() { awk -v op="$1" -v mem="$2" -v f="$3" '$1 == op && $2 == mem { pr
 
 @test "bench: map beside mlock and unmap beside munlock, on warm and cold memory, with ratios" {
 	for b in anon 2M memfd; do
-		run bash -c "ulimit -l unlimited; vfio-dmamap bench $EDU --size 16M --iterations 5 --backing $b"
+		run bash -c "ulimit -l unlimited; vfio-dmamap bench --noheadings --raw $EDU --size 16M --iterations 5 --backing $b"
 		assert_success
 		echo "$output" | sed "s/^/# bench $b: /" >&3
 		[ "${#lines[@]}" -eq 6 ] || fail "$b: ${#lines[@]} lines"
@@ -201,27 +201,40 @@ bench_field() { awk -v op="$1" -v mem="$2" -v f="$3" '$1 == op && $2 == mem { pr
 		all(.[] | select(.op == "map" or .op == "unmap"); .ratio > 0 and .baseline != null) and
 		all(.[] | select(.op == "mlock" or .op == "munlock"); .ratio == null and .baseline == null)'
 	# A file cannot be discarded: warm rows only, and a warning says why.
-	run bash -c "vfio-dmamap bench $EDU --size 1M --iterations 2 --backing $BATS_TEST_TMPDIR/f 2>&1 >/dev/null"
+	run bash -c "vfio-dmamap bench --noheadings --raw $EDU --size 1M --iterations 2 --backing $BATS_TEST_TMPDIR/f 2>&1 >/dev/null"
 	assert_success
 	assert_output --partial "warm memory only"
-	run bash -c "vfio-dmamap bench $EDU --size 1M --iterations 2 --backing $BATS_TEST_TMPDIR/f 2>/dev/null"
+	run bash -c "vfio-dmamap bench --noheadings --raw $EDU --size 1M --iterations 2 --backing $BATS_TEST_TMPDIR/f 2>/dev/null"
 	assert_success
 	[ "$(cut -d' ' -f1,2 <<<"$output" | tr '\n' ,)" = "map warm,mlock warm,unmap warm,munlock warm," ]
 }
 
 @test "clear errors: group not viable, no permission, not on vfio-pci" {
 	vfio-bind --restore $NIC >&3 # e1000e back on its driver, edu 01:00.1 still on vfio-pci
-	run vfio-dmamap info $EDU1
+	run vfio-dmamap --noheadings --raw info $EDU1
 	assert_failure 1
 	assert_output --partial "is not viable: $NIC (e1000e) still on another driver"
 	assert_output --partial "vfio-bind --group $EDU1"
-	run vfio-dmamap info $NIC
+	run vfio-dmamap --noheadings --raw info $NIC
 	assert_failure 1
 	assert_output --partial "$NIC is bound to e1000e, not vfio-pci (bind it: vfio-bind $NIC"
 	vfio-bind $NIC >&3
 	run setpriv --reuid=65534 --regid=65534 --clear-groups vfio-dmamap info $EDU
 	assert_failure 1
 	assert_output --regexp "/dev/vfio/[0-9]+: no permission"
-	run vfio-dmamap info $EDU # the device is still fine
+	run vfio-dmamap --noheadings --raw info $EDU # the device is still fine
 	assert_success
+}
+
+@test "map --json: a backing file whose name is not UTF-8 (0xff 0xfe) and holds ESC stays valid JSON" {
+	f=$BATS_TEST_TMPDIR/$'dma\xff\xfe\x1b'
+	run vfio-dmamap map $EDU --size 64K --backing "$f" --json
+	assert_success
+	# jq 1.6 reads invalid UTF-8 silently (as U+FFFD): iconv is the UTF-8 oracle (RFC 8259 §8.1)
+	printf '%s' "$output" | iconv -f UTF-8 -t UTF-8 >/dev/null || fail "not UTF-8: $output"
+	jq -e --arg want "$BATS_TEST_TMPDIR/"'dma\xff\xfe'$'\x1b' '.[0].backing == $want' <<<"$output" ||
+		fail "$output"
+	run vfio-dmamap map $EDU --size 64K --backing "$f"
+	assert_success
+	[[ $output != *$'\x1b'* ]] || fail "the table printed ESC: $output"
 }

@@ -33,13 +33,13 @@ check_floor() {
 
 @test "info agrees with lspci -vv on e1000e and nvme under their own drivers (MSI-X enabled)" {
 	for d in $NIC $NVME $EDU $EDU1; do
-		run vfio-msix info $d
+		run vfio-msix --noheadings --raw info $d
 		assert_success
 		[ "$output" = "$(lspci_msix -s $d)" ] || fail "$d: '$output' vs lspci '$(lspci_msix -s $d)'"
 	done
-	run vfio-msix info $NIC
+	run vfio-msix --noheadings --raw info $NIC
 	assert_line --regexp '^msix 0xa0 yes no 5 3 0x00000000 3 0x00002000$'
-	run vfio-msix info $NVME
+	run vfio-msix --noheadings --raw info $NVME
 	assert_line --regexp '^msix 0x40 yes no 65 0 0x00002000 0 0x00003000$'
 	refute_output --partial "irq " # no VFIO view: not on vfio-pci
 }
@@ -48,15 +48,15 @@ check_floor() {
 	vfio-bind --group $NIC >&3
 	vfio-bind $EDU $NVME >&3
 	for d in $NIC $NVME $EDU; do
-		run vfio-msix info $d
+		run vfio-msix --noheadings --raw info $d
 		assert_success
 		[ "$(echo "$output" | grep -v '^irq ')" = "$(lspci_msix -s $d)" ] ||
 			fail "$d: '$output' vs lspci '$(lspci_msix -s $d)'"
 	done
-	run vfio-msix info $NIC
+	run vfio-msix --noheadings --raw info $NIC
 	assert_line "irq msix 5 eventfd,noresize"
 	assert_line "irq msi 1 eventfd,noresize"
-	run vfio-msix info $NVME
+	run vfio-msix --noheadings --raw info $NVME
 	assert_line "irq msix 65 eventfd,noresize"
 	run vfio-msix info --json $EDU
 	echo "$output" | jq -e '.msix == null and .msi."64bit" and
@@ -64,7 +64,7 @@ check_floor() {
 }
 
 @test "loopback: every interrupt on all 5 e1000e vectors is delivered" {
-	run vfio-msix test $NIC --count 50
+	run vfio-msix --noheadings --raw test $NIC --count 50
 	assert_success
 	[ "${#lines[@]}" -eq 5 ]
 	for v in 0 1 2 3 4; do
@@ -73,12 +73,12 @@ check_floor() {
 	check_floor
 	echo "$output" | sed 's/^/# loopback e1000e: /' >&3
 	# MSI-X is off again afterwards.
-	run vfio-msix info $NIC
+	run vfio-msix --noheadings --raw info $NIC
 	assert_line --regexp '^msix 0xa0 no '
 }
 
 @test "device-raised MSI-X from e1000e (Interrupt Cause Set), all 5 vectors" {
-	run vfio-msix test $NIC --source device --count 20
+	run vfio-msix --noheadings --raw test $NIC --source device --count 20
 	assert_success
 	for v in 0 1 2 3 4; do
 		assert_line --index $v --regexp "^$v 20 20 $N $N $N $N$"
@@ -88,15 +88,15 @@ check_floor() {
 }
 
 @test "device-raised MSI from edu (interrupt-raise register), both edus" {
-	run vfio-msix test $EDU --source device --count 20
+	run vfio-msix --noheadings --raw test $EDU --source device --count 20
 	assert_success
 	assert_output --regexp "^0 20 20 $N $N $N $N$"
 	check_floor above
 	echo "$output" | sed 's/^/# device edu MSI: /' >&3
-	run vfio-msix test $EDU1 --source device --count 5
+	run vfio-msix --noheadings --raw test $EDU1 --source device --count 5
 	assert_success
 	assert_output --regexp '^0 5 5 '
-	run vfio-msix test $EDU --count 20 # loopback MSI
+	run vfio-msix --noheadings --raw test $EDU --count 20 # loopback MSI
 	assert_success
 	assert_output --regexp "^0 20 20 $N $N $N $N$"
 	check_floor
@@ -104,11 +104,11 @@ check_floor() {
 }
 
 @test "nvme: loopback on all 65 vectors; vector lists; JSON" {
-	run vfio-msix test $NVME --count 2
+	run vfio-msix --noheadings --raw test $NVME --count 2
 	assert_success
 	[ "${#lines[@]}" -eq 65 ]
 	refute_output --regexp ' 2 [01] '
-	run vfio-msix test $NVME --vectors 0,2-3,64 --count 3
+	run vfio-msix --noheadings --raw test $NVME --vectors 0,2-3,64 --count 3
 	assert_success
 	[ "$(echo "$output" | cut -d' ' -f1 | tr '\n' ' ')" = "0 2 3 64 " ]
 	run vfio-msix test --json $NVME --vectors 4 --count 3
@@ -119,15 +119,15 @@ check_floor() {
 }
 
 @test "errors: no test driver, vectors out of range, device on another driver" {
-	run vfio-msix test $NVME --source device
+	run vfio-msix --noheadings --raw test $NVME --source device
 	assert_failure 1
 	assert_output --partial "no test driver"
-	run vfio-msix test $NIC --vectors 6
+	run vfio-msix --noheadings --raw test $NIC --vectors 6
 	assert_failure 2
-	run vfio-msix test $NIC --vectors 0,7
+	run vfio-msix --noheadings --raw test $NIC --vectors 0,7
 	assert_failure 2
 	vfio-bind --restore $NVME >&3
-	run vfio-msix test $NVME
+	run vfio-msix --noheadings --raw test $NVME
 	assert_failure 1
 	assert_output --partial "bound to nvme, not vfio-pci (bind it: vfio-bind $NVME"
 }

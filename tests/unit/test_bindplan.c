@@ -420,6 +420,30 @@ TEST(vfs_rollback)
 	remove_tree(dir);
 }
 
+/*
+ * The uevents a wait reads sysfs again for (Linux: KOBJ_BIND/KOBJ_UNBIND of the device, since
+ * 4.14; the vfio group's char device "add", named by the group number), and those it sleeps on.
+ */
+TEST(uevents_that_wake_a_wait)
+{
+	const char *bdf = "0000:00:04.0";
+
+	CHECK(bind_uevent_matters("pci", "bind", bdf, bdf, 4));
+	CHECK(bind_uevent_matters("pci", "unbind", bdf, bdf, 4));
+	CHECK(bind_uevent_matters("vfio", "add", "4", bdf, 4));
+	/* another device, another group, or an action that says nothing about the driver */
+	CHECK(!bind_uevent_matters("pci", "bind", "0000:00:05.0", bdf, 4));
+	CHECK(!bind_uevent_matters("vfio", "add", "14", bdf, 4));
+	CHECK(!bind_uevent_matters("vfio", "add", "4", bdf, -1));
+	CHECK(!bind_uevent_matters("pci", "change", bdf, bdf, 4));
+	CHECK(!bind_uevent_matters("pci", "add", bdf, bdf, 4));
+	CHECK(!bind_uevent_matters("vfio", "remove", "4", bdf, 4));
+	CHECK(!bind_uevent_matters("vfio-dev", "add", "4", bdf, 4));
+	CHECK(!bind_uevent_matters(NULL, "bind", bdf, bdf, 4));
+	CHECK(!bind_uevent_matters("pci", NULL, bdf, bdf, 4));
+	CHECK(!bind_uevent_matters("pci", "bind", NULL, bdf, 4));
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -439,6 +463,7 @@ int main(void)
 	RUN(sriov_zeroed_and_restored);
 	RUN(vfs_plan);
 	RUN(vfs_rollback);
+	RUN(uevents_that_wake_a_wait);
 	pcidev_list_free(&devs);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
