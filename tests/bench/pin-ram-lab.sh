@@ -55,7 +55,7 @@ for b in anon thp 2M 1G; do
 		continue
 	fi
 	thp0=$(awk '$1 == "thp_fault_alloc" { print $2 }' /proc/vmstat)
-	out=$(vfio-dmamap bench $EDU --size $SIZE --iterations "$ROUNDS" --backing $b 2>&1) || {
+	out=$(vfio-dmamap bench --noheadings --raw $EDU --size $SIZE --iterations "$ROUNDS" --backing $b 2>&1) || {
 		printf '  %-6s %10s %10s %10s %10s %10s  %s\n' $b - - - - - "failed: $out"
 		status=1
 		continue

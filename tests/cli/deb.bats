@@ -43,6 +43,22 @@ in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=
 	cp "$REPO/build/deb/vfio-toolkit_0.1.0_amd64.deb" "$R/tmp/"
 }
 
+@test "Build-Depends names the package of every pkg-config module the Makefile builds with" {
+	# the modules: PKGS, CLI_PKGS and each `pkg-config --libs M` of the Makefile; the package
+	# that ships each one's .pc file is dpkg's answer, not a list kept here
+	local mods m pc pkg bdeps missing=
+	mods=$(sed -n -e 's/^\(CLI_\)\{0,1\}PKGS *:= *//p' -e 's/.*pkg-config --libs \([a-z][a-z0-9_-]*\).*/\1/p' \
+		"$REPO/Makefile" | tr ' ' '\n' | sort -u | grep .)
+	[ "$(wc -l <<<"$mods")" -ge 7 ] || fail "found only: $mods"
+	bdeps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$REPO/debian/control" | tr -d ' ,' | sed 's/^Build-Depends://')
+	for m in $mods; do
+		pc=$(pkg-config --variable=pcfiledir "$m")/$m.pc
+		pkg=$(dpkg -S "$pc" | cut -d: -f1) || fail "no package ships $pc"
+		grep -qx "$pkg" <<<"$bdeps" || missing+=" $pkg($m)"
+	done
+	[ -z "$missing" ] || fail "debian/control's Build-Depends lacks:$missing"
+}
+
 @test "dpkg -i alone: the libraries shlibs found are missing from a minbase root" {
 	run in_root dpkg -i /tmp/vfio-toolkit_0.1.0_amd64.deb
 	assert_failure

@@ -67,7 +67,7 @@ free2m() { cat $HUGE/free_hugepages; }
 @test "thp backing: pinned as transparent huge pages (the kernel's smaps), IOVA 2M-aligned, DMA round trip" {
 	# --hold, not a COMMAND: fork splits the huge page table entries of pinned THP in the parent
 	# (copy_huge_pmd), so smaps read beside a COMMAND shows no AnonHugePages
-	vfio-dmamap map $EDU --size 4M --backing thp --hold >"$BATS_TEST_TMPDIR/hold.out" &
+	vfio-dmamap --noheadings --raw map $EDU --size 4M --backing thp --hold >"$BATS_TEST_TMPDIR/hold.out" &
 	pid=$!
 	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/hold.out" ] && break; sleep 0.1; done
 	cp /proc/$pid/smaps "$BATS_TEST_TMPDIR/smaps"
@@ -84,7 +84,7 @@ free2m() { cat $HUGE/free_hugepages; }
 	echo "# the mapping's AnonHugePages (kB), VmFlags: $(echo $thp)" >&3
 	[ "$(sed -n 2p <<<"$thp")" = hg ] || fail "the mapping is not advised MADV_HUGEPAGE: $(echo $thp)"
 	[ "$(sed -n 1p <<<"$thp")" -gt 0 ] || fail "no transparent huge page in the pinned mapping"
-	run vfio-dmamap map $EDU --size 2M --backing thp --verify
+	run vfio-dmamap --noheadings --raw map $EDU --size 2M --backing thp --verify
 	assert_success
 	assert_line --index 0 --regexp '^0x[0-9a-f]+ 2M thp$'
 	assert_line --index 1 --regexp '^verify 0x[0-9a-f]+ 6144 ok$'
