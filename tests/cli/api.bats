@@ -75,6 +75,36 @@ start_counter() {
 	assert_line "bye"
 }
 
+@test "PUT /network-interfaces (the guide's step) and PUT /entropy: the guest gets a virtio-net on the tap and a virtio-rng" {
+	local tap=mvmapi$$
+	start_mvm
+	api PUT /boot-source "{\"kernel_image_path\": \"$G/count.elf\", \"boot_args\": \"console=ttyS0\"}"
+	assert_equal "$status_code" 204
+	# The guide's network step, with a tap of this test's own
+	curl -X PUT --unix-socket "${API_SOCKET}" \
+		--data "{
+            \"iface_id\": \"net1\",
+            \"guest_mac\": \"06:00:AC:10:00:02\",
+            \"host_dev_name\": \"$tap\"
+        }" \
+		"http://localhost/network-interfaces/net1"
+	api PUT /entropy '{}'
+	assert_equal "$status_code" 204
+	api GET /vm/config
+	assert_equal "$(jq -r '."network-interfaces"[0].host_dev_name' <<<"$body")" "$tap"
+	# (Firecracker prints a MAC in lower case too)
+	assert_equal "$(jq -r '."network-interfaces"[0].guest_mac' <<<"$body")" 06:00:ac:10:00:02
+	assert_equal "$(jq -c .entropy <<<"$body")" '{}'
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	assert_equal "$status_code" 204
+	counting
+	# the guest was told of two virtio-mmio devices; the host's kernel has the tap (a tun device)
+	[ "$(grep -m1 '^cmdline ' "$T/console" | grep -o 'virtio_mmio.device=' | wc -l)" -eq 2 ]
+	ip -d link show "$tap" | grep -qw tun
+	api GET /mvm/queues
+	assert_equal "$(jq -r '[.devices[].type] | sort | join(" ")' <<<"$body")" "virtio-net virtio-rng"
+}
+
 @test "GET / and GET /machine-config before and after InstanceStart" {
 	start_mvm
 	api GET /
