@@ -159,40 +159,28 @@ static uint8_t blk_request(struct virtio_blk *b, struct virtio_sg *sg, uint32_t 
 	}
 }
 
-static void blk_queue_notify(struct virtio_mmio *m, void *dev, unsigned qi)
+/* One request: its header and data, then the status byte in the last writable byte. */
+static int64_t blk_serve(struct virtio_mmio *m, void *dev, struct virtio_sg *sg,
+			 const struct virtq_chain *c)
 {
 	struct virtio_blk *b = dev;
-	struct virtq *q = &m->vq[qi];
-	struct virtq_chain c;
-	bool used = false;
+	uint32_t written = 0;
+	uint8_t status;
 
-	do {
-		int rc;
+	if (sg->nwr == 0 || sg->wr[sg->nwr - 1].iov_len == 0) {
+		virtio_mmio_fail(m, "virtio-blk: request %u has no status byte", c->head);
+		return -1;
+	}
+	status = blk_request(b, sg, &written);
+	if (status != VIRTIO_BLK_S_OK)
+		b->errors++;
+	virtio_sg_copy_to(sg->wr, sg->nwr, sg->wr_bytes - 1, &status, 1);
+	return (int64_t)written + 1;
+}
 
-		while ((rc = virtio_mmio_pop(m, qi, &c, &b->sg)) == 1) {
-			uint32_t written = 0;
-			uint8_t status;
-
-			if (b->sg.nwr == 0 || b->sg.wr[b->sg.nwr - 1].iov_len == 0) {
-				virtio_mmio_fail(m, "virtio-blk: request %u has no status byte",
-						 c.head);
-				return;
-			}
-			status = blk_request(b, &b->sg, &written);
-			if (status != VIRTIO_BLK_S_OK)
-				b->errors++;
-			virtio_sg_copy_to(b->sg.wr, b->sg.nwr, b->sg.wr_bytes - 1, &status, 1);
-			if (virtq_add_used_chain(q, &c, written + 1)) {
-				virtio_mmio_fail(m, "virtio-blk: used ring update failed");
-				return;
-			}
-			used = true;
-		}
-		if (rc < 0)
-			return; /* the device is broken now; virtio_mmio_pop said why */
-	} while (!virtq_try_enable_notification(q));
-	if (used)
-		virtio_mmio_notify_used(m, qi);
+static void blk_queue_notify(struct virtio_mmio *m, void *dev, unsigned qi)
+{
+	virtio_mmio_drain(m, qi, &((struct virtio_blk *)dev)->sg, blk_serve, dev);
 }
 
 const struct virtio_dev_ops virtio_blk_ops = {

@@ -482,6 +482,35 @@ int virtio_mmio_pop(struct virtio_mmio *m, unsigned qi, struct virtq_chain *c, s
 	return 1;
 }
 
+void virtio_mmio_drain(struct virtio_mmio *m, unsigned qi, struct virtio_sg *sg,
+		       virtio_chain_fn serve, void *dev)
+{
+	struct virtq *q = &m->vq[qi];
+	struct virtq_chain c;
+	bool used = false;
+
+	do {
+		int rc;
+
+		while ((rc = virtio_mmio_pop(m, qi, &c, sg)) == 1) {
+			int64_t len = serve(m, dev, sg, &c);
+
+			if (len < 0)
+				return;
+			if (virtq_add_used_chain(q, &c, (uint32_t)len)) {
+				virtio_mmio_fail(m, "%s queue %u: used ring update failed",
+						 m->ops->name, qi);
+				return;
+			}
+			used = true;
+		}
+		if (rc < 0)
+			return; /* the device is broken now; virtio_mmio_pop said why */
+	} while (!virtq_try_enable_notification(q));
+	if (used)
+		virtio_mmio_notify_used(m, qi);
+}
+
 size_t virtio_sg_copy_from(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
 {
 	size_t done = 0;

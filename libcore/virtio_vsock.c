@@ -358,32 +358,21 @@ static void guest_packet(struct virtio_vsock *v, const struct vsock_hdr *h)
 	}
 }
 
-static void vsock_tx(struct virtio_mmio *m, struct virtio_vsock *v)
+/* One packet from the guest: its header, then as much payload as the header says. */
+static int64_t vsock_tx_serve(struct virtio_mmio *m, void *dev, struct virtio_sg *sg,
+			      const struct virtq_chain *c)
 {
-	struct virtq *q = &m->vq[TXQ];
-	struct virtq_chain c;
-	bool used = false;
+	struct virtio_vsock *v = dev;
+	struct vsock_hdr h;
 
-	do {
-		int rc;
-
-		while ((rc = virtio_mmio_pop(m, TXQ, &c, &v->sg)) == 1) {
-			struct vsock_hdr h;
-
-			if (virtio_sg_copy_from(v->sg.rd, v->sg.nrd, 0, &h, sizeof(h)) ==
-				    sizeof(h) &&
-			    v->sg.rd_bytes >= sizeof(h) + (uint64_t)h.len) {
-				v->tx_packets++;
-				guest_packet(v, &h);
-			}
-			virtq_add_used_chain(q, &c, 0);
-			used = true;
-		}
-		if (rc < 0)
-			return;
-	} while (!virtq_try_enable_notification(q));
-	if (used)
-		virtio_mmio_notify_used(m, TXQ);
+	(void)m;
+	(void)c;
+	if (virtio_sg_copy_from(sg->rd, sg->nrd, 0, &h, sizeof(h)) == sizeof(h) &&
+	    sg->rd_bytes >= sizeof(h) + (uint64_t)h.len) {
+		v->tx_packets++;
+		guest_packet(v, &h);
+	}
+	return 0;
 }
 
 /* ---- the host's side: new connections on uds_path, and their CONNECT line ------------------- */
@@ -466,7 +455,7 @@ static void vsock_queue_notify(struct virtio_mmio *m, void *dev, unsigned qi)
 	struct virtio_vsock *v = dev;
 
 	if (qi == TXQ)
-		vsock_tx(m, v);
+		virtio_mmio_drain(m, TXQ, &v->sg, vsock_tx_serve, v);
 	if (qi == RXQ)
 		v->rx_waiting = false;
 	/* Control packets the tx queue asked for, or data that waited for rx buffers. */

@@ -134,6 +134,24 @@ struct virtio_sg {
  */
 int virtio_mmio_pop(struct virtio_mmio *m, unsigned q, struct virtq_chain *c, struct virtio_sg *sg);
 
+/*
+ * Serve one chain popped by virtio_mmio_drain: returns the bytes written into its writable
+ * buffers (the used length), or -1 when it failed the device (virtio_mmio_fail) and the queue
+ * must not be served further.
+ */
+typedef int64_t (*virtio_chain_fn)(struct virtio_mmio *m, void *dev, struct virtio_sg *sg,
+				   const struct virtq_chain *c);
+
+/*
+ * Serve queue q until it is empty: pop each chain into sg, serve it, put it in the used ring;
+ * then re-enable notifications and look once more (§2.7.10: a chain made available meanwhile is
+ * not left waiting for a kick the driver was told not to send); interrupt the driver if any
+ * chain was used and the queue's rules ask for it. Stops where the driver or the device broke
+ * the rules (the device is then marked broken).
+ */
+void virtio_mmio_drain(struct virtio_mmio *m, unsigned q, struct virtio_sg *sg,
+		       virtio_chain_fn serve, void *dev);
+
 /* Copy helpers over an iovec list (offset into the list's bytes); return bytes copied. */
 size_t virtio_sg_copy_from(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len);
 size_t virtio_sg_copy_to(const struct iovec *iov, unsigned n, size_t off, const void *src,
