@@ -185,8 +185,9 @@ host_state() {
 # Every lab suite, in a copy of the tree whose tools and system commands only log that they ran.
 @test "guard: every lab suite run outside the lab VM fails with the reason and runs nothing" {
 	local s before
-	mkdir -p "$T/c/tests/lab" "$T/c/build" "$T/bin"
+	mkdir -p "$T/c/tests/lab" "$T/c/tests/cli" "$T/c/build" "$T/bin"
 	cp "$REPO"/tests/*.bash "$T/c/tests/"
+	cp "$REPO"/tests/cli/*.bash "$T/c/tests/cli/" # helpers some lab suites load too
 	cp "$REPO"/tests/lab/*.bats "$T/c/tests/lab/"
 	for s in vfio-bind vfio-dmamap vfio-msix vq-inspect mvm-run; do
 		printf '#!/bin/sh\necho "%s $*" >>%s\nexit 1\n' "$s" "$T/ran" >"$T/c/build/$s"
