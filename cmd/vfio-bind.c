@@ -759,7 +759,7 @@ int main(int argc, const char **argv)
 	for (size_t i = 0; i < n && !opt_restore; i++)
 		if (bind_check_target(&devs.dev[idx[i]], &e))
 			cli_die(EXIT_FAIL, NULL, "%s", e.msg);
-	if (opt_group && bind_expand_groups(&sys, &devs, idx, BIND_MAX_TARGETS, &n, &e))
+	if (opt_group && bind_expand_groups(&devs, idx, BIND_MAX_TARGETS, &n, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	/* A PF whose VFs vfio-bind made: they go back before its sriov_numvfs does. */
 	if (opt_restore && bind_expand_vfs(&sys, &devs, &st, idx, BIND_MAX_TARGETS, &n, &e))
@@ -768,7 +768,7 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_USAGE, "--vfs", "takes one device, the physical function (%zu given)",
 			n);
 	/* With --vfs the PF keeps its driver: only its new VFs move (and they have none). */
-	if (!opt_restore && !opt_vfs && bind_check_viable(&sys, &devs, idx, n, &e))
+	if (!opt_restore && !opt_vfs && bind_check_viable(&devs, idx, n, &e))
 		cli_die(EXIT_FAIL, NULL, "%s", e.msg);
 	for (size_t i = 0; i < n; i++)
 		targets[i] = &devs.dev[idx[i]];

@@ -34,32 +34,13 @@ const char *bind_step_name(enum bind_step_kind k)
 
 /* ---- groups ---------------------------------------------------------------------------- */
 
-int bind_group_members(const struct sysfs *s, int group, struct pci_addr *out, size_t cap,
-		       size_t *n)
+void bind_group_members(const struct pcidev_list *l, int group, struct pci_addr *out, size_t cap,
+			size_t *n)
 {
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
 	*n = 0;
-	if (group < 0)
-		return 0;
-	if (sysfs_path(s, path, sizeof(path), "/sys/kernel/iommu_groups/%d/devices", group))
-		return -ENAMETOOLONG;
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		struct pci_addr a;
-		bool dom;
-
-		if (de->d_name[0] == '.' || pci_addr_parse(de->d_name, &a, &dom, NULL) || !dom)
-			continue;
-		if (*n < cap)
-			out[(*n)++] = a;
-	}
-	closedir(d);
-	return 0;
+	for (size_t i = 0; group >= 0 && i < l->n; i++)
+		if (l->dev[i].iommu_group == group && *n < cap)
+			out[(*n)++] = l->dev[i].addr;
 }
 
 static bool in_set(const size_t *idx, size_t n, size_t i)
@@ -70,8 +51,8 @@ static bool in_set(const size_t *idx, size_t n, size_t i)
 	return false;
 }
 
-int bind_expand_groups(const struct sysfs *s, const struct pcidev_list *l, size_t *idx, size_t cap,
-		       size_t *n, struct err *e)
+int bind_expand_groups(const struct pcidev_list *l, size_t *idx, size_t cap, size_t *n,
+		       struct err *e)
 {
 	size_t given = *n;
 
@@ -82,9 +63,7 @@ int bind_expand_groups(const struct sysfs *s, const struct pcidev_list *l, size_
 
 		if (d->iommu_group < 0)
 			continue; /* reported by pre-flight */
-		if (bind_group_members(s, d->iommu_group, m, BIND_MAX_TARGETS, &nm))
-			return err_set(e, EIO, "%s: cannot list IOMMU group %d", d->bdf,
-				       d->iommu_group);
+		bind_group_members(l, d->iommu_group, m, BIND_MAX_TARGETS, &nm);
 		for (size_t j = 0; j < nm; j++) {
 			const struct pcidev *md = pcidev_find(l, &m[j]);
 			size_t i;
@@ -108,8 +87,7 @@ static bool driver_viable(const char *drv)
 	return !*drv || !strcmp(drv, BIND_DRIVER) || !strcmp(drv, "pci-stub");
 }
 
-int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const size_t *idx,
-		      size_t n, struct err *e)
+int bind_check_viable(const struct pcidev_list *l, const size_t *idx, size_t n, struct err *e)
 {
 	for (size_t k = 0; k < n; k++) {
 		const struct pcidev *d = &l->dev[idx[k]];
@@ -117,9 +95,9 @@ int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const 
 		char others[400] = "";
 		size_t nm, len = 0;
 
-		if (d->iommu_group < 0 ||
-		    bind_group_members(s, d->iommu_group, m, BIND_MAX_TARGETS, &nm))
+		if (d->iommu_group < 0)
 			continue;
+		bind_group_members(l, d->iommu_group, m, BIND_MAX_TARGETS, &nm);
 		for (size_t j = 0; j < nm; j++) {
 			const struct pcidev *md = pcidev_find(l, &m[j]);
 
@@ -280,7 +258,11 @@ struct devnode {
 	char name[64];
 };
 
-/* Device nodes that belong to the PCI device: every "dev" attribute below its sysfs dir. */
+/*
+ * Device nodes that belong to the PCI device: every "dev" attribute below its sysfs dir. Walked
+ * here, not with libudev's enumerator (udev_enumerate_add_match_parent): libudev reads only the
+ * live /sys and cannot be pointed at a --sysfs-root snapshot, where the tests put their nodes.
+ */
 static void collect_nodes(const char *dir, int depth, struct devnode *v, size_t cap, size_t *n)
 {
 	struct dirent *de;

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <pci/pci.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,20 +13,70 @@ static int addr_order(const void *a, const void *b)
 	return pci_addr_cmp(&((const struct pcidev *)a)->addr, &((const struct pcidev *)b)->addr);
 }
 
-void pcidev_refresh(const struct sysfs *s, struct pcidev *d)
+/*
+ * libpci's sysfs back-end at ROOT/sys/bus/pci: the live system, or a snapshot tree. Call with
+ * pciacc_jmp set: pci_init reports errors by jumping there.
+ */
+static struct pci_access *acc_open(const struct sysfs *s)
 {
-	char buf[PCIDEV_NAME_MAX];
+	char path[PATH_MAX];
+	struct pci_access *pacc;
+
+	if (sysfs_path(s, path, sizeof(path), "/sys/bus/pci") || !(pacc = pciacc_alloc()))
+		return NULL;
+	pacc->method = PCI_ACCESS_SYS_BUS_PCI;
+	pci_set_param(pacc, "sysfs.path", path);
+	pci_init(pacc);
+	return pacc;
+}
+
+/* The driver and IOMMU group as libpci reads them: its driver and iommu_group links. */
+static void fill_links(struct pci_dev *p, struct pcidev *d)
+{
+	const char *drv, *group;
+	char *end;
+	long g;
+
+	pci_fill_info(p, PCI_FILL_DRIVER | PCI_FILL_IOMMU_GROUP);
+	drv = pci_get_string_property(p, PCI_FILL_DRIVER);
+	group = pci_get_string_property(p, PCI_FILL_IOMMU_GROUP);
+	if (!drv || strlen(drv) >= sizeof(d->driver))
+		drv = "";
+	snprintf(d->driver, sizeof(d->driver), "%s", drv);
+	d->iommu_group = -1;
+	if (group && *group) {
+		g = strtol(group, &end, 10);
+		if (!*end && g >= 0 && g <= INT32_MAX)
+			d->iommu_group = (int)g;
+	}
+}
+
+static void read_boot_vga(const struct sysfs *s, struct pcidev *d)
+{
 	uint64_t v;
 
-	if (sysfs_link_name(s, d->driver, sizeof(d->driver), "/sys/bus/pci/devices/%s/driver",
-			    d->bdf))
-		d->driver[0] = '\0';
-	d->iommu_group = -1;
-	if (!sysfs_link_name(s, buf, sizeof(buf), "/sys/bus/pci/devices/%s/iommu_group", d->bdf))
-		d->iommu_group = atoi(buf);
 	d->boot_vga = -1;
 	if (!sysfs_read_u64(s, &v, "/sys/bus/pci/devices/%s/boot_vga", d->bdf))
 		d->boot_vga = v != 0;
+}
+
+void pcidev_refresh(const struct sysfs *s, struct pcidev *d)
+{
+	struct pci_access *volatile pacc = NULL;
+	struct pci_dev *volatile p = NULL;
+
+	d->driver[0] = '\0';
+	d->iommu_group = -1;
+	/* libpci's errors (a path too long) leave the device with neither */
+	if (!setjmp(pciacc_jmp) && (pacc = acc_open(s))) {
+		p = pci_get_dev(pacc, (int)d->addr.domain, d->addr.bus, d->addr.dev, d->addr.fn);
+		fill_links(p, d);
+	}
+	if (p)
+		pci_free_dev(p); /* pci_get_dev's device is not on pacc's list */
+	if (pacc)
+		pci_cleanup(pacc);
+	read_boot_vga(s, d);
 }
 
 int pcidev_scan(const struct sysfs *s, struct pcidev_list *out, struct err *e)
@@ -43,17 +94,15 @@ int pcidev_scan(const struct sysfs *s, struct pcidev_list *out, struct err *e)
 		return err_set(e, ENAMETOOLONG, "sysfs root: path too long");
 	if (sysfs_exists(s, "/sys/bus/pci/devices"))
 		return err_set(e, ENOENT, "%s/devices: no PCI devices in sysfs", path);
-	pacc = pciacc_alloc();
-	if (!pacc)
-		return err_set(e, ENOMEM, "libpci: out of memory");
 	if (setjmp(pciacc_jmp)) {
 		free(v);
-		pci_cleanup(pacc);
+		if (pacc)
+			pci_cleanup(pacc);
 		return err_set(e, EIO, "libpci: %s", pciacc_errmsg);
 	}
-	pacc->method = PCI_ACCESS_SYS_BUS_PCI;
-	pci_set_param(pacc, "sysfs.path", path);
-	pci_init(pacc);
+	pacc = acc_open(s);
+	if (!pacc)
+		return err_set(e, ENOMEM, "libpci: out of memory");
 	pci_scan_bus(pacc);
 	for (p = pacc->devices; p; p = p->next) {
 		struct pcidev *d;
@@ -92,7 +141,8 @@ int pcidev_scan(const struct sysfs *s, struct pcidev_list *out, struct err *e)
 						      : (b & PCI_BASE_ADDRESS_MEM_MASK);
 			d->bar_size[i] = p->size[i];
 		}
-		pcidev_refresh(s, d);
+		fill_links(p, d);
+		read_boot_vga(s, d);
 	}
 	pci_cleanup(pacc);
 	qsort(v, n, sizeof(*v), addr_order);

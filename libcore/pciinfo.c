@@ -292,7 +292,7 @@ int pciinfo_read(const struct sysfs *s, const struct pcidev_list *l, struct pcid
 		if (out->nholders < 0)
 			return out->nholders;
 	}
-	bind_group_members(s, d->iommu_group, out->group, PCIINFO_MAX_PEERS, &out->ngroup);
+	bind_group_members(l, d->iommu_group, out->group, PCIINFO_MAX_PEERS, &out->ngroup);
 	qsort(out->group, out->ngroup, sizeof(out->group[0]), addr_cmp);
 	if (sysfs_read(s, out->reset_method, sizeof(out->reset_method),
 		       "/sys/bus/pci/devices/%s/reset_method", d->bdf) < 0)

@@ -79,13 +79,15 @@ const char *bind_step_name(enum bind_step_kind k);
  * groups. bind_check_viable fails (-EBUSY) when a group member outside the targets is bound
  * to a driver that makes the group not viable; the message names every such member.
  */
-int bind_expand_groups(const struct sysfs *s, const struct pcidev_list *l, size_t *idx, size_t cap,
-		       size_t *n, struct err *e);
-int bind_check_viable(const struct sysfs *s, const struct pcidev_list *l, const size_t *idx,
-		      size_t n, struct err *e);
-/* Members of a group (addresses), for error reports and --status. */
-int bind_group_members(const struct sysfs *s, int group, struct pci_addr *out, size_t cap,
-		       size_t *n);
+int bind_expand_groups(const struct pcidev_list *l, size_t *idx, size_t cap, size_t *n,
+		       struct err *e);
+int bind_check_viable(const struct pcidev_list *l, const size_t *idx, size_t n, struct err *e);
+/*
+ * Members of a group (addresses, in l's order), for error reports and --status: the devices of
+ * l whose iommu_group libpci read as `group` (their iommu_group links); at most cap.
+ */
+void bind_group_members(const struct pcidev_list *l, int group, struct pci_addr *out, size_t cap,
+			size_t *n);
 
 /*
  * SR-IOV. bind_vf_addr: where the kernel puts VF i (from 0) of a PF (pci_iov_virtfn_bus and

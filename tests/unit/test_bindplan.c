@@ -3,6 +3,8 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char root[64];
@@ -81,17 +83,79 @@ TEST(group_viability_and_expansion)
 	size_t idx[8] = { index_of("0000:01:00.0") }, n = 1;
 	struct err e = { 0 };
 
-	CHECK_EQ_I(bind_check_viable(&sys, &devs, idx, n, &e), -EBUSY);
+	CHECK_EQ_I(bind_check_viable(&devs, idx, n, &e), -EBUSY);
 	CHECK(strstr(e.msg, "0000:01:00.1 (snd_hda_intel)") != NULL);
 	/* The root port (a bridge) shares the group but is left alone. */
 	CHECK(strstr(e.msg, "pcieport") == NULL);
-	CHECK_EQ_I(bind_expand_groups(&sys, &devs, idx, 8, &n, &e), 0);
+	CHECK_EQ_I(bind_expand_groups(&devs, idx, 8, &n, &e), 0);
 	CHECK_EQ_U(n, 2);
 	CHECK_EQ_U(idx[1], index_of("0000:01:00.1"));
-	CHECK_EQ_I(bind_check_viable(&sys, &devs, idx, n, &e), 0);
+	CHECK_EQ_I(bind_check_viable(&devs, idx, n, &e), 0);
 	/* A group whose other member has no driver is viable as it is. */
 	idx[0] = index_of("0000:03:00.0");
-	CHECK_EQ_I(bind_check_viable(&sys, &devs, idx, 1, &e), 0);
+	CHECK_EQ_I(bind_check_viable(&devs, idx, 1, &e), 0);
+}
+
+/*
+ * A group's members are the devices whose own iommu_group link names it (sysfs-kernel-iommu_groups
+ * ABI), read through libpci: with the group's devices/ directory gone from the snapshot, the
+ * audio function still keeps the GPU's group from being viable.
+ */
+TEST(group_members_from_each_devices_link)
+{
+	char dir[128], hidden[128];
+	size_t idx[1] = { index_of("0000:01:00.0") }, n;
+	struct pci_addr m[8];
+	struct err e = { 0 };
+
+	snprintf(dir, sizeof(dir), "%s/sys/kernel/iommu_groups/1/devices", root);
+	snprintf(hidden, sizeof(hidden), "%s.hidden", dir);
+	REQUIRE(rename(dir, hidden) == 0);
+	bind_group_members(&devs, 1, m, 8, &n);
+	CHECK_EQ_U(n, 3);
+	CHECK_EQ_U(n == 3 ? m[2].fn : 0, 1); /* 00:01.0, 01:00.0, 01:00.1 in address order */
+	CHECK_EQ_I(bind_check_viable(&devs, idx, 1, &e), -EBUSY);
+	CHECK(strstr(e.msg, "0000:01:00.1 (snd_hda_intel)") != NULL);
+	CHECK(rename(hidden, dir) == 0);
+}
+
+/*
+ * pcidev_refresh reads driver and group through libpci pointed at the snapshot (its sysfs.path),
+ * never the live /sys: domain 0001 exists only in the snapshot. Relinked as a bind to vfio-pci
+ * and a new group would leave them, they read back.
+ */
+TEST(refresh_reads_the_snapshot_through_libpci)
+{
+	char dir[160], link[224], grp[160];
+	struct pci_addr a;
+	struct pcidev d;
+
+	pci_addr_parse("0001:03:00.0", &a, NULL, NULL);
+	REQUIRE(pcidev_find(&devs, &a) != NULL);
+	d = *pcidev_find(&devs, &a);
+	snprintf(dir, sizeof(dir), "%s/sys/devices/pci0001:00/0001:03:00.0", root);
+	snprintf(grp, sizeof(grp), "%s/sys/kernel/iommu_groups/9", root);
+	REQUIRE(mkdir(grp, 0755) == 0);
+	snprintf(link, sizeof(link), "%s/driver", dir);
+	REQUIRE(unlink(link) == 0 && symlink("../../../bus/pci/drivers/vfio-pci", link) == 0);
+	snprintf(link, sizeof(link), "%s/iommu_group", dir);
+	REQUIRE(unlink(link) == 0 && symlink("../../../kernel/iommu_groups/9", link) == 0);
+	snprintf(grp, sizeof(grp), "%s/sys/bus/pci/drivers/vfio-pci", root);
+	mkdir(grp, 0755);
+	pcidev_refresh(&sys, &d);
+	CHECK_STR(d.driver, "vfio-pci");
+	CHECK_EQ_I(d.iommu_group, 9);
+	/* no driver link: no driver */
+	snprintf(link, sizeof(link), "%s/driver", dir);
+	CHECK(unlink(link) == 0);
+	pcidev_refresh(&sys, &d);
+	CHECK_STR(d.driver, "");
+	CHECK(symlink("../../../bus/pci/drivers/igb", link) == 0);
+	snprintf(link, sizeof(link), "%s/iommu_group", dir);
+	CHECK(unlink(link) == 0 && symlink("../../../kernel/iommu_groups/7", link) == 0);
+	pcidev_refresh(&sys, &d);
+	CHECK_STR(d.driver, "igb");
+	CHECK_EQ_I(d.iommu_group, 7);
 }
 
 TEST(preflight)
@@ -455,6 +519,8 @@ int main(void)
 	RUN(scan_reads_the_snapshot);
 	RUN(resolve_selectors);
 	RUN(group_viability_and_expansion);
+	RUN(group_members_from_each_devices_link);
+	RUN(refresh_reads_the_snapshot_through_libpci);
 	RUN(preflight);
 	RUN(plan_bind_order);
 	RUN(rollback_after_injected_fault);
