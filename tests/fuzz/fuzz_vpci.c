@@ -36,10 +36,11 @@ static struct {
 /* What the operation (kind 3 configure, 4 enable, 5 mask, 6 disable) must return and do. */
 static int model_step(unsigned kind, uint32_t idx)
 {
-	uint8_t *st = &model.state[idx];
+	uint8_t *st;
 
 	if (idx >= model.table_size)
 		return -ERANGE;
+	st = &model.state[idx];
 	switch (kind) {
 	case 3:
 		if (*st == MSIX_VEC_ENABLED)
