@@ -204,7 +204,9 @@ cli: all $(ASAN_TOOLS)
 	@tests/run cli
 lab: all
 	@tests/run lab
-# Longer than check's 30 s smoke: FUZZ_SECONDS per target (default 600).
+# Longer than check's 30 s smoke: FUZZ_SECONDS per target (default 600), or FUZZ_EXECS=N
+# executions per target however long they take (the campaign: FUZZ_EXECS=10000000). Each target's
+# line gives the executions done, the seconds and the rate.
 fuzz: $(BIN_FUZZ)
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} tests/run fuzz
 
