@@ -239,7 +239,11 @@ static uint32_t ext_next(uint32_t h)
  */
 static void rebar_freeze(struct vpci_cfg *c, unsigned cap)
 {
-	unsigned n = (c->shadow[cap + 8] >> 5) & 7;
+	unsigned n;
+
+	if (cap + 12 > VPCI_CFG_SIZE)
+		return; /* no room for its control register: nothing there to freeze */
+	n = (c->shadow[cap + 8] >> 5) & 7;
 
 	for (unsigned i = 0; i < n && i < 6 && cap + 12 + 8 * i <= VPCI_CFG_SIZE; i++) {
 		unsigned ent = cap + 4 + 8 * i, size_enc = c->shadow[ent + 5] & 0x3f;

@@ -138,6 +138,7 @@ static inline uint64_t prop_seed(const char *test)
 			fclose(f);
 	}
 	printf("# %s: PROPTEST_SEED=0x%016" PRIx64 "\n", test, seed);
+	fflush(stdout); /* a sanitizer abort must not take the seed with it */
 	return seed;
 }
 

@@ -510,6 +510,25 @@ TEST(config_rebar_current_size_read_only)
 	free(c);
 }
 
+/*
+ * A Resizable BAR header in the last dword of config space (found by
+ * config_shadow_properties under UBSan: its control register was read at 0x1004, past the end).
+ */
+TEST(config_rebar_at_the_end)
+{
+	static uint8_t cfg[4096];
+	struct vpci_bar bars[6] = { { 0 } };
+	struct vpci_cfg *c = malloc(sizeof(*c));
+
+	REQUIRE(c);
+	memset(c, 0xa5, sizeof(*c));
+	cfg[0x100] = 0x01, cfg[0x102] = 0xc1, cfg[0x103] = 0xff; /* AER, v1, next 0xffc */
+	cfg[0xffc] = 0x15, cfg[0xffe] = 0x01;			 /* Resizable BAR, v1, last */
+	REQUIRE(vpci_cfg_init(c, cfg, 4096, bars, NULL, NULL, NULL) == 0);
+	CHECK_EQ_U(vpci_cfg_read(c, 0xffc, 4, 0x00010015), 0x00010015);
+	free(c);
+}
+
 /* Behind a root port, a root complex integrated endpoint (PCIe type 9) reads as an endpoint
  * (type 0), read-only; other types are the device's (PCIe 5.0, 7.5.3.2). */
 TEST(config_pcie_type_endpoint)
@@ -808,6 +827,7 @@ int main(void)
 	RUN(config_caps_hidden_and_stable);
 	RUN(config_ext_caps_hidden);
 	RUN(config_rebar_current_size_read_only);
+	RUN(config_rebar_at_the_end);
 	RUN(prop_ext_caps_chain);
 	RUN(config_pcie_type_endpoint);
 	RUN(bars_never_overlap_ram);
