@@ -16,6 +16,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "vfio_priv.h" /* the iommufd ioctl numbers */
+
 /* What the vCPU, device, console, signal and API threads do once the VM runs. */
 static const unsigned allowed[] = {
 	SYS_read,
@@ -93,7 +95,8 @@ static const unsigned long allowed_ioctls[] = {
 	TCSETSF,
 	TIOCGWINSZ,
 	/* PCI passthrough: BARs moved by the guest (their memory slots, and their peer-to-peer
-	 * IOMMU mappings), MSI-X vectors it unmasks, teardown. */
+	 * IOMMU mappings, container or iommufd), MSI-X vectors it unmasks, teardown (the last
+	 * device to leave destroys the iommufd address space). */
 	KVM_SET_USER_MEMORY_REGION,
 	KVM_SET_GSI_ROUTING,
 	KVM_IRQFD,
@@ -102,6 +105,9 @@ static const unsigned long allowed_ioctls[] = {
 	VFIO_IOMMU_MAP_DMA,
 	VFIO_IOMMU_UNMAP_DMA,
 	VFIO_GROUP_UNSET_CONTAINER,
+	LAB_IOMMU_IOAS_MAP,
+	LAB_IOMMU_IOAS_UNMAP,
+	LAB_IOMMU_DESTROY,
 };
 
 #define ARCH_NR	   AUDIT_ARCH_X86_64
