@@ -165,8 +165,9 @@ $(BUILD)/bench/bench_virtq: $(BUILD)/vringh/peer.a
 # libFuzzer targets need clang; they link libcore built once with the fuzzer's coverage and
 # ASan+UBSan (build/fuzz/obj/libcore.a). fuzz_vq_inspect includes the tool's own source and its
 # CLI layer (tests/fuzz/fuzz_vq_inspect.c says how), so it also needs popt.
+# -fno-sanitize-recover: undefined behaviour stops the run like a crash, whatever UBSAN_OPTIONS say.
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Ilibcore/include -D_GNU_SOURCE -DPROJECT_VERSION='"$(VERSION)"' \
-	$(PKG_CFLAGS)
+	-fno-sanitize-recover=all $(PKG_CFLAGS)
 LIB_FUZZ := $(BUILD)/fuzz/obj/libcore.a
 
 $(BUILD)/fuzz/obj/%.o: %.c
