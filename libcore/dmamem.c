@@ -166,8 +166,8 @@ static int thp_alloc(struct dma_mem *mem, struct err *e)
 	return 0;
 }
 
-int dma_mem_alloc(struct dma_mem *mem, enum dma_backing backing, uint64_t size_bytes,
-		  const char *path, struct err *e)
+static int mem_map(struct dma_mem *mem, enum dma_backing backing, uint64_t size_bytes,
+		   const char *path, struct err *e)
 {
 	long sys_page = sysconf(_SC_PAGESIZE);
 	struct stat st;
@@ -257,6 +257,26 @@ int dma_mem_alloc(struct dma_mem *mem, enum dma_backing backing, uint64_t size_b
 		return rc;
 	}
 	return 0;
+}
+
+/*
+ * Memory handed to a device is never inherited: a fork would copy every pinned anonymous page into
+ * the child at once (the kernel cannot share a page a device may write) and split the parent's
+ * pinned transparent huge pages into 4K entries for good (copy_huge_pmd); a COMMAND run beside
+ * the mappings (vfio-dmamap map -- COMMAND) needs none of it.
+ */
+int dma_mem_alloc(struct dma_mem *mem, enum dma_backing backing, uint64_t size_bytes,
+		  const char *path, struct err *e)
+{
+	int rc = mem_map(mem, backing, size_bytes, path, e);
+
+	if (rc || !mem->hva)
+		return rc;
+	if (madvise(mem->hva, mem->size_bytes, MADV_DONTFORK) < 0) {
+		rc = err_set(e, errno, "madvise(MADV_DONTFORK): %s", strerror(errno));
+		dma_mem_free(mem);
+	}
+	return rc;
 }
 
 void dma_mem_free(struct dma_mem *mem)

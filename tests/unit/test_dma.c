@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PG 4096ull
@@ -651,6 +652,43 @@ TEST(mem_thp)
 	dma_mem_free(&mem);
 }
 
+/*
+ * A fork (vfio-dmamap's COMMAND) inherits none of the memory: the kernel's mincore in the child
+ * finds nothing mapped there (ENOMEM), for every backing that is allocated here.
+ */
+TEST(mem_not_inherited_by_fork)
+{
+	static const enum dma_backing b[] = { DMA_BACKING_ANON, DMA_BACKING_MEMFD,
+					      DMA_BACKING_THP };
+	char mode[32];
+
+	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+		struct dma_mem mem;
+		struct err e = { 0 };
+		unsigned char vec;
+		int status = -1;
+		pid_t pid;
+
+		if (b[i] == DMA_BACKING_THP &&
+		    (dma_thp_mode(NULL, mode, sizeof(mode)) || !strcmp(mode, "never")))
+			continue;
+		REQUIRE(dma_mem_alloc(&mem, b[i], 4 << 20, NULL, &e) == 0);
+		memset(mem.hva, 1, mem.size_bytes);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0)
+			_exit(mincore(mem.hva, 4096, &vec) < 0 && errno == ENOMEM ? 0 : 1);
+		REQUIRE(pid > 0);
+		waitpid(pid, &status, 0);
+		if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			printf("# %s memory is mapped in a forked child\n", dma_backing_name(b[i]));
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		CHECK_EQ_U(((unsigned char *)mem.hva)[mem.size_bytes - 1],
+			   1); /* the parent's stays */
+		dma_mem_free(&mem);
+	}
+}
+
 int main(void)
 {
 	RUN(map_basics);
@@ -666,5 +704,6 @@ int main(void)
 	RUN(mem_discard_drops_pages);
 	RUN(mem_hugepages_clear_error);
 	RUN(mem_thp);
+	RUN(mem_not_inherited_by_fork);
 	return CHECK_MAIN_END();
 }
