@@ -19,8 +19,8 @@
  * and each keeps its best, so that load from elsewhere weighs on them alike.
  * Each side is timed by its own CPU time, not by the wall clock: on a shared host a wall-clock
  * interval counts the time the scheduler gave to other processes, which falls on one side or
- * another at random (under a load of 6 on 2 cores, libcore over vringh-kern read 1.12 in one run
- * and 1.79 by CPU time, the same binary). The clock is read once a lap (vringh_peer.h).
+ * another at random (under a load of 6 on 2 cores, libcore over vringh-kern read 1.12 and 1.42 in
+ * two runs of one binary minutes apart). The clock is read once a lap (vringh_peer.h).
  */
 #define BENCH_SECONDS 0.25
 #define BENCH_ROUNDS  3
