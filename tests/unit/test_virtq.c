@@ -172,6 +172,31 @@ TEST(malformed_chains)
 	}
 }
 
+/*
+ * A descriptor whose next is out of its table (NEXT ⇒ next < its size, §2.7.5.2) is refused
+ * itself, not handed to the device before the walk stops: in the ring (past the head, which pop
+ * checks) and in an indirect table.
+ */
+TEST(bad_next_refused_at_its_descriptor)
+{
+	struct fixture f;
+	unsigned n;
+
+	REQUIRE(fx_init(&f, 8, false, false, true) == 0);
+	fx_desc(f.desc, 0, FX_BUF_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
+	fx_desc(f.desc, 1, FX_BUF_GPA, 1, VIRTQ_DESC_F_NEXT, 8);
+	fx_avail_push(&f, 0);
+	CHECK_EQ_I(walk(&f, &n), -EINVAL);
+	CHECK_EQ_U(n, 1);
+	fx_desc(f.desc, 2, FX_BUF_GPA + 0x1000, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	fx_desc(f.buf + 0x1000, 0, FX_BUF_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
+	fx_desc(f.buf + 0x1000, 1, FX_BUF_GPA, 1, VIRTQ_DESC_F_NEXT, 2);
+	fx_avail_push(&f, 2);
+	CHECK_EQ_I(walk(&f, &n), -EINVAL);
+	CHECK_EQ_U(n, 1);
+	fx_free(&f);
+}
+
 TEST(pop_bad_head_is_not_consumed)
 {
 	struct fixture f;
@@ -1105,6 +1130,7 @@ int main(void)
 	RUN(pop_walk_add_used);
 	RUN(indirect_chain);
 	RUN(malformed_chains);
+	RUN(bad_next_refused_at_its_descriptor);
 	RUN(pop_bad_head_is_not_consumed);
 	RUN(indices_wrap_at_2_16);
 	RUN(batched_used_elements);
