@@ -6,14 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Split ring offsets. */
-#define AVAIL_FLAGS 0
-#define AVAIL_IDX   2
-#define AVAIL_RING  4
-#define USED_FLAGS  0
-#define USED_IDX    2
-#define USED_RING   4
-
 void virtq_reset_state(struct virtq *q)
 {
 	q->next_avail = q->packed ? VIRTQ_PACKED_WRAP : 0;
@@ -87,27 +79,23 @@ int virtq_init(struct virtq *q, const struct guestmem *mem, struct err *e)
 	q->driver = driver;
 	q->device = device;
 	q->mem = mem;
+	q->mem_region = guestmem_region_of(mem, q->desc_gpa);
 	return 0;
-}
-
-static inline uint16_t avail_idx(const struct virtq *q)
-{
-	return ld16_acquire(q->driver + AVAIL_IDX);
 }
 
 uint16_t virtq_avail_idx(const struct virtq *q)
 {
-	return avail_idx(q);
+	return virtq_ld16_acquire(q->driver + VIRTQ_AVAIL_IDX);
 }
 
 uint16_t virtq_used_event(const struct virtq *q)
 {
-	return ld16_acquire(q->driver + AVAIL_RING + 2u * q->size);
+	return virtq_ld16_acquire(q->driver + VIRTQ_AVAIL_RING + 2u * q->size);
 }
 
 uint16_t virtq_avail_event(const struct virtq *q)
 {
-	return ld16_acquire(q->device + USED_RING + 8u * q->size);
+	return virtq_ld16_acquire(q->device + VIRTQ_USED_RING + 8u * q->size);
 }
 
 uint16_t virtq_len(const struct virtq *q)
@@ -134,70 +122,6 @@ int virtq_desc_checked(const struct virtq *q, uint16_t index, struct virtq_desc 
 	return 0;
 }
 
-static void chain_init(const struct virtq *q, struct virtq_chain *c, uint16_t head, uint16_t pos)
-{
-	c->q = q;
-	c->head = head;
-	c->ndesc = 1;
-	c->ring_pos = pos;
-	c->table = q->desc;
-	c->table_len = q->size;
-	c->pos = head;
-	c->ttl = q->size;
-	c->ring_left = 0;
-	c->state = VIRTQ_CHAIN_RING;
-	c->seen_write = false;
-	c->via_indirect = false;
-	c->error = 0;
-}
-
-/*
- * virtq_desc_checked's checks of a chain's head, reading only the fields they need (flags, next)
- * and each once, as the walk reads the whole descriptor again anyway.
- */
-static inline int head_checked(const struct virtq *q, uint16_t index)
-{
-	const uint8_t *raw = q->desc + (size_t)index * VIRTQ_DESC_BYTES;
-	uint32_t flags_next;
-
-	if (index >= q->size)
-		return -EINVAL;
-	memcpy(&flags_next, raw + SD_FLAGS, sizeof(flags_next)); /* one load: a consistent pair */
-	flags_next = le32toh(flags_next);
-	if ((flags_next & VIRTQ_DESC_F_NEXT) && (flags_next >> 16) >= q->size)
-		return -EINVAL;
-	return 0;
-}
-
-int virtq_pop(struct virtq *q, struct virtq_chain *c)
-{
-	uint16_t idx, len, pos, head;
-	int rc;
-
-	if (q->packed)
-		return virtq_packed_pop(q, c);
-	idx = avail_idx(q); /* acquire: ring entries are read after it */
-	len = (uint16_t)(idx - q->next_avail);
-	if (len == 0)
-		return 0;
-	if (len > q->size) {
-		/*
-		 * The driver claims more new entries than the ring holds: it is broken or
-		 * malicious. Processing them would make the device use entries twice; drop them.
-		 */
-		q->next_avail = idx;
-		return -EPROTO;
-	}
-	pos = q->next_avail & (q->size - 1);
-	head = ld16(q->driver + AVAIL_RING + 2u * pos);
-	rc = head_checked(q, head);
-	if (rc)
-		return rc;
-	q->next_avail++;
-	chain_init(q, c, head, pos);
-	return 1;
-}
-
 int virtq_chain_start(const struct virtq *q, uint16_t head, struct virtq_chain *c)
 {
 	struct virtq_desc d;
@@ -208,7 +132,7 @@ int virtq_chain_start(const struct virtq *q, uint16_t head, struct virtq_chain *
 	rc = virtq_desc_checked(q, head, &d);
 	if (rc)
 		return rc;
-	chain_init(q, c, head, virtq_avail_find(q, head));
+	virtq_chain_init(q, c, head, virtq_avail_find(q, head));
 	return 0;
 }
 
@@ -222,7 +146,7 @@ uint16_t virtq_avail_find(const struct virtq *q, uint16_t head)
 	for (uint32_t k = 1; k <= outstanding; k++) {
 		uint16_t pos = (uint16_t)(avail_idx - k) & (q->size - 1);
 
-		if (ld16(q->driver + AVAIL_RING + 2u * pos) == head)
+		if (virtq_ld16(q->driver + VIRTQ_AVAIL_RING + 2u * pos) == head)
 			return pos;
 	}
 	return VIRTQ_RING_POS_NONE;
@@ -248,7 +172,7 @@ int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d
 		return virtq_chain_fail(c, -EINVAL); /* not negotiated */
 	if (d->len == 0 || d->len % VIRTQ_DESC_BYTES)
 		return virtq_chain_fail(c, -EINVAL);
-	table = guestmem_ptr(c->q->mem, d->addr, d->len);
+	table = guestmem_ptr_near(c->q->mem, c->q->mem_region, d->addr, d->len);
 	if (!table)
 		return virtq_chain_fail(c, -EFAULT);
 	c->table = table;
@@ -262,10 +186,9 @@ int virtq_chain_enter_indirect(struct virtq_chain *c, const struct virtq_desc *d
 
 /*
  * The walk steps into the indirect table d refers to and goes on there (§2.7.5.3). Out of line, so
- * that the common step below makes no call.
+ * that the common step (virtq.h) makes no call.
  */
-static int __attribute__((noinline))
-chain_next_indirect(struct virtq_chain *c, struct virtq_desc *d)
+int virtq_chain_next_indirect(struct virtq_chain *c, struct virtq_desc *d)
 {
 	int rc;
 
@@ -278,76 +201,14 @@ chain_next_indirect(struct virtq_chain *c, struct virtq_desc *d)
 	return virtq_chain_next(c, d);
 }
 
-int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d)
-{
-	int rc;
-
-	if (c->q->packed)
-		return virtq_packed_chain_next(c, d);
-	if (c->state == VIRTQ_CHAIN_DONE)
-		return c->error;
-	if (c->ttl == 0)
-		return virtq_chain_fail(c, -ELOOP);
-	if (c->pos >= c->table_len)
-		return virtq_chain_fail(c, -EINVAL);
-	virtq_desc_load(c->table, c->pos, false, d);
-	d->in_indirect = c->state == VIRTQ_CHAIN_INDIRECT;
-	if (d->flags & VIRTQ_DESC_F_INDIRECT)
-		return chain_next_indirect(c, d);
-	rc = virtq_chain_buffer(c, d);
-	if (rc < 0)
-		return rc;
-	if (d->flags & VIRTQ_DESC_F_NEXT) {
-		if (d->next >= c->table_len)
-			return virtq_chain_fail(c, -EINVAL);
-		c->pos = d->next;
-	} else {
-		c->state = VIRTQ_CHAIN_DONE;
-	}
-	return 1;
-}
-
-static inline int write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head,
-				     uint32_t len)
-{
-	uint8_t *elem;
-
-	if (q->packed)
-		return -EOPNOTSUPP;
-	if (head >= q->size)
-		return -EINVAL;
-	elem = q->device + USED_RING + 8u * (ring_index & (q->size - 1));
-	st32(elem, head);
-	st32(elem + 4, len);
-	return 0;
-}
-
-static inline void advance_used_ring_idx(struct virtq *q, uint16_t n)
-{
-	q->next_used += n;
-	q->num_added += n;
-	/* release: the elements (and the buffers' contents) are visible before the index */
-	st16_release(q->device + USED_IDX, q->next_used);
-}
-
 int virtq_write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head, uint32_t len)
 {
-	return write_used_element(q, ring_index, head, len);
+	return virtq_write_used_element_split(q, ring_index, head, len);
 }
 
 void virtq_advance_used_ring_idx(struct virtq *q, uint16_t n)
 {
-	advance_used_ring_idx(q, n);
-}
-
-int virtq_add_used(struct virtq *q, uint16_t head, uint32_t len)
-{
-	int rc = write_used_element(q, q->next_used, head, len);
-
-	if (rc)
-		return rc;
-	advance_used_ring_idx(q, 1);
-	return 0;
+	virtq_advance_used_idx_split(q, n);
 }
 
 int virtq_add_used_chain(struct virtq *q, const struct virtq_chain *c, uint32_t len)
@@ -366,7 +227,7 @@ bool virtq_try_enable_notification(struct virtq *q)
 	if (virtq_len(q) != 0)
 		return false;
 	/* Ask for a notification when the driver publishes the entry at next_avail. */
-	st16(q->device + USED_RING + 8u * q->size, q->next_avail);
+	virtq_st16(q->device + VIRTQ_USED_RING + 8u * q->size, q->next_avail);
 	/* The store must be visible before avail.idx is read again, or a kick can be lost. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return virtq_avail_idx(q) == q->next_avail;
@@ -386,7 +247,8 @@ bool virtq_prepare_kick(struct virtq *q)
 		 * and then looks at used.idx itself, so an entry published before that is not lost.
 		 */
 		q->num_added = 0;
-		return !(ld16_acquire(q->driver + AVAIL_FLAGS) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+		return !(virtq_ld16_acquire(q->driver + VIRTQ_AVAIL_FLAGS) &
+			 VIRTQ_AVAIL_F_NO_INTERRUPT);
 	}
 	new_idx = q->next_used;
 	old_idx = (uint16_t)(new_idx - q->num_added);

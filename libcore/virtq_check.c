@@ -303,7 +303,7 @@ static void check_split(struct checker *k, const struct virtq_check_opts *o)
 	table = guestmem_ptr(k->mem, q->desc_gpa, virtq_split_desc_bytes(n));
 	for (uint32_t i = 0; i < pending && i < n; i++) {
 		uint32_t pos = (uint16_t)(last_avail + i) % n;
-		uint16_t head = ld16(ring + 2ull * pos);
+		uint16_t head = virtq_ld16(ring + 2ull * pos);
 
 		if (head >= n) {
 			finding(k, VIRTQ_SEV_ERROR, "2.7.6", LOC_AT("avail.ring", pos),

@@ -16,7 +16,7 @@ static inline bool desc_is_avail(uint16_t flags, bool wrap)
 
 static inline uint16_t ring_flags(const struct virtq *q, uint16_t pos)
 {
-	return ld16_acquire(q->desc + (size_t)pos * VIRTQ_DESC_BYTES + PD_FLAGS);
+	return virtq_ld16_acquire(q->desc + (size_t)pos * VIRTQ_DESC_BYTES + VIRTQ_PACKED_FLAGS);
 }
 
 /* Advance a position|wrap value by n ring slots (n ≤ size), flipping the counter on wrap. */
@@ -98,7 +98,8 @@ static void chain_init(const struct virtq *q, struct virtq_chain *c, uint16_t po
 
 	memset(c, 0, sizeof(*c));
 	c->q = q;
-	c->head = ld16(q->desc + (size_t)last * VIRTQ_DESC_BYTES + PD_ID); /* id: last desc */
+	c->head = virtq_ld16(q->desc + (size_t)last * VIRTQ_DESC_BYTES +
+			     VIRTQ_PACKED_ID); /* id: last desc */
 	c->ndesc = (uint16_t)n;
 	c->ring_pos = pos;
 	c->table = q->desc;
@@ -198,13 +199,13 @@ int virtq_packed_add_used(struct virtq *q, uint16_t id, uint16_t ndesc, uint32_t
 	if (pos >= q->size || ndesc == 0 || ndesc > q->size)
 		return -EINVAL;
 	d = q->desc + (size_t)pos * VIRTQ_DESC_BYTES;
-	st32(d + DESC_LEN, len);
-	st16(d + PD_ID, id);
+	virtq_st32(d + VIRTQ_DESC_LEN, len);
+	virtq_st16(d + VIRTQ_PACKED_ID, id);
 	flags = wrap ? (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0;
 	if (len)
 		flags |= VIRTQ_DESC_F_WRITE; /* len is meaningful (§2.8.3) */
 	/* release: id, len and the buffer contents are visible before the flags */
-	st16_release(d + PD_FLAGS, flags);
+	virtq_st16_release(d + VIRTQ_PACKED_FLAGS, flags);
 	q->next_used = pos_advance(q, q->next_used, ndesc);
 	q->num_added += ndesc;
 	return 0;
@@ -216,8 +217,8 @@ bool virtq_packed_try_enable_notification(struct virtq *q)
 		return true;
 	if (chain_span(q, q->next_avail) != 0)
 		return false;
-	st16(q->device + EV_OFF_WRAP, q->next_avail);
-	st16(q->device + EV_FLAGS, VIRTQ_EVENT_F_DESC);
+	virtq_st16(q->device + EV_OFF_WRAP, q->next_avail);
+	virtq_st16(q->device + EV_FLAGS, VIRTQ_EVENT_F_DESC);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return chain_span(q, q->next_avail) == 0;
 }
@@ -234,8 +235,8 @@ bool virtq_packed_prepare_kick(struct virtq *q)
 	uint16_t off_wrap, flags;
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	off_wrap = ld16_acquire(q->driver + EV_OFF_WRAP);
-	flags = ld16_acquire(q->driver + EV_FLAGS) & 3u;
+	off_wrap = virtq_ld16_acquire(q->driver + EV_OFF_WRAP);
+	flags = virtq_ld16_acquire(q->driver + EV_FLAGS) & 3u;
 	q->num_added = 0;
 	if (flags == VIRTQ_EVENT_F_DISABLE)
 		return false;

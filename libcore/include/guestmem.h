@@ -85,6 +85,39 @@ static inline uint8_t *guestmem_ptr(const struct guestmem *gm, gpa_t gpa, uint64
 	return NULL;
 }
 
+/* The index of the region holding gpa, or GUESTMEM_NO_REGION. */
+#define GUESTMEM_NO_REGION GUESTMEM_MAX_REGIONS
+static inline unsigned guestmem_region_of(const struct guestmem *gm, gpa_t gpa)
+{
+	for (unsigned i = 0; i < gm->nr_regions; i++)
+		if (gpa >= gm->regions[i].gpa &&
+		    gpa - gm->regions[i].gpa < gm->regions[i].size_bytes)
+			return i;
+	return GUESTMEM_NO_REGION;
+}
+
+/*
+ * guestmem_ptr, asking region first (from guestmem_region_of: e.g. the region of a queue's
+ * rings, where the driver's buffers usually are too). The answer is guestmem_ptr's: regions never
+ * overlap, so a range inside region is in no other; only the walk is saved when it is there.
+ */
+static inline uint8_t *guestmem_ptr_near(const struct guestmem *gm, unsigned region, gpa_t gpa,
+					 uint64_t len)
+{
+	if (region < gm->nr_regions) {
+		const struct guestmem_region *r = &gm->regions[region];
+		uint64_t off = gpa - r->gpa;
+
+		/*
+		 * off < size: gpa is in the region (below it, off wraps past every size, as
+		 * gpa + size cannot wrap), and size - off cannot wrap, as in guestmem_ptr.
+		 */
+		if (off < r->size_bytes && len <= r->size_bytes - off)
+			return r->hva + off;
+	}
+	return guestmem_ptr(gm, gpa, len);
+}
+
 /* True when gpa + len wraps past 2^64 (a range no memory can hold). */
 static inline bool guestmem_range_wraps(gpa_t gpa, uint64_t len)
 {

@@ -5,8 +5,11 @@
 #include "err.h"
 #include "guestmem.h"
 
+#include <endian.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * The queue logic knows nothing of its transport (MMIO, PCI): the transport fills the
@@ -98,6 +101,8 @@ struct virtq {
 
 	/* Set by virtq_init: host views of the three areas, checked once against guest memory. */
 	const struct guestmem *mem;
+	unsigned mem_region; /* the region of the descriptor table: buffers are looked up there
+				first */
 	uint8_t *desc;
 	uint8_t *driver;
 	uint8_t *device;
@@ -161,7 +166,7 @@ bool virtq_is_empty(const struct virtq *q);
  * -EINVAL when the head is unusable (index ≥ size, NEXT with next ≥ size): nothing is consumed,
  * the queue stays on that entry and the device should stop it (DEVICE_NEEDS_RESET).
  */
-int virtq_pop(struct virtq *q, struct virtq_chain *c);
+static inline int virtq_pop(struct virtq *q, struct virtq_chain *c);
 /*
  * Start walking a chain without popping it (for inspection): split, from descriptor head, with
  * c->ring_pos from virtq_avail_find; packed, from ring position head (its AVAIL bit gives the
@@ -182,7 +187,7 @@ uint16_t virtq_avail_find(const struct virtq *q, uint16_t head);
 void virtq_undo_pop(struct virtq *q, const struct virtq_chain *c);
 
 /* Next descriptor of the chain: 1 and *d filled, 0 at the end, -errno for a malformed chain. */
-int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d);
+static inline int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d);
 
 /*
  * Split-only "checked_new": read descriptor index of the ring's table. -EINVAL when index ≥ size,
@@ -195,7 +200,7 @@ int virtq_desc_checked(const struct virtq *q, uint16_t index, struct virtq_desc 
  * nothing changed otherwise); the used element is written at next_used, then next_used and
  * used.idx advance by one. Packed: c->head is the buffer id and the ring advances by c->ndesc.
  */
-int virtq_add_used(struct virtq *q, uint16_t head, uint32_t len);
+static inline int virtq_add_used(struct virtq *q, uint16_t head, uint32_t len);
 int virtq_add_used_chain(struct virtq *q, const struct virtq_chain *c, uint32_t len);
 /* Split batching: write elements at ring_index (free-running), then publish n of them. */
 int virtq_write_used_element(struct virtq *q, uint16_t ring_index, uint16_t head, uint32_t len);
@@ -294,5 +299,263 @@ struct virtq_stall_state {
 enum virtq_stall virtq_stall_split(const struct virtq_stall_state *s);
 /* "idle", "interrupt-not-sent", "kick-pending", ... (as vq-inspect prints it). */
 const char *virtq_stall_name(enum virtq_stall st);
+
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * The device's hot path, inline: virtq_pop, virtq_chain_next and virtq_add_used of a split ring
+ * compile into the device's own loop, so that serving a chain makes no call (out of line, their
+ * four calls a chain were a tenth of its time in tests/bench/bench_virtq.c). Packed rings,
+ * indirect tables and the rare calls stay out of line in virtq.c and virtq_packed.c. Devices call
+ * the three documented above; the rest below only serves them and the virtq_*.c files.
+ */
+
+/*
+ * Guest-shared memory is read once into locals and validated there, so a guest changing it
+ * meanwhile cannot make a checked value unchecked. Indices the two sides publish to each other
+ * (avail.idx, used.idx, packed flags) use acquire loads and release stores.
+ */
+static inline uint16_t virtq_ld16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le16toh(v);
+}
+
+static inline uint32_t virtq_ld32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static inline uint64_t virtq_ld64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static inline uint16_t virtq_ld16_acquire(const uint8_t *p)
+{
+	return le16toh(__atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_ACQUIRE));
+}
+
+static inline void virtq_st16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void virtq_st16_release(uint8_t *p, uint16_t v)
+{
+	__atomic_store_n((uint16_t *)(void *)p, htole16(v), __ATOMIC_RELEASE);
+}
+
+static inline void virtq_st32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Descriptor: le64 addr, le32 len, then split: le16 flags, next; packed: le16 id, flags. */
+#define VIRTQ_DESC_ADDR	   0
+#define VIRTQ_DESC_LEN	   8
+#define VIRTQ_SPLIT_FLAGS  12
+#define VIRTQ_SPLIT_NEXT   14
+#define VIRTQ_PACKED_ID	   12
+#define VIRTQ_PACKED_FLAGS 14
+/* Split ring offsets: available ring (flags, idx, ring[]) and used ring (flags, idx, ring[]). */
+#define VIRTQ_AVAIL_FLAGS 0
+#define VIRTQ_AVAIL_IDX	  2
+#define VIRTQ_AVAIL_RING  4
+#define VIRTQ_USED_FLAGS  0
+#define VIRTQ_USED_IDX	  2
+#define VIRTQ_USED_RING	  4
+
+/* Decode the descriptor at raw; a packed one's buffer id goes in d->next. */
+static inline void virtq_desc_decode(const uint8_t *raw, bool packed, uint32_t index,
+				     struct virtq_desc *d)
+{
+	d->addr = virtq_ld64(raw + VIRTQ_DESC_ADDR);
+	d->len = virtq_ld32(raw + VIRTQ_DESC_LEN);
+	d->flags = virtq_ld16(raw + (packed ? VIRTQ_PACKED_FLAGS : VIRTQ_SPLIT_FLAGS));
+	d->next = virtq_ld16(raw + (packed ? VIRTQ_PACKED_ID : VIRTQ_SPLIT_NEXT));
+	d->index = (uint16_t)index;
+}
+
+/* Copy descriptor index of a table (16-byte entries) once, then decode the copy. */
+static inline void virtq_desc_load(const uint8_t *table, uint32_t index, bool packed,
+				   struct virtq_desc *d)
+{
+	uint8_t raw[VIRTQ_DESC_BYTES];
+
+	memcpy(raw, table + (size_t)index * VIRTQ_DESC_BYTES, sizeof(raw));
+	virtq_desc_decode(raw, packed, index, d);
+}
+
+/* Where a chain's walk is (struct virtq_chain's state). */
+enum { VIRTQ_CHAIN_RING, VIRTQ_CHAIN_INDIRECT, VIRTQ_CHAIN_DONE };
+
+/* Out of line: the packed-ring versions (virtq_packed.c) and the indirect step (virtq.c). */
+int virtq_packed_pop(struct virtq *q, struct virtq_chain *c);
+int virtq_packed_chain_next(struct virtq_chain *c, struct virtq_desc *d);
+int virtq_packed_add_used(struct virtq *q, uint16_t id, uint16_t ndesc, uint32_t len);
+int virtq_chain_next_indirect(struct virtq_chain *c, struct virtq_desc *d);
+
+static inline int virtq_chain_fail(struct virtq_chain *c, int err)
+{
+	c->state = VIRTQ_CHAIN_DONE;
+	c->error = err;
+	return err;
+}
+
+/* The checks every buffer descriptor gets, in both formats. */
+static inline int virtq_chain_buffer(struct virtq_chain *c, struct virtq_desc *d)
+{
+	if (c->ttl == 0)
+		return virtq_chain_fail(c, -ELOOP);
+	if (d->flags & VIRTQ_DESC_F_WRITE)
+		c->seen_write = true;
+	else if (c->seen_write)
+		return virtq_chain_fail(c, -EINVAL); /* readable after writable, §2.7.4.2 */
+	d->hva = NULL;
+	if (d->len) {
+		d->hva = guestmem_ptr_near(c->q->mem, c->q->mem_region, d->addr, d->len);
+		if (!d->hva)
+			return virtq_chain_fail(c, -EFAULT);
+	}
+	c->ttl--;
+	return 1;
+}
+
+static inline void virtq_chain_init(const struct virtq *q, struct virtq_chain *c, uint16_t head,
+				    uint16_t pos)
+{
+	c->q = q;
+	c->head = head;
+	c->ndesc = 1;
+	c->ring_pos = pos;
+	c->table = q->desc;
+	c->table_len = q->size;
+	c->pos = head;
+	c->ttl = q->size;
+	c->ring_left = 0;
+	c->state = VIRTQ_CHAIN_RING;
+	c->seen_write = false;
+	c->via_indirect = false;
+	c->error = 0;
+}
+
+/*
+ * virtq_desc_checked's checks of a chain's head, reading only the fields they need (flags, next)
+ * and each once, as the walk reads the whole descriptor again anyway.
+ */
+static inline int virtq_head_checked(const struct virtq *q, uint16_t index)
+{
+	const uint8_t *raw = q->desc + (size_t)index * VIRTQ_DESC_BYTES;
+	uint32_t flags_next;
+
+	if (index >= q->size)
+		return -EINVAL;
+	memcpy(&flags_next, raw + VIRTQ_SPLIT_FLAGS, sizeof(flags_next)); /* a consistent pair */
+	flags_next = le32toh(flags_next);
+	if ((flags_next & VIRTQ_DESC_F_NEXT) && (flags_next >> 16) >= q->size)
+		return -EINVAL;
+	return 0;
+}
+
+static inline int virtq_pop(struct virtq *q, struct virtq_chain *c)
+{
+	uint16_t idx, len, pos, head;
+	int rc;
+
+	if (q->packed)
+		return virtq_packed_pop(q, c);
+	idx = virtq_ld16_acquire(q->driver + VIRTQ_AVAIL_IDX); /* ring entries are read after it */
+	len = (uint16_t)(idx - q->next_avail);
+	if (len == 0)
+		return 0;
+	if (len > q->size) {
+		/*
+		 * The driver claims more new entries than the ring holds: it is broken or
+		 * malicious. Processing them would make the device use entries twice; drop them.
+		 */
+		q->next_avail = idx;
+		return -EPROTO;
+	}
+	pos = q->next_avail & (q->size - 1);
+	head = virtq_ld16(q->driver + VIRTQ_AVAIL_RING + 2u * pos);
+	rc = virtq_head_checked(q, head);
+	if (rc)
+		return rc;
+	q->next_avail++;
+	virtq_chain_init(q, c, head, pos);
+	return 1;
+}
+
+static inline int virtq_chain_next(struct virtq_chain *c, struct virtq_desc *d)
+{
+	int rc;
+
+	if (c->q->packed)
+		return virtq_packed_chain_next(c, d);
+	if (c->state == VIRTQ_CHAIN_DONE)
+		return c->error;
+	if (c->ttl == 0)
+		return virtq_chain_fail(c, -ELOOP);
+	if (c->pos >= c->table_len)
+		return virtq_chain_fail(c, -EINVAL);
+	virtq_desc_load(c->table, c->pos, false, d);
+	d->in_indirect = c->state == VIRTQ_CHAIN_INDIRECT;
+	if (d->flags & VIRTQ_DESC_F_INDIRECT)
+		return virtq_chain_next_indirect(c, d);
+	rc = virtq_chain_buffer(c, d);
+	if (rc < 0)
+		return rc;
+	if (d->flags & VIRTQ_DESC_F_NEXT) {
+		if (d->next >= c->table_len)
+			return virtq_chain_fail(c, -EINVAL);
+		c->pos = d->next;
+	} else {
+		c->state = VIRTQ_CHAIN_DONE;
+	}
+	return 1;
+}
+
+static inline int virtq_write_used_element_split(struct virtq *q, uint16_t ring_index,
+						 uint16_t head, uint32_t len)
+{
+	uint8_t *elem;
+
+	if (q->packed)
+		return -EOPNOTSUPP;
+	if (head >= q->size)
+		return -EINVAL;
+	elem = q->device + VIRTQ_USED_RING + 8u * (ring_index & (q->size - 1));
+	virtq_st32(elem, head);
+	virtq_st32(elem + 4, len);
+	return 0;
+}
+
+static inline void virtq_advance_used_idx_split(struct virtq *q, uint16_t n)
+{
+	q->next_used += n;
+	q->num_added += n;
+	/* release: the elements (and the buffers' contents) are visible before the index */
+	virtq_st16_release(q->device + VIRTQ_USED_IDX, q->next_used);
+}
+
+static inline int virtq_add_used(struct virtq *q, uint16_t head, uint32_t len)
+{
+	int rc = virtq_write_used_element_split(q, q->next_used, head, len);
+
+	if (rc)
+		return rc;
+	virtq_advance_used_idx_split(q, 1);
+	return 0;
+}
 
 #endif

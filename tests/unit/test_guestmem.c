@@ -84,6 +84,64 @@ TEST(translate_edges_exhaustive)
 	guestmem_close(&gm);
 }
 
+/* The three 64-byte regions of the near test, and the model: the one region holding gpa. */
+static uint8_t near_lo[64], near_mid[64], near_hi[64];
+static const struct {
+	uint64_t gpa;
+	uint8_t *hva;
+} near_reg[] = { { 0, near_lo }, { 0x1000, near_mid }, { UINT64_MAX - 63, near_hi } };
+
+static unsigned near_model_region(uint64_t gpa)
+{
+	for (unsigned k = 0; k < 3; k++)
+		if (gpa >= near_reg[k].gpa && gpa - near_reg[k].gpa < 64)
+			return k;
+	return GUESTMEM_NO_REGION;
+}
+
+/*
+ * guestmem_ptr_near: exhaustive as above, for every region asked first (the right one, another,
+ * indices past the table): the pointer is the model's whatever region is asked. And
+ * guestmem_region_of names the region holding each gpa, or none; after close, no region.
+ */
+TEST(translate_near_edges_exhaustive)
+{
+	const uint64_t lens[] = { 0, 1, 7, 8, 63, 64, 65, UINT64_MAX / 2, UINT64_MAX };
+	const unsigned near[] = { 0, 1, 2, 3, GUESTMEM_NO_REGION, UINT32_MAX };
+	const unsigned nlens = sizeof(lens) / sizeof(lens[0]),
+		       nnear = sizeof(near) / sizeof(near[0]);
+	struct guestmem gm;
+
+	guestmem_init(&gm);
+	for (unsigned i = 0; i < 3; i++)
+		REQUIRE(guestmem_add(&gm, near_reg[i].gpa, near_reg[i].hva, 64, NULL) == 0);
+	/* gpa within 8 bytes of each region edge, every len, every region asked */
+	for (unsigned c = 0; c < 3 * 2 * 17 * nlens * nnear; c++) {
+		unsigned i = c / (2 * 17 * nlens * nnear), edge = c / (17 * nlens * nnear) % 2;
+		int64_t dg = (int64_t)(c / (nlens * nnear) % 17) - 8;
+		uint64_t gpa = near_reg[i].gpa + (edge ? 64 : 0) + (uint64_t)dg;
+		uint64_t len = lens[c / nnear % nlens];
+		unsigned k = near_model_region(gpa), h = near[c % nnear];
+		uint8_t *want = NULL, *p;
+
+		if (k != GUESTMEM_NO_REGION && len <= 64 - (gpa - near_reg[k].gpa))
+			want = near_reg[k].hva + (gpa - near_reg[k].gpa);
+		p = guestmem_ptr_near(&gm, h, gpa, len);
+		if (p != want || guestmem_region_of(&gm, gpa) != k) {
+			CHECK_FAIL_AT("gpa 0x%" PRIx64 " len 0x%" PRIx64
+				      " near %u: %p, expected %p;"
+				      " region_of %u, expected %u",
+				      gpa, len, h, (void *)p, (void *)want,
+				      guestmem_region_of(&gm, gpa), k);
+			break;
+		}
+	}
+	guestmem_close(&gm);
+	/* a closed set keeps its old entries, but none of them is a region any more */
+	CHECK(guestmem_ptr_near(&gm, 1, 0x1000, 1) == NULL);
+	CHECK_EQ_U(guestmem_region_of(&gm, 0x1000), GUESTMEM_NO_REGION);
+}
+
 /* Random ranges against a model (≥ 100,000 cases). */
 TEST(prop_translate_random)
 {
@@ -214,6 +272,7 @@ int main(void)
 {
 	RUN(add_rejects);
 	RUN(translate_edges_exhaustive);
+	RUN(translate_near_edges_exhaustive);
 	RUN(prop_translate_random);
 	RUN(files_and_layout);
 	RUN(process_memory);

@@ -172,6 +172,31 @@ TEST(malformed_chains)
 	}
 }
 
+/*
+ * A descriptor whose next is out of its table (NEXT ⇒ next < its size, §2.7.5.2) is refused
+ * itself, not handed to the device before the walk stops: in the ring (past the head, which pop
+ * checks) and in an indirect table.
+ */
+TEST(bad_next_refused_at_its_descriptor)
+{
+	struct fixture f;
+	unsigned n;
+
+	REQUIRE(fx_init(&f, 8, false, false, true) == 0);
+	fx_desc(f.desc, 0, FX_BUF_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
+	fx_desc(f.desc, 1, FX_BUF_GPA, 1, VIRTQ_DESC_F_NEXT, 8);
+	fx_avail_push(&f, 0);
+	CHECK_EQ_I(walk(&f, &n), -EINVAL);
+	CHECK_EQ_U(n, 1);
+	fx_desc(f.desc, 2, FX_BUF_GPA + 0x1000, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	fx_desc(f.buf + 0x1000, 0, FX_BUF_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
+	fx_desc(f.buf + 0x1000, 1, FX_BUF_GPA, 1, VIRTQ_DESC_F_NEXT, 2);
+	fx_avail_push(&f, 2);
+	CHECK_EQ_I(walk(&f, &n), -EINVAL);
+	CHECK_EQ_U(n, 1);
+	fx_free(&f);
+}
+
 TEST(pop_bad_head_is_not_consumed)
 {
 	struct fixture f;
@@ -218,6 +243,64 @@ TEST(batched_used_elements)
 	CHECK_EQ_U(get32(f.device + 4 + 8), 2);
 	CHECK_EQ_U(f.q.num_added, 2);
 	fx_free(&f);
+}
+
+/*
+ * Buffers in the region of the rings, as in a VM (the fixture gives every area its own region):
+ * the walk looks them up in that region first, and its bounds are the region's. Below it, another
+ * region, for the buffers that are not there.
+ */
+TEST(buffers_in_the_rings_region)
+{
+	const uint64_t low_gpa = 0x1000, gpa = 0x10000, bytes = 0x4000;
+	uint8_t *low = calloc(1, 0x1000), *ram = calloc(1, bytes);
+	const struct {
+		const char *what;
+		uint64_t addr;
+		uint32_t len;
+		int expect;
+		uint8_t *hva;
+	} cases[] = {
+		{ "inside", gpa + 0x3000, 0x100, 1, ram + 0x3000 },
+		{ "to the region's last byte", gpa + bytes - 16, 16, 1, ram + bytes - 16 },
+		{ "one byte past the region", gpa + bytes - 16, 17, -EFAULT, NULL },
+		{ "from the region into the gap", gpa + bytes - 1, 0x1000, -EFAULT, NULL },
+		{ "in the other region", low_gpa + 8, 8, 1, low + 8 },
+		{ "from the other region into the gap", low_gpa + 8, 0x1000, -EFAULT, NULL },
+		{ "in the gap", gpa - 8, 4, -EFAULT, NULL },
+	};
+	struct guestmem gm;
+	struct virtq q;
+	struct virtq_chain c;
+	struct virtq_desc d;
+
+	REQUIRE(low && ram);
+	guestmem_init(&gm);
+	REQUIRE(guestmem_add(&gm, low_gpa, low, 0x1000, NULL) == 0);
+	REQUIRE(guestmem_add(&gm, gpa, ram, bytes, NULL) == 0);
+	q = (struct virtq){ .max_size = 8,
+			    .size = 8,
+			    .ready = true,
+			    .desc_gpa = gpa,
+			    .driver_gpa = gpa + 0x1000,
+			    .device_gpa = gpa + 0x2000 };
+	virtq_reset_state(&q);
+	REQUIRE(virtq_init(&q, &gm, NULL) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx_desc(ram, 0, cases[i].addr, cases[i].len, 0, 0);
+		put16(ram + 0x1000 + 4 + 2 * (i % 8), 0);
+		put16(ram + 0x1000 + 2, (uint16_t)(i + 1));
+		REQUIRE(virtq_pop(&q, &c) == 1);
+		int rc = virtq_chain_next(&c, &d);
+
+		if (rc != cases[i].expect || (rc == 1 && d.hva != cases[i].hva))
+			CHECK_FAIL_AT("%s: chain_next returned %d (hva %p), expected %d (%p)",
+				      cases[i].what, rc, rc == 1 ? (void *)d.hva : NULL,
+				      cases[i].expect, (void *)cases[i].hva);
+	}
+	guestmem_close(&gm);
+	free(low);
+	free(ram);
 }
 
 TEST(init_rejects)
@@ -1047,9 +1130,11 @@ int main(void)
 	RUN(pop_walk_add_used);
 	RUN(indirect_chain);
 	RUN(malformed_chains);
+	RUN(bad_next_refused_at_its_descriptor);
 	RUN(pop_bad_head_is_not_consumed);
 	RUN(indices_wrap_at_2_16);
 	RUN(batched_used_elements);
+	RUN(buffers_in_the_rings_region);
 	RUN(init_rejects);
 	RUN(avail_find);
 	RUN(prop_spec_2_7_7_2_notification);

@@ -21,14 +21,6 @@ void *__kmalloc_fake, *__kfree_ignore_start, *__kfree_ignore_end;
 
 static const struct vringh_peer_ring *cur;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Guest address -> host: the one region, as vhost's memory table lookup returns it. */
 static bool getrange(struct vringh *vrh, u64 addr, struct vringh_range *r)
 {
@@ -94,9 +86,9 @@ int vringh_peer_serve(const struct vringh_peer_ring *r, uint16_t batch, double s
 
 	if (peer_init(r, &vrh))
 		return -EINVAL;
-	t0 = now_s();
+	t0 = bench_cpu_now_s();
 	do {
-		for (int round = 0; round < 64; round++) {
+		for (int round = 0; round < BENCH_LAP_KICKS; round++) {
 			avail = (u16)(avail + batch);
 			__atomic_store_n(avail_idx, avail, __ATOMIC_RELEASE);
 			while ((rc = peer_get(r, &vrh, &head, &written)) == 1) {
@@ -113,7 +105,7 @@ int vringh_peer_serve(const struct vringh_peer_ring *r, uint16_t batch, double s
 			if (rc < 0)
 				return rc;
 		}
-		t = now_s() - t0;
+		t = bench_cpu_now_s() - t0;
 	} while (t < seconds);
 	*chains = n;
 	*elapsed = t;
@@ -132,19 +124,21 @@ int vringh_peer_walk(const struct vringh_peer_ring *r, double seconds, uint64_t 
 
 	if (peer_init(r, &vrh))
 		return -EINVAL;
-	t0 = now_s();
+	t0 = bench_cpu_now_s();
 	do {
-		for (unsigned i = 0; i < r->size; i++) {
-			rc = peer_get(r, &vrh, &head, &written);
-			if (rc != 1)
-				return rc < 0 ? rc : -ENODATA;
+		for (int lap = 0; lap < BENCH_LAP_RINGS; lap++) {
+			for (unsigned i = 0; i < r->size; i++) {
+				rc = peer_get(r, &vrh, &head, &written);
+				if (rc != 1)
+					return rc < 0 ? rc : -ENODATA;
+			}
+			if (r->user)
+				vringh_abandon_user(&vrh, r->size);
+			else
+				vringh_abandon_kern(&vrh, r->size);
+			n++;
 		}
-		if (r->user)
-			vringh_abandon_user(&vrh, r->size);
-		else
-			vringh_abandon_kern(&vrh, r->size);
-		n++;
-		t = now_s() - t0;
+		t = bench_cpu_now_s() - t0;
 	} while (t < seconds);
 	*rings = n;
 	*elapsed = t;
