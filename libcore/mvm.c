@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "fileio.h"
 #include "layout.h"
+#include "prefault.h"
 #include "vm_seccomp.h"
 
 struct image {
@@ -164,6 +165,29 @@ static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 }
 
 /*
+ * Step 2b: guest RAM faulted in by several threads, before anything is written to it. With
+ * passthrough the DMA map pins all of it, faulting in and zeroing each page in one thread;
+ * faulted in here first, the pin finds every page present.
+ */
+static int prefault(struct mvm *m, const struct vmconfig *v, struct err *e)
+{
+	double t0 = clock_now_s();
+	unsigned n;
+	int rc;
+
+	if (v->prefault_threads == VMCONFIG_PREFAULT_OFF ||
+	    (v->prefault_threads == VMCONFIG_PREFAULT_AUTO && !v->nr_vfio))
+		return 0;
+	n = v->prefault_threads > 0 ? (unsigned)v->prefault_threads : prefault_default_threads();
+	rc = vm_ram_prefault(&m->vm.ram, n, e);
+	if (rc)
+		return rc;
+	m->prefault_threads = n;
+	m->prefault_ms = (clock_now_s() - t0) * 1e3;
+	return 0;
+}
+
+/*
  * Step 6: ACPI tables (how distribution kernels find virtio-mmio devices), kernel, initrd,
  * command line, zero page or start_info, page tables, MP table.
  */
@@ -214,6 +238,10 @@ static int mvm_build(struct mvm *m, const struct mvm_config *c, struct image *ke
 			    e);
 	if (rc)
 		return err_prefix(e, rc == -ENOENT ? "no KVM" : "KVM");
+	/* 2b. Guest RAM faulted in by threads (with passthrough, or asked for). */
+	rc = prefault(m, v, e);
+	if (rc)
+		return rc;
 	if (kvm_vm_create_irqchip(&vm->kvm, e))
 		return err_prefix(e, "KVM");
 
