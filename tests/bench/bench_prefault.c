@@ -194,6 +194,7 @@ int main(void)
 {
 	uint64_t nr0 = 0;
 	bool raised = false;
+	double load[1];
 	const char *why;
 	int status = 0;
 
@@ -207,6 +208,10 @@ int main(void)
 	       "and %u threads (the default here: online CPUs, at most %d), MAP_POPULATE and mlock "
 	       "(single-threaded, in the kernel); speed-up = 1 thread / %u threads\n",
 	       ROUNDS, threads, PREFAULT_DEFAULT_THREADS, threads);
+	/* threads only help with idle CPUs: say how busy the machine was */
+	if (getloadavg(load, 1) == 1)
+		printf("  (%ld CPUs online, load average %.2f at the start)\n",
+		       sysconf(_SC_NPROCESSORS_ONLN), load[0]);
 	printf("  %-4s %10s %10s %10s %10s  %s\n", "page", "1 thread", "N threads", "MAP_POPUL.",
 	       "mlock", "speed-up");
 	if (bench_backing(B_4K) || bench_backing(B_THP))
