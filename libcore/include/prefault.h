@@ -49,7 +49,8 @@ unsigned prefault_slices(void *hva, uint64_t size_bytes, uint64_t page_bytes, un
  * PREFAULT_POPULATE) a kernel without MADV_POPULATE_WRITE; -ENOMEM part of the range is not
  * mapped, or no memory; -EFAULT a page that would raise SIGBUS (a file's end, no huge page
  * left); -EHWPOISON. These are madvise's; the touching fallback checks /proc/self/maps first
- * and gives the same for holes and read-only mappings, never a signal.
+ * and gives the same for holes and read-only mappings (a file mapped past its end still raises
+ * SIGBUS there: kernels before 5.14 offer no way to ask).
  * The caller must not change the mappings of the range meanwhile; with PREFAULT_TOUCH it must
  * not write the range either (each touched byte is written back as read).
  */
