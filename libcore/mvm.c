@@ -12,7 +12,6 @@
 #include "clock.h"
 #include "fileio.h"
 #include "layout.h"
-#include "prefault.h"
 #include "vm_seccomp.h"
 
 struct image {
@@ -172,13 +171,11 @@ static int passthrough(struct mvm *m, const struct mvm_config *c, struct err *e)
 static int prefault(struct mvm *m, const struct vmconfig *v, struct err *e)
 {
 	double t0 = clock_now_s();
-	unsigned n;
+	unsigned n = vmconfig_prefault_threads(v);
 	int rc;
 
-	if (v->prefault_threads == VMCONFIG_PREFAULT_OFF ||
-	    (v->prefault_threads == VMCONFIG_PREFAULT_AUTO && !v->nr_vfio))
+	if (!n)
 		return 0;
-	n = v->prefault_threads > 0 ? (unsigned)v->prefault_threads : prefault_default_threads();
 	rc = vm_ram_prefault(&m->vm.ram, n, e);
 	if (rc)
 		return rc;

@@ -70,6 +70,9 @@ void vmconfig_init(struct vmconfig *c);
 void vmconfig_free(struct vmconfig *c);
 /* "None"/"none", "2M" or "1G" (Firecracker's huge_pages) to a backing; -EINVAL otherwise. */
 int vmconfig_parse_huge_pages(const char *s, enum dma_backing *out);
+/* How many threads fault guest RAM in before the guest runs (0: none do): prefault_threads,
+ * or with VMCONFIG_PREFAULT_AUTO the default count when a device is passed through. */
+unsigned vmconfig_prefault_threads(const struct vmconfig *c);
 /* Add a device to pass through (its address as given; resolved when the VM is built). */
 int vmconfig_add_vfio(struct vmconfig *c, const char *bdf, struct err *e);
 /* Replace *dst with a copy of s; -ENOMEM. */

@@ -2,6 +2,7 @@
  * (the kernel's /proc/self/pagemap and smaps say so), errors returned with every thread joined. */
 #include "check.h"
 #include "prefault.h"
+#include "vmconfig.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -340,6 +341,23 @@ TEST(bad_arguments)
 	CHECK(prefault_default_threads() <= (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/* mvm-run's choice: prefault by default only with passthrough; --prefault=N always, 0 never. */
+TEST(vmconfig_prefault_choice)
+{
+	struct vmconfig c;
+
+	vmconfig_init(&c);
+	CHECK_EQ_U(vmconfig_prefault_threads(&c), 0);
+	c.nr_vfio = 1;
+	CHECK_EQ_U(vmconfig_prefault_threads(&c), prefault_default_threads());
+	c.prefault_threads = VMCONFIG_PREFAULT_OFF;
+	CHECK_EQ_U(vmconfig_prefault_threads(&c), 0);
+	c.prefault_threads = 5;
+	CHECK_EQ_U(vmconfig_prefault_threads(&c), 5);
+	c.nr_vfio = 0;
+	CHECK_EQ_U(vmconfig_prefault_threads(&c), 5);
+}
+
 int main(void)
 {
 	RUN(slices_property);
@@ -350,5 +368,6 @@ int main(void)
 	RUN(read_only_fails_joined);
 	RUN(past_the_mapping_fails);
 	RUN(bad_arguments);
+	RUN(vmconfig_prefault_choice);
 	return CHECK_MAIN_END();
 }
