@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "mvm.h"
 #include "mvm_api.h"
+#include "prefault.h"
 #include "vfio_pt.h"
 #include "vmconfig.h"
 #include "vmdev.h"
@@ -190,12 +191,28 @@ static void warn_config(void *arg, const char *msg)
 	cli_warn("config", "%s", msg);
 }
 
+/* --prefault's THREADS: none given, the default count; 0 never; at most PREFAULT_MAX_THREADS. */
+static int prefault_threads_or_die(const char *s)
+{
+	uint64_t n;
+
+	if (!s)
+		return (int)prefault_default_threads();
+	n = parse_u64_or_die("--prefault", s);
+	if (n > PREFAULT_MAX_THREADS)
+		cli_die(EXIT_USAGE, "--prefault", "'%s': at most %d threads", s,
+			PREFAULT_MAX_THREADS);
+	return n ? (int)n : VMCONFIG_PREFAULT_OFF;
+}
+
 static void parse_options(int argc, const char **argv, struct monitor *t)
 {
 	char *kernel = NULL, *initrd = NULL, *cmdline = NULL, *mem = NULL, *cpus = NULL;
 	char *console = NULL, *config = NULL, *kvm_dev = NULL, *stop_timeout = NULL;
 	char **disks = NULL, **nets = NULL, **vfios = NULL, *vfio_backend = NULL, *huge = NULL;
 	char *vfio_p2p = NULL, *vsock = NULL, *api_sock = NULL;
+	static char unset[] = ""; /* --prefault absent (popt leaves NULL for no THREADS) */
+	char *prefault = unset;
 	int rng = 0, no_seccomp = 0, no_api = 0;
 	struct poptOption table[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
@@ -208,6 +225,11 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "back guest memory with huge pages (faster to pin for passthrough); thp: "
 		  "transparent huge pages",
 		  "none|thp|2M|1G" },
+		{ "prefault", 0, POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, &prefault, 0,
+		  "fault guest memory in with THREADS threads before the guest runs (default with "
+		  "--vfio, whose DMA map would do it in one; THREADS: online CPUs, at most 16; 0: "
+		  "never)",
+		  "THREADS" },
 		{ "cpus", 'n', POPT_ARG_STRING, &cpus, 0, "number of vCPUs (default 1, at most 32)",
 		  "N" },
 		{ "disk", 'd', POPT_ARG_ARGV, &disks, 0, "virtio-blk disk, raw image (repeatable)",
@@ -318,6 +340,8 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	}
 	if (huge && vmconfig_parse_huge_pages(huge, &t->cfg.mem_backing))
 		cli_die(EXIT_USAGE, "--huge-pages", "'%s' is not none, thp, 2M or 1G", huge);
+	if (prefault != unset)
+		t->cfg.prefault_threads = prefault_threads_or_die(prefault);
 	if (vfio_backend && vfio_backend_parse(vfio_backend, &t->vfio_backend))
 		cli_die(EXIT_USAGE, "--vfio-backend", "'%s' is not container, iommufd or auto",
 			vfio_backend);
@@ -351,6 +375,8 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 	free(config);
 	free(vfio_backend);
 	free(huge);
+	if (prefault != unset)
+		free(prefault);
 	free(stop_timeout);
 	free(vsock);
 	cli_free_argv(disks);
@@ -499,6 +525,10 @@ int main(int argc, const char **argv)
 		_exit(EXIT_OK);
 	}
 	console_setup(&t);
+	if (t.mvm.prefault_threads)
+		cli_verbose("guest memory faulted in by %u thread%s in %.1f ms",
+			    t.mvm.prefault_threads, t.mvm.prefault_threads > 1 ? "s" : "",
+			    t.mvm.prefault_ms);
 	if (t.cfg.nr_vfio)
 		cli_verbose("passthrough of %u device%s set up in %.1f ms (%s-backed guest memory)",
 			    t.cfg.nr_vfio, t.cfg.nr_vfio > 1 ? "s" : "", t.mvm.pt_setup_ms,

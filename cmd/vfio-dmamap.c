@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "dma.h"
 #include "out.h"
+#include "prefault.h"
 #include "testdrv.h"
 #include "vfio.h"
 
@@ -24,6 +25,9 @@
 static char **opt_size, **opt_iova;
 static char *opt_backing, *opt_backend, *opt_iterations;
 static int opt_verify, opt_hold;
+static char prefault_unset[] = ""; /* popt leaves NULL for --prefault without THREADS */
+static char *opt_prefault = prefault_unset;
+static unsigned prefault_threads; /* 0: no prefault */
 
 static struct poptOption options[] = {
 	{ "size", 's', POPT_ARG_ARGV, &opt_size, 0,
@@ -40,6 +44,10 @@ static struct poptOption options[] = {
 	  NULL },
 	{ "hold", 'H', POPT_ARG_NONE, &opt_hold, 0, "map: keep the mappings until SIGINT/SIGTERM",
 	  NULL },
+	{ "prefault", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL, &opt_prefault, 0,
+	  "map, bench: fault the memory in with THREADS threads before it is mapped (default: "
+	  "online CPUs, at most 16)",
+	  "THREADS" },
 	{ "iterations", 'n', POPT_ARG_STRING, &opt_iterations, 0,
 	  "bench: map+unmap rounds (default 10)", "N" },
 	{ "backend", 'b', POPT_ARG_STRING, &opt_backend, 0,
@@ -377,6 +385,24 @@ static int run_command(char **argv, const struct mapped *m, size_t n)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Fault mem in with prefault_threads threads (none: nothing to do); 0, or -errno with e set. */
+static int prefault_mem(const struct dma_mem *mem, struct err *e)
+{
+	int64_t t0 = clock_now_ns();
+	char sz[32];
+	int rc;
+
+	if (!prefault_threads)
+		return 0;
+	rc = prefault_range(mem->hva, mem->size_bytes, mem->page_bytes, prefault_threads,
+			    PREFAULT_AUTO, e);
+	if (!rc)
+		cli_verbose("prefault: %s faulted in by %u thread%s in %.1f ms",
+			    format_size(mem->size_bytes, sz, sizeof(sz)), prefault_threads,
+			    prefault_threads > 1 ? "s" : "", (double)(clock_now_ns() - t0) / 1e6);
+	return rc;
+}
+
 static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 {
 	size_t ns = argv_len(opt_size), ni = argv_len(opt_iova), nok = 0;
@@ -424,6 +450,11 @@ static int cmd_map(const char *dev, enum vfio_backend backend, char **command)
 			status = EXIT_FAIL;
 			m[i].mem.hva = NULL;
 			m[i].mem.fd = -1;
+			continue;
+		}
+		if (prefault_mem(&m[i].mem, &e)) {
+			cli_error("--prefault", "%s", e.msg);
+			status = EXIT_FAIL;
 			continue;
 		}
 		if (i < ni)
@@ -519,7 +550,13 @@ static int bench_step(struct bench_run *r, enum bench_op op, uint32_t i, struct 
 	switch (op) {
 	case B_MAP_WARM:
 	case B_MAP_COLD:
-		rc = vfio_dma_map(r->iommu, r->iova, r->mem.size_bytes, r->mem.hva, r->backing, e);
+		/* --prefault: part of what a cold map costs, so timed with it (verbose quiet) */
+		if (op == B_MAP_COLD && prefault_threads)
+			rc = prefault_range(r->mem.hva, r->mem.size_bytes, r->mem.page_bytes,
+					    prefault_threads, PREFAULT_AUTO, e);
+		if (!rc)
+			rc = vfio_dma_map(r->iommu, r->iova, r->mem.size_bytes, r->mem.hva,
+					  r->backing, e);
 		break;
 	case B_UNMAP:
 		rc = vfio_dma_unmap(r->iommu, r->iova, r->mem.size_bytes, e);
@@ -657,11 +694,11 @@ static int cmd_bench(const char *dev, enum vfio_backend backend)
 
 int main(int argc, const char **argv)
 {
-	poptContext pc =
-		cli_parse(argc, argv, options,
-			  "info DEVICE | map DEVICE --size SIZE [--iova ADDR] [--backing B] "
-			  "[--verify] [--hold | -- COMMAND...] | bench DEVICE [--size SIZE] "
-			  "[--backing B] [--iterations N]");
+	poptContext pc = cli_parse(
+		argc, argv, options,
+		"info DEVICE | map DEVICE --size SIZE [--iova ADDR] [--backing B] "
+		"[--prefault[=THREADS]] [--verify] [--hold | -- COMMAND...] | bench DEVICE "
+		"[--size SIZE] [--backing B] [--prefault[=THREADS]] [--iterations N]");
 	const char *cmd = poptGetArg(pc), *dev = poptGetArg(pc);
 	const char **rest = poptGetArgs(pc);
 	enum vfio_backend backend = VFIO_BACKEND_AUTO;
@@ -681,6 +718,18 @@ int main(int argc, const char **argv)
 		cli_die(EXIT_USAGE, cmd, "--iova, --verify and --hold are for map");
 	if (!strcmp(cmd, "info") && (opt_size || opt_backing || opt_iterations))
 		cli_die(EXIT_USAGE, "info", "info takes no --size, --backing or --iterations");
+	if (opt_prefault != prefault_unset) {
+		uint32_t n = 0;
+
+		if (!strcmp(cmd, "info"))
+			cli_die(EXIT_USAGE, "info", "--prefault is for map and bench");
+		if (!opt_prefault)
+			n = prefault_default_threads();
+		else if (parse_u32(opt_prefault, &n) || n < 1 || n > PREFAULT_MAX_THREADS)
+			cli_die(EXIT_USAGE, "--prefault", "'%s' is not a number from 1 to %d",
+				opt_prefault, PREFAULT_MAX_THREADS);
+		prefault_threads = n;
+	}
 	if (!strcmp(cmd, "map") && opt_iterations)
 		cli_die(EXIT_USAGE, "map", "--iterations is for bench");
 	if (!strcmp(cmd, "info"))

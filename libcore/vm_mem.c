@@ -1,6 +1,7 @@
 /* vm_mem.c: guest RAM allocation; its guest-physical → host translation is guestmem's. */
 #include "vm_mem.h"
 #include "layout.h"
+#include "prefault.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -78,6 +79,15 @@ void vm_ram_free(struct vm_ram *ram)
 	else if (ram->base)
 		munmap(ram->base, ram->size_bytes);
 	memset(ram, 0, sizeof(*ram));
+}
+
+int vm_ram_prefault(struct vm_ram *ram, unsigned threads, struct err *e)
+{
+	uint64_t page_bytes = ram->huge.hva ? ram->huge.page_bytes : 0;
+
+	if (prefault_range(ram->base, ram->size_bytes, page_bytes, threads, PREFAULT_AUTO, e))
+		return err_prefix(e, "guest memory");
+	return 0;
 }
 
 void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len)

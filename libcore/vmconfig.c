@@ -1,6 +1,7 @@
 /* vmconfig.c: microVM configuration: option strings and Firecracker's JSON config file (json-c). */
 #include "vmconfig.h"
 #include "fileio.h"
+#include "prefault.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -141,6 +142,15 @@ int vmconfig_add_net(struct vmconfig *c, const char *spec, struct err *e)
 	if (!n->tap)
 		return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
 	c->nr_nets++;
+	return 0;
+}
+
+unsigned vmconfig_prefault_threads(const struct vmconfig *c)
+{
+	if (c->prefault_threads > 0)
+		return (unsigned)c->prefault_threads;
+	if (c->prefault_threads == VMCONFIG_PREFAULT_AUTO && c->nr_vfio)
+		return prefault_default_threads();
 	return 0;
 }
 

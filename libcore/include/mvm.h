@@ -57,13 +57,16 @@ struct mvm {
 	struct boot_info boot;
 	char cmdline[BOOT_CMDLINE_MAX]; /* as the guest got it, devices announced */
 	double pt_setup_ms;		/* passthrough set-up time */
+	unsigned prefault_threads;	/* how many faulted guest RAM in (0: none did) */
+	double prefault_ms;		/* and how long it took */
 	mvm_event_fn *on_reset, *on_poweroff, *on_start;
 	void *opaque;
 	bool seccomp, devs_started;
 };
 
 /*
- * Build the VM of c: KVM and RAM, interrupt controllers, vCPUs, COM1, i8042 and ACPI sleep
+ * Build the VM of c: KVM and RAM (faulted in by threads with passthrough, or as
+ * vm->prefault_threads asks), interrupt controllers, vCPUs, COM1, i8042 and ACPI sleep
  * registers, virtio-mmio devices, passthrough, ACPI and MP tables, kernel and initrd, the boot
  * vCPU's registers. On failure -errno and e says what failed and whose fault it is: ERR_INPUT
  * (an unreadable or unknown kernel, memory too small for it, a missing disk, no KVM device,

@@ -38,6 +38,12 @@ int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e);
 int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backing backing,
 			struct err *e);
 void vm_ram_free(struct vm_ram *ram);
+/*
+ * Fault every page of guest RAM in, writable, with threads threads (0: prefault_default_threads),
+ * slices split on the backing's huge pages; the contents are kept. -errno from prefault_range
+ * (e.g. -EFAULT when no huge page is left), with a message.
+ */
+int vm_ram_prefault(struct vm_ram *ram, unsigned threads, struct err *e);
 /* Host pointer for [gpa, gpa+len) if that range lies inside one region, else NULL (guestmem_ptr
  * on ram->mem). */
 void *vm_ram_hva(const struct vm_ram *ram, gpa_t gpa, uint64_t len);

@@ -35,6 +35,9 @@ struct vmconfig {
 	char *cmdline; /* NULL: the default command line */
 	uint64_t mem_bytes;
 	enum dma_backing mem_backing; /* machine-config.huge_pages / --huge-pages */
+	/* --prefault: threads that fault guest RAM in before the guest runs, or
+	 * VMCONFIG_PREFAULT_AUTO, VMCONFIG_PREFAULT_OFF */
+	int prefault_threads;
 	unsigned cpus;
 	unsigned nr_disks, nr_nets;
 	struct vmconfig_disk disk[VMCONFIG_MAX_DISKS];
@@ -51,6 +54,10 @@ struct vmconfig {
 };
 
 #define VMCONFIG_DEFAULT_MEM (128ULL << 20)
+/* Prefault guest RAM only with passthrough (whose DMA map would fault it in anyway, in one
+ * thread), with prefault_default_threads() threads: the default (0, as vmconfig_init leaves it). */
+#define VMCONFIG_PREFAULT_AUTO 0
+#define VMCONFIG_PREFAULT_OFF  (-1) /* never: the DMA map faults pages in as it pins them */
 /*
  * Without i8042.nopnp: the ACPI tables describe the keyboard (PNP0303), and only through that
  * description does a hardware-reduced guest map its IRQ (to a number of its own, not 1), so
@@ -63,6 +70,9 @@ void vmconfig_init(struct vmconfig *c);
 void vmconfig_free(struct vmconfig *c);
 /* "None"/"none", "2M" or "1G" (Firecracker's huge_pages) to a backing; -EINVAL otherwise. */
 int vmconfig_parse_huge_pages(const char *s, enum dma_backing *out);
+/* How many threads fault guest RAM in before the guest runs (0: none do): prefault_threads,
+ * or with VMCONFIG_PREFAULT_AUTO the default count when a device is passed through. */
+unsigned vmconfig_prefault_threads(const struct vmconfig *c);
 /* Add a device to pass through (its address as given; resolved when the VM is built). */
 int vmconfig_add_vfio(struct vmconfig *c, const char *bdf, struct err *e);
 /* Replace *dst with a copy of s; -ENOMEM. */

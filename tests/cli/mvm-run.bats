@@ -646,6 +646,67 @@ fc_config() {
 	assert_line "bye"
 }
 
+# Start the spinning guest with the options given, wait for it to spin, and print FIELD (kB) of
+# the guest RAM mapping (the one of exactly MIB MiB) from its smaps: the kernel's account.
+spin_smaps() { # FIELD MIB OPTION...
+	local field=$1 mib=$2 pid v
+	shift 2
+	"$MVM" --kernel "$G/spin.elf" --mem "${mib}M" --console "$T/console" "$@" \
+		</dev/null 2>"$T/err" &
+	pid=$!
+	for _ in $(seq 250); do grep -q spinning "$T/console" 2>/dev/null && break; sleep 0.02; done
+	v=$(awk -v f="$field:" -v kb=$((mib * 1024)) '/^[0-9a-f]+-[0-9a-f]+ / { size = "" }
+		/^Size:/ { size = $2 } $1 == f && size == kb { print $2 }' "/proc/$pid/smaps")
+	kill "$pid"
+	wait "$pid" || true
+	grep -q spinning "$T/console" || return 1
+	rm -f "$T/console"
+	echo "$v"
+}
+
+@test "--prefault: all of guest RAM resident before the guest runs (Rss), none without it" {
+	need_kvm
+	rss=$(spin_smaps Rss 256)
+	echo "# Rss of 256 MiB guest RAM without --prefault: $rss kB"
+	[ -n "$rss" ] && [ "$rss" -lt $((64 * 1024)) ] || fail "Rss '$rss' kB without --prefault"
+	rss=$(spin_smaps Rss 256 --prefault=3 --verbose)
+	echo "# with --prefault=3: $rss kB"
+	[ "$rss" = $((256 * 1024)) ] || fail "Rss '$rss' kB with --prefault=3, not 262144"
+	grep -q "^mvm-run: guest memory faulted in by 3 threads in [0-9.]* ms$" "$T/err" ||
+		fail "no verbose line: $(cat "$T/err")"
+	rss=$(spin_smaps Rss 256 --prefault=0 --verbose)
+	[ "$rss" -lt $((64 * 1024)) ] || fail "Rss '$rss' kB with --prefault=0"
+	run ! grep -q "faulted in" "$T/err"
+}
+
+@test "--prefault without THREADS: as many threads as CPUs online, at most 16" {
+	need_kvm
+	want=$(getconf _NPROCESSORS_ONLN)
+	[ "$want" -le "$(nproc)" ] || want=$(nproc) # the affinity mask may hold fewer
+	[ "$want" -le 16 ] || want=16
+	rss=$(spin_smaps Rss 128 --prefault --verbose)
+	[ "$rss" = $((128 * 1024)) ] || fail "Rss '$rss' kB, not 131072"
+	grep -q "faulted in by $want thread" "$T/err" || fail "not $want threads: $(cat "$T/err")"
+}
+
+@test "--prefault with --huge-pages thp keeps every huge page whole (AnonHugePages)" {
+	need_kvm
+	grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled &&
+		skip "transparent huge pages are never on this host"
+	thp=$(spin_smaps AnonHugePages 64 --huge-pages thp --prefault=3)
+	echo "# AnonHugePages of 64 MiB guest RAM, prefaulted by 3 threads: $thp kB"
+	[ "$thp" = 65536 ] || fail "AnonHugePages '$thp' kB, not 65536"
+}
+
+@test "--prefault: THREADS from 0 to 64, else a usage error (2)" {
+	run "$MVM" --kernel "$G/hello.elf" --prefault=65
+	assert_failure 2
+	assert_output "mvm-run: --prefault: '65': at most 64 threads"
+	run "$MVM" --kernel "$G/hello.elf" --prefault=many
+	assert_failure 2
+	assert_output --partial "mvm-run: --prefault:"
+}
+
 @test "--stop-timeout takes 0 to 3600 seconds" {
 	run "$MVM" --kernel /nonexistent --stop-timeout 3601
 	assert_failure 2

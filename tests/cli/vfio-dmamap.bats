@@ -112,6 +112,22 @@ host_dev_without_driver() {
 	assert_failure 2
 }
 
+@test "--prefault: THREADS from 1 to 64, for map and bench only (2)" {
+	run vfio-dmamap map 00:00.0 --size 4K --prefault=0
+	assert_failure 2
+	assert_output "vfio-dmamap: --prefault: '0' is not a number from 1 to 64"
+	run vfio-dmamap bench 00:00.0 --prefault=65
+	assert_failure 2
+	assert_output "vfio-dmamap: --prefault: '65' is not a number from 1 to 64"
+	run vfio-dmamap map 00:00.0 --size 4K --prefault=two
+	assert_failure 2
+	run vfio-dmamap info 00:00.0 --prefault
+	assert_failure 2
+	assert_output "vfio-dmamap: info: --prefault is for map and bench"
+	run vfio-dmamap --help
+	assert_output --partial "--prefault[=THREADS]"
+}
+
 @test "--help lists the commands and options" {
 	run vfio-dmamap --help
 	assert_success

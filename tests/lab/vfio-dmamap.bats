@@ -205,6 +205,38 @@ bench_field() { awk -v op="$1" -v mem="$2" -v f="$3" '$1 == op && $2 == mem { pr
 	[ "$(cut -d' ' -f1,2 <<<"$output" | tr '\n' ,)" = "map warm,mlock warm,unmap warm,munlock warm," ]
 }
 
+@test "map --prefault: faulted in by threads before the pin, huge pages kept whole, DMA round trip" {
+	# thp and --hold, as in the thp test (a COMMAND's fork splits the parent's pinned THP)
+	vfio-dmamap --verbose --noheadings --raw map $EDU --size 8M --backing thp --prefault=3 --hold \
+		>"$BATS_TEST_TMPDIR/hold.out" 2>"$BATS_TEST_TMPDIR/hold.err" &
+	pid=$!
+	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/hold.out" ] && break; sleep 0.1; done
+	cp /proc/$pid/smaps "$BATS_TEST_TMPDIR/smaps"
+	kill -TERM $pid
+	wait $pid
+	grep -q "^vfio-dmamap: prefault: 8M faulted in by 3 threads in [0-9.]* ms$" \
+		"$BATS_TEST_TMPDIR/hold.err" || fail "no prefault line: $(cat "$BATS_TEST_TMPDIR/hold.err")"
+	# the 8 MiB mapping advised MADV_HUGEPAGE (hg), not a cached 8 MiB thread stack
+	thp=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { s = ""; a = "" } /^Size:/ { s = $2 }
+		/^AnonHugePages:/ { a = $2 } /^VmFlags:/ && s == 8192 && / hg/ { print a }' \
+		"$BATS_TEST_TMPDIR/smaps")
+	echo "# AnonHugePages of the 8 MiB mapping prefaulted by 3 threads, pinned: $thp kB" >&3
+	[ "$thp" = 8192 ] || fail "AnonHugePages '$thp' kB, not 8192: a huge page was lost or split"
+	# 2M hugetlb, the default thread count: the pages come from the pool, and DMA reaches them
+	before=$(free2m)
+	run vfio-dmamap --noheadings --raw map $EDU --size 4M --backing 2M --prefault --verify -- \
+		cat $HUGE/free_hugepages
+	assert_success
+	assert_line --index 0 --regexp '^0x[0-9a-f]+ 4M 2M$'
+	assert_line --index 1 --regexp '^verify 0x[0-9a-f]+ 6144 ok$'
+	assert_line --index 2 --regexp '^stray 0x[0-9a-f]+ 2048 blocked$'
+	assert_line --index 3 $((before - 2))
+	# bench: the cold map with the prefault in its time
+	run vfio-dmamap bench --noheadings --raw $EDU --size 4M --iterations 2 --prefault=2
+	assert_success
+	assert_line --index 2 --regexp '^map cold 4194304 2 '
+}
+
 @test "clear errors: group not viable, no permission, not on vfio-pci" {
 	vfio-bind --restore $NIC >&3 # e1000e back on its driver, edu 01:00.1 still on vfio-pci
 	run vfio-dmamap --noheadings --raw info $EDU1
