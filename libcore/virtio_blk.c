@@ -176,7 +176,8 @@ static uint8_t blk_plan(struct virtio_blk *b, struct virtio_sg *sg, struct iovec
 
 		memcpy(id, b->id, strnlen(b->id, sizeof(id)));
 		io->written = (uint32_t)virtio_sg_copy_to(
-			sg->wr, sg->nwr, 0, id, sg->wr_bytes - 1 < sizeof(id) ? sg->wr_bytes - 1 : sizeof(id));
+			sg->wr, sg->nwr, 0, id,
+			sg->wr_bytes - 1 < sizeof(id) ? sg->wr_bytes - 1 : sizeof(id));
 		return VIRTIO_BLK_S_OK;
 	}
 	default:

@@ -141,7 +141,8 @@ static void queue_set_ready(struct virtio_mmio *m, struct virtq *q, uint32_t v)
 	struct err e = { 0 };
 
 	if (q->ready && m->ops->quiesce)
-		m->ops->quiesce(m, m->dev, true); /* its chains must not complete into a new layout */
+		m->ops->quiesce(m, m->dev,
+				true); /* its chains must not complete into a new layout */
 	if (!v) {
 		q->ready = false;
 		q->mem = NULL;

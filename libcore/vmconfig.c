@@ -98,7 +98,8 @@ int vmconfig_add_disk(struct vmconfig *c, const char *spec, struct err *e)
 	for (const char *comma; (comma = memrchr(spec, ',', len)); first = false) {
 		char opt[64];
 
-		snprintf(opt, sizeof(opt), "%.*s", (int)(len - (size_t)(comma - spec) - 1), comma + 1);
+		snprintf(opt, sizeof(opt), "%.*s", (int)(len - (size_t)(comma - spec) - 1),
+			 comma + 1);
 		if (disk_option(&d, opt)) {
 			if (!first)
 				break;
@@ -438,8 +439,8 @@ static int get_io_engine(struct jctx *j, const char *where, json_object *o,
 
 static int parse_drive(struct jctx *j, json_object *o, unsigned idx)
 {
-	static const char *const unsup[] = { "partuuid",     "cache_type=\"Unsafe\"",
-					     "rate_limiter", "socket", NULL };
+	static const char *const unsup[] = { "partuuid", "cache_type=\"Unsafe\"", "rate_limiter",
+					     "socket", NULL };
 	char where[32];
 	struct vmconfig_disk d = { 0 };
 	int rc;

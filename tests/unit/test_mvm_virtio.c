@@ -390,7 +390,7 @@ TEST(prop_random_queues_are_survived)
 /* ---- the Async engine (io_uring) ----------------------------------------------------------- */
 
 /* Request n (up to 5) of a batch: descriptors 3n..3n+2, its buffers at BUF_GPA + n * 0x4000. */
-#define REQ_GPA(n) (BUF_GPA + (uint64_t)(n) * 0x4000)
+#define REQ_GPA(n) (BUF_GPA + (uint64_t)(n)*0x4000)
 
 static void blk_req_at(struct rig *r, unsigned n, uint32_t type, uint64_t sector, uint32_t len)
 {
@@ -541,7 +541,7 @@ TEST(async_reset_and_pause_with_requests_in_flight)
 	blk_req_at(&r, 0, 0, 0, 4096);
 	blk_req_at(&r, 1, 1, 8, 4096);
 	blk_req_at(&r, 2, 0, 16, 512);
-	w32(&r, 0x50, 0); /* submitted; the worker would reap them later */
+	w32(&r, 0x50, 0);	     /* submitted; the worker would reap them later */
 	REQUIRE(rig_setup(&r) == 0); /* status 0 first: a reset */
 	rig_worker_wakes(&r, fd);
 	CHECK_EQ_U(used_idx(&r), 0);
