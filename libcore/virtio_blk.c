@@ -518,11 +518,15 @@ static void async_notify(struct virtio_mmio *m, struct virtio_blk *b, unsigned q
 	struct blk_uring *u = b->uring;
 	bool broken = false, used = async_drain(m, b, qi, &broken);
 
-	/* Without a worker polling the ring (no ioeventfds), this call has to see them through. */
-	while (!__atomic_load_n(&u->polled, __ATOMIC_RELAXED) && in_flight(u) && !broken) {
+	/*
+	 * Without a worker polling the ring (no ioeventfds), this call has to see them through, also
+	 * those started before the driver broke the rules.
+	 */
+	while (!__atomic_load_n(&u->polled, __ATOMIC_RELAXED) && in_flight(u)) {
 		uring_wait(u);
 		used |= uring_reap(m, b, false);
-		used |= async_drain(m, b, qi, &broken);
+		if (!broken)
+			used |= async_drain(m, b, qi, &broken);
 	}
 	if (used)
 		virtio_mmio_notify_used(m, qi);
