@@ -513,10 +513,33 @@ static void uring_wait(struct blk_uring *u)
 		(void)io_uring_submit_and_wait(&u->ring, 1);
 }
 
+/*
+ * Pop, start and submit chains; then reap what the kernel finished within the submission (data
+ * in the page cache is often read or written there and then) without waiting for the eventfd to
+ * wake the worker, and go on while that made room for more. Stops popping where the device is
+ * broken or stopped, still submitting the rest of the transfers in flight.
+ */
+static bool async_serve(struct virtio_mmio *m, struct virtio_blk *b, unsigned qi, bool *broken)
+{
+	struct blk_uring *u = b->uring;
+	bool used = false;
+
+	for (;;) {
+		if (!*broken && virtio_mmio_running(m) && m->vq[qi].ready)
+			used |= async_drain(m, b, qi, broken);
+		else if (!uring_submit(m, u))
+			break;
+		if (!io_uring_cq_ready(&u->ring))
+			break;
+		used |= uring_reap(m, b, false);
+	}
+	return used;
+}
+
 static void async_notify(struct virtio_mmio *m, struct virtio_blk *b, unsigned qi)
 {
 	struct blk_uring *u = b->uring;
-	bool broken = false, used = async_drain(m, b, qi, &broken);
+	bool broken = false, used = async_serve(m, b, qi, &broken);
 
 	/*
 	 * Without a worker polling the ring (no ioeventfds), this call has to see them through, also
@@ -525,8 +548,7 @@ static void async_notify(struct virtio_mmio *m, struct virtio_blk *b, unsigned q
 	while (!__atomic_load_n(&u->polled, __ATOMIC_RELAXED) && in_flight(u)) {
 		uring_wait(u);
 		used |= uring_reap(m, b, false);
-		if (!broken)
-			used |= async_drain(m, b, qi, &broken);
+		used |= async_serve(m, b, qi, &broken);
 	}
 	if (used)
 		virtio_mmio_notify_used(m, qi);
@@ -562,12 +584,9 @@ static void blk_poll_ready(struct virtio_mmio *m, void *dev)
 
 	if (read(u->event_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		return;
-	used = uring_reap(m, b, false);
-	if (!uring_submit(m, u))
-		return;
 	/* a completion into a queue the device no longer serves is not possible: see quiesce */
-	if (virtio_mmio_running(m) && m->vq[0].ready)
-		used |= async_drain(m, b, 0, &broken);
+	used = uring_reap(m, b, false);
+	used |= async_serve(m, b, 0, &broken);
 	if (used)
 		virtio_mmio_notify_used(m, 0);
 }

@@ -1,6 +1,7 @@
 /* test_mvm_virtio.c: virtio-mmio + virtio-blk/rng against a driver simulated in a buffer. */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -523,26 +524,65 @@ TEST(async_used_ring_follows_completion_order)
 }
 
 /*
+ * A disk that answers when the test says so: the image's descriptor replaced by an empty pipe
+ * before the ring takes it, so that reads stay in flight (the kernel waits for data) until
+ * feed_later writes it from another thread.
+ */
+struct feed {
+	int fd;
+	size_t bytes;
+};
+
+static void *feed_later(void *p)
+{
+	struct feed *f = p;
+	static const uint8_t block[512] = { 0x42 };
+
+	usleep(200 * 1000);
+	for (size_t done = 0; done < f->bytes; done += sizeof(block))
+		if (write(f->fd, block, sizeof(block)) != sizeof(block))
+			break;
+	return NULL;
+}
+
+static int rig_slow_disk(struct rig *r)
+{
+	struct err e = { 0 };
+	int p[2];
+
+	if (pipe(p) || dup2(p[0], r->blk.fd) != r->blk.fd ||
+	    virtio_blk_set_engine(&r->blk, VIRTIO_BLK_ASYNC, &e))
+		abort();
+	close(p[0]);
+	return p[1];
+}
+
+/*
  * Requests in flight when the driver resets the device are waited for and dropped: no status
  * byte, no used element, not even in the queue the driver sets up again at the same place; the
  * device then serves new requests. Paused, the device first finishes what is in flight.
  */
 TEST(async_reset_and_pause_with_requests_in_flight)
 {
+	struct feed f;
+	pthread_t t;
 	struct rig r;
 	int fd;
 
-	rig_engine = VIRTIO_BLK_ASYNC;
 	rig_init(&r, true, false);
-	rig_engine = VIRTIO_BLK_SYNC;
+	f.fd = rig_slow_disk(&r);
 	fd = rig_worker_polls(&r);
 	REQUIRE(fd >= 0);
 	REQUIRE(rig_setup(&r) == 0);
-	blk_req_at(&r, 0, 0, 0, 4096);
-	blk_req_at(&r, 1, 1, 8, 4096);
-	blk_req_at(&r, 2, 0, 16, 512);
-	w32(&r, 0x50, 0);	     /* submitted; the worker would reap them later */
+	blk_req_at(&r, 0, 0, 0, 512);
+	blk_req_at(&r, 1, 0, 0, 512);
+	blk_req_at(&r, 2, 0, 0, 512);
+	w32(&r, 0x50, 0); /* submitted; the kernel waits for the pipe */
+	REQUIRE(req_status(&r, 0) == 0xff && req_status(&r, 2) == 0xff);
+	f.bytes = 3 * 512;
+	REQUIRE(pthread_create(&t, NULL, feed_later, &f) == 0);
 	REQUIRE(rig_setup(&r) == 0); /* status 0 first: a reset */
+	pthread_join(t, NULL);
 	rig_worker_wakes(&r, fd);
 	CHECK_EQ_U(used_idx(&r), 0);
 	CHECK_EQ_U(req_status(&r, 0), 0xff);
@@ -550,19 +590,28 @@ TEST(async_reset_and_pause_with_requests_in_flight)
 	CHECK_EQ_U(req_status(&r, 2), 0xff);
 	/* the same set-up again: served */
 	blk_req_at(&r, 0, 0, 0, 512);
+	f.bytes = 512;
+	REQUIRE(pthread_create(&t, NULL, feed_later, &f) == 0);
 	w32(&r, 0x50, 0);
+	pthread_join(t, NULL);
 	rig_worker_wakes(&r, fd);
 	CHECK_EQ_U(used_idx(&r), 1);
 	CHECK_EQ_U(req_status(&r, 0), 0);
+	CHECK_EQ_U(*hva(&r, REQ_GPA(0) + 0x1000), 0x42);
 	/* pause: once it returns, what was in flight is in the used ring */
-	blk_req_at(&r, 1, 0, 8, 4096);
-	blk_req_at(&r, 2, 1, 16, 512);
+	blk_req_at(&r, 1, 0, 8, 512);
+	blk_req_at(&r, 2, 0, 16, 512);
 	w32(&r, 0x50, 0);
+	CHECK_EQ_U(used_idx(&r), 1);
+	f.bytes = 2 * 512;
+	REQUIRE(pthread_create(&t, NULL, feed_later, &f) == 0);
 	virtio_mmio_pause(&r.m);
 	CHECK_EQ_U(used_idx(&r), 3);
 	CHECK_EQ_U(req_status(&r, 1), 0);
 	CHECK_EQ_U(req_status(&r, 2), 0);
+	pthread_join(t, NULL);
 	virtio_mmio_resume(&r.m);
+	close(f.fd);
 	rig_free(&r);
 }
 
