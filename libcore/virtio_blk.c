@@ -542,8 +542,8 @@ static void async_notify(struct virtio_mmio *m, struct virtio_blk *b, unsigned q
 	bool broken = false, used = async_serve(m, b, qi, &broken);
 
 	/*
-	 * Without a worker polling the ring (no ioeventfds), this call has to see them through, also
-	 * those started before the driver broke the rules.
+	 * Without a worker polling the ring (no ioeventfds), this call has to see them through,
+	 * also those started before the driver broke the rules.
 	 */
 	while (!__atomic_load_n(&u->polled, __ATOMIC_RELAXED) && in_flight(u)) {
 		uring_wait(u);
@@ -591,14 +591,15 @@ static void blk_poll_ready(struct virtio_mmio *m, void *dev)
 		virtio_mmio_notify_used(m, 0);
 }
 
-static void blk_quiesce(struct virtio_mmio *m, void *dev, bool discard)
+static bool blk_quiesce(struct virtio_mmio *m, void *dev, bool discard)
 {
 	struct virtio_blk *b = dev;
 	struct blk_uring *u = b->uring;
-	bool used = false;
+	bool used = false, full;
 
 	if (b->engine != VIRTIO_BLK_ASYNC)
-		return;
+		return false; /* Sync serves a queue to its end under the lock */
+	full = u->nfree == 0;
 	/* Cancelling would not help: a transfer the kernel started runs to its end anyway. */
 	while (in_flight(u)) {
 		uring_wait(u);
@@ -606,6 +607,7 @@ static void blk_quiesce(struct virtio_mmio *m, void *dev, bool discard)
 	}
 	if (used && !discard)
 		virtio_mmio_notify_used(m, 0);
+	return full;
 }
 
 const struct virtio_dev_ops virtio_blk_ops = {

@@ -53,9 +53,11 @@ struct virtio_dev_ops {
 	 * Requests still in flight after queue_notify returned (asynchronous engines): finish them
 	 * all before this returns, transport lock held. discard: the queues are about to be reset
 	 * (device reset, a queue's ready bit written): wait for each without touching the rings;
-	 * otherwise (pause, exit) complete each into its used ring as usual.
+	 * otherwise (pause, exit) complete each into its used ring as usual. Returns true when it
+	 * may have left chains in the rings unserved (for lack of room): the transport then serves
+	 * every queue again on resume.
 	 */
-	void (*quiesce)(struct virtio_mmio *m, void *dev, bool discard);
+	bool (*quiesce)(struct virtio_mmio *m, void *dev, bool discard);
 };
 
 struct virtio_mmio {
