@@ -364,8 +364,10 @@ static bool uring_submit(struct virtio_mmio *m, struct blk_uring *u)
 
 	while (io_uring_sq_ready(&u->ring)) {
 		rc = io_uring_submit(&u->ring);
-		if (rc >= 0 || rc == -EINTR || rc == -EAGAIN)
+		if (rc > 0 || rc == -EINTR || rc == -EAGAIN)
 			continue;
+		if (rc == 0)
+			break; /* taken on the next call */
 		virtio_mmio_fail(m, "virtio-blk: io_uring_submit: %s", strerror(-rc));
 		return false;
 	}
@@ -467,13 +469,17 @@ static bool req_start(struct virtio_mmio *m, struct virtio_blk *b, unsigned qi,
 	r->niov = io.niov;
 	r->off = io.off;
 	r->written = io.written;
-	if (status == VIRTIO_BLK_S_OK && io.op != BLK_OP_NONE) {
+	if (status == VIRTIO_BLK_S_OK && io.op != BLK_OP_NONE &&
+	    (io.op == BLK_OP_FLUSH || io.niov)) {
 		req_queue(u, r);
 		if (in_flight(u) > b->in_flight_max)
 			b->in_flight_max = in_flight(u);
 		return false;
 	}
-	if (status != VIRTIO_BLK_S_OK)
+	/* a transfer of no data at all is done, as in Sync (rw_all has nothing to do) */
+	if (status == VIRTIO_BLK_S_OK && io.op != BLK_OP_NONE)
+		status = blk_done(b, io.op, true);
+	else if (status != VIRTIO_BLK_S_OK)
 		b->errors++;
 	*broken = !req_finish(m, u, r, status);
 	return !*broken;

@@ -487,6 +487,12 @@ TEST(async_writes_read_back_through_sync_and_the_file)
 	w32(&r, 0x50, 0);
 	CHECK_EQ_U(req_status(&r, 2), 0);
 	CHECK_EQ_U(*hva(&r, REQ_GPA(2) + 0x1000 + 511), 0x5a);
+	/* a read of no data (an empty data buffer) is done as in Sync: OK */
+	blk_req_at(&r, 3, 0, 0, 0);
+	w32(&r, 0x50, 0);
+	CHECK_EQ_U(req_status(&r, 3), 0);
+	REQUIRE(virtio_blk_set_engine(&r.blk, VIRTIO_BLK_SYNC, &e) == 0);
+	CHECK_EQ_U(blk_rw(&r, 0, 0, 0), 0);
 	CHECK_EQ_U(r.blk.writes, 2);
 	CHECK_EQ_U(r.blk.errors, 0);
 	close(fd);
