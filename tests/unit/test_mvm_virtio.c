@@ -564,6 +564,46 @@ static int rig_slow_disk(struct rig *r)
 }
 
 /*
+ * Two completions from the ring in the reverse of their order in the avail ring: a read that
+ * waits for the pipe (head 0) and a flush the kernel answers at once (head 3; fsync(2) on a pipe
+ * is EINVAL: IOERR). The flush's used element comes first; the read's, once the pipe has data,
+ * second, with the data.
+ */
+TEST(async_ring_completions_out_of_order)
+{
+	static const uint8_t block[512] = { 0x42 };
+	uint32_t id, len;
+	struct rig r;
+	int fd, in;
+
+	rig_init(&r, true, false);
+	in = rig_slow_disk(&r);
+	fd = rig_worker_polls(&r);
+	REQUIRE(rig_setup(&r) == 0);
+	blk_req_at(&r, 0, 0, 0, 512);
+	blk_req_at(&r, 1, 4, 0, 0);
+	w32(&r, 0x50, 0);
+	if (used_idx(&r) == 0)
+		rig_worker_wakes(&r, fd);
+	REQUIRE(used_idx(&r) == 1);
+	used_elem(&r, 0, &id, &len);
+	CHECK_EQ_U(id, 3);
+	CHECK_EQ_U(len, 1);
+	CHECK_EQ_U(req_status(&r, 1), 1);
+	CHECK_EQ_U(req_status(&r, 0), 0xff);
+	REQUIRE(write(in, block, sizeof(block)) == sizeof(block));
+	rig_worker_wakes(&r, fd);
+	REQUIRE(used_idx(&r) == 2);
+	used_elem(&r, 1, &id, &len);
+	CHECK_EQ_U(id, 0);
+	CHECK_EQ_U(len, 513);
+	CHECK_EQ_U(req_status(&r, 0), 0);
+	CHECK_EQ_U(*hva(&r, REQ_GPA(0) + 0x1000), 0x42);
+	close(in);
+	rig_free(&r);
+}
+
+/*
  * Requests in flight when the driver resets the device are waited for and dropped: no status
  * byte, no used element, not even in the queue the driver sets up again at the same place; the
  * device then serves new requests. Paused, the device first finishes what is in flight.
@@ -680,6 +720,7 @@ int main(void)
 	RUN(prop_random_queues_are_survived);
 	RUN(async_writes_read_back_through_sync_and_the_file);
 	RUN(async_used_ring_follows_completion_order);
+	RUN(async_ring_completions_out_of_order);
 	RUN(async_reset_and_pause_with_requests_in_flight);
 	RUN(async_file_errors_are_ioerr);
 	RUN(async_survives_malicious_drivers);
