@@ -529,6 +529,7 @@ static bool async_serve(struct virtio_mmio *m, struct virtio_blk *b, unsigned qi
 {
 	struct blk_uring *u = b->uring;
 	bool used = false;
+	uint64_t cnt;
 
 	for (;;) {
 		if (!*broken && virtio_mmio_running(m) && m->vq[qi].ready)
@@ -536,6 +537,12 @@ static bool async_serve(struct virtio_mmio *m, struct virtio_blk *b, unsigned qi
 		else if (!uring_submit(m, u))
 			break;
 		if (!io_uring_cq_ready(&u->ring))
+			break;
+		/*
+		 * Clear the eventfd before reaping: the worker is not woken for completions reaped
+		 * here, and one posted after the read signals it again (none is missed).
+		 */
+		if (read(u->event_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 			break;
 		used |= uring_reap(m, b, false);
 	}
