@@ -6,7 +6,7 @@ DESTDIR   ?=
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
 CC        ?= cc
 BUILD     := build
-PKGS      := libpci libudev json-c libmicrohttpd
+PKGS      := libpci libudev json-c libmicrohttpd liburing
 CLI_PKGS  := popt smartcols
 
 # Packages `make deps` installs when missing (build, test, lab, bench), beyond Essential ones.
@@ -18,9 +18,9 @@ CLI_PKGS  := popt smartcols
 # clean Debian root tests/cli/deb.bats installs the package into.
 # The vringh bench fetches linux-source with apt-get download and dpkg-deb (apt, dpkg: required).
 # libmicrohttpd-dev: mvm-run's API socket; libcurl4-openssl-dev: vq-inspect --api-sock; curl:
-# tests/cli/api.bats drives the API.
+# tests/cli/api.bats drives the API. liburing-dev: virtio-blk's Async engine (io_uring).
 DEB_DEPS  := build-essential clang pkg-config libpci-dev libpopt-dev libudev-dev libjson-c-dev \
-             libmicrohttpd-dev libcurl4-openssl-dev curl libsmartcols-dev \
+             libmicrohttpd-dev libcurl4-openssl-dev curl libsmartcols-dev liburing-dev \
              pciutils kmod bats bats-support bats-assert qemu-system-x86 busybox-static \
              driverctl jq zsh groff-base man-db xz-utils binutils e2fsprogs iproute2 python3 \
              clang-format udev systemd libsystemd-dev debhelper lintian debootstrap

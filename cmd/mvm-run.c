@@ -19,6 +19,7 @@
 #include "mvm_api.h"
 #include "prefault.h"
 #include "vfio_pt.h"
+#include "virtio_devs.h"
 #include "vmconfig.h"
 #include "vmdev.h"
 
@@ -232,8 +233,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		  "THREADS" },
 		{ "cpus", 'n', POPT_ARG_STRING, &cpus, 0, "number of vCPUs (default 1, at most 32)",
 		  "N" },
-		{ "disk", 'd', POPT_ARG_ARGV, &disks, 0, "virtio-blk disk, raw image (repeatable)",
-		  "FILE[,ro]" },
+		{ "disk", 'd', POPT_ARG_ARGV, &disks, 0,
+		  "virtio-blk disk, raw image (repeatable); io_engine=Async serves it through "
+		  "io_uring",
+		  "FILE[,ro][,io_engine=Sync|Async]" },
 		{ "net", 0, POPT_ARG_ARGV, &nets, 0, "virtio-net on a tap device (repeatable)",
 		  "TAP[,mac=MAC]" },
 		{ "rng", 0, POPT_ARG_NONE, &rng, 0, "virtio-rng entropy device", NULL },
@@ -349,6 +352,10 @@ static void parse_options(int argc, const char **argv, struct monitor *t)
 		cli_die(EXIT_USAGE, "--vfio-p2p", "'%s' is not on, off or auto", vfio_p2p);
 	if (console && vmconfig_set_console(&t->cfg, console, &e))
 		cli_die(EXIT_USAGE, "--console", "%s", e.msg);
+	/* As Firecracker: Async where the kernel gives no io_uring is an error, never Sync. */
+	for (unsigned i = 0; i < t->cfg.nr_disks; i++)
+		if (t->cfg.disk[i].io_engine == VMCONFIG_IO_ASYNC && virtio_blk_async_probe(&e))
+			cli_die(EXIT_FAIL, NULL, "drives[%u]: io_engine \"Async\": %s", i, e.msg);
 	t->api_sock = api_sock;
 	if (!t->cfg.kernel && !api_sock)
 		cli_die(EXIT_USAGE, NULL,

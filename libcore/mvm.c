@@ -340,6 +340,8 @@ void mvm_close(struct mvm *m)
 	if (m->pt.vm)
 		vfio_pt_teardown(&m->pt);
 	m->pt.vm = NULL;
+	/* Requests still in flight (Async disks) finish before guest memory can go. */
+	vmdev_finish_in_flight(&m->devs);
 	if (m->devs_started)
 		return;
 	serial_destroy(&m->serial);

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "virtio_devs.h"
 #include "virtio_mmio.h"
 
 enum api_state { API_NOT_STARTED, API_RUNNING, API_CANCELLED };
@@ -257,6 +258,26 @@ static int one_string(const char *text, const char *key, char *out, size_t len, 
 	return rc;
 }
 
+/*
+ * A drive asking for io_engine Async where this process gets no io_uring: refused at PUT /drives,
+ * as Firecracker refuses it, before the configuration changes (never a silent Sync).
+ */
+static bool async_refused(const char *section, const char *body, struct err *e)
+{
+	json_object *o, *v;
+	bool refused = false;
+
+	if (strcmp(section, "drives") != 0 || !(o = parse_json(body, e)))
+		return false; /* the parser says what is wrong with the body */
+	if (json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "io_engine", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), "Async") == 0 && virtio_blk_async_probe(e))
+		refused = true;
+	json_object_put(o);
+	return refused;
+}
+
 static struct reply put_config(struct mvm_api *a, const char *section, const char *id,
 			       const char *body)
 {
@@ -271,6 +292,8 @@ static struct reply put_config(struct mvm_api *a, const char *section, const cha
 				return fault("API Resource IDs can only contain alphanumeric "
 					     "characters and underscores.");
 	}
+	if (async_refused(section, body, &e))
+		return fault("io_engine \"Async\": %s", e.msg);
 	if (vmconfig_put_json(a->c.cfg, section, id, body, a->c.warn, a->c.opaque, &e))
 		return fault("%s", e.msg);
 	return ok(NULL);

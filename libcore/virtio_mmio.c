@@ -120,6 +120,9 @@ static void reset_locked(struct virtio_mmio *m)
 	m->device_features_sel = m->driver_features_sel = m->queue_sel = 0;
 	m->interrupt_status = 0;
 	/* broken[] stays: the report at exit says what the driver once did wrong */
+	/* Nothing in flight may complete into a reset queue. */
+	if (m->ops->quiesce)
+		(void)m->ops->quiesce(m, m->dev, true);
 	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++) {
 		struct virtq *q = &m->vq[i];
 
@@ -138,6 +141,9 @@ static void queue_set_ready(struct virtio_mmio *m, struct virtq *q, uint32_t v)
 {
 	struct err e = { 0 };
 
+	/* Its chains in flight must not complete into what the driver sets up next. */
+	if (q->ready && m->ops->quiesce)
+		(void)m->ops->quiesce(m, m->dev, true);
 	if (!v) {
 		q->ready = false;
 		q->mem = NULL;
@@ -340,6 +346,8 @@ void virtio_mmio_pause(struct virtio_mmio *m)
 	/* Chains are processed under the lock: taking it waits for the one in progress. */
 	pthread_mutex_lock(&m->lock);
 	m->paused = true;
+	if (m->ops->quiesce && m->ops->quiesce(m, m->dev, false))
+		m->pending_kicks |= (1u << m->ops->nr_queues) - 1;
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -56,32 +56,69 @@ static int set_str(char **dst, const char *s, struct err *e)
 	return 0;
 }
 
+int vmconfig_parse_io_engine(const char *s, enum vmconfig_io_engine *out)
+{
+	if (strcmp(s, "Sync") == 0)
+		*out = VMCONFIG_IO_SYNC;
+	else if (strcmp(s, "Async") == 0)
+		*out = VMCONFIG_IO_ASYNC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *vmconfig_io_engine_name(enum vmconfig_io_engine engine)
+{
+	return engine == VMCONFIG_IO_ASYNC ? "Async" : "Sync";
+}
+
+/* One disk option (after a comma); -EINVAL when it is none of them. */
+static int disk_option(struct vmconfig_disk *d, const char *opt)
+{
+	if (strcmp(opt, "ro") == 0)
+		d->read_only = true;
+	else if (strcmp(opt, "rw") == 0)
+		d->read_only = false;
+	else if (strncmp(opt, "io_engine=", 10) == 0)
+		return vmconfig_parse_io_engine(opt + 10, &d->io_engine);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Options are taken from the end while they are options, so that a file name with a comma still
+ * works as long as what follows its last comma is not one; the last part must be one.
+ */
 int vmconfig_add_disk(struct vmconfig *c, const char *spec, struct err *e)
 {
-	const char *comma = strrchr(spec, ',');
-	struct vmconfig_disk *d;
+	struct vmconfig_disk d = { 0 };
 	size_t len = strlen(spec);
-	bool ro = false;
+	bool first = true;
 
-	if (comma) {
-		if (strcmp(comma + 1, "ro") == 0)
-			ro = true;
-		else if (strcmp(comma + 1, "rw") != 0)
-			return err_set(e, EINVAL, "'%s': unknown disk option '%s' (ro or rw)", spec,
-				       comma + 1);
+	for (const char *comma; (comma = memrchr(spec, ',', len)); first = false) {
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "%.*s", (int)(len - (size_t)(comma - spec) - 1),
+			 comma + 1);
+		if (disk_option(&d, opt)) {
+			if (!first)
+				break;
+			return err_set(e, EINVAL,
+				       "'%s': unknown disk option '%s' (ro, rw or "
+				       "io_engine=Sync|Async)",
+				       spec, opt);
+		}
 		len = (size_t)(comma - spec);
 	}
 	if (len == 0)
 		return err_set(e, EINVAL, "'%s': no file name", spec);
 	if (c->nr_disks == VMCONFIG_MAX_DISKS)
 		return err_set(e, ENOSPC, "'%s': at most %d disks", spec, VMCONFIG_MAX_DISKS);
-	d = &c->disk[c->nr_disks];
-	memset(d, 0, sizeof(*d));
-	d->path = strndup(spec, len);
-	if (!d->path)
+	d.path = strndup(spec, len);
+	if (!d.path)
 		return err_set(e, ENOMEM, "%s", strerror(ENOMEM));
-	d->read_only = ro;
-	c->nr_disks++;
+	c->disk[c->nr_disks++] = d;
 	return 0;
 }
 
@@ -399,11 +436,21 @@ static int place_drive(struct jctx *j, const char *where, struct vmconfig_disk *
 	return 0;
 }
 
+static int get_io_engine(struct jctx *j, const char *where, json_object *o,
+			 enum vmconfig_io_engine *dst)
+{
+	int rc = want(j, where, o, json_type_string);
+
+	if (!rc && vmconfig_parse_io_engine(json_object_get_string(o), dst))
+		rc = err_set(j->e, EINVAL, "%s: '%s' is not \"Sync\" or \"Async\"", where,
+			     json_object_get_string(o));
+	return rc;
+}
+
 static int parse_drive(struct jctx *j, json_object *o, unsigned idx)
 {
-	static const char *const unsup[] = { "partuuid",     "cache_type=\"Unsafe\"",
-					     "rate_limiter", "io_engine=\"Sync\"",
-					     "socket",	     NULL };
+	static const char *const unsup[] = { "partuuid", "cache_type=\"Unsafe\"", "rate_limiter",
+					     "socket", NULL };
 	char where[32];
 	struct vmconfig_disk d = { 0 };
 	int rc;
@@ -427,6 +474,8 @@ static int parse_drive(struct jctx *j, json_object *o, unsigned idx)
 			rc = json_object_is_type(v, json_type_null)
 				     ? 0
 				     : get_bool(j, w, v, &d.read_only);
+		else if (strcmp(key, "io_engine") == 0)
+			rc = get_io_engine(j, w, v, &d.io_engine);
 		else if (!unsupported(j, where, key, v, unsup))
 			rc = unknown(j, where, key);
 		if (rc)
@@ -978,6 +1027,7 @@ static json_object *drives_to_json(const struct vmconfig *c)
 				       json_object_new_boolean(c->disk[i].root));
 		json_object_object_add(d, "is_read_only",
 				       json_object_new_boolean(c->disk[i].read_only));
+		add_str(d, "io_engine", vmconfig_io_engine_name(c->disk[i].io_engine));
 		json_object_array_add(a, d);
 	}
 	return a;

@@ -100,6 +100,12 @@ int vmdev_create_all(struct vmdev_set *s, struct vm *vm, const struct vmconfig *
 			free(d);
 			return err_prefix(e, "disk");
 		}
+		if (cfg->disk[i].io_engine == VMCONFIG_IO_ASYNC &&
+		    (rc = virtio_blk_set_engine(&d->u.blk, VIRTIO_BLK_ASYNC, e))) {
+			virtio_blk_close(&d->u.blk);
+			free(d);
+			return err_prefix(e, "drives[%u]: io_engine \"Async\"", i);
+		}
 		rc = attach(s, vm, d, &virtio_blk_ops, cmdline, cmdline_len, e);
 		if (rc)
 			return rc;
@@ -165,6 +171,14 @@ void vmdev_pause_all(struct vmdev_set *s)
 {
 	for (unsigned i = 0; i < s->n; i++)
 		virtio_mmio_pause(&s->dev[i]->mmio);
+}
+
+void vmdev_finish_in_flight(struct vmdev_set *s)
+{
+	/* Only those that can have requests in flight: another may be blocked under its lock. */
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->dev[i]->mmio.ops->quiesce)
+			virtio_mmio_pause(&s->dev[i]->mmio);
 }
 
 void vmdev_resume_all(struct vmdev_set *s)

@@ -14,6 +14,15 @@
 #define VIRTIO_ID_RNG	4
 #define VIRTIO_ID_VSOCK 19
 
+/*
+ * How virtio-blk serves requests (Firecracker's io_engine): Sync, one at a time in the device's
+ * worker (preadv, pwritev, fdatasync); Async, many in flight on an io_uring, each completed
+ * (status byte, used ring) in the order the kernel finishes them.
+ */
+enum virtio_blk_engine { VIRTIO_BLK_SYNC, VIRTIO_BLK_ASYNC };
+
+struct blk_uring; /* the Async engine's ring and requests in flight (virtio_blk.c) */
+
 /* virtio-blk on a raw image file (read-only or read-write, with flush). */
 struct virtio_blk {
 	int fd;
@@ -21,9 +30,21 @@ struct virtio_blk {
 	uint64_t capacity_sectors;
 	char id[20];
 	struct virtio_sg sg;
+	enum virtio_blk_engine engine;
+	struct blk_uring *uring; /* Async only */
 	uint64_t reads, writes, flushes, errors;
+	uint64_t in_flight_max; /* Async: the most requests the ring held at once */
 };
+/* Open the image with the Sync engine. */
 int virtio_blk_open(struct virtio_blk *b, const char *path, bool read_only, struct err *e);
+/*
+ * Switch an open, unused device to another engine. Async sets up an io_uring (and its eventfd):
+ * where the kernel refuses one, the error is "io_uring: why" (-ENOSYS, -EPERM, -ENOMEM, ...) and
+ * the device stays Sync; never a silent fallback.
+ */
+int virtio_blk_set_engine(struct virtio_blk *b, enum virtio_blk_engine engine, struct err *e);
+/* Whether this kernel (and seccomp filter) gives this process an io_uring; 0 or as above. */
+int virtio_blk_async_probe(struct err *e);
 void virtio_blk_close(struct virtio_blk *b);
 extern const struct virtio_dev_ops virtio_blk_ops;
 

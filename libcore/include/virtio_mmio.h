@@ -49,6 +49,15 @@ struct virtio_dev_ops {
 	void (*poll_ready)(struct virtio_mmio *m, void *dev);
 	/* The driver reset the device. */
 	void (*reset)(void *dev);
+	/*
+	 * Requests still in flight after queue_notify returned (asynchronous engines): finish them
+	 * all before this returns, transport lock held. discard: the queues are about to be reset
+	 * (device reset, a queue's ready bit written): wait for each without touching the rings;
+	 * otherwise (pause, exit) complete each into its used ring as usual. Returns true when it
+	 * may have left chains in the rings unserved (for lack of room): the transport then serves
+	 * every queue again on resume.
+	 */
+	bool (*quiesce)(struct virtio_mmio *m, void *dev, bool discard);
 };
 
 struct virtio_mmio {
@@ -100,8 +109,9 @@ int virtio_mmio_start(struct virtio_mmio *m, struct err *e);
 /* Process queue q now (as a kick would), for transports without ioeventfds and for tests. */
 void virtio_mmio_kick(struct virtio_mmio *m, unsigned q);
 /*
- * Quiesce the device: once virtio_mmio_pause returns, no chain is being processed and none will
- * be until virtio_mmio_resume, which processes the queues kicked meanwhile.
+ * Quiesce the device: once virtio_mmio_pause returns, no chain is being processed or in flight
+ * and none will be until virtio_mmio_resume, which processes the queues kicked meanwhile (all of
+ * them, for a device with requests in flight: it may have left chains in the ring).
  */
 void virtio_mmio_pause(struct virtio_mmio *m);
 void virtio_mmio_resume(struct virtio_mmio *m);

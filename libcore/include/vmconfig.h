@@ -13,10 +13,14 @@
 #define VMCONFIG_MAX_VFIO	8
 #define VMCONFIG_MAX_FILE_BYTES (1u << 20) /* a --config file larger than 1 MiB is refused */
 
+/* Firecracker's io_engine: "Sync" (the default) or "Async" (io_uring). */
+enum vmconfig_io_engine { VMCONFIG_IO_SYNC, VMCONFIG_IO_ASYNC };
+
 struct vmconfig_disk {
 	char *path;
 	bool read_only;
 	bool root; /* Firecracker's is_root_device: first disk, root=/dev/vda on the command line */
+	enum vmconfig_io_engine io_engine;
 	char *id;
 };
 
@@ -78,10 +82,17 @@ int vmconfig_add_vfio(struct vmconfig *c, const char *bdf, struct err *e);
 /* Replace *dst with a copy of s; -ENOMEM. */
 int vmconfig_set_string(char **dst, const char *s);
 
-/* "FILE[,ro]" and "TAP[,mac=aa:bb:cc:dd:ee:ff]"; -EINVAL / -ENOSPC with a message. */
+/*
+ * "FILE[,ro|rw][,io_engine=Sync|Async]" (options in any order) and
+ * "TAP[,mac=aa:bb:cc:dd:ee:ff]"; -EINVAL / -ENOSPC with a message.
+ */
 int vmconfig_add_disk(struct vmconfig *c, const char *spec, struct err *e);
 int vmconfig_add_net(struct vmconfig *c, const char *spec, struct err *e);
 int vmconfig_parse_mac(const char *s, uint8_t mac[6]);
+/* "Sync" or "Async", spelled as Firecracker does; -EINVAL otherwise. */
+int vmconfig_parse_io_engine(const char *s, enum vmconfig_io_engine *out);
+/* The name of an engine, as parsed. */
+const char *vmconfig_io_engine_name(enum vmconfig_io_engine engine);
 /* "CID,PATH": a virtio-vsock device (CID at least 3). */
 int vmconfig_set_vsock(struct vmconfig *c, const char *spec, struct err *e);
 /* "stdio", "none" or a file name. */

@@ -47,6 +47,9 @@ int vmdev_start_all(struct vmdev_set *s, struct err *e);
 /* Quiesce every device (virtio_mmio_pause), and let them go on. */
 void vmdev_pause_all(struct vmdev_set *s);
 void vmdev_resume_all(struct vmdev_set *s);
+/* Pause the devices that may have requests in flight (Async disks) once these have finished:
+ * before guest memory goes away. */
+void vmdev_finish_in_flight(struct vmdev_set *s);
 /* Where device i lives: its MMIO window and IOAPIC pin; -ENOENT past the last one. */
 int vmdev_where(struct vmdev_set *s, unsigned i, gpa_t *gpa, unsigned *irq);
 

@@ -3,7 +3,8 @@
  * tests/guests/blkbench.c (4 KiB reads and writes in turn over virtio-mmio, 1 and 32 in flight)
  * under mvm-run beside the same guest binary under qemu-system-x86_64 -M microvm -accel kvm with
  * a virtio-blk-device (served by QEMU's main loop, and by an iothread), all on the same image
- * file.
+ * file; mvm-run's Sync engine beside QEMU's aio=threads, its Async engine (io_uring) beside
+ * QEMU's aio=io_uring.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -71,38 +72,60 @@ static double run_once(char *const argv[])
 	return rate;
 }
 
-/* The sides, in the order they run in each round; the ratio is mvm-run over the best QEMU. */
-enum { MVM, QEMU, QEMU_IOTHREAD, SIDES };
-static const char *const side_name[SIDES] = { "mvm-run", "qemu-microvm", "qemu-iothread" };
+/*
+ * The sides, in the order they run in each round, in two pairs: mvm-run's Sync engine against
+ * QEMU's thread pool (aio=threads), its Async engine against QEMU's aio=io_uring, each QEMU in
+ * its main loop and in an iothread; a pair's ratio is mvm-run over the faster of its two QEMUs.
+ */
+enum { MVM, QEMU, QEMU_IOTHREAD, MVM_ASYNC, QEMU_URING, QEMU_URING_IOTHREAD, SIDES };
+static const char *const side_name[SIDES] = { "mvm-run",       "qemu-microvm", "qemu-iothread",
+					      "mvm-run-async", "qemu-uring",   "qemu-uring-io" };
 static const char *const side_note[SIDES] = {
-	"",
+	"  (io_engine Sync)",
 	"  (virtio-blk-device, aio=threads, main loop)",
+	"  (the same, in an -object iothread)",
+	"  (io_engine Async: io_uring)",
+	"  (virtio-blk-device, aio=io_uring, main loop)",
 	"  (the same, in an -object iothread)",
 };
 
+static void print_pair(int mvm, int q1, int q2, const double best[SIDES], const char *what)
+{
+	double peer = best[q1] > best[q2] ? best[q1] : best[q2];
+
+	for (int i = mvm; i <= q2; i++)
+		printf("  %-14s %10.0f requests/s%s\n", side_name[i], best[i], side_note[i]);
+	printf("  ratio          %10.2f  (%s / the faster QEMU)\n", best[mvm] / peer, what);
+}
+
 static int bench_depth(const char *guest, const char *img, int qd)
 {
-	char append[64], drive[600];
-	double best[SIDES] = { -1, -1, -1 }, peer;
+	char append[64], drive[600], drive_uring[600], disk_async[600];
+	double best[SIDES] = { -1, -1, -1, -1, -1, -1 };
 
 	snprintf(append, sizeof(append), "qd=%d n=" REQUESTS, qd);
 	snprintf(drive, sizeof(drive), "id=d0,file=%s,format=raw,if=none", img);
-#define QEMU_ARGS                                                                                  \
+	snprintf(drive_uring, sizeof(drive_uring), "%s,aio=io_uring", drive);
+	snprintf(disk_async, sizeof(disk_async), "%s,io_engine=Async", img);
+#define QEMU_ARGS(d)                                                                               \
 	"qemu-system-x86_64", "-M", "microvm,accel=kvm", "-cpu", "qemu64", "-m", "128M",           \
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",          \
-		"-global", "virtio-mmio.force-legacy=false", "-drive", drive, "-kernel",           \
+		"-global", "virtio-mmio.force-legacy=false", "-drive", d, "-kernel",               \
 		(char *)guest, "-append", append
+#define IOTHREAD "-object", "iothread,id=io0", "-device", "virtio-blk-device,drive=d0,iothread=io0"
 	char *mvm_argv[] = { "build/mvm-run", "--kernel",  (char *)guest, "--mem", "128M",
 			     "--disk",	      (char *)img, "--cmdline",	  append,  NULL };
-	char *qemu_argv[] = { QEMU_ARGS, "-device", "virtio-blk-device,drive=d0", NULL };
-	char *qemu_io_argv[] = { QEMU_ARGS,
-				 "-object",
-				 "iothread,id=io0",
-				 "-device",
-				 "virtio-blk-device,drive=d0,iothread=io0",
-				 NULL };
+	char *mvm_async_argv[] = { "build/mvm-run", "--kernel", (char *)guest, "--mem", "128M",
+				   "--disk",	    disk_async, "--cmdline",   append,	NULL };
+	char *qemu_argv[] = { QEMU_ARGS(drive), "-device", "virtio-blk-device,drive=d0", NULL };
+	char *qemu_io_argv[] = { QEMU_ARGS(drive), IOTHREAD, NULL };
+	char *qemu_uring_argv[] = { QEMU_ARGS(drive_uring), "-device", "virtio-blk-device,drive=d0",
+				    NULL };
+	char *qemu_uring_io_argv[] = { QEMU_ARGS(drive_uring), IOTHREAD, NULL };
 #undef QEMU_ARGS
-	char *const *argv[SIDES] = { mvm_argv, qemu_argv, qemu_io_argv };
+#undef IOTHREAD
+	char *const *argv[SIDES] = { mvm_argv,	     qemu_argv,	      qemu_io_argv,
+				     mvm_async_argv, qemu_uring_argv, qemu_uring_io_argv };
 
 	for (int r = 0; r < ROUNDS; r++) {
 		for (int i = 0; i < SIDES; i++) {
@@ -119,10 +142,8 @@ static int bench_depth(const char *guest, const char *img, int qd)
 	}
 	printf("virtio-blk 4 KiB read/write, %d in flight (" REQUESTS " requests, best of %d):\n",
 	       qd, ROUNDS);
-	for (int i = 0; i < SIDES; i++)
-		printf("  %-14s %10.0f requests/s%s\n", side_name[i], best[i], side_note[i]);
-	peer = best[QEMU] > best[QEMU_IOTHREAD] ? best[QEMU] : best[QEMU_IOTHREAD];
-	printf("  ratio          %10.2f  (mvm-run / the faster QEMU)\n", best[MVM] / peer);
+	print_pair(MVM, QEMU, QEMU_IOTHREAD, best, "mvm-run Sync");
+	print_pair(MVM_ASYNC, QEMU_URING, QEMU_URING_IOTHREAD, best, "mvm-run Async");
 	return 0;
 }
 

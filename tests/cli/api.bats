@@ -234,6 +234,21 @@ bad_preboot() {
 	}
 }
 
+@test "PUT /drives with io_engine Async where the kernel gives no io_uring: refused, nothing changed" {
+	printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$BATS_TEST_DIRNAME/nouring" "$MVM" >"$T/mvm"
+	chmod +x "$T/mvm"
+	MVM=$T/mvm start_mvm
+	want='io_engine "Async": io_uring: Function not implemented' bad_preboot PUT /drives/d1 \
+		'{"drive_id": "d1", "path_on_host": "/a", "is_root_device": false, "io_engine": "Async"}'
+	api GET /vm/config
+	assert_equal "$(jq -c .drives <<<"$body")" "[]"
+	# Sync is accepted there, and GET /vm/config says which engine a drive has
+	api PUT /drives/d1 '{"drive_id": "d1", "path_on_host": "/a", "is_root_device": false}'
+	assert_equal "$status_code" 204
+	api GET /vm/config
+	assert_equal "$(jq -c '[.drives[] | .io_engine]' <<<"$body")" '["Sync"]'
+}
+
 @test "PUT /drives/{id} twice replaces the drive" {
 	start_mvm
 	api PUT /drives/d1 '{"drive_id": "d1", "path_on_host": "/a", "is_root_device": false}'

@@ -1,6 +1,7 @@
 /*
- * fuzz_virtio_mmio.c: libFuzzer target: a malicious driver against virtio-mmio with virtio-blk,
- * virtio-net or virtio-rng behind it: register accesses, ring memory it rewrites at will, kicks.
+ * fuzz_virtio_mmio.c: libFuzzer target: a malicious driver against virtio-mmio with virtio-blk
+ * (Sync or Async engine), virtio-net or virtio-rng behind it: register accesses, ring memory it
+ * rewrites at will, kicks.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +17,8 @@
 #define MEM_SIZE 0x10000u /* guest memory at GPA 0 */
 #define QSZ	 16
 
-static struct virtio_blk blk;
+static struct virtio_blk blk, blk_async;
+static bool have_async; /* io_uring available here */
 static int net_peer = -1; /* the "tap" side the harness writes frames into */
 static struct virtio_net net;
 static struct virtio_rng rng;
@@ -43,9 +45,12 @@ static void devices_once(void)
 	if (fd < 0 || ftruncate(fd, 64 * 512) != 0)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (virtio_blk_open(&blk, path, false, &e))
+	if (virtio_blk_open(&blk, path, false, &e) || virtio_blk_open(&blk_async, path, false, &e))
 		abort();
 	close(fd);
+	have_async = virtio_blk_set_engine(&blk_async, VIRTIO_BLK_ASYNC, &e) == 0;
+	if (!have_async)
+		fprintf(stderr, "fuzz_virtio_mmio: no Async engine here: %s\n", e.msg);
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
 		abort();
 	memset(&net, 0, sizeof(net));
@@ -90,7 +95,8 @@ static void drain(int fd)
 }
 
 /*
- * Input: byte 0 picks the device (blk, net, rng); then operations, each an op byte and its
+ * Input: byte 0 picks the device (blk, net, rng; blk with the Async engine when it is 0x80 or
+ * more and a multiple of 3); then operations, each an op byte and its
  * arguments: 0 write (u16 offset, u8 size, u64 value), 1 read (u16 offset, u8 size),
  * 2 memory write (u16 GPA, u8 n, n bytes), 3 set up every queue (u8 features), 4 kick (u8 queue),
  * 5 a frame arrives on the tap (u8 n, n bytes).
@@ -110,6 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	devices_once();
 	d = data[0] % 3;
+	if (d == 0 && data[0] >= 0x80 && have_async)
+		devs[0] = &blk_async;
 	ram = calloc(1, MEM_SIZE); /* exact size: ASan sees any access past it */
 	guestmem_init(&gm);
 	guestmem_add(&gm, 0, ram, MEM_SIZE, NULL);
@@ -178,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		}
 	}
 out:
+	virtio_mmio_pause(&m); /* as at exit: nothing in flight once guest memory goes */
 	virtio_mmio_destroy(&m);
 	if (d == 1) {
 		drain(net_peer);

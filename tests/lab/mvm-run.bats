@@ -180,6 +180,8 @@ curl_204() {
 	}
 }
 
+# The drive with io_engine Async (io_uring): Linux's driver with its requests in flight, under
+# the default seccomp filter, paused, resumed and stopped.
 @test "--api-sock: Firecracker's getting-started steps boot Linux with its disk; pause, resume, Ctrl-Alt-Del" {
 	command -v curl >/dev/null || skip "no curl"
 	API_SOCKET=$T/api.sock PID= MVM_API_BOUND=$GUEST_BOUND
@@ -204,7 +206,8 @@ curl_204() {
             \"drive_id\": \"rootfs\",
             \"path_on_host\": \"${ROOTFS}\",
             \"is_root_device\": true,
-            \"is_read_only\": false
+            \"is_read_only\": false,
+            \"io_engine\": \"Async\"
         }" \
 		"http://localhost/drives/rootfs"
 	curl_204 --unix-socket "${API_SOCKET}" \

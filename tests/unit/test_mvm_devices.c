@@ -267,6 +267,17 @@ TEST(config_specs)
 	CHECK(c.disk[1].read_only);
 	CHECK_EQ_I(vmconfig_add_disk(&c, ",ro", &e), -EINVAL);
 	CHECK_EQ_I(vmconfig_add_disk(&c, "x,rx", &e), -EINVAL);
+	CHECK_EQ_I(c.disk[0].io_engine, VMCONFIG_IO_SYNC); /* the default, as in Firecracker */
+	CHECK_EQ_I(vmconfig_add_disk(&c, "d.img,io_engine=Async,ro", &e), 0);
+	CHECK_STR(c.disk[2].path, "d.img");
+	CHECK_EQ_I(c.disk[2].io_engine, VMCONFIG_IO_ASYNC);
+	CHECK(c.disk[2].read_only);
+	CHECK_EQ_I(vmconfig_add_disk(&c, "e.img,rw,io_engine=Sync", &e), 0);
+	CHECK_STR(c.disk[3].path, "e.img");
+	CHECK_EQ_I(c.disk[3].io_engine, VMCONFIG_IO_SYNC);
+	/* Firecracker's spelling only */
+	CHECK_EQ_I(vmconfig_add_disk(&c, "f.img,io_engine=async", &e), -EINVAL);
+	CHECK(strstr(e.msg, "unknown disk option 'io_engine=async'") != NULL);
 	CHECK_EQ_I(vmconfig_add_net(&c, "tap0,mac=02:00:00:00:00:01", &e), 0);
 	CHECK(c.net[0].has_mac);
 	CHECK_EQ_U(c.net[0].mac[5], 1);
@@ -436,7 +447,15 @@ TEST(config_firecracker_machine)
 				 "\"cache_type\":\"Writeback\",\"io_engine\":\"Async\"}]}",
 			 &e),
 		   0);
-	CHECK_EQ_U(warnings, 3);
+	CHECK_EQ_U(warnings, 2); /* cache_type, track_dirty_pages: io_engine Async is served */
+	CHECK_EQ_I(c.disk[0].io_engine, VMCONFIG_IO_ASYNC);
+	vmconfig_free(&c);
+	CHECK_EQ_I(parse(&c,
+			 BOOT "\"drives\":[{\"drive_id\":\"r\",\"path_on_host\":\"/r\","
+			      "\"io_engine\":\"Uring\"}]}",
+			 &e),
+		   -EINVAL);
+	CHECK(strstr(e.msg, "drives[0].io_engine: 'Uring' is not \"Sync\" or \"Async\"") != NULL);
 	vmconfig_free(&c);
 }
 
@@ -589,7 +608,8 @@ TEST(config_put_sections)
 				  warn, NULL, &e) == 0);
 	REQUIRE(vmconfig_put_json(&c, "drives", "d1",
 				  "{\"drive_id\": \"d1\", \"path_on_host\": \"/b\", "
-				  "\"is_root_device\": false, \"is_read_only\": true}",
+				  "\"is_root_device\": false, \"is_read_only\": true, "
+				  "\"io_engine\": \"Async\"}",
 				  warn, NULL, &e) == 0);
 	CHECK_EQ_I(vmconfig_put_json(&c, "drives", "d2",
 				     "{\"drive_id\": \"d1\", \"path_on_host\": \"/c\"}", warn, NULL,
@@ -602,6 +622,7 @@ TEST(config_put_sections)
 	CHECK_STR(c.disk[0].path, "/r");
 	CHECK_STR(c.disk[1].path, "/b");
 	CHECK(c.disk[1].read_only);
+	CHECK_EQ_I(c.disk[1].io_engine, VMCONFIG_IO_ASYNC); /* PUT /drives: the same parser */
 
 	REQUIRE(vmconfig_put_json(&c, "network-interfaces", "eth0",
 				  "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}", warn,
@@ -643,6 +664,8 @@ TEST(config_put_sections)
 	CHECK(back.disk[0].root);
 	CHECK_STR(back.disk[1].path, "/b");
 	CHECK(back.disk[1].read_only);
+	CHECK_EQ_I(back.disk[0].io_engine, VMCONFIG_IO_SYNC);
+	CHECK_EQ_I(back.disk[1].io_engine, VMCONFIG_IO_ASYNC);
 	CHECK_STR(back.net[0].tap, "tap1");
 	CHECK_EQ_U(back.net[0].mac[5], 1);
 	CHECK(back.rng);

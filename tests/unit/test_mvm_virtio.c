@@ -1,5 +1,7 @@
 /* test_mvm_virtio.c: virtio-mmio + virtio-blk/rng against a driver simulated in a buffer. */
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -72,6 +74,9 @@ static int rig_setup(struct rig *r)
 	return r32(r, 0x44) == 1 ? 0 : -2;
 }
 
+/* The engine blk rigs get (the tests that run for both set it). */
+static enum virtio_blk_engine rig_engine = VIRTIO_BLK_SYNC;
+
 static void rig_init(struct rig *r, bool blk, bool ro)
 {
 	struct err e = { 0 };
@@ -87,7 +92,8 @@ static void rig_init(struct rig *r, bool blk, bool ro)
 		if (ftruncate(fd, 64 * 512) != 0)
 			abort();
 		close(fd);
-		if (virtio_blk_open(&r->blk, r->path, ro, &e))
+		if (virtio_blk_open(&r->blk, r->path, ro, &e) ||
+		    virtio_blk_set_engine(&r->blk, rig_engine, &e))
 			abort();
 		virtio_mmio_init(&r->m, &virtio_blk_ops, &r->blk, &r->mem);
 	} else {
@@ -382,6 +388,326 @@ TEST(prop_random_queues_are_survived)
 	rig_free(&r);
 }
 
+/* ---- the Async engine (io_uring) ----------------------------------------------------------- */
+
+/* Request n (up to 5) of a batch: descriptors 3n..3n+2, its buffers at BUF_GPA + n * 0x4000. */
+#define REQ_GPA(n) (BUF_GPA + (uint64_t)(n)*0x4000)
+
+static void blk_req_at(struct rig *r, unsigned n, uint32_t type, uint64_t sector, uint32_t len)
+{
+	struct {
+		uint32_t type, reserved;
+		uint64_t sector;
+	} h = { type, 0, sector };
+	uint16_t d = (uint16_t)(3 * n);
+
+	memcpy(hva(r, REQ_GPA(n)), &h, sizeof(h));
+	*hva(r, REQ_GPA(n) + 0x3000) = 0xff;
+	desc(r, d, REQ_GPA(n), 16, VIRTQ_DESC_F_NEXT, (uint16_t)(d + 1));
+	desc(r, d + 1u, REQ_GPA(n) + 0x1000, len,
+	     VIRTQ_DESC_F_NEXT | (type ? 0 : VIRTQ_DESC_F_WRITE), (uint16_t)(d + 2));
+	desc(r, d + 2u, REQ_GPA(n) + 0x3000, 1, VIRTQ_DESC_F_WRITE, 0);
+	make_avail(r, d, 1);
+}
+
+static uint8_t req_status(struct rig *r, unsigned n)
+{
+	return *hva(r, REQ_GPA(n) + 0x3000);
+}
+
+/* The used element at ring index i: the head it returns and the length. */
+static void used_elem(struct rig *r, unsigned i, uint32_t *id, uint32_t *len)
+{
+	memcpy(id, hva(r, USED_GPA + 4 + 8 * (i % QSZ)), 4);
+	memcpy(len, hva(r, USED_GPA + 8 + 8 * (i % QSZ)), 4);
+}
+
+/* As a worker does: from now on completions are reaped when the ring's eventfd says so. */
+static int rig_worker_polls(struct rig *r)
+{
+	return virtio_blk_ops.poll_fd(&r->blk);
+}
+
+/* Wait (1 s at most) for the ring's eventfd, then let the device reap, as the worker would. */
+static void rig_worker_wakes(struct rig *r, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	(void)poll(&p, 1, 1000);
+	pthread_mutex_lock(&r->m.lock);
+	virtio_blk_ops.poll_ready(&r->m, &r->blk);
+	pthread_mutex_unlock(&r->m.lock);
+}
+
+/*
+ * Data written through Async is in the file (read with pread, not through the device) and
+ * reads back the same through Async and through Sync; data written through Sync reads back
+ * through Async.
+ */
+TEST(async_writes_read_back_through_sync_and_the_file)
+{
+	uint8_t file[2048], pattern[2048];
+	struct err e = { 0 };
+	struct rig r;
+	int fd;
+
+	for (unsigned i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7 + 3);
+	rig_engine = VIRTIO_BLK_ASYNC;
+	rig_init(&r, true, false);
+	rig_engine = VIRTIO_BLK_SYNC;
+	REQUIRE(r.blk.engine == VIRTIO_BLK_ASYNC);
+	REQUIRE(rig_setup(&r) == 0);
+	memcpy(hva(&r, REQ_GPA(0) + 0x1000), pattern, 2048);
+	blk_req_at(&r, 0, 1, 5, 2048);
+	w32(&r, 0x50, 0);
+	CHECK_EQ_U(req_status(&r, 0), 0);
+	CHECK_EQ_U(used_idx(&r), 1);
+	fd = open(r.path, O_RDONLY);
+	REQUIRE(fd >= 0);
+	CHECK_EQ_I(pread(fd, file, sizeof(file), 5 * 512), (int)sizeof(file));
+	CHECK(memcmp(file, pattern, sizeof(file)) == 0);
+	/* through Async */
+	memset(hva(&r, REQ_GPA(1) + 0x1000), 0, 2048);
+	blk_req_at(&r, 1, 0, 5, 2048);
+	w32(&r, 0x50, 0);
+	CHECK_EQ_U(req_status(&r, 1), 0);
+	CHECK(memcmp(hva(&r, REQ_GPA(1) + 0x1000), pattern, 2048) == 0);
+	/* through Sync, on the same device and file */
+	REQUIRE(virtio_blk_set_engine(&r.blk, VIRTIO_BLK_SYNC, &e) == 0);
+	memset(hva(&r, BUF_GPA + 0x1000), 0, 2048);
+	CHECK_EQ_U(blk_rw(&r, 0, 5, 2048), 0);
+	CHECK(memcmp(hva(&r, BUF_GPA + 0x1000), pattern, 2048) == 0);
+	/* Sync writes, Async reads */
+	memset(hva(&r, BUF_GPA + 0x1000), 0x5a, 512);
+	CHECK_EQ_U(blk_rw(&r, 1, 60, 512), 0);
+	REQUIRE(virtio_blk_set_engine(&r.blk, VIRTIO_BLK_ASYNC, &e) == 0);
+	REQUIRE(rig_setup(&r) == 0);
+	blk_req_at(&r, 2, 0, 60, 512);
+	w32(&r, 0x50, 0);
+	CHECK_EQ_U(req_status(&r, 2), 0);
+	CHECK_EQ_U(*hva(&r, REQ_GPA(2) + 0x1000 + 511), 0x5a);
+	/* a read of no data (an empty data buffer) is done as in Sync: OK */
+	blk_req_at(&r, 3, 0, 0, 0);
+	w32(&r, 0x50, 0);
+	CHECK_EQ_U(req_status(&r, 3), 0);
+	REQUIRE(virtio_blk_set_engine(&r.blk, VIRTIO_BLK_SYNC, &e) == 0);
+	CHECK_EQ_U(blk_rw(&r, 0, 0, 0), 0);
+	CHECK_EQ_U(r.blk.writes, 2);
+	CHECK_EQ_U(r.blk.errors, 0);
+	close(fd);
+	rig_free(&r);
+}
+
+/*
+ * Completion order, not avail order: a read on the ring (head 0) and a request finished at once
+ * (an unsupported type, head 3) made available together: head 3 is used first, then head 0,
+ * each with its own length (1 + the data read: 513; 1: the status byte alone). One interrupt.
+ */
+TEST(async_used_ring_follows_completion_order)
+{
+	uint32_t id, len;
+	struct rig r;
+
+	rig_engine = VIRTIO_BLK_ASYNC;
+	rig_init(&r, true, false);
+	rig_engine = VIRTIO_BLK_SYNC;
+	REQUIRE(rig_setup(&r) == 0);
+	blk_req_at(&r, 0, 0, 2, 512);
+	blk_req_at(&r, 1, 99, 0, 512);
+	w32(&r, 0x50, 0);
+	REQUIRE(used_idx(&r) == 2);
+	used_elem(&r, 0, &id, &len);
+	CHECK_EQ_U(id, 3);
+	CHECK_EQ_U(len, 1);
+	used_elem(&r, 1, &id, &len);
+	CHECK_EQ_U(id, 0);
+	CHECK_EQ_U(len, 513);
+	CHECK_EQ_U(req_status(&r, 0), 0);
+	CHECK_EQ_U(req_status(&r, 1), 2);
+	CHECK_EQ_U(r.irqs, 1);
+	rig_free(&r);
+}
+
+/*
+ * A disk that answers when the test says so: the image's descriptor replaced by an empty pipe
+ * before the ring takes it, so that reads stay in flight (the kernel waits for data) until
+ * feed_later writes it from another thread.
+ */
+struct feed {
+	int fd;
+	size_t bytes;
+};
+
+static void *feed_later(void *p)
+{
+	struct feed *f = p;
+	static const uint8_t block[512] = { 0x42 };
+
+	usleep(200 * 1000);
+	for (size_t done = 0; done < f->bytes; done += sizeof(block))
+		if (write(f->fd, block, sizeof(block)) != sizeof(block))
+			break;
+	return NULL;
+}
+
+static int rig_slow_disk(struct rig *r)
+{
+	struct err e = { 0 };
+	int p[2];
+
+	if (pipe(p) || dup2(p[0], r->blk.fd) != r->blk.fd ||
+	    virtio_blk_set_engine(&r->blk, VIRTIO_BLK_ASYNC, &e))
+		abort();
+	close(p[0]);
+	return p[1];
+}
+
+/*
+ * Two completions from the ring in the reverse of their order in the avail ring: a read that
+ * waits for the pipe (head 0) and a flush the kernel answers at once (head 3; fsync(2) on a pipe
+ * is EINVAL: IOERR). The flush's used element comes first; the read's, once the pipe has data,
+ * second, with the data.
+ */
+TEST(async_ring_completions_out_of_order)
+{
+	static const uint8_t block[512] = { 0x42 };
+	uint32_t id, len;
+	struct rig r;
+	int fd, in;
+
+	rig_init(&r, true, false);
+	in = rig_slow_disk(&r);
+	fd = rig_worker_polls(&r);
+	REQUIRE(rig_setup(&r) == 0);
+	blk_req_at(&r, 0, 0, 0, 512);
+	blk_req_at(&r, 1, 4, 0, 0);
+	w32(&r, 0x50, 0);
+	if (used_idx(&r) == 0)
+		rig_worker_wakes(&r, fd);
+	REQUIRE(used_idx(&r) == 1);
+	used_elem(&r, 0, &id, &len);
+	CHECK_EQ_U(id, 3);
+	CHECK_EQ_U(len, 1);
+	CHECK_EQ_U(req_status(&r, 1), 1);
+	CHECK_EQ_U(req_status(&r, 0), 0xff);
+	REQUIRE(write(in, block, sizeof(block)) == sizeof(block));
+	rig_worker_wakes(&r, fd);
+	REQUIRE(used_idx(&r) == 2);
+	used_elem(&r, 1, &id, &len);
+	CHECK_EQ_U(id, 0);
+	CHECK_EQ_U(len, 513);
+	CHECK_EQ_U(req_status(&r, 0), 0);
+	CHECK_EQ_U(*hva(&r, REQ_GPA(0) + 0x1000), 0x42);
+	close(in);
+	rig_free(&r);
+}
+
+/*
+ * Requests in flight when the driver resets the device are waited for and dropped: no status
+ * byte, no used element, not even in the queue the driver sets up again at the same place; the
+ * device then serves new requests. Paused, the device first finishes what is in flight.
+ */
+TEST(async_reset_and_pause_with_requests_in_flight)
+{
+	struct feed f;
+	pthread_t t;
+	struct rig r;
+	int fd;
+
+	rig_init(&r, true, false);
+	f.fd = rig_slow_disk(&r);
+	fd = rig_worker_polls(&r);
+	REQUIRE(fd >= 0);
+	REQUIRE(rig_setup(&r) == 0);
+	blk_req_at(&r, 0, 0, 0, 512);
+	blk_req_at(&r, 1, 0, 0, 512);
+	blk_req_at(&r, 2, 0, 0, 512);
+	w32(&r, 0x50, 0); /* submitted; the kernel waits for the pipe */
+	REQUIRE(req_status(&r, 0) == 0xff && req_status(&r, 2) == 0xff);
+	f.bytes = 3 * 512;
+	REQUIRE(pthread_create(&t, NULL, feed_later, &f) == 0);
+	REQUIRE(rig_setup(&r) == 0); /* status 0 first: a reset */
+	pthread_join(t, NULL);
+	rig_worker_wakes(&r, fd);
+	CHECK_EQ_U(used_idx(&r), 0);
+	CHECK_EQ_U(req_status(&r, 0), 0xff);
+	CHECK_EQ_U(req_status(&r, 1), 0xff);
+	CHECK_EQ_U(req_status(&r, 2), 0xff);
+	/* the same set-up again: served */
+	blk_req_at(&r, 0, 0, 0, 512);
+	f.bytes = 512;
+	REQUIRE(pthread_create(&t, NULL, feed_later, &f) == 0);
+	w32(&r, 0x50, 0);
+	pthread_join(t, NULL);
+	rig_worker_wakes(&r, fd);
+	CHECK_EQ_U(used_idx(&r), 1);
+	CHECK_EQ_U(req_status(&r, 0), 0);
+	CHECK_EQ_U(*hva(&r, REQ_GPA(0) + 0x1000), 0x42);
+	/* pause: once it returns, what was in flight is in the used ring */
+	blk_req_at(&r, 1, 0, 8, 512);
+	blk_req_at(&r, 2, 0, 16, 512);
+	w32(&r, 0x50, 0);
+	CHECK_EQ_U(used_idx(&r), 1);
+	f.bytes = 2 * 512;
+	REQUIRE(pthread_create(&t, NULL, feed_later, &f) == 0);
+	virtio_mmio_pause(&r.m);
+	CHECK_EQ_U(used_idx(&r), 3);
+	CHECK_EQ_U(req_status(&r, 1), 0);
+	CHECK_EQ_U(req_status(&r, 2), 0);
+	pthread_join(t, NULL);
+	virtio_mmio_resume(&r.m);
+	close(f.fd);
+	rig_free(&r);
+}
+
+/*
+ * Errors from the file are VIRTIO_BLK_S_IOERR: a write to a full device (the image's descriptor
+ * replaced by /dev/full before the ring takes it: ENOSPC), a read past the end of an image that
+ * shrank after it was opened (a short read, resumed, then 0 bytes).
+ */
+TEST(async_file_errors_are_ioerr)
+{
+	struct err e = { 0 };
+	struct rig r;
+	int full;
+
+	rig_init(&r, true, false);
+	full = open("/dev/full", O_RDWR);
+	REQUIRE(full >= 0);
+	REQUIRE(dup2(full, r.blk.fd) == r.blk.fd);
+	close(full);
+	REQUIRE(virtio_blk_set_engine(&r.blk, VIRTIO_BLK_ASYNC, &e) == 0);
+	REQUIRE(rig_setup(&r) == 0);
+	blk_req_at(&r, 0, 1, 0, 512);
+	w32(&r, 0x50, 0);
+	CHECK_EQ_U(req_status(&r, 0), 1);
+	CHECK_EQ_U(r.blk.errors, 1);
+	rig_free(&r);
+
+	rig_engine = VIRTIO_BLK_ASYNC;
+	rig_init(&r, true, false);
+	rig_engine = VIRTIO_BLK_SYNC;
+	REQUIRE(truncate(r.path, 62 * 512) == 0);
+	REQUIRE(rig_setup(&r) == 0);
+	blk_req_at(&r, 0, 0, 61, 1024); /* within the capacity seen at open, half past the end */
+	blk_req_at(&r, 1, 0, 60, 1024); /* the last two sectors the file has */
+	w32(&r, 0x50, 0);
+	CHECK_EQ_U(req_status(&r, 0), 1);
+	CHECK_EQ_U(req_status(&r, 1), 0);
+	CHECK_EQ_U(used_idx(&r), 2);
+	rig_free(&r);
+}
+
+/* The malicious drivers and random queues of the Sync tests, against the Async engine. */
+TEST(async_survives_malicious_drivers)
+{
+	rig_engine = VIRTIO_BLK_ASYNC;
+	test_malicious_drivers_mark_the_device_broken();
+	test_prop_random_queues_are_survived();
+	rig_engine = VIRTIO_BLK_SYNC;
+}
+
 int main(void)
 {
 	RUN(registers_identify_the_device);
@@ -392,5 +718,11 @@ int main(void)
 	RUN(used_buffer_interrupts_follow_avail_flags);
 	RUN(malicious_drivers_mark_the_device_broken);
 	RUN(prop_random_queues_are_survived);
+	RUN(async_writes_read_back_through_sync_and_the_file);
+	RUN(async_used_ring_follows_completion_order);
+	RUN(async_ring_completions_out_of_order);
+	RUN(async_reset_and_pause_with_requests_in_flight);
+	RUN(async_file_errors_are_ioerr);
+	RUN(async_survives_malicious_drivers);
 	return CHECK_MAIN_END();
 }

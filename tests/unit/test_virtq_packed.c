@@ -80,6 +80,37 @@ TEST(packed_pop_walk_add_used)
 	fx_free(&f);
 }
 
+/*
+ * Out of order, as virtio-blk's Async engine completes: chains of 1 and 3 descriptors (ids 7
+ * and 9), the second used first. Each used descriptor is written at the device's next position
+ * with the id of the chain it returns, and the position skips that chain's descriptors (§2.8.6;
+ * Linux's virtqueue_get_buf_ctx_packed adds desc_state[id].num): 9 at 0, then 7 at 3.
+ */
+TEST(packed_add_used_out_of_order)
+{
+	struct fixture f;
+	struct driver dv = { .wrap = true, .used_wrap = true };
+	struct virtq_chain a, b;
+	uint32_t len;
+
+	REQUIRE(fx_init(&f, 8, true, false, false) == 0);
+	drv_add(&f, &dv, 1, 7, true);
+	drv_add(&f, &dv, 3, 9, true);
+	REQUIRE(virtq_pop(&f.q, &a) == 1);
+	REQUIRE(virtq_pop(&f.q, &b) == 1);
+	CHECK_EQ_U(a.ndesc, 1);
+	CHECK_EQ_U(b.ndesc, 3);
+	CHECK_EQ_I(virtq_add_used_chain(&f.q, &b, 30), 0);
+	CHECK_EQ_I(virtq_add_used_chain(&f.q, &a, 10), 0);
+	CHECK_EQ_I(drv_get_used(&f, &dv, 3, &len), 9);
+	CHECK_EQ_U(len, 30);
+	CHECK_EQ_U(dv.used_pos, 3);
+	CHECK_EQ_I(drv_get_used(&f, &dv, 1, &len), 7);
+	CHECK_EQ_U(len, 10);
+	CHECK_EQ_I(drv_get_used(&f, &dv, 1, &len), -1);
+	fx_free(&f);
+}
+
 TEST(packed_indirect)
 {
 	struct fixture f;
@@ -477,6 +508,7 @@ TEST(prop_packed_accessors_in_bounds)
 int main(void)
 {
 	RUN(packed_pop_walk_add_used);
+	RUN(packed_add_used_out_of_order);
 	RUN(packed_indirect);
 	RUN(packed_malformed);
 	RUN(prop_packed_driver_device_laps);
