@@ -625,3 +625,9 @@ int vfio_dev_reset(struct vfio_dev *d, struct err *e)
 		return err_set(e, errno, "%s: VFIO_DEVICE_RESET: %s", d->bdf, strerror(errno));
 	return 0;
 }
+
+const unsigned long vfio_run_ioctls[VFIO_RUN_IOCTLS] = {
+	VFIO_DEVICE_SET_IRQS,	    VFIO_DEVICE_RESET,	VFIO_IOMMU_MAP_DMA,
+	VFIO_IOMMU_UNMAP_DMA,	    LAB_IOMMU_IOAS_MAP, LAB_IOMMU_IOAS_UNMAP,
+	VFIO_GROUP_UNSET_CONTAINER, LAB_IOMMU_DESTROY,
+};

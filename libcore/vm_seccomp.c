@@ -16,7 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "vfio_priv.h" /* the iommufd ioctl numbers */
+#include "vfio.h"
 
 /* What the vCPU, device, console, signal and API threads do once the VM runs. */
 static const unsigned allowed[] = {
@@ -96,25 +96,22 @@ static const unsigned long allowed_ioctls[] = {
 	TCSETSW,
 	TCSETSF,
 	TIOCGWINSZ,
-	/* PCI passthrough: BARs moved by the guest (their memory slots, and their peer-to-peer
-	 * IOMMU mappings, container or iommufd), MSI-X vectors it unmasks, teardown (the last
-	 * device to leave destroys the iommufd address space). */
+	/* PCI passthrough: BARs moved by the guest (their memory slots), MSI-X vectors it
+	 * unmasks; the VFIO layer's own run-phase ioctls are vfio_run_ioctls (vfio.h). */
 	KVM_SET_USER_MEMORY_REGION,
 	KVM_SET_GSI_ROUTING,
 	KVM_IRQFD,
-	VFIO_DEVICE_SET_IRQS,
-	VFIO_DEVICE_RESET,
-	VFIO_IOMMU_MAP_DMA,
-	VFIO_IOMMU_UNMAP_DMA,
-	VFIO_GROUP_UNSET_CONTAINER,
-	LAB_IOMMU_IOAS_MAP,
-	LAB_IOMMU_IOAS_UNMAP,
-	LAB_IOMMU_DESTROY,
 };
 
 #define ARCH_NR	   AUDIT_ARCH_X86_64
 #define NR_ALLOWED (sizeof(allowed) / sizeof(allowed[0]))
-#define NR_IOCTLS  (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))
+#define NR_OWN	   (sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]))
+#define NR_IOCTLS  (NR_OWN + VFIO_RUN_IOCTLS)
+
+static unsigned long ioctl_nr(unsigned i)
+{
+	return i < NR_OWN ? allowed_ioctls[i] : vfio_run_ioctls[i - NR_OWN];
+}
 
 int vm_seccomp_install(struct err *e)
 {
@@ -143,7 +140,7 @@ int vm_seccomp_install(struct err *e)
 	for (unsigned i = 0; i < NR_IOCTLS; i++) {
 		unsigned to_allow = (unsigned)(NR_IOCTLS - 1 - i) + 1;
 
-		JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)allowed_ioctls[i], (uint8_t)to_allow, 0);
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)ioctl_nr(i), (uint8_t)to_allow, 0);
 	}
 	STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 	STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);

@@ -154,4 +154,13 @@ int vfio_irq_unmask_fd(struct vfio_dev *d, uint32_t index, int fd, struct err *e
 bool vfio_dev_has_reset(const struct vfio_dev *d);
 int vfio_dev_reset(struct vfio_dev *d, struct err *e);
 
+/*
+ * Every ioctl this layer may issue once a VM runs, for a run-phase seccomp allowlist
+ * (vm_seccomp.h): a guest moving a BAR that is mapped for peer-to-peer (DMA unmap and map,
+ * container or iommufd), MSI-X and MSI vectors it (un)masks, and teardown at exit (reset, the group
+ * leaving its container, the last device destroying the iommufd address space).
+ */
+#define VFIO_RUN_IOCTLS 8
+extern const unsigned long vfio_run_ioctls[VFIO_RUN_IOCTLS];
+
 #endif

@@ -1,9 +1,9 @@
 /*
- * test_vm_seccomp.c: the run-phase seccomp filter against what the monitor really does once it
- * is installed. Each case runs in a child that installs the filter (vm_seccomp.h) and then calls
- * the library's own code: the kernel is the oracle (a call outside the list kills the child with
- * SIGSYS). The descriptors are /dev/null's, opened before the filter, so that every ioctl reaches
- * the kernel and fails there (ENOTTY) instead of touching a device.
+ * test_vfio_seccomp.c: the VFIO back-ends' run phase under mvm-run's seccomp filter. Each case runs
+ * in a child that installs the filter (vm_seccomp.h) and then calls the library's own code: the
+ * kernel is the oracle (a call outside the list kills the child with SIGSYS). The descriptors are
+ * /dev/null's, opened before the filter, so that every ioctl reaches the kernel and fails there
+ * (ENOTTY) instead of touching a device.
  */
 #include <fcntl.h>
 #include <signal.h>
