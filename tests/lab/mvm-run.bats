@@ -140,6 +140,21 @@ start_waiting_guest() { # extra cmdline, mvm-run options...
 	run ! grep -q "did not shut down" "$T/err"
 }
 
+# Guest RAM on a 2 MiB boundary: with the lab's THP ("always") KVM maps the booted guest's RAM
+# with 2M pages, by its own count in debugfs (its directory is PID-FD). Off the boundary KVM
+# allows no large page in the memslot, and every 4K page is a nested page fault.
+@test "KVM maps a booted guest's RAM with 2M pages" {
+	local n
+	start_waiting_guest mvm.wait
+	# read before the guest is stopped, whatever the read gives (the check comes after)
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug || true
+	n=$(cat /sys/kernel/debug/kvm/"$pid"-*/pages_2m 2>&1) || true
+	kill -KILL "$pid"
+	wait "$pid" || true
+	echo "pages_2m: $n"
+	[ "$n" -gt 0 ]
+}
+
 @test "a guest that ignores Ctrl-Alt-Del is stopped after --stop-timeout" {
 	start_waiting_guest mvm.wait=deaf --stop-timeout 3
 	grep -q "MVM-WAITING cad=0" "$T/console"
