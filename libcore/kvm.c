@@ -444,14 +444,23 @@ void kvm_vcpu_close(struct kvm_vcpu *vcpu)
 	vcpu->fd = -1;
 }
 
-/* CPUID leaf 1 and 0xb identify the vCPU; leaf 4 describes the cores of one package. */
-static void cpuid_fix(struct kvm_cpuid_entry2 *c, unsigned index, unsigned nr_cpus)
+/*
+ * CPUID leaf 1 and 0xb identify the vCPU; leaf 4 describes the cores of one package. The TSC
+ * deadline timer is emulated by KVM's in-kernel LAPIC once the guest's CPUID has it, but older
+ * KVMs' KVM_GET_SUPPORTED_CPUID do not offer it (6.1's arch/x86/kvm/cpuid.c: a 0 at bit 24; QEMU
+ * sets it itself): without it Linux calibrates its LAPIC timer for 100 ms at boot (apic.c:
+ * calibrate_APIC_clock, LAPIC_CAL_LOOPS) and then runs it in one-shot mode.
+ */
+static void cpuid_fix(struct kvm_cpuid_entry2 *c, unsigned index, unsigned nr_cpus,
+		      bool tsc_deadline)
 {
 	switch (c->function) {
 	case 1:
 		c->ebx &= 0x0000ffffu;
 		c->ebx |= (index << 24) | ((nr_cpus & 0xff) << 16);
 		c->ecx |= 1u << 31; /* hypervisor present */
+		if (tsc_deadline)
+			c->ecx |= 1u << 24;
 		if (nr_cpus > 1)
 			c->edx |= 1u << 28; /* HTT: the logical count in ebx is valid */
 		break;
@@ -495,6 +504,10 @@ int kvm_vcpu_setup_cpuid(struct kvm_vcpu *vcpu, unsigned nr_cpus, struct err *e)
 {
 	unsigned n = 128;
 	struct kvm_cpuid2 *cpuid = NULL;
+	/* KVM emulates the deadline MSR only in its in-kernel LAPIC. */
+	int kvm_fd = vcpu->vm->kvm_fd;
+	bool tsc_deadline = vcpu->vm->irqchip &&
+			    ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 
 	for (;;) {
 		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
@@ -509,7 +522,7 @@ int kvm_vcpu_setup_cpuid(struct kvm_vcpu *vcpu, unsigned nr_cpus, struct err *e)
 		n *= 2;
 	}
 	for (unsigned i = 0; i < cpuid->nent; i++) {
-		cpuid_fix(&cpuid->entries[i], vcpu->index, nr_cpus);
+		cpuid_fix(&cpuid->entries[i], vcpu->index, nr_cpus, tsc_deadline);
 		if (cpuid->entries[i].function == 0x80000008)
 			vcpu->vm->phys_bits = cpuid->entries[i].eax & 0xff;
 	}

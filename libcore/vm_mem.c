@@ -14,6 +14,30 @@ int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e)
 	return vm_ram_alloc_backed(ram, size_bytes, DMA_BACKING_ANON, e);
 }
 
+/*
+ * Anonymous memory on a 2 MiB boundary, as QEMU places guest RAM: KVM maps a guest's 2 MiB page
+ * with one large page only where the host address is congruent with the guest address modulo
+ * 2 MiB (arch/x86/kvm/x86.c: kvm_alloc_memslot_metadata disallows large pages in a memslot
+ * whose two addresses are not), so RAM anywhere else gets 4K mappings even where the host's THP
+ * backs it with huge pages. Nested, each 4K mapping is a nested page fault: thousands in a boot.
+ */
+static uint8_t *map_2m_aligned(uint64_t size_bytes)
+{
+	uint8_t *raw = mmap(NULL, size_bytes + DMA_THP_BYTES, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *base;
+	uint64_t head;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	base = (uint8_t *)(((uintptr_t)raw + DMA_THP_BYTES - 1) & ~(uintptr_t)(DMA_THP_BYTES - 1));
+	head = (uint64_t)(base - raw);
+	if (head)
+		munmap(raw, head);
+	munmap(base + size_bytes, DMA_THP_BYTES - head);
+	return base;
+}
+
 int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backing backing,
 			struct err *e)
 {
@@ -35,10 +59,8 @@ int vm_ram_alloc_backed(struct vm_ram *ram, uint64_t size_bytes, enum dma_backin
 		return err_input(e, EINVAL, "guest memory: backing %s is not supported",
 				 dma_backing_name(backing));
 	} else {
-		ram->base = mmap(NULL, size_bytes, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (ram->base == MAP_FAILED) {
-			ram->base = NULL;
+		ram->base = map_2m_aligned(size_bytes);
+		if (!ram->base) {
 			/* Lazily backed: only a size beyond the address space limit fails here. */
 			return err_input(e, errno, "guest memory (%llu bytes): %s",
 					 (unsigned long long)size_bytes, strerror(errno));

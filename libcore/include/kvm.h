@@ -124,7 +124,8 @@ int kvm_vcpu_open(struct kvm_vm *vm, struct kvm_vcpu *vcpu, unsigned index, stru
 void kvm_vcpu_close(struct kvm_vcpu *vcpu);
 
 /*
- * CPUID (host-supported leaves, with this vCPU's APIC id and the CPU count), the MSRs a fresh
+ * CPUID (host-supported leaves, with this vCPU's APIC id and the CPU count, and the TSC deadline
+ * timer where KVM emulates it: with the in-kernel irqchip, created first), the MSRs a fresh
  * x86 CPU has, and LAPIC LINT0 = ExtINT / LINT1 = NMI, as a BIOS would leave them.
  */
 int kvm_vcpu_setup_cpuid(struct kvm_vcpu *vcpu, unsigned nr_cpus, struct err *e);

@@ -27,7 +27,9 @@ struct vm_ram {
 	struct guestmem mem; /* the same regions as devices and loaders see them */
 };
 
-/* Map size_bytes of anonymous RAM (lazily backed); regions: below the hole, then above 4 GiB. */
+/* Map size_bytes of anonymous RAM (lazily backed) on a 2 MiB boundary, so that KVM can map it
+ * with large pages wherever the host backs it with them; regions: below the hole, then above
+ * 4 GiB. */
 int vm_ram_alloc(struct vm_ram *ram, uint64_t size_bytes, struct err *e);
 /*
  * The same with a chosen backing: DMA_BACKING_ANON, _HUGE_2M or _HUGE_1G (size a multiple of
