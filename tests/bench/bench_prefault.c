@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "hostmem.h"
 #include "prefault.h"
 
 #define SIZE	 (1ULL << 30)
 #define HUGE_2M	 (2ULL << 20)
 #define ROUNDS	 3
-#define HP_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
 
 enum backing { B_4K, B_THP, B_2M, B_NR };
 enum way { W_ONE, W_MANY, W_POPULATE, W_MLOCK, W_NR };
@@ -54,27 +54,6 @@ static uint8_t *map_fresh(enum backing b, bool populate)
 	return p;
 }
 
-/* smaps' AnonHugePages of the mapping starting at p: the kernel's word that THP stayed THP. */
-static uint64_t anon_huge_bytes(const void *p)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	unsigned long start, end, kb = 0, v;
-	char line[512];
-	bool in = false;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, '-') < strchr(line, ' '))
-			in = start == (uintptr_t)p;
-		else if (in && sscanf(line, "AnonHugePages: %lu kB", &v) == 1)
-			kb = v;
-	}
-	fclose(f);
-	return (uint64_t)kb << 10;
-}
-
 /* One cold fault-in of 1 GiB, in ns (-1 on failure, said on stderr); *huge: THP bytes got. */
 static int64_t one_round(enum backing b, enum way w, uint64_t *huge)
 {
@@ -93,48 +72,10 @@ static int64_t one_round(enum backing b, enum way w, uint64_t *huge)
 		fprintf(stderr, "bench_prefault: %s: %s\n", backing_name[b],
 			e.msg[0] ? e.msg : strerror(-rc));
 	if (p && b == B_THP)
-		*huge = anon_huge_bytes(p);
+		*huge = smaps_anon_huge_bytes(p);
 	if (p)
 		munmap(p, SIZE);
 	return rc ? -1 : t;
-}
-
-static int read_u64(const char *path, uint64_t *v)
-{
-	FILE *f = fopen(path, "re");
-	int ok = f && fscanf(f, "%" SCNu64, v) == 1;
-
-	if (f)
-		fclose(f);
-	return ok ? 0 : -1;
-}
-
-static int write_u64(const char *path, uint64_t v)
-{
-	FILE *f = fopen(path, "we");
-	int ok = f && fprintf(f, "%" PRIu64 "\n", v) > 0;
-
-	if (f && fclose(f))
-		ok = 0;
-	return ok ? 0 : -1;
-}
-
-/* Reserve 1 GiB of free 2M pages (root); why not, or NULL. *nr0: the count to give back. */
-static const char *reserve_2m(uint64_t *nr0, bool *raised)
-{
-	uint64_t need = SIZE / HUGE_2M, nfree = 0;
-
-	*raised = false;
-	if (read_u64(HP_SYSFS "nr_hugepages", nr0) || read_u64(HP_SYSFS "free_hugepages", &nfree))
-		return "this kernel has no 2M huge pages";
-	if (nfree >= need)
-		return NULL;
-	if (geteuid() != 0)
-		return "fewer than 512 free 2M huge pages, and not root to reserve them";
-	*raised = write_u64(HP_SYSFS "nr_hugepages", *nr0 + need - nfree) == 0;
-	if (read_u64(HP_SYSFS "free_hugepages", &nfree) || nfree < need)
-		return "the kernel could not reserve 512 free 2M huge pages (memory fragmented)";
-	return NULL;
 }
 
 static double ms_per_gib(int64_t ns)
@@ -216,13 +157,13 @@ int main(void)
 	       "mlock", "speed-up");
 	if (bench_backing(B_4K) || bench_backing(B_THP))
 		status = 1;
-	why = reserve_2m(&nr0, &raised);
+	why = hugepages_2m_reserve(SIZE / HUGE_2M, &nr0, &raised);
 	if (why)
 		printf("  %-4s %10s %10s %10s %10s  %6s  %s\n", "2M", "-", "-", "-", "-", "-", why);
 	else if (bench_backing(B_2M))
 		status = 1;
-	if (raised && write_u64(HP_SYSFS "nr_hugepages", nr0))
+	if (hugepages_2m_release(nr0, raised))
 		fprintf(stderr, "bench_prefault: could not give the 2M huge pages back (%s)\n",
-			HP_SYSFS "nr_hugepages");
+			HOSTMEM_HP2M "nr_hugepages");
 	return status;
 }

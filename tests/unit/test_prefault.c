@@ -1,6 +1,7 @@
 /* test_prefault.c: threaded prefault: slices on page boundaries, every page resident afterwards
  * (the kernel's /proc/self/pagemap and smaps say so), errors returned with every thread joined. */
 #include "check.h"
+#include "hostmem.h"
 #include "prefault.h"
 #include "vmconfig.h"
 
@@ -13,9 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define PAGE	 4096ULL
-#define HUGE_2M	 (2ULL << 20)
-#define HP_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+#define PAGE	4096ULL
+#define HUGE_2M (2ULL << 20)
 
 /* pagemap (Documentation/admin-guide/mm/pagemap.rst): bit 63 present, bit 56 exclusively
  * mapped: a page of our own, not the shared zero page a read fault maps. */
@@ -44,29 +44,6 @@ static uint64_t pages_written(const void *p, uint64_t size)
 static uint64_t pages_in(const void *p, uint64_t size)
 {
 	return ((uintptr_t)p + size - 1) / PAGE - (uintptr_t)p / PAGE + 1;
-}
-
-/* smaps' AnonHugePages of the mapping that starts at p, in bytes (UINT64_MAX: not found). */
-static uint64_t anon_huge_bytes(const void *p)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	bool in = false;
-	uint64_t kb = UINT64_MAX;
-
-	if (!f)
-		return UINT64_MAX;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end, v;
-
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
-		    strchr(line, '-') < strchr(line, ' '))
-			in = start == (uintptr_t)p;
-		else if (in && sscanf(line, "AnonHugePages: %lu kB", &v) == 1)
-			kb = v;
-	}
-	fclose(f);
-	return kb == UINT64_MAX ? kb : kb << 10;
 }
 
 static unsigned nr_tasks(void)
@@ -194,75 +171,48 @@ TEST(thp_stays_huge)
 		SKIP("madvise(MADV_HUGEPAGE) refused: no transparent huge pages here");
 	}
 	REQUIRE(prefault_range(one, size, HUGE_2M, 1, PREFAULT_POPULATE, &e) == 0);
-	if (anon_huge_bytes(one) != size) {
+	if (smaps_anon_huge_bytes(one) != size) {
 		printf("# one thread got %" PRIu64 " of %" PRIu64 " bytes in huge pages\n",
-		       anon_huge_bytes(one), size);
+		       smaps_anon_huge_bytes(one), size);
 		munmap(one, size);
 		munmap(many, size);
 		SKIP("the kernel gives no huge pages to one thread either (THP never, or fragmented)");
 	}
 	CHECK_EQ_I(prefault_range(many, size, HUGE_2M, 3, PREFAULT_POPULATE, &e), 0);
-	CHECK_EQ_U(anon_huge_bytes(many), size);
+	CHECK_EQ_U(smaps_anon_huge_bytes(many), size);
 	CHECK_EQ_U(pages_written(many, size), size / PAGE);
 	munmap(one, size);
 	munmap(many, size);
-}
-
-static int read_sysfs_u64(const char *path, uint64_t *v)
-{
-	FILE *f = fopen(path, "re");
-	int ok = f && fscanf(f, "%" SCNu64, v) == 1;
-
-	if (f)
-		fclose(f);
-	return ok ? 0 : -1;
-}
-
-static int write_sysfs_u64(const char *path, uint64_t v)
-{
-	FILE *f = fopen(path, "we");
-	int ok = f && fprintf(f, "%" PRIu64 "\n", v) > 0;
-
-	if (f && fclose(f))
-		ok = 0;
-	return ok ? 0 : -1;
 }
 
 /* hugetlb 2M: 8 pages over 3 threads, each page taken from the pool (its free count says so). */
 TEST(hugetlb_2m)
 {
 	uint64_t want = 8, size = want * HUGE_2M, nr0 = 0, free0 = 0, free1 = 0;
+	const char *why;
 	bool raised = false;
 	struct err e = { 0 };
 	uint8_t *p;
 
 	if (!prefault_populate_supported())
 		SKIP("this kernel has no MADV_POPULATE_WRITE (Linux 5.14)");
-	if (read_sysfs_u64(HP_SYSFS "nr_hugepages", &nr0) ||
-	    read_sysfs_u64(HP_SYSFS "free_hugepages", &free0))
-		SKIP("this kernel has no 2M huge pages (" HP_SYSFS ")");
-	if (free0 < want) {
-		if (geteuid() != 0)
-			SKIP("fewer than 8 free 2M huge pages, and not root to reserve them");
-		raised = write_sysfs_u64(HP_SYSFS "nr_hugepages", nr0 + want - free0) == 0;
-		if (read_sysfs_u64(HP_SYSFS "free_hugepages", &free0) || free0 < want) {
-			if (raised)
-				write_sysfs_u64(HP_SYSFS "nr_hugepages", nr0);
-			SKIP("the kernel could not reserve 8 free 2M huge pages (fragmented)");
-		}
+	why = hugepages_2m_reserve(want, &nr0, &raised);
+	if (why) {
+		hugepages_2m_release(nr0, raised);
+		SKIP(why);
 	}
+	REQUIRE(hugepages_2m_get("free_hugepages", &free0) == 0);
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1,
 		 0);
 	CHECK(p != MAP_FAILED);
 	if (p != MAP_FAILED) {
 		CHECK_EQ_I(prefault_range(p, size, HUGE_2M, 3, PREFAULT_POPULATE, &e), 0);
-		CHECK(read_sysfs_u64(HP_SYSFS "free_hugepages", &free1) == 0);
+		CHECK(hugepages_2m_get("free_hugepages", &free1) == 0);
 		CHECK_EQ_U(free0 - free1, want);
 		CHECK_EQ_U(pages_written(p, size), size / PAGE);
 		munmap(p, size);
 	}
-	if (raised)
-		CHECK(write_sysfs_u64(HP_SYSFS "nr_hugepages", nr0) == 0);
+	CHECK(hugepages_2m_release(nr0, raised) == 0);
 }
 
 /*
