@@ -156,16 +156,20 @@ int main(void)
 	}
 	snprintf(guest, sizeof(guest), "%s/spin.elf", dir);
 	char *mvm_argv[] = { "build/mvm-run", "--kernel", guest, "--mem", "128M", NULL };
+	/* options with their values, as a person would write them */
+	/* clang-format off */
 	char *qemu_argv[] = { "qemu-system-x86_64", "-M", "microvm,accel=kvm", "-cpu", "qemu64",
 			      "-m", "128M", "-nodefaults", "-no-user-config", "-display", "none",
 			      "-serial", "stdio", "-kernel", guest, NULL };
+	/* clang-format on */
 
 	if (measure("mvm-run", mvm_argv, &mvm))
 		return 1;
 	if (measure("qemu-microvm", qemu_argv, &qemu) == 0)
 		printf("ratio qemu/mvm-run: first byte %.1fx, memory overhead %.1fx\n",
 		       qemu.first_byte_ms / mvm.first_byte_ms,
-		       (double)qemu.overhead_kib / (double)(mvm.overhead_kib ? mvm.overhead_kib : 1));
+		       (double)qemu.overhead_kib /
+			       (double)(mvm.overhead_kib ? mvm.overhead_kib : 1));
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : 1;
 }

@@ -24,14 +24,17 @@ static int make_vm(struct mvm *m, struct err *e)
 {
 	static uint8_t elf[0x300];
 	struct vmconfig cfg;
-	struct mvm_config c = { .vm = &cfg, .kvm_dev = "/dev/kvm", .kernel = elf,
-				.kernel_size = sizeof(elf), .console_fd = -1 };
+	struct mvm_config c = { .vm = &cfg,
+				.kvm_dev = "/dev/kvm",
+				.kernel = elf,
+				.kernel_size = sizeof(elf),
+				.console_fd = -1 };
 	uint64_t entry = 0x200000, phoff = 64, off = 0x200, memsz = 0x1000, fsz = sizeof(code);
 	uint16_t u16;
 	uint32_t u32;
 
 	memcpy(elf, "\177ELF\2\1\1", 7);
-	u16 = 2, memcpy(elf + 16, &u16, 2); /* ET_EXEC */
+	u16 = 2, memcpy(elf + 16, &u16, 2);  /* ET_EXEC */
 	u16 = 62, memcpy(elf + 18, &u16, 2); /* x86-64 */
 	memcpy(elf + 24, &entry, 8);
 	memcpy(elf + 32, &phoff, 8);

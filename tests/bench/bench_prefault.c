@@ -17,9 +17,9 @@
 #include "hostmem.h"
 #include "prefault.h"
 
-#define SIZE	 (1ULL << 30)
-#define HUGE_2M	 (2ULL << 20)
-#define ROUNDS	 3
+#define SIZE	(1ULL << 30)
+#define HUGE_2M (2ULL << 20)
+#define ROUNDS	3
 
 enum backing { B_4K, B_THP, B_2M, B_NR };
 enum way { W_ONE, W_MANY, W_POPULATE, W_MLOCK, W_NR };

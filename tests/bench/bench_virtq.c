@@ -54,8 +54,8 @@ static void desc(uint32_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16
 	len = htole32(len);
 	memcpy(p, &addr, 8);
 	memcpy(p + 8, &len, 4);
-	memcpy(p + 12, &(uint16_t){htole16(flags)}, 2);
-	memcpy(p + 14, &(uint16_t){htole16(next)}, 2);
+	memcpy(p + 12, &(uint16_t){ htole16(flags) }, 2);
+	memcpy(p + 14, &(uint16_t){ htole16(next) }, 2);
 }
 
 /* A ring of size entries whose descriptor table holds size / per chains of per descriptors. */
@@ -151,7 +151,7 @@ static double run_plain(uint32_t size, uint32_t batch, uint64_t *chains)
 				}
 				uint8_t *e = used + 4 + 8u * (next_used++ & (size - 1));
 
-				memcpy(e, &(uint32_t){head}, 4);
+				memcpy(e, &(uint32_t){ head }, 4);
 				memcpy(e + 4, &written, 4);
 				memcpy(used + 2, &next_used, 2);
 				n++;
@@ -172,7 +172,7 @@ static void count_finding(const struct virtq_finding *f, void *arg)
 
 static double run_check(struct virtq *q, uint64_t *rings)
 {
-	struct virtq_check_opts o = {.has_last_avail = true, .last_avail = 0};
+	struct virtq_check_opts o = { .has_last_avail = true, .last_avail = 0 };
 	double t0 = bench_cpu_now_s(), t;
 	uint64_t n = 0;
 	unsigned findings = 0;
@@ -229,13 +229,13 @@ static void init_queue(struct virtq *q, uint16_t size)
 {
 	struct err e;
 
-	*q = (struct virtq){.max_size = size,
-			    .size = size,
-			    .ready = true,
-			    .event_idx = true,
-			    .desc_gpa = DESC_GPA,
-			    .driver_gpa = AVAIL_GPA,
-			    .device_gpa = USED_GPA};
+	*q = (struct virtq){ .max_size = size,
+			     .size = size,
+			     .ready = true,
+			     .event_idx = true,
+			     .desc_gpa = DESC_GPA,
+			     .driver_gpa = AVAIL_GPA,
+			     .device_gpa = USED_GPA };
 	virtq_reset_state(q);
 	if (virtq_init(q, &gm, &e)) {
 		fprintf(stderr, "bench_virtq: %s\n", e.msg);
@@ -245,14 +245,14 @@ static void init_queue(struct virtq *q, uint16_t size)
 
 static struct vringh_peer_ring peer_ring(uint32_t size, bool user)
 {
-	return (struct vringh_peer_ring){.desc = hva(DESC_GPA),
-					 .avail = hva(AVAIL_GPA),
-					 .used = hva(USED_GPA),
-					 .size = size,
-					 .mem = mem,
-					 .mem_gpa = MEM_GPA,
-					 .mem_bytes = MEM_BYTES,
-					 .user = user};
+	return (struct vringh_peer_ring){ .desc = hva(DESC_GPA),
+					  .avail = hva(AVAIL_GPA),
+					  .used = hva(USED_GPA),
+					  .size = size,
+					  .mem = mem,
+					  .mem_gpa = MEM_GPA,
+					  .mem_bytes = MEM_BYTES,
+					  .user = user };
 }
 
 /* Chains (or rings) per second of one side; the best of the rounds is kept in *best. */

@@ -18,7 +18,7 @@
 #define QSZ	 16
 
 static struct virtio_blk blk, blk_async;
-static bool have_async; /* io_uring available here */
+static bool have_async;	  /* io_uring available here */
 static int net_peer = -1; /* the "tap" side the harness writes frames into */
 static struct virtio_net net;
 static struct virtio_rng rng;

@@ -31,8 +31,8 @@ static void sink(const struct virtq_finding *f, void *arg)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	struct guestmem gm;
-	struct virtq q = {0};
-	struct virtq_check_opts co = {0};
+	struct virtq q = { 0 };
+	struct virtq_check_opts co = { 0 };
 	struct virtq_chain c;
 	struct virtq_desc d;
 	size_t mem_len, total = 0;

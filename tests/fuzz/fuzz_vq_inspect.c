@@ -55,10 +55,10 @@ static bool refused(const char *a)
 /* popt's copies of option values: the tool leaves them to the process exit. */
 static void reset_options(void)
 {
-	char **strs[] = { &opt_size, &opt_desc,	      &opt_avail,
-			  &opt_used, &opt_last_avail, &opt_next_used,
-			  &opt_head, &opt_pid,	      &opt_last_avail_wrap,
-			  &opt_api_sock, &opt_dev,    &opt_queue };
+	char **strs[] = { &opt_size,	 &opt_desc,	  &opt_avail,
+			  &opt_used,	 &opt_last_avail, &opt_next_used,
+			  &opt_head,	 &opt_pid,	  &opt_last_avail_wrap,
+			  &opt_api_sock, &opt_dev,	  &opt_queue };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -1,4 +1,4 @@
-/* fault.c: exceptions are delivered to the guest's own IDT and return (ud2, int3), then it exits. */
+/* fault.c: exceptions go to the guest's own IDT and return (ud2, int3), then it exits. */
 #include "guest.h"
 
 struct idt_entry {
@@ -63,7 +63,9 @@ int main(struct start_info *si)
 	puts("back from #UD\n");
 	__asm__ volatile("xorl %%ecx, %%ecx\n\t movl $1, %%eax\n\t xorl %%edx, %%edx\n\t"
 			 ".byte 0xf7, 0xf1" /* div %ecx */
-			 : : : "eax", "ecx", "edx");
+			 :
+			 :
+			 : "eax", "ecx", "edx");
 	puts("back from #DE\n");
 	return last_vector == 0 ? 0 : 1;
 }
